@@ -1,0 +1,59 @@
+// swift-tools-version: 6.1
+//
+// envseal: encrypted environment variables for serverless functions.
+//
+// Targets are split along dependency lines. The `EnvSeal` library (what a function links) and
+// everything below it must never reach a server dependency (Hummingbird, GRDB, postgres-nio) or
+// the CLI: `scripts/check-library-deps.py` enforces that from `swift package describe`.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "envseal",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "EnvSeal", targets: ["EnvSeal"]),
+        .executable(name: "envseal", targets: ["envseal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libsodium, through pkg-config. The only C crypto this project uses.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // The only Swift code that calls libsodium.
+        .target(name: "SodiumKit", dependencies: ["CSodium"], swiftSettings: swiftSettings),
+        // Byte and text formats: canonical context, ciphertext blob, sealed values, dotenv. No I/O.
+        .target(name: "EnvSealFormat", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
+        // The helper library that functions link.
+        .target(name: "EnvSeal", dependencies: ["EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
+        // The commands of the `envseal` executable.
+        .target(
+            name: "EnvSealCLI",
+            dependencies: [
+                "EnvSeal", "EnvSealFormat", "SodiumKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "envseal", dependencies: ["EnvSealCLI"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "SodiumKitTests", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EnvSealFormatTests",
+            dependencies: ["EnvSealFormat", "SodiumKit"],
+            resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EnvSealTests", dependencies: ["EnvSeal"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,103 @@
+import CSodium
+
+/// Deterministic authenticated encryption: XChaCha20 with a BLAKE2b synthetic IV (SIV).
+///
+/// ```
+/// iv         = BLAKE2b-128(key: macKey, parts: [associatedData, plaintext])   (length-prefixed)
+/// ciphertext = XChaCha20(key: streamKey, nonce: iv ‖ 0x00 × 8) ⊕ plaintext
+/// output     = iv ‖ ciphertext
+/// ```
+///
+/// The IV is a PRF of the whole input, so the same (associated data, plaintext) under the same
+/// keys always gives the same output, and different inputs give unrelated IVs. This is the
+/// SIV construction of Rogaway and Shrimpton: it leaks only whether two messages under one key
+/// were identical, and resists nonce misuse because there is no nonce to misuse. The 128-bit
+/// IV goes into XChaCha20's HChaCha20 step, so each message is encrypted under its own derived
+/// stream key. Opening decrypts into guarded memory, recomputes the IV and compares it in
+/// constant time; on mismatch the plaintext is wiped and never returned.
+///
+/// envseal uses it for values in sealed env files, where each file has its own data key and
+/// names are unique within a file, so equal outputs only ever say "this value did not change".
+public enum XChaCha20SIV {
+    /// Bytes added to the plaintext: the 16-byte synthetic IV.
+    public static let overhead = 16
+    /// The largest plaintext accepted (sealed env values are far smaller).
+    public static let maxPlaintextByteCount = 1 << 30
+
+    /// The two keys the construction needs, derived from one key.
+    public struct Keys: Sendable {
+        let macKey: SubKey
+        let streamKey: SubKey
+
+        /// Derives the MAC key (id 1) and the stream key (id 2) from `key` under `context`.
+        /// - Throws: ``SodiumError`` when guarded memory cannot be had.
+        public init(deriving key: some SymmetricKey, context: KeyDerivation.Context) throws(SodiumError) {
+            macKey = try KeyDerivation.derive(from: key, id: 1, context: context)
+            streamKey = try KeyDerivation.derive(from: key, id: 2, context: context)
+        }
+    }
+
+    /// Seals deterministically.
+    /// - Parameters:
+    ///   - plaintext: The bytes to seal.
+    ///   - keys: The derived keys.
+    ///   - associatedData: Bytes bound to the output but not encrypted.
+    /// - Returns: The 16-byte IV followed by the ciphertext.
+    /// - Throws: ``SodiumError`` when the plaintext is too long.
+    public static func seal(_ plaintext: SecureBytes, keys: Keys, associatedData: [UInt8]) throws(SodiumError) -> [UInt8] {
+        guard plaintext.count <= maxPlaintextByteCount else {
+            throw .invalidLength("plaintext", expected: "at most \(maxPlaintextByteCount)", actual: plaintext.count)
+        }
+        let iv = try BLAKE2b.mac(key: keys.macKey, outputByteCount: overhead,
+                                 parts: [.bytes(associatedData), .secret(plaintext)])
+        var output = iv.bytes + [UInt8](repeating: 0, count: plaintext.count)
+        let nonce = streamNonce(iv.bytes)
+        plaintext.withUnsafeBytes { input in
+            output.withUnsafeMutableBufferPointer { out in
+                keys.streamKey.withKeyPointer { keyPointer in
+                    _ = crypto_stream_xchacha20_xor(
+                        out.baseAddress! + overhead, input.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        UInt64(input.count), nonce, keyPointer)
+                }
+            }
+        }
+        return output
+    }
+
+    /// Opens and authenticates.
+    /// - Parameters:
+    ///   - sealed: The IV followed by the ciphertext.
+    ///   - keys: The derived keys.
+    ///   - associatedData: The associated data used to seal.
+    /// - Returns: The plaintext, in guarded memory.
+    /// - Throws: ``SodiumError/authenticationFailed`` for a wrong key, wrong associated data or
+    ///   any changed byte; a length error when `sealed` is shorter than the IV.
+    public static func open(_ sealed: some Collection<UInt8>, keys: Keys, associatedData: [UInt8]) throws(SodiumError) -> SecureBytes {
+        guard sealed.count >= overhead else {
+            throw .invalidLength("sealed value", expected: "at least \(overhead)", actual: sealed.count)
+        }
+        let input = Array(sealed)
+        let iv = Array(input[..<overhead])
+        let nonce = streamNonce(iv)
+        let plaintext = try SecureBytes(count: input.count - overhead) { out in
+            guard out.count > 0 else { return }
+            input.withUnsafeBufferPointer { c in
+                keys.streamKey.withKeyPointer { keyPointer in
+                    _ = crypto_stream_xchacha20_xor(
+                        out.baseAddress!.assumingMemoryBound(to: UInt8.self), c.baseAddress! + overhead,
+                        UInt64(out.count), nonce, keyPointer)
+                }
+            }
+        }
+        let expected = try BLAKE2b.mac(key: keys.macKey, outputByteCount: overhead,
+                                       parts: [.bytes(associatedData), .secret(plaintext)])
+        // `plaintext` is released (and zeroed) on this path when the IV does not match.
+        guard ConstantTime.equal(expected.bytes, iv) else { throw .authenticationFailed }
+        return plaintext
+    }
+
+    /// The 24-byte XChaCha20 nonce: the 16-byte IV, then eight zero bytes.
+    static func streamNonce(_ iv: [UInt8]) -> [UInt8] {
+        iv + [UInt8](repeating: 0, count: Nonce.byteCount - overhead)
+    }
+}

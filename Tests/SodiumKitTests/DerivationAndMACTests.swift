@@ -1,0 +1,86 @@
+import Testing
+@testable import SodiumKit
+
+@Suite("subkeys, BLAKE2b MACs, SIV and Argon2id")
+struct DerivationAndMACTests {
+    static let master = try! KeyMaterial(secureBytes: SecureBytes(copying: [UInt8](0..<32)))
+
+    @Test("subkey derivation is deterministic, separates ids and contexts, and matches libsodium's KDF vector")
+    func derivation() throws {
+        let context = try KeyDerivation.Context("KDF test")
+        let a = try KeyDerivation.derive(from: Self.master, id: 0, context: context)
+        let again = try KeyDerivation.derive(from: Self.master, id: 0, context: context)
+        let other = try KeyDerivation.derive(from: Self.master, id: 1, context: context)
+        let otherContext = try KeyDerivation.derive(from: Self.master, id: 0, context: KeyDerivation.Context("KDF tesu"))
+        #expect(a == again)
+        #expect(a != other)
+        #expect(a != otherContext)
+        // crypto_kdf is BLAKE2b(key, salt: LE64(id) ‖ 0×8, personal: context ‖ 0×8); this value
+        // comes from Python's independent hashlib.blake2b with those parameters.
+        #expect(a.secureBytes.withUnsafeBytes { Array($0) }.hex == "c13fcc2e6cd0cd0f82d93b163a5696c5105378f8c629d36baf3ae0239de9c280")
+        #expect(throws: SodiumError.self) { _ = try KeyDerivation.Context("short") }
+        #expect(throws: SodiumError.self) { _ = try KeyDerivation.Context("nine char") }
+    }
+
+    @Test("BLAKE2b MACs separate parts by length and depend on the key")
+    func macs() throws {
+        let key = DataKey.random()
+        let ab_c = try BLAKE2b.mac(key: key, parts: [.bytes(Array("ab".utf8)), .bytes(Array("c".utf8))])
+        let a_bc = try BLAKE2b.mac(key: key, parts: [.bytes(Array("a".utf8)), .bytes(Array("bc".utf8))])
+        let secret = try BLAKE2b.mac(key: key, parts: [.bytes(Array("ab".utf8)), .secret(SecureBytes(utf8: "c"))])
+        #expect(ab_c != a_bc)
+        #expect(ab_c == secret)
+        #expect(ab_c.bytes.count == 32)
+        #expect(try BLAKE2b.mac(key: DataKey.random(), parts: [.bytes(Array("ab".utf8)), .bytes(Array("c".utf8))]) != ab_c)
+        #expect(try BLAKE2b.mac(key: key, outputByteCount: 16, parts: []).bytes.count == 16)
+        #expect(throws: SodiumError.self) { _ = try BLAKE2b.mac(key: key, outputByteCount: 15, parts: []) }
+        #expect(throws: SodiumError.self) { _ = try BLAKE2b.mac(key: key, outputByteCount: 65, parts: []) }
+    }
+
+    @Test("SIV is deterministic, binds the associated data, and rejects every bit flip")
+    func siv() throws {
+        let keys = try XChaCha20SIV.Keys(deriving: DataKey.random(), context: KeyDerivation.Context("siv test"))
+        let value = try SecureBytes(utf8: "postgres://app:s3cret@db:5432/app")
+        let sealed = try XChaCha20SIV.seal(value, keys: keys, associatedData: Array("DATABASE_URL".utf8))
+        #expect(sealed.count == value.count + 16)
+        #expect(try XChaCha20SIV.seal(value, keys: keys, associatedData: Array("DATABASE_URL".utf8)) == sealed)
+        #expect(try XChaCha20SIV.open(sealed, keys: keys, associatedData: Array("DATABASE_URL".utf8)) == value)
+        #expect(throws: SodiumError.authenticationFailed) {
+            _ = try XChaCha20SIV.open(sealed, keys: keys, associatedData: Array("OTHER_URL".utf8))
+        }
+        for bit in 0..<(sealed.count * 8) {
+            var c = sealed; c[bit / 8] ^= 1 << (bit % 8)
+            #expect(throws: SodiumError.authenticationFailed) {
+                _ = try XChaCha20SIV.open(c, keys: keys, associatedData: Array("DATABASE_URL".utf8))
+            }
+        }
+        let otherKeys = try XChaCha20SIV.Keys(deriving: DataKey.random(), context: KeyDerivation.Context("siv test"))
+        #expect(throws: SodiumError.authenticationFailed) {
+            _ = try XChaCha20SIV.open(sealed, keys: otherKeys, associatedData: Array("DATABASE_URL".utf8))
+        }
+        #expect(throws: SodiumError.self) { _ = try XChaCha20SIV.open(sealed.prefix(15), keys: keys, associatedData: []) }
+        let empty = try XChaCha20SIV.seal(SecureBytes(count: 0) { _ in }, keys: keys, associatedData: [])
+        #expect(empty.count == 16)
+        #expect(try XChaCha20SIV.open(empty, keys: keys, associatedData: []).count == 0)
+    }
+
+    @Test("Argon2id is deterministic for one salt, differs by salt and passphrase, and checks its parameters")
+    func argon2id() throws {
+        let salt = try Argon2id.Salt(bytes: Array("ABCDEFGHIJKLMNOP".utf8))
+        let params = Argon2id.Parameters(opsLimit: 2, memLimit: 8 * 1024 * 1024)
+        let k1 = try Argon2id.deriveKey(passphrase: SecureBytes(utf8: "123"), salt: salt, parameters: params)
+        let k2 = try Argon2id.deriveKey(passphrase: SecureBytes(utf8: "123"), salt: salt, parameters: params)
+        // The reference argon2 CLI: echo -n 123 | argon2 ABCDEFGHIJKLMNOP -id -v 13 -k 8192 -t 2
+        #expect(k1.key.secureBytes.withUnsafeBytes { Array($0) }.hex == "3ee950488d26ce691657b1d753f562139857b61a58f234d6cb0ce84c4cc27328")
+        #expect(k1.key == k2.key)
+        #expect(k1.salt == salt && k1.parameters == params)
+        #expect(try Argon2id.deriveKey(passphrase: SecureBytes(utf8: "124"), salt: salt, parameters: params).key != k1.key)
+        #expect(try Argon2id.deriveKey(passphrase: SecureBytes(utf8: "123"), salt: .random(), parameters: params).key != k1.key)
+        #expect(throws: SodiumError.self) {
+            _ = try Argon2id.deriveKey(passphrase: SecureBytes(utf8: "x"), salt: salt, parameters: .init(opsLimit: 0, memLimit: 8192))
+        }
+        #expect(throws: SodiumError.self) {
+            _ = try Argon2id.deriveKey(passphrase: SecureBytes(utf8: "x"), salt: salt, parameters: .init(opsLimit: 1, memLimit: 100))
+        }
+    }
+}
