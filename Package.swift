@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "SodiumKit", dependencies: ["CSodium"], swiftSettings: swiftSettings),
         // Byte and text formats: canonical context, ciphertext blob, sealed values, dotenv. No I/O.
         .target(name: "EnvSealFormat", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
+        // The AWS KMS JSON 1.1 shapes (generated from botocore's model) and error types.
+        .target(name: "KMSWire", swiftSettings: swiftSettings),
         // The helper library that functions link.
         .target(name: "EnvSeal", dependencies: ["EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
         // The commands of the `envseal` executable.
@@ -54,6 +56,13 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire"], swiftSettings: swiftSettings),
         .testTarget(name: "EnvSealTests", dependencies: ["EnvSeal"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EnvSealCLITests",
+            dependencies: ["envseal"],
+            exclude: ["Scripts"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

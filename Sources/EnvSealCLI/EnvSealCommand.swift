@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+
+/// The `envseal` command: its subcommands, and the one place errors are printed.
+public struct EnvSealCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "envseal",
+        abstract: "Keep a function's secrets sealed in its environment variables.",
+        discussion: """
+        Exit codes: 0 success, 1 failure, 51 tampered file, 64 usage, 65 malformed input, \
+        66 unreadable input (docs/CLI.md).
+        """,
+        version: EnvSealVersion.current,
+        subcommands: [InspectCommand.self]
+    )
+
+    public init() {}
+
+    /// Parses the arguments, runs the command, prints errors in envseal's style and exits.
+    public static func runMain(_ arguments: [String]? = nil) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(EnvSealExit.success)
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("envseal: error: \(error.message)\n".utf8))
+            if let hint = error.hint {
+                FileHandle.standardError.write(Data("envseal: hint: \(hint)\n".utf8))
+            }
+            Foundation.exit(error.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// The version the CLI reports.
+public enum EnvSealVersion {
+    /// The current version.
+    public static let current = "0.1.0"
+}
+
+/// Writes a line to standard error.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("envseal: warning: \(message)\n".utf8))
+}

@@ -1,0 +1,162 @@
+import ArgumentParser
+import EnvSealFormat
+import Foundation
+
+/// `envseal inspect`: what a dotenv file holds and whether it is well formed, without any key.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show what a dotenv or sealed file holds, and check its structure without any key.",
+        discussion: """
+        Parses FILE as dotenv (docs/DOTENV.md). For a sealed file it reads the ENVSEAL header \
+        (docs/FORMAT.md) and checks, without contacting the key service, that every variable the \
+        header lists is present, that no sealed value is missing from the header, and that every \
+        sealed value is well formed. Values are never printed. Authenticity (the MAC and each \
+        value's seal) needs the data key: `envseal verify` checks it.
+
+        Examples:
+          envseal inspect .env.sealed
+          envseal inspect --output json .env.sealed | jq .sealed
+        """
+    )
+
+    enum Output: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Argument(help: "The dotenv file to inspect.")
+    var file: String
+
+    @Option(help: "Output format: text or json.")
+    var output: Output = .text
+
+    func run() throws {
+        let report = try FileInspection(path: file)
+        switch output {
+        case .text: print(report.text, terminator: "")
+        case .json: print(report.json)
+        }
+        if let problem = report.problems.first {
+            throw CLIError("\(file): \(problem)", hint: report.problems.count > 1 ? "\(report.problems.count) problems in all" : nil,
+                           exitCode: EnvSealExit.tampered)
+        }
+    }
+}
+
+/// The facts `inspect` reports about one file. Never holds a value.
+struct FileInspection: Encodable {
+    struct Header: Encodable {
+        let line: Int
+        let version: Int
+        let keyARN: String?
+        let context: [String: String]
+        let wrappedDataKeyBytes: Int
+        let wrappedDataKey: String
+        let sealed: [String]
+        let covered: [String]
+        let characters: Int
+    }
+
+    let file: String
+    let bytes: Int
+    let variables: Int
+    let lineEnding: String
+    let duplicates: [String]
+    let header: Header?
+    let plain: [String]
+    let problems: [String]
+
+    init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError("cannot read \(path)", hint: "check the path and its permissions", exitCode: EnvSealExit.cannotRead)
+        }
+        let dotenv: DotenvFile
+        do {
+            dotenv = try DotenvFile.parse(Array(data))
+        } catch {
+            throw CLIError("\(path):\(error.line):\(error.column): \(error.kind)", exitCode: EnvSealExit.malformedInput)
+        }
+        file = path
+        bytes = data.count
+        variables = dotenv.assignments.count
+        lineEnding = dotenv.lineEnding == "\r\n" ? "CRLF" : "LF"
+        duplicates = dotenv.duplicateNames()
+
+        var problems: [String] = []
+        let headerAssignment = dotenv.assignments.last { $0.name == SealedFileHeader.variableName }
+        let others = dotenv.assignments.filter { $0.name != SealedFileHeader.variableName }
+        var lastValue: [String: DotenvFile.Assignment] = [:]
+        for assignment in others { lastValue[assignment.name] = assignment }
+
+        if let headerAssignment {
+            let parsed: SealedFileHeader
+            do {
+                parsed = try SealedFileHeader(parsing: headerAssignment.value)
+            } catch {
+                throw CLIError("\(path):\(headerAssignment.line): header \(SealedFileHeader.variableName): \(error)",
+                               exitCode: EnvSealExit.malformedInput)
+            }
+            let listed = Set(parsed.entries.map(\.name))
+            for entry in parsed.entries {
+                guard let assignment = lastValue[entry.name] else {
+                    problems.append(FormatError(.missingVariable(name: entry.name)).description)
+                    continue
+                }
+                if entry.kind == .sealed {
+                    do {
+                        _ = try SealedValue.decode(assignment.value, name: entry.name)
+                    } catch {
+                        problems.append("line \(assignment.line): \(error)")
+                    }
+                }
+            }
+            for assignment in others where SealedValue.isSealed(assignment.value) && !listed.contains(assignment.name) {
+                problems.append("line \(assignment.line): \(FormatError(.unlistedVariable(name: assignment.name)))")
+            }
+            header = Header(
+                line: headerAssignment.line, version: Int(SealedFileHeader.version), keyARN: parsed.keyARN,
+                context: parsed.context.dictionary, wrappedDataKeyBytes: parsed.wrappedDataKey.count,
+                wrappedDataKey: Self.describeWrappedKey(parsed.wrappedDataKey),
+                sealed: parsed.sealedNames, covered: parsed.coveredNames, characters: headerAssignment.value.count)
+            plain = lastValue.keys.filter { !listed.contains($0) }.sorted()
+        } else {
+            header = nil
+            plain = lastValue.keys.sorted()
+            for assignment in others where SealedValue.isSealed(assignment.value) {
+                problems.append("line \(assignment.line): \(assignment.name) holds a sealed value but the file has no \(SealedFileHeader.variableName) header")
+            }
+        }
+        if !duplicates.isEmpty {
+            warn("\(path): variables assigned more than once (the last one counts): \(duplicates.joined(separator: ", "))")
+        }
+        self.problems = problems
+    }
+
+    static func describeWrappedKey(_ bytes: [UInt8]) -> String {
+        if let blob = try? CiphertextBlob(parsing: bytes) {
+            return "envseal blob, key \(blob.keyID.uuidString.lowercased()) version \(blob.keyVersion)"
+        }
+        return "opaque (not an envseal blob: an AWS KMS ciphertext, or another key service's)"
+    }
+
+    var text: String {
+        var out = "file: \(file) (\(bytes) bytes, \(variables) variables, \(lineEnding))\n"
+        if let header {
+            out += "sealed: yes (header \(SealedFileHeader.variableName) on line \(header.line), format v\(header.version), \(header.characters) characters)\n"
+            out += "key: \(header.keyARN ?? "not recorded (the wrapped data key names it)")\n"
+            out += "context: \(header.context.isEmpty ? "{}" : header.context.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))\n"
+            out += "wrapped data key: \(header.wrappedDataKeyBytes) bytes, \(header.wrappedDataKey)\n"
+            out += "sealed variables (\(header.sealed.count)): \(header.sealed.joined(separator: " "))\n"
+            out += "covered plain variables (\(header.covered.count)): \(header.covered.joined(separator: " "))\n"
+        } else {
+            out += "sealed: no\n"
+        }
+        out += "plain variables (\(plain.count)): \(plain.joined(separator: " "))\n"
+        out += problems.isEmpty ? "structure: ok\n" : problems.map { "problem: \($0)\n" }.joined()
+        return out
+    }
+
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

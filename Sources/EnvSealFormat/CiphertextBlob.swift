@@ -1,0 +1,126 @@
+import Foundation
+import SodiumKit
+
+/// The key service's ciphertext (format version 1).
+///
+/// ```
+/// offset  size  field
+/// 0       1     version: 0xE1 (high nibble 0xE marks envseal, low nibble the version)
+/// 1       16    key id: the master key's UUID, binary
+/// 17      4     key version: u32 big-endian, 1 for the first material
+/// 21      24    nonce: random, for XChaCha20-Poly1305
+/// 45      n+16  XChaCha20-Poly1305 ciphertext and tag
+/// ```
+///
+/// The associated data is the first 21 bytes (version, key id, key version) followed by the
+/// canonical encryption context, so a blob cannot be moved to another key or version, or opened
+/// under another context, without failing authentication. A 32-byte data key seals to 93 bytes.
+public struct CiphertextBlob: Sendable, Equatable {
+    /// The version byte of this layout.
+    public static let version: UInt8 = 0xE1
+    /// Bytes before the AEAD output.
+    public static let headerByteCount = 45
+    /// Bytes added to a plaintext: the header and the 16-byte tag.
+    public static let overhead = headerByteCount + XChaCha20Poly1305.tagByteCount
+    /// The largest plaintext a blob may carry: 4,096 bytes, as AWS KMS allows.
+    public static let maxPlaintextByteCount = 4096
+
+    /// The master key's id.
+    public let keyID: UUID
+    /// The master key version whose material sealed the plaintext (1 or more).
+    public let keyVersion: UInt32
+    /// The nonce.
+    public let nonce: Nonce
+    /// The ciphertext followed by the tag.
+    public let sealed: [UInt8]
+
+    /// Parses a blob without opening it.
+    /// - Parameter bytes: The blob.
+    /// - Throws: ``FormatError`` for an unknown version, a truncated or oversized blob, or a
+    ///   key version of 0. Never traps.
+    public init(parsing bytes: some Collection<UInt8>) throws(FormatError) {
+        var reader = ByteReader(bytes)
+        let version = try reader.u8("version")
+        guard version == Self.version else { throw FormatError(.unknownVersion(version)) }
+        let id = try reader.take(16, "key id")
+        keyID = UUID(uuid: (id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7],
+                            id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]))
+        keyVersion = try reader.u32("key version")
+        guard keyVersion > 0 else { throw FormatError(.invalidField(field: "key version", reason: "0 is not a version")) }
+        guard let nonce = try? Nonce(bytes: try reader.take(Nonce.byteCount, "nonce")) else {
+            throw FormatError(.truncated(field: "nonce"))
+        }
+        self.nonce = nonce
+        guard reader.remaining >= XChaCha20Poly1305.tagByteCount else { throw FormatError(.truncated(field: "ciphertext")) }
+        guard reader.remaining <= Self.maxPlaintextByteCount + XChaCha20Poly1305.tagByteCount else {
+            throw FormatError(.invalidField(field: "ciphertext", reason: "longer than a 4096-byte plaintext allows"))
+        }
+        sealed = reader.rest()
+    }
+
+    private init(keyID: UUID, keyVersion: UInt32, nonce: Nonce, sealed: [UInt8]) {
+        self.keyID = keyID
+        self.keyVersion = keyVersion
+        self.nonce = nonce
+        self.sealed = sealed
+    }
+
+    /// The blob's bytes.
+    public var bytes: [UInt8] { headerPrefix(keyID: keyID, keyVersion: keyVersion) + nonce.bytes + sealed }
+
+    /// Seals a plaintext under a master key version.
+    /// - Parameters:
+    ///   - plaintext: 0 to 4,096 bytes (the key service requires at least 1).
+    ///   - key: The key version's material.
+    ///   - keyID: The master key's id.
+    ///   - keyVersion: The version number of `key` (1 or more).
+    ///   - context: The encryption context to bind.
+    ///   - nonce: A fresh random nonce unless a test vector fixes one.
+    /// - Returns: The blob.
+    /// - Throws: ``FormatError`` for a plaintext over 4,096 bytes or key version 0.
+    public static func seal(
+        _ plaintext: SecureBytes, key: KeyMaterial, keyID: UUID, keyVersion: UInt32,
+        context: EncryptionContext, nonce: Nonce = .random()
+    ) throws(FormatError) -> CiphertextBlob {
+        guard plaintext.count <= maxPlaintextByteCount else {
+            throw FormatError(.invalidField(field: "plaintext", reason: "\(plaintext.count) bytes is more than \(maxPlaintextByteCount)"))
+        }
+        guard keyVersion > 0 else { throw FormatError(.invalidField(field: "key version", reason: "0 is not a version")) }
+        let aad = headerPrefix(keyID: keyID, keyVersion: keyVersion) + context.canonicalBytes
+        do {
+            let sealed = try XChaCha20Poly1305.seal(plaintext, key: key, nonce: nonce, associatedData: aad)
+            return CiphertextBlob(keyID: keyID, keyVersion: keyVersion, nonce: nonce, sealed: sealed)
+        } catch {
+            throw FormatError(.invalidField(field: "plaintext", reason: error.description))
+        }
+    }
+
+    /// Opens the blob with the material of the key version it names.
+    /// - Parameters:
+    ///   - key: The material of ``keyVersion`` of ``keyID``.
+    ///   - context: The encryption context it was sealed with, exactly.
+    /// - Returns: The plaintext, in guarded memory.
+    /// - Throws: ``FormatError`` `.authenticationFailed` for a wrong key, a different context
+    ///   or any changed byte.
+    public func open(key: KeyMaterial, context: EncryptionContext) throws(FormatError) -> SecureBytes {
+        let aad = Self.headerPrefix(keyID: keyID, keyVersion: keyVersion) + context.canonicalBytes
+        do {
+            return try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: aad)
+        } catch {
+            throw FormatError(.authenticationFailed(what: "ciphertext"))
+        }
+    }
+
+    private func headerPrefix(keyID: UUID, keyVersion: UInt32) -> [UInt8] {
+        Self.headerPrefix(keyID: keyID, keyVersion: keyVersion)
+    }
+
+    /// Version, key id and key version: the blob's first 21 bytes.
+    static func headerPrefix(keyID: UUID, keyVersion: UInt32) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u8(version)
+        withUnsafeBytes(of: keyID.uuid) { writer.append($0) }
+        writer.u32(keyVersion)
+        return writer.bytes
+    }
+}

@@ -1,0 +1,358 @@
+/// A dotenv file that renders back to exactly the bytes it was parsed from.
+///
+/// The file is an ordered list of ``Element``s: trivia (blank lines and comments, kept verbatim)
+/// and assignments, which keep every raw piece of their text next to the decoded value. The edits
+/// ``set(_:to:)`` and ``remove(_:)`` touch only the lines they change. The grammar is specified in
+/// `docs/DOTENV.md`.
+///
+/// Values are secrets, so `description`, `debugDescription` and the mirror of the file and of its
+/// elements show names and positions only.
+public struct DotenvFile: Sendable, Equatable {
+    /// How a value is quoted in the file.
+    public enum Quoting: String, Sendable, Equatable, CaseIterable {
+        /// Unquoted: trimmed of surrounding spaces and tabs, ends at a `#` that follows whitespace.
+        case none
+        /// `'...'`: literal, may span lines.
+        case single
+        /// `"..."`: decodes `\n \r \t \\ \" \$`, may span lines.
+        case double
+        /// `` `...` ``: literal, may span lines.
+        case backtick
+    }
+
+    /// A blank or comment line, kept verbatim.
+    public struct Trivia: Sendable, Equatable {
+        /// The line without its line ending: spaces and tabs, optionally followed by a `#` comment.
+        public internal(set) var text: String
+        /// `"\n"`, `"\r\n"`, or `""` on a last line that has none.
+        public internal(set) var lineEnding: String
+        /// The 1-based line number.
+        public internal(set) var line: Int
+
+        /// Whether the line is a comment rather than blank.
+        public var isComment: Bool { text.utf8.contains(UInt8(ascii: "#")) }
+
+        /// Compares bytes, not canonically equivalent text, because rendering writes bytes.
+        public static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.line == rhs.line && sameBytes(lhs.text, rhs.text) && sameBytes(lhs.lineEnding, rhs.lineEnding)
+        }
+    }
+
+    /// A `NAME=value` assignment with every raw piece of its text.
+    ///
+    /// Concatenating ``leadingWhitespace``, ``exportPrefix``, ``name``, ``separator``, ``rawValue``,
+    /// ``trailing`` and ``lineEnding`` gives the exact text of the assignment.
+    public struct Assignment: Sendable, Equatable {
+        /// Spaces and tabs before the name (or before `export`).
+        public internal(set) var leadingWhitespace: String
+        /// `export` and the whitespace after it, or `""`.
+        public internal(set) var exportPrefix: String
+        /// The variable name, matching `[A-Za-z_][A-Za-z0-9_.-]*`.
+        public internal(set) var name: String
+        /// The `=` with the spaces and tabs around it.
+        public internal(set) var separator: String
+        /// The value as written, including its quotes; may span lines when quoted.
+        public internal(set) var rawValue: String
+        /// Whitespace and an optional `#` comment after the value.
+        public internal(set) var trailing: String
+        /// `"\n"`, `"\r\n"`, or `""` on a last line that has none.
+        public internal(set) var lineEnding: String
+        /// The decoded value.
+        public internal(set) var value: String
+        /// How ``rawValue`` is quoted.
+        public internal(set) var quoting: Quoting
+        /// The 1-based line where the assignment starts.
+        public internal(set) var line: Int
+
+        /// Whether the assignment has an `export` prefix.
+        public var isExported: Bool { !exportPrefix.isEmpty }
+
+        /// Compares bytes, not canonically equivalent text, because rendering writes bytes.
+        public static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.line == rhs.line && lhs.quoting == rhs.quoting
+                && sameBytes(lhs.leadingWhitespace, rhs.leadingWhitespace)
+                && sameBytes(lhs.exportPrefix, rhs.exportPrefix)
+                && sameBytes(lhs.name, rhs.name)
+                && sameBytes(lhs.separator, rhs.separator)
+                && sameBytes(lhs.rawValue, rhs.rawValue)
+                && sameBytes(lhs.trailing, rhs.trailing)
+                && sameBytes(lhs.lineEnding, rhs.lineEnding)
+                && sameBytes(lhs.value, rhs.value)
+        }
+    }
+
+    /// One piece of the file: trivia or an assignment.
+    public enum Element: Sendable, Equatable {
+        /// A blank or comment line.
+        case trivia(Trivia)
+        /// An assignment, which may span several lines.
+        case assignment(Assignment)
+
+        /// The 1-based line where the element starts.
+        public var line: Int {
+            switch self {
+            case .trivia(let trivia): trivia.line
+            case .assignment(let assignment): assignment.line
+            }
+        }
+
+        /// The assignment, if this element is one.
+        public var assignment: Assignment? {
+            if case .assignment(let assignment) = self { assignment } else { nil }
+        }
+
+        var lineEnding: String {
+            switch self {
+            case .trivia(let trivia): trivia.lineEnding
+            case .assignment(let assignment): assignment.lineEnding
+            }
+        }
+    }
+
+    /// Why ``set(_:to:)`` refused an edit. Like ``DotenvError``, it never quotes the name or value.
+    public enum EditError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The name does not match `[A-Za-z_][A-Za-z0-9_.-]*`.
+        case invalidName
+        /// The value contains a NUL character, which no environment variable can hold.
+        case nulCharacterInValue
+
+        /// A short English explanation that quotes neither name nor value.
+        public var description: String {
+            switch self {
+            case .invalidName: "invalid variable name (names match [A-Za-z_][A-Za-z0-9_.-]*)"
+            case .nulCharacterInValue: "value contains a NUL character"
+            }
+        }
+    }
+
+    /// Whether the file starts with a UTF-8 byte order mark, which rendering writes back.
+    public private(set) var hasByteOrderMark: Bool
+    /// The lines of the file in order.
+    public private(set) var elements: [Element]
+
+    /// Creates an empty file.
+    public init() {
+        self.init(hasByteOrderMark: false, elements: [])
+    }
+
+    init(hasByteOrderMark: Bool, elements: [Element]) {
+        self.hasByteOrderMark = hasByteOrderMark
+        self.elements = elements
+    }
+
+    /// The assignments in file order, duplicates included.
+    public var assignments: [Assignment] {
+        elements.compactMap(\.assignment)
+    }
+
+    /// The distinct variable names in order of first appearance.
+    public var names: [String] {
+        var seen: Set<String> = []
+        return assignments.map(\.name).filter { seen.insert($0).inserted }
+    }
+
+    /// Looks up the value a dotenv loader would use for a name.
+    ///
+    /// - Parameter name: The variable name.
+    /// - Returns: The decoded value of the last assignment to `name` (later ones win), or `nil`.
+    public func value(of name: String) -> String? {
+        for element in elements.reversed() {
+            if let assignment = element.assignment, assignment.name == name { return assignment.value }
+        }
+        return nil
+    }
+
+    /// Lists the names that are assigned more than once.
+    ///
+    /// - Returns: Each such name once, in order of first appearance.
+    public func duplicateNames() -> [String] {
+        var counts: [String: Int] = [:]
+        for assignment in assignments { counts[assignment.name, default: 0] += 1 }
+        return names.filter { counts[$0, default: 0] > 1 }
+    }
+
+    /// The dominant line ending: `"\n"` or `"\r\n"`.
+    ///
+    /// Every line feed in the file counts, including those inside multi-line values. A tie goes to
+    /// the first line ending in the file; a file without line feeds gives `"\n"`.
+    public var lineEnding: String {
+        let bytes = render()
+        var crlf = 0
+        var lf = 0
+        var first: String?
+        for index in bytes.indices where bytes[index] == DotenvParser.lf {
+            let isCRLF = index > bytes.startIndex && bytes[index - 1] == DotenvParser.cr
+            if isCRLF { crlf += 1 } else { lf += 1 }
+            if first == nil { first = isCRLF ? "\r\n" : "\n" }
+        }
+        if crlf != lf { return crlf > lf ? "\r\n" : "\n" }
+        return first ?? "\n"
+    }
+
+    /// Checks a variable name against `[A-Za-z_][A-Za-z0-9_.-]*`.
+    ///
+    /// - Parameter name: The candidate name.
+    /// - Returns: Whether ``set(_:to:)`` accepts the name.
+    public static func isValidName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, DotenvParser.isNameStart(first) else { return false }
+        return name.utf8.dropFirst().allSatisfy(DotenvParser.isNameContinuation)
+    }
+
+    /// Sets a variable, editing the file as little as possible.
+    ///
+    /// If the name is assigned, the value of its last assignment is replaced and the rest of that
+    /// line (indentation, `export`, spacing, comment, line ending) is kept; earlier duplicates stay.
+    /// Otherwise `NAME=value` is appended with the dominant ``lineEnding``, after giving a last line
+    /// that lacks one a line ending. The value is written unquoted when it only has characters from
+    /// `A-Z a-z 0-9 _ - . / : + = @ , %`, else single-quoted when it has no `'`, CR or LF, else
+    /// double-quoted with `\\ \" \n \r \t \$` escaped; it always parses back to exactly `value`.
+    ///
+    /// - Parameters:
+    ///   - name: The variable name.
+    ///   - value: The new value.
+    /// - Throws: ``EditError/invalidName`` or ``EditError/nulCharacterInValue``; the file is then unchanged.
+    public mutating func set(_ name: String, to value: String) throws(EditError) {
+        guard Self.isValidName(name) else { throw .invalidName }
+        guard !value.utf8.contains(0) else { throw .nulCharacterInValue }
+        let (rawValue, quoting) = Self.encodedValue(value)
+
+        if let index = elements.lastIndex(where: { $0.assignment?.name == name }),
+           case .assignment(var assignment) = elements[index]
+        {
+            assignment.rawValue = rawValue
+            assignment.quoting = quoting
+            assignment.value = value
+            if quoting == .none { Self.separateComment(of: &assignment) }
+            elements[index] = .assignment(assignment)
+        } else {
+            let ending = lineEnding
+            if let last = elements.indices.last, elements[last].lineEnding.isEmpty {
+                switch elements[last] {
+                case .trivia(var trivia):
+                    Self.endLine(&trivia.text, &trivia.lineEnding, with: ending)
+                    elements[last] = .trivia(trivia)
+                case .assignment(var assignment):
+                    Self.endLine(&assignment.trailing, &assignment.lineEnding, with: ending)
+                    elements[last] = .assignment(assignment)
+                }
+            }
+            elements.append(.assignment(Assignment(
+                leadingWhitespace: "", exportPrefix: "", name: name, separator: "=",
+                rawValue: rawValue, trailing: "", lineEnding: ending,
+                value: value, quoting: quoting, line: 0
+            )))
+        }
+        renumberLines()
+    }
+
+    /// Removes every assignment to a name, with its lines; comments above it stay.
+    ///
+    /// - Parameter name: The variable name; a name that is not assigned changes nothing.
+    public mutating func remove(_ name: String) {
+        elements.removeAll { $0.assignment?.name == name }
+        renumberLines()
+    }
+
+    /// Splits blanks between separator and trailing as the parser would for a new unquoted value,
+    /// so that the edited file equals its reparse.
+    ///
+    /// A comment glued to a closing quote (`A="x"# c`) would otherwise become part of the value.
+    private static func separateComment(of assignment: inout Assignment) {
+        let trailing = assignment.trailing.utf8
+        if assignment.rawValue.isEmpty {
+            // With an empty value the parser gives every blank after `=` to the separator.
+            let blanks = trailing.prefix(while: DotenvParser.isBlank)
+            assignment.separator += String(decoding: blanks, as: UTF8.self)
+            assignment.trailing = String(decoding: trailing.dropFirst(blanks.count), as: UTF8.self)
+            let separatorEndsInBlank = assignment.separator.utf8.last.map(DotenvParser.isBlank) ?? false
+            if assignment.trailing.utf8.first == DotenvParser.hash, !separatorEndsInBlank {
+                assignment.separator += " "
+            }
+        } else if trailing.first == DotenvParser.hash {
+            assignment.trailing = " " + assignment.trailing
+        }
+    }
+
+    /// Gives a last line its line ending. A lone CR that ends a comment there makes a CRLF with
+    /// an added LF, so it moves into the line ending, where the parser would put it.
+    private static func endLine(_ text: inout String, _ lineEnding: inout String, with ending: String) {
+        if ending == "\n", text.utf8.last == DotenvParser.cr {
+            text = String(decoding: text.utf8.dropLast(), as: UTF8.self)
+            lineEnding = "\r\n"
+        } else {
+            lineEnding = ending
+        }
+    }
+
+    private mutating func renumberLines() {
+        var line = 1
+        for index in elements.indices {
+            switch elements[index] {
+            case .trivia(var trivia):
+                trivia.line = line
+                line += trivia.lineEnding.isEmpty ? 0 : 1
+                elements[index] = .trivia(trivia)
+            case .assignment(var assignment):
+                assignment.line = line
+                line += assignment.rawValue.utf8.count(where: { $0 == DotenvParser.lf })
+                line += assignment.lineEnding.isEmpty ? 0 : 1
+                elements[index] = .assignment(assignment)
+            }
+        }
+    }
+}
+
+private func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
+    lhs.utf8.elementsEqual(rhs.utf8)
+}
+
+// Values are secrets: keep them out of print(), string interpolation, dump() and test output.
+
+extension DotenvFile: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// A summary without names or values.
+    public var description: String {
+        "DotenvFile(\(elements.count) elements, \(assignments.count) assignments)"
+    }
+
+    /// The same summary as ``description``.
+    public var debugDescription: String { description }
+
+    /// A mirror whose assignments hide their values.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["hasByteOrderMark": hasByteOrderMark, "elements": elements], displayStyle: .struct)
+    }
+}
+
+extension DotenvFile.Trivia: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The line number and whether it is a comment; comments can hold commented-out secrets.
+    public var description: String {
+        "Trivia(line: \(line), \(isComment ? "comment" : "blank"))"
+    }
+
+    /// The same summary as ``description``.
+    public var debugDescription: String { description }
+
+    /// A mirror without the text.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["line": line, "isComment": isComment], displayStyle: .struct)
+    }
+}
+
+extension DotenvFile.Assignment: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The name, line and quoting, with the value redacted.
+    public var description: String {
+        "Assignment(name: \(name), line: \(line), quoting: \(quoting), value: <redacted>)"
+    }
+
+    /// The same summary as ``description``.
+    public var debugDescription: String { description }
+
+    /// A mirror without the value or raw text.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: ["name": name, "line": line, "quoting": quoting, "isExported": isExported],
+            displayStyle: .struct
+        )
+    }
+}

@@ -1,0 +1,298 @@
+import SodiumKit
+
+/// The header variable of a sealed dotenv file (format version 1): `ENVSEAL=<base64url>`.
+///
+/// ```
+/// u8      version: 0x01
+/// u8      flags: bit 0 = a key ARN follows; other bits must be 0
+/// [u16 n, n bytes]   key ARN (UTF-8), only with flag bit 0
+/// u16 n, n bytes     encryption context of the wrapped data key (canonical bytes)
+/// u16 n, n bytes     wrapped data key: the key service's CiphertextBlob, opaque here
+/// u16 count          entries, sorted by the UTF-8 bytes of their names, names unique
+///   u8    kind: 0 = sealed variable, 1 = covered plain variable
+///   u8 n, n bytes    name (UTF-8, 1 to 255 bytes)
+///   4 bytes          variable tag: BLAKE2b-128(tagKey, [kind, name, value])[0..<4]
+/// 16 bytes           MAC: BLAKE2b-128(macKey, [everything above, then name_i, value_i
+///                    for each entry in order])
+/// ```
+///
+/// Each MAC part is fed after its length as a u32 (``BLAKE2b``). A sealed variable's value
+/// bytes are its decoded sealed bytes (`iv ‖ ciphertext`); a covered plain variable's are its
+/// UTF-8 value. The MAC authenticates the whole set: no variable can be removed, added, swapped
+/// for an older sealed value, or changed (covered plain ones included) without failing it. The
+/// 4-byte tags add no security; they only let an error name the variable that changed.
+public struct SealedFileHeader: Sendable, Equatable {
+    /// The name of the header variable.
+    public static let variableName = "ENVSEAL"
+    /// The version byte of this layout.
+    public static let version: UInt8 = 1
+    /// Bytes of the MAC.
+    public static let macByteCount = 16
+    /// Bytes of each variable tag.
+    public static let tagByteCount = 4
+
+    /// Whether an entry is a sealed variable or a plain one that the MAC covers.
+    public enum EntryKind: UInt8, Sendable {
+        /// A variable whose value is a ``SealedValue``.
+        case sealed = 0
+        /// A plain variable whose value the MAC covers.
+        case covered = 1
+    }
+
+    /// One variable the header covers.
+    public struct Entry: Sendable, Equatable {
+        /// The variable's name.
+        public let name: String
+        /// Sealed or covered plain.
+        public let kind: EntryKind
+        /// The 4-byte variable tag.
+        public let tag: [UInt8]
+    }
+
+    /// The master key's ARN, when the file records it (the wrapped data key names its key anyway).
+    public let keyARN: String?
+    /// The encryption context the data key was wrapped with.
+    public let context: EncryptionContext
+    /// The wrapped data key, as the key service returned it.
+    public let wrappedDataKey: [UInt8]
+    /// The variables covered, sorted by name.
+    public let entries: [Entry]
+    /// The MAC over the header and every covered variable.
+    public let mac: MAC
+
+    /// The values of the variables a header covers, as they stand in the file.
+    public struct Variables: Sendable {
+        /// Sealed variables: name → sealed text (prefix included).
+        public var sealed: [String: String]
+        /// Plain variables to cover: name → value.
+        public var covered: [String: String]
+
+        /// Creates the set.
+        public init(sealed: [String: String], covered: [String: String] = [:]) {
+            self.sealed = sealed
+            self.covered = covered
+        }
+    }
+
+    /// Builds and MACs a header.
+    /// - Parameters:
+    ///   - keyARN: The master key's ARN to record, or `nil` to save the bytes.
+    ///   - context: The context the data key was wrapped with.
+    ///   - wrappedDataKey: The wrapped data key (1 to 65,535 bytes).
+    ///   - variables: The sealed and covered variables (names unique across both).
+    ///   - keys: The file's keys.
+    /// - Returns: The header.
+    /// - Throws: ``FormatError`` for a name that is empty, longer than 255 bytes, or in both sets;
+    ///   a sealed text that is not well formed; or a field too long for its length prefix.
+    public static func make(
+        keyARN: String?, context: EncryptionContext, wrappedDataKey: [UInt8],
+        variables: Variables, keys: SealedFileKeys
+    ) throws(FormatError) -> SealedFileHeader {
+        var values: [(name: String, kind: EntryKind, value: [UInt8])] = []
+        for (name, text) in variables.sealed {
+            values.append((name, .sealed, try SealedValue.decode(text, name: name)))
+        }
+        for (name, value) in variables.covered {
+            guard variables.sealed[name] == nil else {
+                throw FormatError(.invalidField(field: "variable \(name)", reason: "it is both sealed and covered"))
+            }
+            values.append((name, .covered, Array(value.utf8)))
+        }
+        values.sort { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+        var entries: [Entry] = []
+        for item in values {
+            try checkName(item.name)
+            entries.append(Entry(name: item.name, kind: item.kind, tag: try tag(item.kind, item.name, item.value, keys)))
+        }
+        guard wrappedDataKey.count >= 1, wrappedDataKey.count <= 0xFFFF else {
+            throw FormatError(.invalidField(field: "wrapped data key", reason: "\(wrappedDataKey.count) bytes is not 1 to 65535"))
+        }
+        guard (keyARN?.utf8.count ?? 0) <= 0xFFFF, entries.count <= 0xFFFF else {
+            throw FormatError(.invalidField(field: "header", reason: "a field is longer than its length prefix allows"))
+        }
+        let body = encodeBody(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries)
+        let mac = try computeMAC(body: body, values: values.map { ($0.name, $0.value) }, keys: keys)
+        return SealedFileHeader(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries, mac: mac)
+    }
+
+    /// Parses the header variable's value without checking its MAC.
+    /// - Parameter text: The value of `ENVSEAL`.
+    /// - Throws: ``FormatError`` for bad base64url, an unknown version, unknown flags, a truncated
+    ///   or over-long header, a bad context, or names that are empty, not UTF-8, repeated or unsorted.
+    public init(parsing text: some StringProtocol) throws(FormatError) {
+        var reader = ByteReader(try Base64URL.decode(text, field: "header \(Self.variableName)"))
+        let version = try reader.u8("header version")
+        guard version == Self.version else { throw FormatError(.unknownVersion(version)) }
+        let flags = try reader.u8("header flags")
+        guard flags & ~1 == 0 else { throw FormatError(.invalidField(field: "header flags", reason: "unknown flag bits are set")) }
+        if flags & 1 == 1 {
+            let arn = try reader.take(try reader.u16("key ARN length"), "key ARN")
+            guard let text = String(validating: arn, as: UTF8.self), !text.isEmpty else {
+                throw FormatError(.invalidField(field: "key ARN", reason: "it is empty or not UTF-8"))
+            }
+            keyARN = text
+        } else {
+            keyARN = nil
+        }
+        context = try EncryptionContext(canonicalBytes: try reader.take(try reader.u16("context length"), "context"))
+        wrappedDataKey = try reader.take(try reader.u16("wrapped data key length"), "wrapped data key")
+        guard !wrappedDataKey.isEmpty else { throw FormatError(.invalidField(field: "wrapped data key", reason: "it is empty")) }
+        let count = try reader.u16("entry count")
+        var entries: [Entry] = []
+        entries.reserveCapacity(count)
+        for index in 0..<count {
+            guard let kind = EntryKind(rawValue: try reader.u8("kind of entry \(index + 1)")) else {
+                throw FormatError(.invalidField(field: "kind of entry \(index + 1)", reason: "not 0 or 1"))
+            }
+            let nameBytes = try reader.take(Int(try reader.u8("name length of entry \(index + 1)")), "name of entry \(index + 1)")
+            guard let name = String(validating: nameBytes, as: UTF8.self), !name.isEmpty else {
+                throw FormatError(.invalidField(field: "name of entry \(index + 1)", reason: "it is empty or not UTF-8"))
+            }
+            if let previous = entries.last, !Array(previous.name.utf8).lexicographicallyPrecedes(nameBytes) {
+                throw FormatError(.invalidField(field: "name of entry \(index + 1)", reason: "names must be unique and sorted"))
+            }
+            entries.append(Entry(name: name, kind: kind, tag: try reader.take(Self.tagByteCount, "tag of \(name)")))
+        }
+        self.entries = entries
+        guard let mac = try? MAC(bytes: try reader.take(Self.macByteCount, "header MAC")) else {
+            throw FormatError(.truncated(field: "header MAC"))
+        }
+        self.mac = mac
+        try reader.expectEnd()
+    }
+
+    private init(keyARN: String?, context: EncryptionContext, wrappedDataKey: [UInt8], entries: [Entry], mac: MAC) {
+        self.keyARN = keyARN
+        self.context = context
+        self.wrappedDataKey = wrappedDataKey
+        self.entries = entries
+        self.mac = mac
+    }
+
+    /// The header variable's value: unpadded base64url of the layout above.
+    public var text: String {
+        Base64URL.encode(Self.encodeBody(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries) + mac.bytes)
+    }
+
+    /// The names of the sealed variables.
+    public var sealedNames: [String] { entries.filter { $0.kind == .sealed }.map(\.name) }
+    /// The names of the covered plain variables.
+    public var coveredNames: [String] { entries.filter { $0.kind == .covered }.map(\.name) }
+
+    /// Checks that the file's variables are exactly those the header was made for.
+    ///
+    /// Checks names first (missing or unlisted variables), then the MAC; when the MAC fails, the
+    /// variable tags say which variable changed.
+    /// - Parameters:
+    ///   - variables: The sealed variables found in the file (every value with the sealed prefix,
+    ///     and every name the header lists as sealed) and the plain values of the covered names.
+    ///   - keys: The file's keys.
+    /// - Throws: ``FormatError``: `.missingVariable`, `.unlistedVariable`, `.changedVariable` or
+    ///   `.headerMACMismatch`, each naming the variable where one is to blame.
+    public func verify(_ variables: Variables, keys: SealedFileKeys) throws(FormatError) {
+        let listed = Dictionary(entries.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
+        for entry in entries {
+            switch entry.kind {
+            case .sealed where variables.sealed[entry.name] == nil,
+                 .covered where variables.covered[entry.name] == nil:
+                throw FormatError(.missingVariable(name: entry.name))
+            default:
+                break
+            }
+        }
+        for name in variables.sealed.keys.sorted() where listed[name] != .sealed {
+            throw FormatError(.unlistedVariable(name: name))
+        }
+        var values: [(String, [UInt8])] = []
+        for entry in entries {
+            let value: [UInt8]
+            switch entry.kind {
+            case .sealed:
+                // A listed sealed variable whose value no longer decodes (replaced by plaintext,
+                // say) has changed.
+                guard let bytes = try? SealedValue.decode(variables.sealed[entry.name]!, name: entry.name) else {
+                    throw FormatError(.changedVariable(name: entry.name))
+                }
+                value = bytes
+            case .covered: value = Array(variables.covered[entry.name]!.utf8)
+            }
+            values.append((entry.name, value))
+        }
+        let body = Self.encodeBody(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries)
+        if try Self.computeMAC(body: body, values: values, keys: keys) == mac { return }
+        for (entry, (_, value)) in zip(entries, values)
+        where !ConstantTime.equal(try Self.tag(entry.kind, entry.name, value, keys), entry.tag) {
+            throw FormatError(.changedVariable(name: entry.name))
+        }
+        throw FormatError(.headerMACMismatch)
+    }
+
+    /// Verifies the file against the header, then opens every sealed value.
+    ///
+    /// This is the whole of docs/FORMAT.md's verification, steps 1 to 4.
+    /// - Parameters:
+    ///   - variables: As for ``verify(_:keys:)``.
+    ///   - keys: The file's keys.
+    /// - Returns: Every sealed variable's plaintext, in guarded memory, by name.
+    /// - Throws: ``FormatError`` from ``verify(_:keys:)``, or `.valueNotAuthentic` naming the
+    ///   first variable (by name) whose value does not open.
+    public func open(_ variables: Variables, keys: SealedFileKeys) throws(FormatError) -> [String: SecureBytes] {
+        try verify(variables, keys: keys)
+        var opened: [String: SecureBytes] = [:]
+        for name in sealedNames {
+            opened[name] = try SealedValue.open(variables.sealed[name]!, name: name, keys: keys)
+        }
+        return opened
+    }
+
+    static func checkName(_ name: String) throws(FormatError) {
+        guard (1...255).contains(name.utf8.count) else {
+            throw FormatError(.invalidField(field: "variable name", reason: "\(name.utf8.count) bytes is not 1 to 255"))
+        }
+    }
+
+    static func encodeBody(keyARN: String?, context: EncryptionContext, wrappedDataKey: [UInt8], entries: [Entry]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.u8(version)
+        writer.u8(keyARN == nil ? 0 : 1)
+        if let keyARN {
+            writer.u16(keyARN.utf8.count)
+            writer.append(keyARN.utf8)
+        }
+        writer.u16(context.canonicalBytes.count)
+        writer.append(context.canonicalBytes)
+        writer.u16(wrappedDataKey.count)
+        writer.append(wrappedDataKey)
+        writer.u16(entries.count)
+        for entry in entries {
+            writer.u8(entry.kind.rawValue)
+            writer.u8(UInt8(entry.name.utf8.count))
+            writer.append(entry.name.utf8)
+            writer.append(entry.tag)
+        }
+        return writer.bytes
+    }
+
+    static func computeMAC(body: [UInt8], values: [(String, [UInt8])], keys: SealedFileKeys) throws(FormatError) -> MAC {
+        var parts: [BLAKE2b.Part] = [.bytes(body)]
+        for (name, value) in values {
+            parts.append(.bytes(Array(name.utf8)))
+            parts.append(.bytes(value))
+        }
+        do {
+            return try BLAKE2b.mac(key: keys.headerMACKey, outputByteCount: macByteCount, parts: parts)
+        } catch {
+            throw FormatError(.invalidField(field: "header", reason: error.description))
+        }
+    }
+
+    static func tag(_ kind: EntryKind, _ name: String, _ value: [UInt8], _ keys: SealedFileKeys) throws(FormatError) -> [UInt8] {
+        do {
+            let full = try BLAKE2b.mac(key: keys.variableTagKey, outputByteCount: 16,
+                                       parts: [.bytes([kind.rawValue]), .bytes(Array(name.utf8)), .bytes(value)])
+            return Array(full.bytes.prefix(tagByteCount))
+        } catch {
+            throw FormatError(.invalidField(field: "variable \(name)", reason: error.description))
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import SodiumKit
+
+/// One sealed value of a dotenv file (format version 1).
+///
+/// Text form: `es1:` followed by unpadded base64url of `iv ‖ ciphertext`, where the 16-byte
+/// synthetic IV and the ciphertext come from ``XChaCha20SIV`` under the file's value keys, with
+/// the variable's name (UTF-8) as associated data. The same value under the same name in the same
+/// file always seals to the same text, so an unchanged value leaves no diff; a value moved to
+/// another name or another file fails to open. Overhead: 4 prefix characters plus the base64 of
+/// 16 extra bytes, 26 to 27 characters in all beyond the value's own base64 length.
+public enum SealedValue {
+    /// The text every sealed value starts with.
+    public static let prefix = "es1:"
+
+    /// `true` when `text` has the sealed-value prefix.
+    public static func isSealed(_ text: some StringProtocol) -> Bool { text.hasPrefix(prefix) }
+
+    /// Seals a value for a variable.
+    /// - Parameters:
+    ///   - value: The plaintext, in guarded memory.
+    ///   - name: The variable's name, bound in as associated data.
+    ///   - keys: The file's keys.
+    /// - Returns: The sealed text, prefix included.
+    /// - Throws: ``FormatError`` when the value is too long to seal.
+    public static func seal(_ value: SecureBytes, name: String, keys: SealedFileKeys) throws(FormatError) -> String {
+        prefix + Base64URL.encode(try sealedBytes(value, name: name, keys: keys))
+    }
+
+    /// Opens a sealed value.
+    /// - Parameters:
+    ///   - text: The sealed text, prefix included.
+    ///   - name: The variable's name in the file.
+    ///   - keys: The file's keys.
+    /// - Returns: The plaintext, in guarded memory.
+    /// - Throws: ``FormatError``: `.invalidField` without the prefix, `.invalidBase64`,
+    ///   `.truncated` when shorter than the IV, `.valueNotAuthentic` for a wrong name, a wrong
+    ///   file, or a changed character. No error contains the value.
+    public static func open(_ text: some StringProtocol, name: String, keys: SealedFileKeys) throws(FormatError) -> SecureBytes {
+        let bytes = try decode(text, name: name)
+        do {
+            return try XChaCha20SIV.open(bytes, keys: keys.valueKeys, associatedData: Array(name.utf8))
+        } catch {
+            throw FormatError(.valueNotAuthentic(name: name))
+        }
+    }
+
+    /// The raw bytes (`iv ‖ ciphertext`) of a sealed text, checked for form but not opened.
+    /// - Throws: ``FormatError`` for a missing prefix, bad base64url or a value shorter than the IV.
+    public static func decode(_ text: some StringProtocol, name: String) throws(FormatError) -> [UInt8] {
+        guard isSealed(text) else {
+            throw FormatError(.invalidField(field: "value of \(name)", reason: "it does not start with \(prefix)"))
+        }
+        let bytes = try Base64URL.decode(text.dropFirst(prefix.count), field: "sealed value of \(name)")
+        guard bytes.count >= XChaCha20SIV.overhead else { throw FormatError(.truncated(field: "sealed value of \(name)")) }
+        return bytes
+    }
+
+    static func sealedBytes(_ value: SecureBytes, name: String, keys: SealedFileKeys) throws(FormatError) -> [UInt8] {
+        do {
+            return try XChaCha20SIV.seal(value, keys: keys.valueKeys, associatedData: Array(name.utf8))
+        } catch {
+            throw FormatError(.invalidField(field: "value of \(name)", reason: error.description))
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+
+// MARK: - Operations
+
+/// An AWS KMS operation that envseal serves, named as in the `X-Amz-Target` header
+/// (`TrentService.<Name>`).
+///
+/// The request and response types, and the exceptions the model lists for each operation, come
+/// from the generated tables in `KMSShapes.swift` (``requestType``, ``responseType``,
+/// ``modeledErrors``); scripts/gen-kms-shapes.py checks that these cases match its operation list.
+public enum KMSOperation: String, Sendable, CaseIterable {
+    /// `CreateKey`: creates a KMS key.
+    case createKey = "CreateKey"
+    /// `DescribeKey`: returns a key's metadata.
+    case describeKey = "DescribeKey"
+    /// `ListKeys`: lists the keys of the account and Region.
+    case listKeys = "ListKeys"
+    /// `UpdateKeyDescription`: replaces a key's description.
+    case updateKeyDescription = "UpdateKeyDescription"
+    /// `EnableKey`: enables a key.
+    case enableKey = "EnableKey"
+    /// `DisableKey`: disables a key.
+    case disableKey = "DisableKey"
+    /// `ScheduleKeyDeletion`: schedules a key's deletion after a waiting period.
+    case scheduleKeyDeletion = "ScheduleKeyDeletion"
+    /// `CancelKeyDeletion`: cancels a scheduled deletion.
+    case cancelKeyDeletion = "CancelKeyDeletion"
+    /// `CreateAlias`: creates an alias for a key.
+    case createAlias = "CreateAlias"
+    /// `UpdateAlias`: points an alias at another key.
+    case updateAlias = "UpdateAlias"
+    /// `DeleteAlias`: deletes an alias.
+    case deleteAlias = "DeleteAlias"
+    /// `ListAliases`: lists aliases, optionally of one key.
+    case listAliases = "ListAliases"
+    /// `Encrypt`: encrypts up to 4,096 bytes under a key.
+    case encrypt = "Encrypt"
+    /// `Decrypt`: decrypts a ciphertext blob.
+    case decrypt = "Decrypt"
+    /// `ReEncrypt`: decrypts and re-encrypts under another key, server-side.
+    case reEncrypt = "ReEncrypt"
+    /// `GenerateDataKey`: returns a data key in plaintext and encrypted under a key.
+    case generateDataKey = "GenerateDataKey"
+    /// `GenerateDataKeyWithoutPlaintext`: returns a data key encrypted under a key only.
+    case generateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext"
+    /// `GenerateRandom`: returns random bytes.
+    case generateRandom = "GenerateRandom"
+    /// `EnableKeyRotation`: turns on automatic rotation.
+    case enableKeyRotation = "EnableKeyRotation"
+    /// `DisableKeyRotation`: turns off automatic rotation.
+    case disableKeyRotation = "DisableKeyRotation"
+    /// `GetKeyRotationStatus`: tells whether automatic rotation is on, and its period.
+    case getKeyRotationStatus = "GetKeyRotationStatus"
+    /// `RotateKeyOnDemand`: rotates a key's material now.
+    case rotateKeyOnDemand = "RotateKeyOnDemand"
+    /// `ListKeyRotations`: lists the completed rotations of a key.
+    case listKeyRotations = "ListKeyRotations"
+    /// `GetKeyPolicy`: returns a key policy.
+    case getKeyPolicy = "GetKeyPolicy"
+    /// `PutKeyPolicy`: replaces a key policy.
+    case putKeyPolicy = "PutKeyPolicy"
+    /// `ListKeyPolicies`: lists the names of a key's policies (always `default`).
+    case listKeyPolicies = "ListKeyPolicies"
+    /// `CreateGrant`: adds a grant to a key.
+    case createGrant = "CreateGrant"
+    /// `ListGrants`: lists the grants of a key.
+    case listGrants = "ListGrants"
+    /// `ListRetirableGrants`: lists the grants a principal may retire.
+    case listRetirableGrants = "ListRetirableGrants"
+    /// `RetireGrant`: retires a grant (by its retiring or grantee principal).
+    case retireGrant = "RetireGrant"
+    /// `RevokeGrant`: revokes a grant (by a key administrator).
+    case revokeGrant = "RevokeGrant"
+    /// `TagResource`: adds or replaces tags on a key.
+    case tagResource = "TagResource"
+    /// `UntagResource`: removes tags from a key.
+    case untagResource = "UntagResource"
+    /// `ListResourceTags`: lists the tags of a key.
+    case listResourceTags = "ListResourceTags"
+
+    /// The service's `X-Amz-Target` prefix in the model (`targetPrefix`).
+    public static let targetPrefix = "TrentService"
+
+    /// The operation name: `Encrypt`.
+    public var name: String { rawValue }
+
+    /// The `X-Amz-Target` header value: `TrentService.Encrypt`.
+    public var target: String { Self.targetPrefix + "." + rawValue }
+
+    /// The operation an `X-Amz-Target` header names, or `nil` (answer `UnknownOperationException`).
+    public init?(target: String) {
+        let prefix = Self.targetPrefix + "."
+        guard target.hasPrefix(prefix) else { return nil }
+        self.init(rawValue: String(target.dropFirst(prefix.count)))
+    }
+}
+
+// MARK: - Request and response protocols
+
+/// The input structure of a ``KMSOperation``; the conformances are generated.
+public protocol KMSRequest: Codable, Sendable, Equatable {
+    /// The operation's output structure (``KMSEmptyResponse`` where the model has none).
+    associatedtype Response: KMSResponse
+
+    /// The operation this is the input of.
+    static var operation: KMSOperation { get }
+
+    /// Checks the model's constraints on every member; throws a `ValidationException` naming each
+    /// violating member, in AWS's wording.
+    func validate() throws(KMSError)
+}
+
+/// The output structure of a ``KMSOperation``; the conformances are generated.
+public protocol KMSResponse: Codable, Sendable, Equatable {}
+
+/// The response of the operations that the model gives no output (`EnableKey`, `CreateAlias`, …).
+///
+/// AWS answers these with HTTP 200 and an empty body; ``KMSJSON/encodeResponse(_:)`` writes `{}`,
+/// which every AWS SDK parses the same way, and ``KMSJSON/decodeResponse(_:from:)`` accepts both.
+public struct KMSEmptyResponse: KMSResponse {
+    /// The empty response.
+    public init() {}
+}
+
+// MARK: - JSON
+
+/// The JSON 1.1 wire conventions of KMS: blobs as base64 strings, timestamps as epoch seconds,
+/// absent members omitted.
+public enum KMSJSON {
+    /// The `Content-Type` of requests and responses.
+    public static let contentType = "application/x-amz-json-1.1"
+
+    /// A decoder for KMS bodies: timestamps from epoch seconds, blobs from base64.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        decoder.dataDecodingStrategy = .base64
+        return decoder
+    }
+
+    /// An encoder for KMS bodies: timestamps as epoch seconds, blobs as base64, no pretty
+    /// printing, `nil` members omitted, keys sorted (so output is byte-for-byte reproducible) and
+    /// `/` unescaped.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.dataEncodingStrategy = .base64
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// Decodes a request body and validates it, throwing what AWS would answer:
+    /// - a missing or `null` required member: `ValidationException` (`Value null at 'keyId'
+    ///   failed to satisfy constraint: Member must not be null`);
+    /// - a body that is not a JSON object, a member of the wrong JSON type, or a blob that is not
+    ///   base64: `SerializationException` naming the member (never its value);
+    /// - constraint violations: `ValidationException` from ``KMSRequest/validate()``.
+    ///
+    /// An empty body is read as `{}`. Unknown members are ignored.
+    public static func decodeRequest<Request: KMSRequest>(
+        _ type: Request.Type, from body: Data
+    ) throws(KMSError) -> Request {
+        let request: Request = try decode(type, from: body)
+        try request.validate()
+        return request
+    }
+
+    /// Decodes and validates the request body of `operation`; see ``decodeRequest(_:from:)``.
+    public static func decodeRequest(for operation: KMSOperation, from body: Data) throws(KMSError) -> any KMSRequest {
+        try decodeRequest(operation.requestType, from: body)
+    }
+
+    /// Encodes a response body. Fails only for values JSON cannot carry (a non-finite date), as
+    /// `KMSInternalException`.
+    public static func encodeResponse(_ response: some KMSResponse) throws(KMSError) -> Data {
+        do {
+            return try encoder().encode(response)
+        } catch {
+            throw KMSError(.kmsInternal, "The response could not be encoded.")
+        }
+    }
+
+    /// Decodes a response body (for clients and tests), reading an empty body as `{}`; errors are
+    /// reported as for requests (``decodeRequest(_:from:)``), without validation.
+    public static func decodeResponse<Response: KMSResponse>(
+        _ type: Response.Type, from body: Data
+    ) throws(KMSError) -> Response {
+        try decode(type, from: body)
+    }
+
+    private static func decode<Value: Decodable>(_ type: Value.Type, from body: Data) throws(KMSError) -> Value {
+        let json = body.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D } ? Data("{}".utf8) : body
+        do {
+            return try decoder().decode(type, from: json)
+        } catch let error as DecodingError {
+            throw kmsError(for: error)
+        } catch {
+            throw KMSError(.serialization, "The body could not be read.")
+        }
+    }
+
+    /// Maps a `DecodingError` to AWS's answer, naming the member by its AWS path.
+    static func kmsError(for error: DecodingError) -> KMSError {
+        switch error {
+        case .keyNotFound(let key, let context):
+            return KMSValidation.missingMember(at: awsPath(context.codingPath + [key]))
+        case .valueNotFound(_, let context) where !context.codingPath.isEmpty:
+            return KMSValidation.missingMember(at: awsPath(context.codingPath))
+        case .typeMismatch(_, let context) where !context.codingPath.isEmpty,
+             .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            return KMSError(.serialization, "Unexpected JSON value at '\(awsPath(context.codingPath))'.")
+        case .typeMismatch, .valueNotFound:
+            return KMSError(.serialization, "The body must be a JSON object.")
+        case .dataCorrupted:
+            return KMSError(.serialization, "The body is not valid JSON.")
+        @unknown default:
+            return KMSError(.serialization, "The body could not be read.")
+        }
+    }
+
+    /// `[Tags, 0, TagKey]` → `tags.1.member.tagKey`.
+    static func awsPath(_ codingPath: [any CodingKey]) -> String {
+        var path = ""
+        for key in codingPath {
+            if let index = key.intValue {
+                path = KMSValidation.member(of: path, index: index)
+            } else {
+                let name = key.stringValue
+                let field = name.prefix(1).lowercased() + name.dropFirst()
+                path = KMSValidation.join(path, field)
+            }
+        }
+        return path
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import SodiumKit
+import Testing
+@testable import EnvSealFormat
+
+/// Runs every vector of docs/FORMAT.md through every parser and open path.
+@Suite("format vectors")
+struct FormatVectorTests {
+    struct ContextCase: Decodable, CustomTestStringConvertible {
+        let name: String
+        let direction: String
+        let pairs: [[String]]?
+        let canonical_hex: String?
+        let expect: String
+        var testDescription: String { name }
+    }
+
+    @Test("canonical context vectors", arguments: try loadVectors("context", as: [ContextCase].self))
+    func contextVector(_ v: ContextCase) throws {
+        switch (v.direction, v.expect) {
+        case ("encode", "success"):
+            let ctx = try context(try #require(v.pairs))
+            #expect(ctx.canonicalBytes.hex == v.canonical_hex)
+            #expect(try EncryptionContext(canonicalBytes: ctx.canonicalBytes) == ctx)
+        case ("encode", _):
+            let error = try #require(throws: FormatError.self) { _ = try context(try #require(v.pairs)) }
+            #expect(outcome(of: error) == v.expect)
+        case ("decode", "success"):
+            let ctx = try EncryptionContext(canonicalBytes: [UInt8](hex: try #require(v.canonical_hex)))
+            #expect(ctx.pairs.map { [$0.key, $0.value] } == v.pairs)
+            #expect(ctx.canonicalBytes.hex == v.canonical_hex)
+        default:
+            let error = try #require(throws: FormatError.self) {
+                _ = try EncryptionContext(canonicalBytes: [UInt8](hex: try #require(v.canonical_hex)))
+            }
+            #expect(outcome(of: error) == v.expect)
+        }
+    }
+
+    struct BlobCase: Decodable, CustomTestStringConvertible {
+        let name: String
+        let key_hex: String
+        let key_id: String?
+        let key_version: UInt32?
+        let nonce_hex: String?
+        let context_pairs: [[String]]
+        let plaintext_hex: String?
+        let blob_hex: String
+        let expect: String
+        var testDescription: String { name }
+    }
+
+    @Test("ciphertext blob vectors", arguments: try loadVectors("blob", as: [BlobCase].self))
+    func blobVector(_ v: BlobCase) throws {
+        let material: KeyMaterial = try key(v.key_hex)
+        let ctx = try context(v.context_pairs)
+        let bytes = [UInt8](hex: v.blob_hex)
+        if v.expect == "success" {
+            let blob = try CiphertextBlob(parsing: bytes)
+            #expect(blob.keyID == UUID(uuidString: v.key_id ?? ""))
+            #expect(blob.keyVersion == v.key_version)
+            #expect(blob.nonce.bytes.hex == v.nonce_hex)
+            #expect(blob.bytes == bytes)
+            let opened = try blob.open(key: material, context: ctx)
+            #expect(opened.withUnsafeBytes { Array($0) }.hex == v.plaintext_hex)
+            let plaintextHex = try #require(v.plaintext_hex), keyIDText = try #require(v.key_id)
+            let keyID = try #require(UUID(uuidString: keyIDText))
+            let resealed = try CiphertextBlob.seal(
+                SecureBytes(copying: [UInt8](hex: plaintextHex)), key: material,
+                keyID: keyID, keyVersion: try #require(v.key_version),
+                context: ctx, nonce: Nonce(bytes: [UInt8](hex: try #require(v.nonce_hex))))
+            #expect(resealed.bytes == bytes)
+            return
+        }
+        let error = try #require(throws: FormatError.self) {
+            _ = try CiphertextBlob(parsing: bytes).open(key: material, context: ctx)
+        }
+        if authenticationOutcomes.contains(v.expect) {
+            #expect(outcome(of: error) == "authentication failure")
+        } else {
+            #expect(outcome(of: error) == v.expect)
+        }
+    }
+
+    struct SealedValueCase: Decodable, CustomTestStringConvertible {
+        let name: String
+        let data_key_hex: String
+        let variable: String
+        let value: String?
+        let sealed: String
+        let expect: String
+        var testDescription: String { name }
+    }
+
+    @Test("sealed value vectors", arguments: try loadVectors("sealed-value", as: [SealedValueCase].self))
+    func sealedValueVector(_ v: SealedValueCase) throws {
+        let keys = try SealedFileKeys(dataKey: key(v.data_key_hex))
+        if v.expect == "success" {
+            let value = try #require(v.value)
+            #expect(try SealedValue.seal(SecureBytes(utf8: value), name: v.variable, keys: keys) == v.sealed)
+            #expect(try SealedValue.open(v.sealed, name: v.variable, keys: keys).utf8String() == value)
+            return
+        }
+        let error = try #require(throws: FormatError.self) { _ = try SealedValue.open(v.sealed, name: v.variable, keys: keys) }
+        #expect(outcome(of: error) == v.expect)
+    }
+
+    struct HeaderCase: Decodable, CustomTestStringConvertible {
+        let name: String
+        let data_key_hex: String?
+        let key_arn: String?
+        let context_pairs: [[String]]?
+        let wrapped_data_key_hex: String?
+        let sealed: [String: String]?
+        let covered: [String: String]?
+        let file_sealed: [String: String]?
+        let file_covered: [String: String]?
+        let header: String
+        let expect: String
+        let variable: String?
+        var testDescription: String { name }
+    }
+
+    @Test("sealed-file header vectors", arguments: try loadVectors("header", as: [HeaderCase].self))
+    func headerVector(_ v: HeaderCase) throws {
+        guard let dataKeyHex = v.data_key_hex else {
+            // A parse failure.
+            let error = try #require(throws: FormatError.self) { _ = try SealedFileHeader(parsing: v.header) }
+            #expect(outcome(of: error) == v.expect)
+            return
+        }
+        let keys = try SealedFileKeys(dataKey: key(dataKeyHex))
+        let header = try SealedFileHeader(parsing: v.header)
+        #expect(header.text == v.header)
+        if v.expect == "success" {
+            let sealed = try #require(v.sealed), covered = v.covered ?? [:]
+            let ctx = try context(try #require(v.context_pairs))
+            #expect(header.keyARN == v.key_arn)
+            #expect(header.context == ctx)
+            #expect(header.wrappedDataKey.hex == v.wrapped_data_key_hex)
+            #expect(header.sealedNames == sealed.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+            let made = try SealedFileHeader.make(
+                keyARN: v.key_arn, context: ctx, wrappedDataKey: [UInt8](hex: try #require(v.wrapped_data_key_hex)),
+                variables: .init(sealed: sealed, covered: covered), keys: keys)
+            #expect(made.text == v.header)
+            let opened = try header.open(.init(sealed: sealed, covered: covered), keys: keys)
+            #expect(Set(opened.keys) == Set(sealed.keys))
+            return
+        }
+        let error = try #require(throws: FormatError.self) {
+            _ = try header.open(.init(sealed: v.file_sealed ?? [:], covered: v.file_covered ?? [:]), keys: keys)
+        }
+        #expect(outcome(of: error) == v.expect)
+        #expect(variable(of: error) == v.variable)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import KMSWire
+import Testing
+
+@Suite("KMS errors on the wire")
+struct KMSErrorTests {
+    /// botocore's KMS model has no `httpStatusCode` on any exception: client shapes are 400 and
+    /// the three `fault` shapes 500 (Smithy's defaults, and what AWS KMS sends), except
+    /// DryRunOperationException, which the KMS API Reference gives 412.
+    @Test(arguments: [
+        (KMSErrorType.notFound, 400),
+        (.disabled, 400),
+        (.kmsInvalidState, 400),
+        (.alreadyExists, 400),
+        (.invalidCiphertext, 400),
+        (.incorrectKey, 400),
+        (.invalidKeyUsage, 400),
+        (.invalidArn, 400),
+        (.invalidAliasName, 400),
+        (.limitExceeded, 400),
+        (.dryRunOperation, 412),
+        (.kmsInternal, 500),
+        (.dependencyTimeout, 500),
+        (.keyUnavailable, 500),
+        // Common AWS errors, not in the KMS model.
+        (.validation, 400),
+        (.accessDenied, 400),
+        (.throttling, 400),
+        (.serialization, 400),
+        (.unknownOperation, 400),
+        (.unrecognizedClient, 400),
+        (.invalidSignature, 400),
+        (.incompleteSignature, 400),
+        (.missingAuthenticationToken, 400),
+        (.expiredToken, 400),
+        (.requestExpired, 400),
+        (.internalFailure, 500),
+        (.serviceUnavailable, 503),
+        (KMSErrorType(rawValue: "SomethingElseException"), 400),
+    ])
+    func httpStatus(type: KMSErrorType, status: Int) {
+        #expect(type.httpStatus == status)
+        #expect(KMSError(type, "m").httpStatus == status)
+    }
+
+    @Test func modeledAndCommonTypes() {
+        #expect(KMSErrorType.notFound.rawValue == "NotFoundException")
+        #expect(KMSErrorType.kmsInvalidState.rawValue == "KMSInvalidStateException")
+        #expect(KMSErrorType.notFound.isModeled)
+        #expect(!KMSErrorType.validation.isModeled)
+        #expect(KMSErrorType.modeledExceptions.allSatisfy { $0.isModeled })
+        #expect(KMSErrorType.modeledExceptions.allSatisfy { [400, 412, 500].contains($0.httpStatus) })
+        #expect(Set(KMSErrorType.modeledExceptions).count == KMSErrorType.modeledExceptions.count)
+        #expect(KMSErrorType.commonErrors.allSatisfy { !$0.isModeled })
+        #expect(Set(KMSErrorType.commonErrors.map(\.rawValue)) == [
+            "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
+            "MissingAuthenticationTokenException", "ExpiredTokenException", "RequestExpired",
+            "AccessDeniedException", "ThrottlingException", "SerializationException",
+            "UnknownOperationException", "ValidationException", "InternalFailureException",
+            "ServiceUnavailableException",
+        ])
+        for type in [KMSErrorType.notFound, .disabled, .kmsInvalidState, .alreadyExists, .invalidCiphertext,
+                     .incorrectKey, .dryRunOperation, .kmsInternal, .dependencyTimeout, .keyUnavailable] {
+            #expect(KMSErrorType.modeledExceptions.contains(type))
+        }
+    }
+
+    @Test func jsonBodyIsAWSShape() {
+        let error = KMSError.notFound("Key 'arn:aws:kms:us-east-1:111122223333:key/1234' does not exist")
+        #expect(String(decoding: error.jsonBody(), as: UTF8.self)
+            == #"{"__type":"NotFoundException","message":"Key 'arn:aws:kms:us-east-1:111122223333:key/1234' does not exist"}"#)
+        #expect(String(decoding: KMSError(.validation, "").jsonBody(), as: UTF8.self)
+            == #"{"__type":"ValidationException","message":""}"#)
+    }
+
+    @Test func jsonBodyEscapes() throws {
+        let message = "quote \" backslash \\ newline \n tab \t bell \u{07} nul \u{00} é € 🔑"
+        let body = KMSError(.kmsInvalidState, message).jsonBody()
+        #expect(String(decoding: body, as: UTF8.self)
+            == #"{"__type":"KMSInvalidStateException","message":"quote \" backslash \\ newline \n tab \t bell \u0007 nul \u0000 é € 🔑"}"#)
+        let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: String])
+        #expect(object["message"] == message)
+        #expect(KMSError(jsonBody: body) == KMSError(.kmsInvalidState, message))
+    }
+
+    @Test(arguments: [KMSError.disabled("Key is disabled"), .incorrectKey("wrong key"), .throttling("slow down"),
+                      .accessDenied("no"), KMSError(KMSErrorType(rawValue: "NewException"), "new")])
+    func roundTrip(error: KMSError) {
+        #expect(KMSError(jsonBody: error.jsonBody()) == error)
+    }
+
+    @Test func parsesWhatBotocoreParses() {
+        #expect(KMSError(jsonBody: Data(#"{"__type":"com.amazonaws.kms#NotFoundException","message":"gone"}"#.utf8))
+            == .notFound("gone"))
+        #expect(KMSError(jsonBody: Data(#"{"__type":"com.amazon.coral.service#InvalidSignatureException","Message":"bad"}"#.utf8))
+            == .invalidSignature("bad"))
+        #expect(KMSError(jsonBody: Data(
+            #"{"__type":"ValidationException:http://internal.amazon.com/coral/com.amazon.coral.validate/","message":"v"}"#.utf8))
+            == .validation("v"))
+        #expect(KMSError(jsonBody: Data(#"{"__type":"ThrottlingException"}"#.utf8)) == .throttling(""))
+        #expect(KMSError(jsonBody: Data(#"{"message":"no type"}"#.utf8)) == nil)
+        #expect(KMSError(jsonBody: Data(#"{"__type":5}"#.utf8)) == nil)
+        #expect(KMSError(jsonBody: Data("[]".utf8)) == nil)
+        #expect(KMSError(jsonBody: Data("<html>Service Unavailable</html>".utf8)) == nil)
+        #expect(KMSErrorType(wireValue: "a.b#c#DisabledException") == .disabled)
+    }
+
+    @Test func description() {
+        #expect(KMSError.disabled("Key is disabled").description == "DisabledException: Key is disabled")
+        #expect(KMSError(.throttling, "").description == "ThrottlingException")
+    }
+}
