@@ -22,6 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // libsodium, through pkg-config. The only C crypto this project uses.
@@ -36,6 +37,17 @@ let package = Package(
         .target(name: "EnvSealFormat", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
         // The AWS KMS JSON 1.1 shapes (generated from botocore's model) and error types.
         .target(name: "KMSWire", swiftSettings: swiftSettings),
+        // The KMS engine: keys, versions, aliases, policies, grants, rotation, audit, the root key.
+        .target(name: "KeyService", dependencies: ["KMSWire", "EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
+        // The embedded key store: SQLite through GRDB, under KeyStore/.
+        .target(
+            name: "KeyStoreSQLite",
+            dependencies: ["KeyService", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // Benchmarks of the engine (`make bench`), and a probe the durability tests kill.
+        .executableTarget(name: "envseal-bench", dependencies: ["KeyService", "KeyStoreSQLite", "KMSWire"], swiftSettings: swiftSettings),
+        .executableTarget(name: "envseal-store-probe", dependencies: ["KeyService", "KeyStoreSQLite"], swiftSettings: swiftSettings),
         // The helper library that functions link.
         .target(name: "EnvSeal", dependencies: ["EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
         // The commands of the `envseal` executable.
@@ -57,6 +69,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KMSWireTests", dependencies: ["KMSWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeyServiceTests", dependencies: ["KeyService", "KMSWire", "SodiumKit", "EnvSealFormat"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeyStoreTests",
+            dependencies: ["KeyService", "KeyStoreSQLite", "KMSWire", "SodiumKit", "envseal-store-probe"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "EnvSealTests", dependencies: ["EnvSeal"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EnvSealCLITests",

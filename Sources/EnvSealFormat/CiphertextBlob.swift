@@ -82,6 +82,17 @@ public struct CiphertextBlob: Sendable, Equatable {
         _ plaintext: SecureBytes, key: KeyMaterial, keyID: UUID, keyVersion: UInt32,
         context: EncryptionContext, nonce: Nonce = .random()
     ) throws(FormatError) -> CiphertextBlob {
+        try plaintext.withUnsafeBytes { (bytes) throws(FormatError) in
+            try seal(bytes, key: key, keyID: keyID, keyVersion: keyVersion, context: context, nonce: nonce)
+        }
+    }
+
+    /// Seals plaintext bytes that are already in ordinary memory (a request body).
+    /// - Throws: ``FormatError`` for a plaintext over 4,096 bytes or key version 0.
+    public static func seal(
+        _ plaintext: UnsafeRawBufferPointer, key: KeyMaterial, keyID: UUID, keyVersion: UInt32,
+        context: EncryptionContext, nonce: Nonce = .random()
+    ) throws(FormatError) -> CiphertextBlob {
         guard plaintext.count <= maxPlaintextByteCount else {
             throw FormatError(.invalidField(field: "plaintext", reason: "\(plaintext.count) bytes is more than \(maxPlaintextByteCount)"))
         }
@@ -103,12 +114,28 @@ public struct CiphertextBlob: Sendable, Equatable {
     /// - Throws: ``FormatError`` `.authenticationFailed` for a wrong key, a different context
     ///   or any changed byte.
     public func open(key: KeyMaterial, context: EncryptionContext) throws(FormatError) -> SecureBytes {
-        let aad = Self.headerPrefix(keyID: keyID, keyVersion: keyVersion) + context.canonicalBytes
         do {
-            return try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: aad)
+            return try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: associatedData(context))
         } catch {
             throw FormatError(.authenticationFailed(what: "ciphertext"))
         }
+    }
+
+    /// Opens the blob into ordinary memory, for plaintext that leaves the process at once (a
+    /// response on the wire), where a guarded copy would protect nothing.
+    /// - Throws: ``FormatError`` `.authenticationFailed` as ``open(key:context:)``.
+    public func openForTransfer(key: KeyMaterial, context: EncryptionContext) throws(FormatError) -> Data {
+        var output = Data(count: sealed.count - XChaCha20Poly1305.tagByteCount)
+        let aad = associatedData(context)
+        let result: Result<Void, SodiumError> = output.withUnsafeMutableBytes { buffer in
+            Result { () throws(SodiumError) in try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: aad, into: buffer) }
+        }
+        guard case .success = result else { throw FormatError(.authenticationFailed(what: "ciphertext")) }
+        return output
+    }
+
+    private func associatedData(_ context: EncryptionContext) -> [UInt8] {
+        Self.headerPrefix(keyID: keyID, keyVersion: keyVersion) + context.canonicalBytes
     }
 
     private func headerPrefix(keyID: UUID, keyVersion: UInt32) -> [UInt8] {

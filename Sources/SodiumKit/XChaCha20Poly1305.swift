@@ -66,6 +66,50 @@ public enum XChaCha20Poly1305 {
         }
     }
 
+    /// Checks the tag and decrypts into memory the caller provides.
+    ///
+    /// For plaintext that leaves the process at once (a response on the wire), where a copy in
+    /// guarded memory would protect nothing; otherwise use the `SecureBytes` form.
+    /// - Parameters:
+    ///   - ciphertext: Ciphertext followed by the tag.
+    ///   - key: The key.
+    ///   - nonce: The nonce used to seal.
+    ///   - associatedData: The associated data used to seal.
+    ///   - output: Exactly `ciphertext.count - 16` bytes; untouched on failure.
+    /// - Throws: ``SodiumError/authenticationFailed`` for a wrong key, nonce, associated data or
+    ///   any changed byte; a length error for a short ciphertext or a wrong-sized output.
+    public static func open(
+        _ ciphertext: some Collection<UInt8>,
+        key: some SymmetricKey,
+        nonce: Nonce,
+        associatedData: [UInt8] = [],
+        into output: UnsafeMutableRawBufferPointer
+    ) throws(SodiumError) {
+        Sodium.ensureInitialized()
+        guard ciphertext.count >= tagByteCount else {
+            throw .invalidLength("ciphertext", expected: "at least \(tagByteCount)", actual: ciphertext.count)
+        }
+        guard output.count == ciphertext.count - tagByteCount else {
+            throw .invalidLength("plaintext buffer", expected: "\(ciphertext.count - tagByteCount)", actual: output.count)
+        }
+        let input = Array(ciphertext)
+        var scratch: UInt8 = 0
+        var plaintextLength: UInt64 = 0
+        let result = key.withKeyPointer { keyPointer in
+            input.withUnsafeBufferPointer { c in
+                associatedData.withUnsafeBufferPointer { ad in
+                    crypto_aead_xchacha20poly1305_ietf_decrypt(
+                        output.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? withUnsafeMutablePointer(to: &scratch) { $0 },
+                        &plaintextLength, nil,
+                        c.baseAddress!, UInt64(c.count),
+                        ad.baseAddress, UInt64(ad.count),
+                        nonce.bytes, keyPointer)
+                }
+            }
+        }
+        guard result == 0 else { throw .authenticationFailed }
+    }
+
     /// Checks the tag and decrypts into guarded memory.
     /// - Parameters:
     ///   - ciphertext: Ciphertext followed by the tag.
@@ -81,29 +125,12 @@ public enum XChaCha20Poly1305 {
         nonce: Nonce,
         associatedData: [UInt8] = []
     ) throws(SodiumError) -> SecureBytes {
-        Sodium.ensureInitialized()
         guard ciphertext.count >= tagByteCount else {
             throw .invalidLength("ciphertext", expected: "at least \(tagByteCount)", actual: ciphertext.count)
         }
-        let input = Array(ciphertext)
-        var failed = false
-        let plaintext = try SecureBytes(count: input.count - tagByteCount) { out throws(SodiumError) in
-            var plaintextLength: UInt64 = 0
-            let result = key.withKeyPointer { keyPointer in
-                input.withUnsafeBufferPointer { c in
-                    associatedData.withUnsafeBufferPointer { ad in
-                        crypto_aead_xchacha20poly1305_ietf_decrypt(
-                            out.baseAddress?.assumingMemoryBound(to: UInt8.self), &plaintextLength, nil,
-                            c.baseAddress!, UInt64(c.count),
-                            ad.baseAddress, UInt64(ad.count),
-                            nonce.bytes, keyPointer)
-                    }
-                }
-            }
-            if result != 0 { failed = true }
+        // On failure libsodium writes nothing to the buffer, which is released here anyway.
+        return try SecureBytes(count: ciphertext.count - tagByteCount) { out throws(SodiumError) in
+            try open(ciphertext, key: key, nonce: nonce, associatedData: associatedData, into: out)
         }
-        // On failure libsodium writes nothing to `out`; the buffer is released here anyway.
-        guard !failed else { throw .authenticationFailed }
-        return plaintext
     }
 }

@@ -105,7 +105,8 @@ private func decodes(_ generated: GeneratedFile) -> String? {
         }
         guard Array(assignment.value.utf8) == entry.value else {
             let expected = String(decoding: entry.value, as: UTF8.self)
-            return "value of \(entry.name) is \(String(reflecting: assignment.value)), expected \(String(reflecting: expected))"
+            return "value of \(entry.name) is \(String(reflecting: assignment.value)), "
+                + "expected \(String(reflecting: expected))"
         }
     }
     return file.render() == generated.bytes ? nil : "render differs from input"
@@ -315,7 +316,8 @@ private func unquotedValue(_ tokens: [[UInt8]], separatorEndsInBlank: Bool) -> [
     return bytes
 }
 
-private let interestingBytes = Array("A=#'\"`\\\n\r \texport${}1_.-".utf8) + [0xEF, 0xBB, 0xBF, 0xC3, 0xA9, 0x80, 0xFF, 0x00]
+private let interestingBytes = Array("A=#'\"`\\\n\r \texport${}1_.-".utf8)
+    + [0xEF, 0xBB, 0xBF, 0xC3, 0xA9, 0x80, 0xFF, 0x00]
 
 private func mutate(_ bytes: inout [UInt8], _ rng: inout SplitMix64) {
     switch rng.int(0...5) {

@@ -177,7 +177,8 @@ struct DotenvTests {
     @Test("URLs with # fragments keep the fragment in quotes and without a preceding space")
     func urlFragments() throws {
         let file = try DotenvFile.parse(
-            "A=\"https://example.com/a#b\" # docs\nB='https://example.com/#/r'\nC=https://example.com/#x\nD=https://e.com/ #x\n"
+            "A=\"https://example.com/a#b\" # docs\nB='https://example.com/#/r'\n"
+                + "C=https://example.com/#x\nD=https://e.com/ #x\n"
         )
         #expect(file.assignments.map(\.value) == [
             "https://example.com/a#b", "https://example.com/#/r", "https://example.com/#x", "https://e.com/",

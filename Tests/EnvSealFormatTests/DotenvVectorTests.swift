@@ -34,7 +34,10 @@ struct DotenvVectorTests {
                 #expect(assignment.name == entry.name, "\(vector.name): name of assignment \(index)")
                 #expect(
                     Array(assignment.value.utf8) == Array(entry.value.utf8),
-                    "\(vector.name): value of \(entry.name) is \(String(reflecting: assignment.value)), expected \(String(reflecting: entry.value))"
+                    """
+                    \(vector.name): value of \(entry.name) is \(String(reflecting: assignment.value)), \
+                    expected \(String(reflecting: entry.value))
+                    """
                 )
                 #expect(assignment.isExported == entry.export, "\(vector.name): export flag of \(entry.name)")
             }

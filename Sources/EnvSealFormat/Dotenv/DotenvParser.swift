@@ -20,7 +20,8 @@ extension DotenvFile {
     }
 }
 
-/// A single-pass parser over the bytes of a dotenv file; `docs/DOTENV.md` is its specification.
+/// The dotenv parser: an encoding check, then one pass over the lines. `docs/DOTENV.md` is its
+/// specification.
 ///
 /// Every element records byte ranges of the input, so rendering the elements gives the input back.
 struct DotenvParser {

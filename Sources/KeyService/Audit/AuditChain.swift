@@ -1,0 +1,118 @@
+import Foundation
+import KMSWire
+import SodiumKit
+
+/// The audit log's hash chain.
+///
+/// Each record's hash is a BLAKE2b-256 MAC, under a subkey of the root key, over the previous
+/// record's hash and every field of the record (each length-prefixed). Editing a record breaks
+/// its own hash; deleting or reordering records breaks the next record's link; and without the
+/// root key no one can recompute a chain that verifies.
+public struct AuditChain: Sendable {
+    let key: SubKey
+
+    init(root: RootKey) {
+        // Deriving 32 bytes from a valid root key cannot fail but for memory exhaustion.
+        key = (try? root.subkey(1)) ?? SubKey.random()
+    }
+
+    static let genesis = [UInt8](repeating: 0, count: 32)
+
+    func hash(of record: AuditRecord) throws -> [UInt8] {
+        var parts: [BLAKE2b.Part] = [
+            .bytes(record.previousHash),
+            .bytes(Array(String(record.sequence).utf8)),
+            .bytes(Array(String(record.time.timeIntervalSince1970).utf8)),
+            .bytes(Array(record.principal.utf8)),
+            .bytes(Array(record.operation.utf8)),
+            .bytes(Array((record.keyARN ?? "").utf8)),
+            .bytes(Array(record.outcome.utf8)),
+            .bytes(Array(record.requestID.utf8)),
+        ]
+        let context = (record.encryptionContext ?? [:]).sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+        parts.append(.bytes(Array(String(context.count).utf8)))
+        for (key, value) in context {
+            parts.append(.bytes(Array(key.utf8)))
+            parts.append(.bytes(Array(value.utf8)))
+        }
+        return try BLAKE2b.mac(key: key, outputByteCount: 32, parts: parts).bytes
+    }
+
+    /// Appends one record, linked to the last one, in one store transaction.
+    func append(
+        to store: some KeyStore, time: Date, principal: String, operation: String, keyARN: String?,
+        context: [String: String]?, outcome: String, requestID: String
+    ) async throws -> AuditRecord {
+        // Millisecond precision, so the time survives every store's encoding unchanged.
+        let time = Date(timeIntervalSince1970: (time.timeIntervalSince1970 * 1000).rounded() / 1000)
+        return try await store.appendAudit { previous in
+            var record = AuditRecord(
+                sequence: (previous?.sequence ?? 0) + 1, time: time, principal: principal, operation: operation,
+                keyARN: keyARN, encryptionContext: context, outcome: outcome, requestID: requestID,
+                previousHash: previous?.hash ?? Self.genesis, hash: [])
+            record.hash = try hash(of: record)
+            return record
+        }
+    }
+
+    /// What ``verify(_:)`` found.
+    public struct Verification: Sendable, Equatable {
+        /// Records checked.
+        public var checked: Int
+        /// The first problem, or `nil` when the chain is intact.
+        public var problem: Problem?
+    }
+
+    /// A break in the chain.
+    public enum Problem: Sendable, Equatable, CustomStringConvertible {
+        /// The record's fields do not match its hash: it was edited.
+        case edited(sequence: Int64)
+        /// A sequence number is missing: records were deleted.
+        case missing(expected: Int64, found: Int64)
+        /// The record does not link to the one before it: records were reordered or replaced.
+        case unlinked(sequence: Int64)
+
+        /// What is wrong and where.
+        public var description: String {
+            switch self {
+            case .edited(let s): return "audit record \(s) was edited: its hash does not match its contents"
+            case .missing(let e, let f): return "audit records \(e)…\(f - 1) are missing: the log jumps from \(e - 1) to \(f)"
+            case .unlinked(let s): return "audit record \(s) does not link to record \(s - 1): records were reordered or replaced"
+            }
+        }
+    }
+
+    /// Walks the whole log and reports the first break.
+    func verify(_ store: some KeyStore) async throws -> Verification {
+        var expected: Int64 = 1
+        var previousHash = Self.genesis
+        var checked = 0
+        while true {
+            let batch = try await store.auditRecords(after: expected - 1, limit: 1000)
+            if batch.isEmpty { return Verification(checked: checked, problem: nil) }
+            for record in batch {
+                if record.sequence != expected {
+                    return Verification(checked: checked, problem: .missing(expected: expected, found: record.sequence))
+                }
+                if try hash(of: record) != record.hash {
+                    return Verification(checked: checked, problem: .edited(sequence: record.sequence))
+                }
+                if record.previousHash != previousHash {
+                    return Verification(checked: checked, problem: .unlinked(sequence: record.sequence))
+                }
+                previousHash = record.hash
+                expected += 1
+                checked += 1
+            }
+        }
+    }
+}
+
+extension KeyServiceEngine {
+    /// Walks the audit log and reports the first edited, missing or reordered record.
+    /// - Throws: `KMSInternalException` when the store cannot be read.
+    public func verifyAudit() async throws(KMSError) -> AuditChain.Verification {
+        try await storeCall { try await audit.verify(store) }
+    }
+}
+

@@ -1,0 +1,160 @@
+import EnvSealFormat
+import Foundation
+import KMSWire
+import SodiumKit
+
+extension KeyServiceEngine {
+    /// CreateGrant: lets a principal use the key for some operations, perhaps only with some
+    /// encryption context. A grant with the same name and parameters is returned again.
+    public func createGrant(_ request: KMS.CreateGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateGrantResponse {
+        try await audited(.createGrant, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "CreateGrant", key: key, grantTokens: request.grantTokens)
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard !request.operations.isEmpty else {
+                throw KMSError.validation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
+            }
+            let operations = request.operations.map(\.rawValue)
+            if request.constraints != nil, operations.contains(where: { !Self.cryptographicOperations.contains($0) }) {
+                throw KMSError.validation("encryption context constraints are allowed only in grants for cryptographic operations")
+            }
+            try Self.dryRun(request.dryRun)
+            let existing = try await storeCall { try await store.grants(keyID: key.id) }
+            if let name = request.name, let same = existing.first(where: {
+                $0.name == name && $0.granteePrincipal == request.granteePrincipal && $0.retiringPrincipal == request.retiringPrincipal
+                    && Set($0.operations) == Set(operations) && $0.encryptionContextSubset == request.constraints?.encryptionContextSubset
+                    && $0.encryptionContextEquals == request.constraints?.encryptionContextEquals
+            }) {
+                return KMS.CreateGrantResponse(grantToken: same.token, grantId: same.id)
+            }
+            guard existing.count < 50_000 else { throw KMSError.limitExceeded("\(key.arn) has too many grants") }
+            let grant = GrantRecord(
+                id: Self.hex(SecureRandom.bytes(count: 32)), token: Base64URLToken.make(), keyID: key.id, name: request.name,
+                granteePrincipal: request.granteePrincipal, retiringPrincipal: request.retiringPrincipal, operations: operations,
+                encryptionContextSubset: request.constraints?.encryptionContextSubset,
+                encryptionContextEquals: request.constraints?.encryptionContextEquals,
+                issuingAccount: "arn:\(configuration.partition):iam::\(principal.account):root", createdAt: now, createdBy: principal.arn)
+            try await storeCall { try await store.insertGrant(grant) }
+            return KMS.CreateGrantResponse(grantToken: grant.token, grantId: grant.id)
+        }
+    }
+
+    /// ListGrants: a key's grants, optionally one id or one grantee; paginated.
+    public func listGrants(_ request: KMS.ListGrantsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListGrantsResponse {
+        try await audited(.listGrants, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "ListGrants", key: key)
+            var grants = try await storeCall { try await store.grants(keyID: key.id) }
+            if let id = request.grantId { grants = grants.filter { $0.id == id } }
+            if let grantee = request.granteePrincipal { grants = grants.filter { $0.granteePrincipal == grantee } }
+            let (page, next) = try Self.page(grants, marker: request.marker, limit: Self.limit(request.limit, default: 50))
+            return KMS.ListGrantsResponse(grants: page.map(listEntry), nextMarker: next, truncated: next != nil)
+        }
+    }
+
+    /// ListRetirableGrants: the grants a principal may retire. Callers may list their own; admins anyone's.
+    public func listRetirableGrants(_ request: KMS.ListRetirableGrantsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListGrantsResponse {
+        try await audited(.listRetirableGrants, principal, requestID: requestID) { (_) async throws(KMSError) in
+            try request.validate()
+            guard principal.isAdmin || request.retiringPrincipal == principal.arn else {
+                throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:ListRetirableGrants for \(request.retiringPrincipal)")
+            }
+            let grants = try await storeCall { try await store.grants(retiringPrincipal: request.retiringPrincipal) }
+            let (page, next) = try Self.page(grants, marker: request.marker, limit: Self.limit(request.limit, default: 50))
+            return KMS.ListGrantsResponse(grants: page.map(listEntry), nextMarker: next, truncated: next != nil)
+        }
+    }
+
+    /// RetireGrant: by token, or by key and grant id. Allowed for the retiring principal, the
+    /// grantee when the grant includes RetireGrant, and principals the key policy allows.
+    public func retireGrant(_ request: KMS.RetireGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        try await audited(.retireGrant, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let grant: GrantRecord
+            if let token = request.grantToken {
+                guard let found = try await findGrant({ $0.token == token }) else {
+                    throw KMSError.invalidGrantToken("the grant token does not name a grant")
+                }
+                grant = found
+            } else if let keyId = request.keyId, let grantId = request.grantId {
+                let key = try await resolveKey(keyId, allowAlias: false)
+                guard let found = try await storeCall({ try await store.grants(keyID: key.id) }).first(where: { $0.id == grantId }) else {
+                    throw KMSError.notFound("Grant \(grantId) does not exist on \(key.arn)")
+                }
+                grant = found
+            } else {
+                throw KMSError.validation("RetireGrant needs either GrantToken, or both KeyId and GrantId")
+            }
+            guard let key = try await storeCall({ try await store.key(id: grant.keyID) }) else {
+                throw KMSError.notFound("the grant's key does not exist")
+            }
+            note.keyARN = key.arn
+            let mayRetire = grant.retiringPrincipal == principal.arn
+                || (grant.granteePrincipal == principal.arn && grant.operations.contains("RetireGrant"))
+            if !mayRetire { try await authorize(principal, "RetireGrant", key: key) }
+            try Self.dryRun(request.dryRun)
+            _ = try await storeCall { try await store.deleteGrant(id: grant.id) }
+        }
+    }
+
+    /// RevokeGrant: needs kms:RevokeGrant on the key.
+    public func revokeGrant(_ request: KMS.RevokeGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        try await audited(.revokeGrant, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "RevokeGrant", key: key)
+            try Self.dryRun(request.dryRun)
+            guard try await storeCall({ try await store.grants(keyID: key.id) }).contains(where: { $0.id == request.grantId }) else {
+                throw KMSError.notFound("Grant \(request.grantId) does not exist on \(key.arn)")
+            }
+            _ = try await storeCall { try await store.deleteGrant(id: request.grantId) }
+        }
+    }
+
+    /// Operations that may carry encryption context constraints.
+    static let cryptographicOperations: Set<String> = [
+        "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+    ]
+
+    func listEntry(_ grant: GrantRecord) -> KMS.GrantListEntry {
+        let constraints = grant.encryptionContextSubset == nil && grant.encryptionContextEquals == nil ? nil
+            : KMS.GrantConstraints(encryptionContextSubset: grant.encryptionContextSubset, encryptionContextEquals: grant.encryptionContextEquals)
+        return KMS.GrantListEntry(
+            keyId: keyARN(grant.keyID), grantId: grant.id, name: grant.name, creationDate: grant.createdAt,
+            granteePrincipal: grant.granteePrincipal, retiringPrincipal: grant.retiringPrincipal,
+            issuingAccount: grant.issuingAccount, operations: grant.operations.map { KMS.GrantOperation(rawValue: $0) },
+            constraints: constraints)
+    }
+
+    /// Looks for a grant across every key (tokens do not name their key).
+    func findGrant(_ matches: @Sendable (GrantRecord) -> Bool) async throws(KMSError) -> GrantRecord? {
+        var marker: UUID?
+        while true {
+            let page = try await storeCall { try await store.keys(after: marker, limit: 500) }
+            for key in page {
+                if let found = try await storeCall({ try await store.grants(keyID: key.id) }).first(where: matches) { return found }
+            }
+            guard page.count == 500, let last = page.last else { return nil }
+            marker = last.id
+        }
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}
+
+/// Random grant tokens: 32 random bytes, base64url.
+enum Base64URLToken {
+    static func make() -> String {
+        EnvSealFormat.Base64URL.encode(SecureRandom.bytes(count: 32))
+    }
+}
+
+

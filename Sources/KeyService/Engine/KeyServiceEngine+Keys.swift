@@ -1,0 +1,229 @@
+import Foundation
+import KMSWire
+
+extension KeyServiceEngine {
+    /// CreateKey: a new symmetric key, enabled, with the default policy unless one is given.
+    /// - Throws: `UnsupportedOperationException` for anything but a SYMMETRIC_DEFAULT
+    ///   ENCRYPT_DECRYPT key of origin AWS_KMS; `MalformedPolicyDocumentException` for a policy
+    ///   that does not parse or would lock the caller out; `TagException` for reserved tag keys.
+    public func createKey(_ request: KMS.CreateKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateKeyResponse {
+        try await audited(.createKey, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            try requireAdmin(principal, "CreateKey")
+            if let spec = request.keySpec ?? request.customerMasterKeySpec.map({ KMS.KeySpec(rawValue: $0.rawValue) }), spec != .symmetricDefault {
+                throw KMSError.unsupportedOperation("envseal supports SYMMETRIC_DEFAULT keys only, not \(spec.rawValue)")
+            }
+            if let usage = request.keyUsage, usage != .encryptDecrypt {
+                throw KMSError.unsupportedOperation("envseal supports ENCRYPT_DECRYPT keys only, not \(usage.rawValue)")
+            }
+            if let origin = request.origin, origin != .awsKms {
+                throw KMSError.unsupportedOperation("envseal supports origin AWS_KMS only, not \(origin.rawValue)")
+            }
+            if request.multiRegion == true {
+                throw KMSError.unsupportedOperation("envseal does not support multi-Region keys")
+            }
+            if request.customKeyStoreId != nil || request.xksKeyId != nil {
+                throw KMSError.unsupportedOperation("envseal does not support custom key stores")
+            }
+            let tags = try Self.checkedTags(request.tags ?? [])
+            let id = UUID()
+            let arn = keyARN(id)
+            let policy = try request.policy.map { (json) throws(KMSError) in
+                try checkNewPolicy(json, keyARN: arn, principal: principal, bypass: request.bypassPolicyLockoutSafetyCheck ?? false)
+            } ?? KeyPolicy.defaultPolicy(account: configuration.account, partition: configuration.partition, admins: [principal.arn] + configuration.administrators).json
+            let (version, material) = try newVersion(keyID: id, version: 1, type: .initial)
+            let record = KeyRecord(id: id, arn: arn, account: configuration.account, description: request.description ?? "",
+                                   createdAt: version.createdAt, createdBy: principal.arn, policy: policy, tags: tags)
+            note.keyARN = arn
+            try await storeCall { try await store.insertKey(record, firstVersion: version) }
+            materials.put(id, 1, .init(material: material, materialID: version.materialID))
+            return KMS.CreateKeyResponse(keyMetadata: metadata(record, materialID: version.materialID))
+        }
+    }
+
+    /// DescribeKey: the key's metadata. Takes aliases.
+    public func describeKey(_ request: KMS.DescribeKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.DescribeKeyResponse {
+        try await audited(.describeKey, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId)
+            note.keyARN = key.arn
+            try await authorize(principal, "DescribeKey", key: key, grantTokens: request.grantTokens)
+            let current = try? await material(key, version: key.currentVersion).materialID
+            return KMS.DescribeKeyResponse(keyMetadata: metadata(key, materialID: current))
+        }
+    }
+
+    /// ListKeys: the account's keys (not deleted ones), paginated by marker.
+    public func listKeys(_ request: KMS.ListKeysRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeysResponse {
+        try await audited(.listKeys, principal, requestID: requestID) { (_) async throws(KMSError) in
+            try request.validate()
+            let limit = Self.limit(request.limit)
+            var marker: UUID?
+            if let text = request.marker {
+                guard let id = UUID(uuidString: text) else { throw KMSError.invalidMarker("the marker is not one ListKeys returned") }
+                marker = id
+            }
+            var found: [KeyRecord] = []
+            var truncated = false
+            // Deleted keys are skipped, so read ahead until a page is full.
+            while found.count <= limit {
+                let page = try await storeCall { try await store.keys(after: marker, limit: limit + 1) }
+                found += page.filter { $0.state != .deleted }
+                guard page.count == limit + 1, let last = page.last else { break }
+                marker = last.id
+            }
+            if found.count > limit {
+                truncated = true
+                found = Array(found.prefix(limit))
+            }
+            return KMS.ListKeysResponse(
+                keys: found.map { KMS.KeyListEntry(keyId: $0.id.uuidString.lowercased(), keyArn: $0.arn) },
+                nextMarker: truncated ? found.last?.id.uuidString : nil, truncated: truncated)
+        }
+    }
+
+    /// UpdateKeyDescription.
+    public func updateKeyDescription(_ request: KMS.UpdateKeyDescriptionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        try await mutateKey(.updateKeyDescription, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            key.description = request.description
+        }
+    }
+
+    /// EnableKey. A key pending deletion must have its deletion cancelled first.
+    public func enableKey(_ request: KMS.EnableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        try await mutateKey(.enableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            key.state = .enabled
+        }
+    }
+
+    /// DisableKey: the key refuses cryptography until enabled again.
+    public func disableKey(_ request: KMS.DisableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        try await mutateKey(.disableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            key.state = .disabled
+        }
+    }
+
+    /// ScheduleKeyDeletion: 7 to 30 days (default 30), after which the material is destroyed.
+    public func scheduleKeyDeletion(_ request: KMS.ScheduleKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ScheduleKeyDeletionResponse {
+        let days = request.pendingWindowInDays ?? 30
+        let when = now.addingTimeInterval(TimeInterval(days) * 86_400)
+        let key = try await mutateKey(.scheduleKeyDeletion, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            guard (7...30).contains(days) else {
+                throw KMSError.validation("1 validation error detected: Value at 'pendingWindowInDays' failed to satisfy constraint: Member must be between 7 and 30")
+            }
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            key.state = .pendingDeletion
+            key.deletionDate = when
+            key.deletionScheduledBy = principal.arn
+        }
+        return KMS.ScheduleKeyDeletionResponse(keyId: key.arn, deletionDate: when, keyState: .pendingDeletion, pendingWindowInDays: days)
+    }
+
+    /// CancelKeyDeletion: the key comes back Disabled, as in AWS.
+    public func cancelKeyDeletion(_ request: KMS.CancelKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CancelKeyDeletionResponse {
+        let key = try await mutateKey(.cancelKeyDeletion, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            guard key.state == .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is not pending deletion.") }
+            key.state = .disabled
+            key.deletionDate = nil
+            key.deletionScheduledBy = nil
+        }
+        return KMS.CancelKeyDeletionResponse(keyId: key.arn)
+    }
+
+    /// TagResource: adds or replaces tags.
+    public func tagResource(_ request: KMS.TagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        let tags = try Self.checkedTags(request.tags)
+        try await mutateKey(.tagResource, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            for tag in tags {
+                if let index = key.tags.firstIndex(where: { $0.key == tag.key }) { key.tags[index] = tag } else { key.tags.append(tag) }
+            }
+            guard key.tags.count <= 50 else { throw KMSError(.tag, "a key may have at most 50 tags") }
+        }
+    }
+
+    /// UntagResource.
+    public func untagResource(_ request: KMS.UntagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        try await mutateKey(.untagResource, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            key.tags.removeAll { request.tagKeys.contains($0.key) }
+        }
+    }
+
+    /// ListResourceTags, paginated.
+    public func listResourceTags(_ request: KMS.ListResourceTagsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListResourceTagsResponse {
+        try await audited(.listResourceTags, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "ListResourceTags", key: key)
+            let (page, next) = try Self.page(key.tags, marker: request.marker, limit: Self.limit(request.limit, default: 50))
+            return KMS.ListResourceTagsResponse(tags: page.map { KMS.Tag(tagKey: $0.key, tagValue: $0.value) }, nextMarker: next, truncated: next != nil)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Resolves a key (id or ARN only), authorizes `operation`, and changes the record atomically.
+    @discardableResult
+    func mutateKey(
+        _ operation: KMSOperation, _ reference: String, _ principal: Principal, requestID: String?,
+        validate: () throws(KMSError) -> Void, _ change: @escaping @Sendable (inout KeyRecord) throws(KMSError) -> Void
+    ) async throws(KMSError) -> KeyRecord {
+        try await audited(operation, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try validate()
+            let key = try await resolveKey(reference, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, operation.rawValue, key: key)
+            return try await storeCall {
+                try await store.updateKey(id: key.id) { record in
+                    guard record.state != .deleted else { throw KMSError.notFound("Key '\(record.arn)' was deleted") }
+                    try change(&record)
+                    return record
+                }
+            }
+        }
+    }
+
+    func metadata(_ key: KeyRecord, materialID: String?) -> KMS.KeyMetadata {
+        KMS.KeyMetadata(
+            awsAccountId: key.account, keyId: key.id.uuidString.lowercased(), arn: key.arn, creationDate: key.createdAt,
+            enabled: key.state == .enabled, description: key.description, keyUsage: .encryptDecrypt,
+            keyState: KMS.KeyState(rawValue: key.state.rawValue), deletionDate: key.state == .pendingDeletion ? key.deletionDate : nil,
+            origin: .awsKms, keyManager: .customer, customerMasterKeySpec: .symmetricDefault, keySpec: .symmetricDefault,
+            encryptionAlgorithms: [.symmetricDefault], multiRegion: false,
+            pendingDeletionWindowInDays: key.state == .pendingDeletion ? key.deletionDate.map { deletionWindow(key, $0) } : nil,
+            currentKeyMaterialId: materialID)
+    }
+
+    private func deletionWindow(_ key: KeyRecord, _ date: Date) -> Int {
+        Int((date.timeIntervalSince(now) / 86_400).rounded(.up))
+    }
+
+    static func checkedTags(_ tags: [KMS.Tag]) throws(KMSError) -> [KeyTag] {
+        var seen = Set<String>()
+        var result: [KeyTag] = []
+        for tag in tags {
+            guard !tag.tagKey.hasPrefix("aws:") else { throw KMSError(.tag, "tag keys beginning with aws: are reserved") }
+            guard seen.insert(tag.tagKey).inserted else { throw KMSError(.tag, "tag key \(tag.tagKey) appears twice") }
+            result.append(KeyTag(key: tag.tagKey, value: tag.tagValue))
+        }
+        return result
+    }
+
+    /// A page of `items` after an opaque numeric marker.
+    static func page<T>(_ items: [T], marker: String?, limit: Int) throws(KMSError) -> ([T], String?) {
+        var start = 0
+        if let marker {
+            guard let index = Int(marker), index >= 0, index <= items.count else {
+                throw KMSError.invalidMarker("the marker is not one this operation returned")
+            }
+            start = index
+        }
+        let end = min(start + limit, items.count)
+        return (Array(items[start..<end]), end < items.count ? String(end) : nil)
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import KMSWire
+
+extension KeyServiceEngine {
+    /// GetKeyPolicy: the key's only policy, named `default`.
+    public func getKeyPolicy(_ request: KMS.GetKeyPolicyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyPolicyResponse {
+        try await audited(.getKeyPolicy, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "GetKeyPolicy", key: key)
+            try Self.requireDefaultPolicyName(request.policyName)
+            return KMS.GetKeyPolicyResponse(policy: key.policy, policyName: "default")
+        }
+    }
+
+    /// PutKeyPolicy: replaces the policy, refusing one that would lock the caller out unless
+    /// BypassPolicyLockoutSafetyCheck is set (as AWS does).
+    public func putKeyPolicy(_ request: KMS.PutKeyPolicyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        try await audited(.putKeyPolicy, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            try Self.requireDefaultPolicyName(request.policyName)
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "PutKeyPolicy", key: key)
+            let policy = try checkNewPolicy(request.policy, keyARN: key.arn, principal: principal, bypass: request.bypassPolicyLockoutSafetyCheck ?? false)
+            _ = try await storeCall {
+                try await store.updateKey(id: key.id) { record in
+                    guard record.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(record.arn) is pending deletion.") }
+                    record.policy = policy
+                }
+            }
+        }
+    }
+
+    /// ListKeyPolicies: always `["default"]`.
+    public func listKeyPolicies(_ request: KMS.ListKeyPoliciesRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeyPoliciesResponse {
+        try await audited(.listKeyPolicies, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "ListKeyPolicies", key: key)
+            return KMS.ListKeyPoliciesResponse(policyNames: ["default"], truncated: false)
+        }
+    }
+
+    /// Parses a new policy and, unless bypassed, checks that it still lets the caller change it.
+    func checkNewPolicy(_ json: String, keyARN: String, principal: Principal, bypass: Bool) throws(KMSError) -> String {
+        let policy: KeyPolicy
+        do {
+            policy = try KeyPolicy(json: json)
+        } catch {
+            throw KMSError.malformedPolicyDocument("\(error)")
+        }
+        if !bypass {
+            let request = AuthorizationRequest(
+                principalARN: principal.arn, principalAccount: principal.account, action: "kms:PutKeyPolicy",
+                resourceARN: keyARN, encryptionContext: nil, extraConditionKeys: ["kms:CallerAccount": [principal.account]])
+            guard policy.evaluate(request) == .allow else {
+                throw KMSError.malformedPolicyDocument(
+                    "The new key policy will not allow you to update the key policy in the future (\(principal.arn) would lose kms:PutKeyPolicy)")
+            }
+        }
+        return json
+    }
+
+    static func requireDefaultPolicyName(_ name: String?) throws(KMSError) {
+        if let name, name != "default" { throw KMSError.notFound("No such policy exists: \(name); a key has one policy, named default") }
+    }
+}

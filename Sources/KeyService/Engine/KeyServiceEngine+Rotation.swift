@@ -1,0 +1,155 @@
+import Foundation
+import KMSWire
+import SodiumKit
+
+extension KeyServiceEngine {
+    /// The most on-demand rotations AWS allows per key.
+    public static let onDemandRotationLimit = 25
+
+    /// EnableKeyRotation: rotate automatically every RotationPeriodInDays (90 to 2,560, default 365).
+    public func enableKeyRotation(_ request: KMS.EnableKeyRotationRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        let days = request.rotationPeriodInDays ?? 365
+        let next = now.addingTimeInterval(TimeInterval(days) * 86_400)
+        try await mutateKey(.enableKeyRotation, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            guard (90...2560).contains(days) else {
+                throw KMSError.validation("1 validation error detected: Value at 'rotationPeriodInDays' failed to satisfy constraint: Member must be between 90 and 2560")
+            }
+            try Self.requireRotatable(key)
+            key.rotationEnabled = true
+            key.rotationPeriodDays = days
+            key.nextRotationDate = next
+        }
+    }
+
+    /// DisableKeyRotation.
+    public func disableKeyRotation(_ request: KMS.DisableKeyRotationRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+        try await mutateKey(.disableKeyRotation, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+            try Self.requireRotatable(key)
+            key.rotationEnabled = false
+            key.nextRotationDate = nil
+        }
+    }
+
+    /// GetKeyRotationStatus.
+    public func getKeyRotationStatus(_ request: KMS.GetKeyRotationStatusRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyRotationStatusResponse {
+        try await audited(.getKeyRotationStatus, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "GetKeyRotationStatus", key: key)
+            return KMS.GetKeyRotationStatusResponse(
+                keyRotationEnabled: key.rotationEnabled, keyId: key.arn,
+                rotationPeriodInDays: key.rotationEnabled ? key.rotationPeriodDays : nil,
+                nextRotationDate: key.rotationEnabled ? key.nextRotationDate : nil)
+        }
+    }
+
+    /// RotateKeyOnDemand: a new version now; at most 25 per key.
+    public func rotateKeyOnDemand(_ request: KMS.RotateKeyOnDemandRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.RotateKeyOnDemandResponse {
+        try await audited(.rotateKeyOnDemand, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "RotateKeyOnDemand", key: key)
+            try await rotate(key, type: .onDemand)
+            return KMS.RotateKeyOnDemandResponse(keyId: key.arn)
+        }
+    }
+
+    /// ListKeyRotations: the versions made by rotation (or every version with ALL_KEY_MATERIAL).
+    public func listKeyRotations(_ request: KMS.ListKeyRotationsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeyRotationsResponse {
+        try await audited(.listKeyRotations, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try request.validate()
+            let key = try await resolveKey(request.keyId, allowAlias: false)
+            note.keyARN = key.arn
+            try await authorize(principal, "ListKeyRotations", key: key)
+            let all = try await storeCall { try await store.versions(keyID: key.id) }
+            let shown = request.includeKeyMaterial == .allKeyMaterial ? all : all.filter { $0.rotationType != .initial }
+            let (page, next) = try Self.page(shown, marker: request.marker, limit: Self.limit(request.limit))
+            return KMS.ListKeyRotationsResponse(
+                rotations: page.map { version in
+                    KMS.RotationsListEntry(
+                        keyId: key.arn, keyMaterialId: version.materialID,
+                        keyMaterialState: version.version == key.currentVersion ? .current : .nonCurrent,
+                        rotationDate: version.rotationType == .initial ? nil : version.createdAt,
+                        rotationType: version.rotationType == .initial ? nil : KMS.RotationType(rawValue: version.rotationType.rawValue))
+                },
+                nextMarker: next, truncated: next != nil)
+        }
+    }
+
+    /// Performs every automatic rotation and deletion that has come due. A server calls this on a
+    /// timer; tests call it after moving the injected clock.
+    /// - Returns: How many keys were rotated and how many destroyed.
+    @discardableResult
+    public func performDueWork() async throws(KMSError) -> (rotated: Int, destroyed: Int) {
+        let due = try await storeCall { try await store.keysDue(at: now) }
+        var rotated = 0, destroyed = 0
+        for key in due {
+            if key.state == .pendingDeletion {
+                try await destroy(key)
+                destroyed += 1
+            } else if key.rotationEnabled {
+                do throws(KMSError) {
+                    try await rotate(key, type: .automatic)
+                    rotated += 1
+                } catch where error.type == .kmsInvalidState || error.type == .disabled {
+                    continue // Changed state since it was listed.
+                }
+            }
+        }
+        return (rotated, destroyed)
+    }
+
+    /// Adds a version atomically; for automatic rotation, moves the next due date on.
+    func rotate(_ key: KeyRecord, type: RotationType) async throws(KMSError) {
+        let when = now
+        let root = self.root
+        let keyID = key.id
+        // The new material is cached on its first use.
+        _ = try await storeCall {
+            try await store.addVersion(keyID: keyID) { record, next in
+                try Self.requireRotatable(record)
+                switch type {
+                case .onDemand:
+                    guard record.onDemandRotationCount < Self.onDemandRotationLimit else {
+                        throw KMSError.limitExceeded("\(record.arn) has had \(Self.onDemandRotationLimit) on-demand rotations, the most allowed")
+                    }
+                    record.onDemandRotationCount += 1
+                case .automatic:
+                    guard record.rotationEnabled, let due = record.nextRotationDate, due <= when else {
+                        throw KMSError.kmsInvalidState("rotation of \(record.arn) is not due")
+                    }
+                    record.nextRotationDate = due.addingTimeInterval(TimeInterval(record.rotationPeriodDays ?? 365) * 86_400)
+                case .initial:
+                    break
+                }
+                record.currentVersion = next
+                return try Self.makeVersion(root: root, keyID: keyID, version: next, type: type, at: when).record
+            }
+        }
+    }
+
+    /// New random material for a version, wrapped under the root key, with AWS's
+    /// 64-hex-character KeyMaterialId: a MAC of the key and version under a root subkey, which
+    /// names the material without revealing anything about it.
+    static func makeVersion(
+        root: RootKey, keyID: UUID, version: UInt32, type: RotationType, at when: Date
+    ) throws -> (record: KeyVersionRecord, material: KeyMaterial) {
+        let material = KeyMaterial.random()
+        let wrapped = try root.wrap(material.secureBytes, id: keyID, version: version, purpose: "key-material")
+        let id = try BLAKE2b.mac(key: root.subkey(2), parts: [.bytes(Array(keyID.uuidString.utf8)), .bytes([UInt8](bigEndianBytes: version))])
+        let record = KeyVersionRecord(keyID: keyID, version: version, wrappedMaterial: wrapped, materialID: id.description,
+                                      createdAt: when, rotationType: type)
+        return (record, material)
+    }
+
+    static func requireRotatable(_ key: KeyRecord) throws(KMSError) {
+        switch key.state {
+        case .enabled: return
+        case .disabled: throw KMSError.disabled("\(key.arn) is disabled.")
+        case .pendingDeletion: throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.")
+        case .deleted: throw KMSError.notFound("Key '\(key.arn)' was deleted")
+        }
+    }
+}

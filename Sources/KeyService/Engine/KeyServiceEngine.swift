@@ -1,0 +1,316 @@
+import EnvSealFormat
+import Foundation
+import KMSWire
+import SodiumKit
+import Synchronization
+
+/// Where and how a key service runs.
+public struct KeyServiceConfiguration: Sendable {
+    /// The region in ARNs (`us-east-1`).
+    public var region: String
+    /// The 12-digit account that owns the keys.
+    public var account: String
+    /// The ARN partition (`aws`).
+    public var partition: String
+    /// How many unwrapped key versions to keep in guarded memory.
+    public var materialCacheCapacity: Int
+    /// Principals that every new key's default policy names beside its creator.
+    public var administrators: [String]
+    /// The clock; tests inject one to make rotation and deletion due.
+    public var now: @Sendable () -> Date
+
+    /// Creates a configuration.
+    public init(
+        region: String = "us-east-1", account: String = "111122223333", partition: String = "aws",
+        materialCacheCapacity: Int = 4096, administrators: [String] = [], now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.administrators = administrators
+        self.region = region
+        self.account = account
+        self.partition = partition
+        self.materialCacheCapacity = materialCacheCapacity
+        self.now = now
+    }
+}
+
+/// The KMS engine: every operation, for a calling principal, with AWS KMS's semantics.
+///
+/// Each operation resolves the key, authorizes the caller with the key policy and grants
+/// *before* any material is unwrapped, checks the key's state, does its work, and appends an
+/// audit record, allowed or denied. Errors are ``KMSError``s with AWS's names.
+///
+/// ```swift
+/// let store = InMemoryKeyStore()
+/// let root = try await RootKey.open(.file("KeyStore/root.key"), store: store)
+/// let kms = KeyServiceEngine(store: store, root: root)
+/// let admin = Principal.user("admin", account: kms.configuration.account, isAdmin: true)
+/// let key = try await kms.createKey(.init(description: "app secrets"), by: admin)
+/// ```
+public final class KeyServiceEngine: Sendable {
+    /// The configuration.
+    public let configuration: KeyServiceConfiguration
+    let store: any KeyStore
+    let root: RootKey
+    let materials: MaterialCache
+    let policies = Mutex<[String: KeyPolicy]>([:])
+    let audit: AuditChain
+
+    /// Creates an engine over a store whose root key has been checked by ``RootKey/open(_:store:)``.
+    public init(store: any KeyStore, root: RootKey, configuration: KeyServiceConfiguration = .init()) {
+        self.store = store
+        self.root = root
+        self.configuration = configuration
+        self.materials = MaterialCache(capacity: configuration.materialCacheCapacity)
+        self.audit = AuditChain(root: root)
+    }
+
+    var now: Date { configuration.now() }
+
+    func keyARN(_ id: UUID) -> String {
+        "arn:\(configuration.partition):kms:\(configuration.region):\(configuration.account):key/\(id.uuidString.lowercased())"
+    }
+
+    func aliasARN(_ name: String) -> String {
+        "arn:\(configuration.partition):kms:\(configuration.region):\(configuration.account):\(name)"
+    }
+
+    // MARK: - Running an operation
+
+    /// What an operation tells the audit log about itself as it runs.
+    struct AuditNote: Sendable {
+        var keyARN: String?
+        var context: [String: String]?
+    }
+
+    /// Runs an operation and appends its audit record, whatever the outcome.
+    func audited<T: Sendable>(
+        _ operation: KMSOperation, _ principal: Principal, requestID: String?, context: [String: String]? = nil,
+        _ body: (inout AuditNote) async throws(KMSError) -> T
+    ) async throws(KMSError) -> T {
+        var note = AuditNote(keyARN: nil, context: context)
+        let result: Result<T, KMSError>
+        do {
+            result = .success(try await body(&note))
+        } catch {
+            result = .failure(error)
+        }
+        let outcome: String
+        switch result {
+        case .success: outcome = "Allowed"
+        case .failure(let error): outcome = error.type.rawValue
+        }
+        do {
+            _ = try await audit.append(
+                to: store, time: now, principal: principal.arn, operation: operation.rawValue, keyARN: note.keyARN,
+                context: note.context, outcome: outcome, requestID: requestID ?? UUID().uuidString.lowercased())
+        } catch {
+            // An operation that cannot be audited is not acknowledged.
+            throw KMSError.kmsInternal("the audit log could not be written: \(Self.storeMessage(error))")
+        }
+        return try result.get()
+    }
+
+    /// Runs a store call, turning its errors into KMS errors.
+    func storeCall<T>(_ body: () async throws -> T) async throws(KMSError) -> T {
+        do {
+            return try await body()
+        } catch let error as KMSError {
+            throw error
+        } catch let error as KeyStoreError {
+            switch error.kind {
+            case .notFound: throw KMSError.notFound(error.message)
+            case .alreadyExists: throw KMSError.alreadyExists(error.message)
+            case .unavailable: throw KMSError.kmsInternal("the key store is unavailable: \(error.message)")
+            }
+        } catch {
+            throw KMSError.kmsInternal("the key store failed: \(Self.storeMessage(error))")
+        }
+    }
+
+    static func storeMessage(_ error: any Error) -> String {
+        (error as? KeyStoreError)?.message ?? String(describing: type(of: error))
+    }
+
+    // MARK: - Keys
+
+    /// Finds a key by id, ARN, alias or alias ARN, performing a deletion that has come due.
+    /// - Parameter allowAlias: `false` for the operations where AWS takes only a key id or ARN.
+    func resolveKey(_ reference: String, allowAlias: Bool = true) async throws(KMSError) -> KeyRecord {
+        let identifier = try KeyIdentifier(reference, region: configuration.region, account: configuration.account,
+                                           partition: configuration.partition)
+        let id: UUID
+        switch identifier {
+        case .keyID(let keyID):
+            id = keyID
+        case .aliasName(let name):
+            guard allowAlias else { throw KMSError.notFound("this operation takes a key id or key ARN, not an alias: \(reference)") }
+            guard let alias = try await storeCall({ try await store.alias(named: name) }) else {
+                throw KMSError.notFound("Alias \(aliasARN(name)) is not found.")
+            }
+            id = alias.keyID
+        }
+        guard let key = try await storeCall({ try await store.key(id: id) }) else {
+            throw KMSError.notFound("Key '\(keyARN(id))' does not exist")
+        }
+        return try await checkNotDeleted(key)
+    }
+
+    /// Performs a deletion that has come due, and refuses a deleted key.
+    func checkNotDeleted(_ record: KeyRecord) async throws(KMSError) -> KeyRecord {
+        var key = record
+        if key.state == .pendingDeletion, let due = key.deletionDate, due <= now {
+            try await destroy(key)
+            key.state = .deleted
+        }
+        if key.state == .deleted {
+            throw KMSError.notFound("Key '\(key.arn)' was deleted\(Self.deletionNote(key)): its material is destroyed and its ciphertexts can never be decrypted")
+        }
+        return key
+    }
+
+    static func deletionNote(_ key: KeyRecord) -> String {
+        var note = ""
+        if let at = key.deletedAt ?? key.deletionDate { note += " at \(ISO8601DateFormatter().string(from: at))" }
+        if let by = key.deletedBy ?? key.deletionScheduledBy { note += " (scheduled by \(by))" }
+        return note
+    }
+
+    /// Destroys a key's material for good: the end of its deletion waiting period.
+    func destroy(_ key: KeyRecord) async throws(KMSError) {
+        let when = now
+        try await storeCall {
+            try await store.destroyKey(id: key.id) { record in
+                guard record.state == .pendingDeletion || record.state == .deleted else {
+                    throw KMSError.kmsInvalidState("key \(record.arn) is no longer pending deletion")
+                }
+                if record.state == .pendingDeletion {
+                    record.deletedBy = record.deletionScheduledBy
+                    record.deletedAt = when
+                    record.state = .deleted
+                }
+            }
+        }
+        materials.evict(keyID: key.id)
+    }
+
+    /// Refuses cryptography with a key that is not enabled, as AWS does.
+    func requireEnabled(_ key: KeyRecord) throws(KMSError) {
+        switch key.state {
+        case .enabled: return
+        case .disabled: throw KMSError.disabled("\(key.arn) is disabled.")
+        case .pendingDeletion: throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.")
+        case .deleted: throw KMSError.notFound("Key '\(key.arn)' was deleted")
+        }
+    }
+
+    /// The unwrapped material of one version of a key, with its KeyMaterialId, from the cache or
+    /// the store.
+    func material(_ key: KeyRecord, version: UInt32) async throws(KMSError) -> MaterialCache.CachedMaterial {
+        if let cached = materials.get(key.id, version) { return cached }
+        guard let record = try await storeCall({ try await store.version(keyID: key.id, number: version) }) else {
+            throw KMSError.invalidCiphertext("the ciphertext names a key version that does not exist")
+        }
+        guard !record.wrappedMaterial.isEmpty else {
+            throw KMSError.notFound("Key '\(key.arn)' was deleted: its material is destroyed")
+        }
+        do {
+            let material = try KeyMaterial(secureBytes: root.unwrap(record.wrappedMaterial, id: key.id, version: version, purpose: "key-material"))
+            let cached = MaterialCache.CachedMaterial(material: material, materialID: record.materialID)
+            materials.put(key.id, version, cached)
+            return cached
+        } catch {
+            throw KMSError.kmsInternal("the material of \(key.arn) version \(version) does not open under the root key")
+        }
+    }
+
+    /// New material for a version, wrapped for storage.
+    func newVersion(keyID: UUID, version: UInt32, type: RotationType) throws(KMSError) -> (KeyVersionRecord, KeyMaterial) {
+        do {
+            return try Self.makeVersion(root: root, keyID: keyID, version: version, type: type, at: now)
+        } catch {
+            throw KMSError.kmsInternal("cannot wrap new key material")
+        }
+    }
+
+    // MARK: - Authorization
+
+    /// Allows the call or throws `AccessDeniedException`. Runs before any material is unwrapped.
+    func authorize(
+        _ principal: Principal, _ action: String, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil
+    ) async throws(KMSError) {
+        let policy = try cachedPolicy(key.policy, keyARN: key.arn)
+        let request = AuthorizationRequest(
+            principalARN: principal.arn, principalAccount: principal.account, action: "kms:\(action)",
+            resourceARN: key.arn, encryptionContext: context,
+            extraConditionKeys: ["kms:CallerAccount": [principal.account], "aws:PrincipalArn": [principal.arn]])
+        var grants: [GrantRecord]?
+        if let grantTokens, !grantTokens.isEmpty {
+            let all = try await storeCall { try await store.grants(keyID: key.id) }
+            grants = all
+            for token in grantTokens where !all.contains(where: { $0.token == token }) {
+                throw KMSError.invalidGrantToken("a grant token is not valid for \(key.arn)")
+            }
+        }
+        switch policy.evaluate(request) {
+        case .allow:
+            return
+        case .explicitDeny:
+            throw Self.denied(principal, action, key, explicit: true)
+        case .implicitDeny:
+            let candidates: [GrantRecord]
+            if let grants { candidates = grants } else { candidates = try await storeCall { try await store.grants(keyID: key.id) } }
+            if candidates.contains(where: { $0.allows(principal: principal.arn, operation: action, context: context) }) { return }
+            throw Self.denied(principal, action, key, explicit: false)
+        }
+    }
+
+    static func denied(_ principal: Principal, _ action: String, _ key: KeyRecord, explicit: Bool) -> KMSError {
+        KMSError.accessDenied(
+            "User: \(principal.arn) is not authorized to perform: kms:\(action) on resource: \(key.arn) because "
+                + (explicit ? "an explicit deny in the key policy applies" : "no key policy statement or grant allows it"))
+    }
+
+    func cachedPolicy(_ json: String, keyARN: String) throws(KMSError) -> KeyPolicy {
+        if let cached = policies.withLock({ $0[json] }) { return cached }
+        do {
+            let policy = try KeyPolicy(json: json)
+            policies.withLock { cache in
+                if cache.count > 1024 { cache.removeAll() }
+                cache[json] = policy
+            }
+            return policy
+        } catch {
+            throw KMSError.kmsInternal("the stored policy of \(keyARN) does not parse: \(error)")
+        }
+    }
+
+    /// Account-level operations (CreateKey) are for admins; AWS would ask IAM, which envseal has not.
+    func requireAdmin(_ principal: Principal, _ action: String) throws(KMSError) {
+        guard principal.isAdmin else {
+            throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(action): only admin principals may")
+        }
+    }
+
+    // MARK: - Pagination
+
+    static func limit(_ requested: Int?, default value: Int = 100) -> Int {
+        min(max(requested ?? value, 1), 1000)
+    }
+}
+
+extension GrantRecord {
+    /// Whether the grant lets `principal` perform `operation` with `context`.
+    func allows(principal: String, operation: String, context: [String: String]?) -> Bool {
+        guard granteePrincipal == principal, operations.contains(operation) else { return false }
+        let given = context ?? [:]
+        if let equals = encryptionContextEquals, given != equals { return false }
+        if let subset = encryptionContextSubset, !subset.allSatisfy({ given[$0.key] == $0.value }) { return false }
+        return true
+    }
+}
+
+extension Array where Element == UInt8 {
+    init(bigEndianBytes value: UInt32) {
+        self = [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)]
+    }
+}

@@ -1,0 +1,669 @@
+extension KeyPolicy {
+    /// Parses and validates a key policy document.
+    ///
+    /// Refused, with a ``PolicyError`` that names the statement and element at fault:
+    /// - a document over ``maximumDocumentSize`` bytes, text that is not JSON (including duplicate
+    ///   member names and trailing commas), and JSON that is not an object;
+    /// - elements the language does not have, at the top (`Version`, `Id`, `Statement`) or in a
+    ///   statement (`Sid`, `Effect`, `Principal`, `Action`/`NotAction`, `Resource`/`NotResource`,
+    ///   `Condition`); names are case-sensitive, as in AWS;
+    /// - a `Version` other than `"2012-10-17"` or `"2008-10-17"`; a missing or empty `Statement`;
+    ///   duplicate `Sid`s;
+    /// - a missing or invalid `Effect`; a missing `Principal`, or a principal that is not `"*"`,
+    ///   an account ID, an IAM/STS ARN without wildcards, or a service name;
+    /// - both or neither of `Action`/`NotAction` and of `Resource`/`NotResource`; an action that is
+    ///   not `*` or `kms:<name>`; a resource that is not `*` or an ARN;
+    /// - an unknown condition operator, condition values that are not strings, booleans or numbers
+    ///   (or non-empty lists of them), non-boolean values for `Bool` and `Null`, and `ForAllValues:`
+    ///   with `kms:EncryptionContext:…` or `aws:RequestTag/…`, which AWS KMS refuses as overly permissive;
+    /// - features envseal does not implement (`NotPrincipal`, federated principals, policy variables
+    ///   in a `2012-10-17` policy, numeric/date/IP/binary operators), so they are never misread.
+    ///
+    /// - Parameter json: The document; kept verbatim as ``json``.
+    public init(json: String) throws(PolicyError) {
+        let size = json.utf8.count
+        guard size <= Self.maximumDocumentSize else {
+            throw PolicyError(.tooLarge, "the document is \(size) bytes; a key policy may have at most \(Self.maximumDocumentSize)")
+        }
+        let root: PolicyJSON
+        do throws(PolicyJSON.SyntaxError) {
+            root = try PolicyJSON.parse(json)
+        } catch {
+            throw PolicyError(.invalidJSON, error.description)
+        }
+        guard case .object(let members) = root else {
+            throw PolicyError(.notAnObject, "a policy must be a JSON object, not \(root.summary)")
+        }
+        var version: String?
+        var id: String?
+        var statementValue: PolicyJSON?
+        for member in members {
+            switch member.key {
+            case "Version":
+                guard case .string(let text) = member.value else {
+                    throw PolicyError(.unsupportedVersion, element: "Version", "must be the string \"2012-10-17\", not \(member.value.summary)")
+                }
+                guard Self.supportedVersions.contains(text) else {
+                    throw PolicyError(.unsupportedVersion, element: "Version",
+                                      "\(PolicyError.quoted(text)) is not a policy language version (use \"2012-10-17\")")
+                }
+                version = text
+            case "Id":
+                guard case .string(let text) = member.value else {
+                    throw PolicyError(.invalidElement, element: "Id", "must be a string, not \(member.value.summary)")
+                }
+                id = text
+            case "Statement":
+                statementValue = member.value
+            default:
+                throw PolicyError(.unknownElement, "unknown element \(PolicyError.quoted(member.key)) (a policy has Version, Id and Statement)")
+            }
+        }
+        let rawStatements: [PolicyJSON]
+        switch statementValue {
+        case nil:
+            throw PolicyError(.missingElement, element: "Statement", "missing: a policy needs at least one statement")
+        case .object?:
+            rawStatements = [statementValue!]
+        case .array(let items)?:
+            guard !items.isEmpty else { throw PolicyError(.emptyStatementList, element: "Statement", "the list is empty") }
+            rawStatements = items
+        case let other?:
+            throw PolicyError(.invalidElement, element: "Statement", "must be an object or a list of objects, not \(other.summary)")
+        }
+        var statements: [Statement] = []
+        var sidNumbers: [String: Int] = [:]
+        for (offset, raw) in rawStatements.enumerated() {
+            // Policy variables mean something only in the 2012-10-17 language; in 2008-10-17 `${…}` is literal text.
+            var parser = StatementParser(number: offset + 1, variablesAreSpecial: version == "2012-10-17")
+            let statement = try parser.parse(raw)
+            if let sid = statement.sid {
+                if let first = sidNumbers[sid] {
+                    throw PolicyError(.duplicateSid, statement: offset + 1, sid: sid, element: "Sid", "statement \(first) has the same Sid")
+                }
+                sidNumbers[sid] = offset + 1
+            }
+            statements.append(statement)
+        }
+        self.init(version: version, id: id, statements: statements, json: json)
+    }
+
+    /// Classifies an entry of `{"AWS": …}`: `"*"`, a 12-digit account ID, an account root ARN, or
+    /// the ARN of an IAM or STS principal. `nil` for anything else, including ARNs with wildcards
+    /// (AWS allows no wildcard in a principal except the lone `*`).
+    static func awsPrincipal(_ text: String) -> PolicyPrincipal? {
+        if text == "*" { return .anyone }
+        if isAccountID(Substring(text)) { return .account(text) }
+        guard text.hasPrefix("arn:"), !text.contains("*") else { return nil }
+        let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, !parts[1].isEmpty, parts[2] == "iam" || parts[2] == "sts", parts[3].isEmpty,
+              isAccountID(parts[4]), !parts[5].isEmpty
+        else { return nil }
+        if parts[2] == "iam", parts[5] == "root" { return .account(String(parts[4])) }
+        return .arn(text)
+    }
+
+    private static func isAccountID(_ text: Substring) -> Bool {
+        text.utf8.count == 12 && text.utf8.allSatisfy { $0 &- UInt8(ascii: "0") < 10 }
+    }
+}
+
+// MARK: - Statements
+
+/// Reads one statement, producing errors that name it by number and `Sid`.
+private struct StatementParser {
+    let number: Int
+    let variablesAreSpecial: Bool
+    var sid: String?
+
+    init(number: Int, variablesAreSpecial: Bool) {
+        self.number = number
+        self.variablesAreSpecial = variablesAreSpecial
+    }
+
+    static let elements: Set<String> = [
+        "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
+    ]
+
+    func error(_ kind: PolicyError.Kind, _ element: String?, _ detail: String) -> PolicyError {
+        PolicyError(kind, statement: number, sid: sid, element: element, detail)
+    }
+
+    mutating func parse(_ value: PolicyJSON) throws(PolicyError) -> KeyPolicy.Statement {
+        guard case .object(let members) = value else {
+            throw error(.invalidElement, nil, "a statement must be a JSON object, not \(value.summary)")
+        }
+        var fields: [String: PolicyJSON] = [:]
+        for member in members { fields[member.key] = member.value }
+        // The Sid first, so that every later error can name the statement by it.
+        if let sidValue = fields["Sid"] {
+            guard case .string(let text) = sidValue else {
+                throw error(.invalidElement, "Sid", "must be a string, not \(sidValue.summary)")
+            }
+            sid = text
+        }
+        for member in members where !Self.elements.contains(member.key) {
+            throw error(.unknownElement, nil, "unknown element \(PolicyError.quoted(member.key)) (a statement has Sid, Effect, "
+                + "Principal, Action or NotAction, Resource or NotResource, and Condition)")
+        }
+
+        guard let effectValue = fields["Effect"] else {
+            throw error(.missingElement, "Effect", "missing: it must be \"Allow\" or \"Deny\"")
+        }
+        guard case .string(let effectText) = effectValue, let effect = KeyPolicy.Statement.Effect(rawValue: effectText) else {
+            throw error(.invalidElement, "Effect", "must be \"Allow\" or \"Deny\", not \(effectValue.summary)")
+        }
+
+        if fields["NotPrincipal"] != nil {
+            throw error(.unsupported, "NotPrincipal", "is not supported; use \"Principal\": \"*\" with an ArnNotEquals "
+                + "condition on aws:PrincipalArn instead")
+        }
+        guard let principalValue = fields["Principal"] else {
+            throw error(.missingElement, "Principal", "missing: every key policy statement names its principals")
+        }
+        let principals = try parsePrincipal(principalValue)
+
+        let actions = try parseScope(fields, "Action", "NotAction") { (action, element) throws(PolicyError) in
+            try validateAction(action, element)
+        }
+        let resources = try parseScope(fields, "Resource", "NotResource") { (resource, element) throws(PolicyError) in
+            try validateResource(resource, element)
+        }
+        var conditions: [PolicyCondition] = []
+        if let conditionValue = fields["Condition"] {
+            conditions = try parseConditions(conditionValue)
+        }
+        return KeyPolicy.Statement(
+            sid: sid, effect: effect, principals: principals, actions: actions, resources: resources, conditions: conditions
+        )
+    }
+
+    // MARK: Principal
+
+    func parsePrincipal(_ value: PolicyJSON) throws(PolicyError) -> [PolicyPrincipal] {
+        let members: [PolicyJSON.Member]
+        switch value {
+        case .string("*"):
+            return [.anyone]
+        case .object(let items) where !items.isEmpty:
+            members = items
+        default:
+            throw error(.invalidPrincipal, "Principal", "must be \"*\" or an object such as {\"AWS\": \"arn:aws:iam::111122223333:root\"}, "
+                + "not \(value.summary)")
+        }
+        var principals: [PolicyPrincipal] = []
+        for member in members {
+            let element = "Principal." + member.key
+            switch member.key {
+            case "AWS":
+                for entry in try stringList(member.value, element) {
+                    guard !entry.contains("${"), let principal = KeyPolicy.awsPrincipal(entry) else {
+                        throw error(.invalidPrincipal, element, "\(PolicyError.quoted(entry)) is not \"*\", a 12-digit account ID, "
+                            + "or an IAM ARN without wildcards")
+                    }
+                    principals.append(principal)
+                }
+            case "Service":
+                for entry in try stringList(member.value, element) {
+                    guard !entry.isEmpty, !entry.contains("*"), !entry.contains("${"),
+                          entry.unicodeScalars.allSatisfy({ $0.properties.isWhitespace == false }) else {
+                        throw error(.invalidPrincipal, element, "\(PolicyError.quoted(entry)) is not a service name")
+                    }
+                    principals.append(.service(entry))
+                }
+            case "Federated", "CanonicalUser":
+                throw error(.unsupported, element, "\(member.key) principals are not supported; envseal has AWS principals "
+                    + "and service principals only")
+            default:
+                throw error(.invalidPrincipal, "Principal", "\(PolicyError.quoted(member.key)) is not a principal type (use \"AWS\" or \"Service\")")
+            }
+        }
+        // `*` among others still means everyone; keep the list short for evaluation.
+        return principals.contains(.anyone) ? [.anyone] : principals
+    }
+
+    // MARK: Action and Resource
+
+    func parseScope(
+        _ fields: [String: PolicyJSON], _ positive: String, _ negative: String,
+        validate: (String, String) throws(PolicyError) -> Void
+    ) throws(PolicyError) -> KeyPolicy.Statement.Scope {
+        switch (fields[positive], fields[negative]) {
+        case (nil, nil):
+            throw error(.missingElement, positive, "missing: a statement needs \(positive) or \(negative)")
+        case (.some, .some):
+            throw error(.conflictingElements, positive, "a statement may have \(positive) or \(negative), not both")
+        case (let value?, nil):
+            let patterns = try stringList(value, positive)
+            for pattern in patterns { try validate(pattern, positive) }
+            return .only(patterns)
+        case (nil, let value?):
+            let patterns = try stringList(value, negative)
+            for pattern in patterns { try validate(pattern, negative) }
+            return .allExcept(patterns)
+        }
+    }
+
+    func validateAction(_ action: String, _ element: String) throws(PolicyError) {
+        if action == "*" { return }
+        let prefix = action.utf8.prefix(4)
+        guard prefix.count == 4, prefix.map(WildcardPattern.foldASCII).elementsEqual("kms:".utf8) else {
+            throw error(.invalidAction, element, "\(PolicyError.quoted(action)) is not a KMS action (kms:<Operation>, or *)")
+        }
+        let name = action.utf8.dropFirst(4)
+        let valid = !name.isEmpty && name.allSatisfy { byte in
+            WildcardPattern.foldASCII(byte) &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "0") < 10
+                || byte == UInt8(ascii: "*") || byte == UInt8(ascii: "?")
+        }
+        guard valid else {
+            throw error(.invalidAction, element, "\(PolicyError.quoted(action)) is not a valid action name (letters, digits, * and ? after kms:)")
+        }
+    }
+
+    func validateResource(_ resource: String, _ element: String) throws(PolicyError) {
+        guard resource == "*" || resource.hasPrefix("arn:") else {
+            throw error(.invalidResource, element, "\(PolicyError.quoted(resource)) is neither \"*\" (this key) nor an ARN")
+        }
+        if variablesAreSpecial, resource.contains("${") {
+            throw error(.unsupported, element, "\(PolicyError.quoted(resource)) uses a policy variable, which envseal does not support")
+        }
+    }
+
+    /// A string, or a non-empty list of strings.
+    func stringList(_ value: PolicyJSON, _ element: String) throws(PolicyError) -> [String] {
+        switch value {
+        case .string(let text):
+            return [text]
+        case .array(let items) where !items.isEmpty:
+            var strings: [String] = []
+            for item in items {
+                guard case .string(let text) = item else {
+                    throw error(.invalidElement, element, "the list must hold only strings, not \(item.summary)")
+                }
+                strings.append(text)
+            }
+            return strings
+        case .array:
+            throw error(.invalidElement, element, "the list is empty")
+        default:
+            throw error(.invalidElement, element, "must be a string or a list of strings, not \(value.summary)")
+        }
+    }
+
+    // MARK: Condition
+
+    func parseConditions(_ value: PolicyJSON) throws(PolicyError) -> [PolicyCondition] {
+        guard case .object(let operators) = value else {
+            throw error(.invalidCondition, "Condition", "must be an object of operators, such as {\"StringEquals\": {…}}, not \(value.summary)")
+        }
+        var conditions: [PolicyCondition] = []
+        for block in operators {
+            let name: PolicyCondition.OperatorName
+            switch PolicyCondition.parseOperator(block.key) {
+            case .success(let parsed):
+                name = parsed
+            case .failure(.unknown):
+                throw error(.unknownConditionOperator, "Condition", "\(PolicyError.quoted(block.key)) is not a condition operator")
+            case .failure(.unsupported):
+                throw error(.unsupported, "Condition", "the \(PolicyError.quoted(block.key)) operator is not supported (envseal has "
+                    + "the String and Arn operators, Bool and Null, with ForAnyValue:, ForAllValues: and …IfExists)")
+            case .failure(.invalid(let reason)):
+                throw error(.unknownConditionOperator, "Condition", "\(PolicyError.quoted(block.key)): \(reason)")
+            }
+            guard case .object(let entries) = block.value else {
+                throw error(.invalidCondition, "Condition", "\(PolicyError.quoted(block.key)) must map condition keys to values, "
+                    + "not be \(block.value.summary)")
+            }
+            for entry in entries {
+                let place = "\(PolicyError.quoted(block.key)): \(PolicyError.quoted(entry.key))"
+                let lowered = entry.key.lowercased()
+                guard !entry.key.isEmpty, lowered != PolicyCondition.KeySource.encryptionContextPrefix else {
+                    throw error(.invalidCondition, "Condition", "\(place) is not a condition key")
+                }
+                let values = try conditionValues(entry.value, place)
+                if name.test == .bool || name.test == .null {
+                    for value in values where value.lowercased() != "true" && value.lowercased() != "false" {
+                        throw error(.invalidCondition, "Condition", "\(place): \(PolicyError.quoted(value)) is not true or false")
+                    }
+                }
+                if variablesAreSpecial, values.contains(where: { $0.contains("${") }) {
+                    throw error(.unsupported, "Condition", "\(place) uses a policy variable, which envseal does not support")
+                }
+                if name.setOperator == .forAllValues,
+                   lowered.hasPrefix(PolicyCondition.KeySource.encryptionContextPrefix) || lowered.hasPrefix("aws:requesttag/") {
+                    throw error(.overlyPermissiveCondition, "Condition", "\(place): ForAllValues with a single-valued key matches "
+                        + "requests without that key or with unlisted ones; remove ForAllValues")
+                }
+                conditions.append(PolicyCondition(
+                    test: name.test, setOperator: name.setOperator, ifExists: name.ifExists, key: entry.key, values: values
+                ))
+            }
+        }
+        return conditions
+    }
+
+    /// A condition's values as strings: a string, boolean or number, or a non-empty list of them.
+    func conditionValues(_ value: PolicyJSON, _ place: String) throws(PolicyError) -> [String] {
+        if let scalar = value.scalarText { return [scalar] }
+        guard case .array(let items) = value, !items.isEmpty else {
+            throw error(.invalidCondition, "Condition", "\(place): values must be strings, booleans or numbers, or a non-empty list of them, "
+                + "not \(value.summary)")
+        }
+        var values: [String] = []
+        for item in items {
+            guard let scalar = item.scalarText else {
+                throw error(.invalidCondition, "Condition", "\(place): values must be strings, booleans or numbers, not \(item.summary)")
+            }
+            values.append(scalar)
+        }
+        return values
+    }
+}
+
+// MARK: - JSON
+
+/// A JSON value, read by a strict parser of its own rather than Foundation's `JSONSerialization`,
+/// which on Linux accepts trailing commas, silently keeps the last of duplicate member names (so
+/// `{"Effect": "Deny", "Effect": "Allow"}` would read as an Allow), and turns `true` into the
+/// number 1. Numbers keep their text, so a condition value `10` compares as `"10"`.
+private enum PolicyJSON {
+    /// A member of an object, in document order.
+    typealias Member = (key: String, value: PolicyJSON)
+
+    case object([Member])
+    case array([PolicyJSON])
+    case string(String)
+    case number(String)
+    case bool(Bool)
+    case null
+
+    /// Where and why the text is not JSON.
+    struct SyntaxError: Error, CustomStringConvertible {
+        let line: Int
+        let column: Int
+        let problem: String
+
+        var description: String { "not valid JSON at line \(line), column \(column): \(problem)" }
+    }
+
+    /// Nesting deep enough for any policy (a condition list sits at depth 6) and shallow enough
+    /// that the recursive reader cannot exhaust the stack on hostile input.
+    static let maximumDepth = 32
+
+    static func parse(_ text: String) throws(SyntaxError) -> PolicyJSON {
+        var reader = Reader(bytes: Array(text.utf8))
+        return try reader.document()
+    }
+
+    /// The value as a condition value string, for strings, numbers and booleans.
+    var scalarText: String? {
+        switch self {
+        case .string(let text), .number(let text): text
+        case .bool(let flag): flag ? "true" : "false"
+        case .object, .array, .null: nil
+        }
+    }
+
+    /// A short description for error messages: the string itself, or the kind of value.
+    var summary: String {
+        switch self {
+        case .string(let text): PolicyError.quoted(text)
+        case .number(let text): "the number \(text)"
+        case .bool(let flag): flag ? "true" : "false"
+        case .null: "null"
+        case .array: "a list"
+        case .object: "an object"
+        }
+    }
+}
+
+extension PolicyJSON {
+    /// A recursive-descent reader over UTF-8 bytes (RFC 8259, plus a leading byte order mark).
+    private struct Reader {
+        let bytes: [UInt8]
+        var index = 0
+        var depth = 0
+
+        init(bytes: [UInt8]) {
+            self.bytes = bytes
+        }
+
+        mutating func document() throws(SyntaxError) -> PolicyJSON {
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
+            skipWhitespace()
+            let value = try self.value()
+            skipWhitespace()
+            guard index == bytes.count else { throw failure("unexpected text after the document") }
+            return value
+        }
+
+        func failure(_ problem: String, at position: Int? = nil) -> SyntaxError {
+            let position = min(position ?? index, bytes.count)
+            var line = 1
+            var column = 1
+            for byte in bytes[..<position] {
+                if byte == UInt8(ascii: "\n") {
+                    line += 1
+                    column = 1
+                } else if byte & 0xC0 != 0x80 {
+                    column += 1
+                }
+            }
+            return SyntaxError(line: line, column: column, problem: problem)
+        }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): index += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func value() throws(SyntaxError) -> PolicyJSON {
+            guard index < bytes.count else { throw failure("unexpected end of the document") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): return try object()
+            case UInt8(ascii: "["): return try array()
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0") ... UInt8(ascii: "9"): return .number(try number())
+            default: throw failure("unexpected character")
+            }
+        }
+
+        mutating func enter() throws(SyntaxError) {
+            depth += 1
+            guard depth <= PolicyJSON.maximumDepth else { throw failure("nested more than \(PolicyJSON.maximumDepth) levels deep") }
+            index += 1
+            skipWhitespace()
+        }
+
+        mutating func object() throws(SyntaxError) -> PolicyJSON {
+            try enter()
+            var members: [Member] = []
+            var names = Set<String>()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                depth -= 1
+                return .object(members)
+            }
+            while true {
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a member name in double quotes") }
+                let nameStart = index
+                let name = try string()
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
+                index += 1
+                skipWhitespace()
+                let value = try self.value()
+                guard names.insert(name).inserted else {
+                    throw failure("duplicate member name \(PolicyError.quoted(name))", at: nameStart)
+                }
+                members.append((key: name, value: value))
+                skipWhitespace()
+                guard index < bytes.count else { throw failure("unexpected end of the document in an object") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    skipWhitespace()
+                } else if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    depth -= 1
+                    return .object(members)
+                } else {
+                    throw failure("expected ',' or '}' in an object")
+                }
+            }
+        }
+
+        mutating func array() throws(SyntaxError) -> PolicyJSON {
+            try enter()
+            var items: [PolicyJSON] = []
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                depth -= 1
+                return .array(items)
+            }
+            while true {
+                items.append(try value())
+                skipWhitespace()
+                guard index < bytes.count else { throw failure("unexpected end of the document in a list") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    skipWhitespace()
+                } else if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    depth -= 1
+                    return .array(items)
+                } else {
+                    throw failure("expected ',' or ']' in a list")
+                }
+            }
+        }
+
+        mutating func literal(_ word: StaticString) throws(SyntaxError) {
+            let count = word.utf8CodeUnitCount
+            let matches = word.withUTF8Buffer { expected in
+                index + count <= bytes.count && bytes[index ..< index + count].elementsEqual(expected)
+            }
+            guard matches else { throw failure("unexpected character") }
+            index += count
+        }
+
+        mutating func number() throws(SyntaxError) -> String {
+            let start = index
+            if bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard isDigit() else { throw failure("expected a digit") }
+            if bytes[index] == UInt8(ascii: "0") {
+                index += 1
+            } else {
+                while isDigit() { index += 1 }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                guard isDigit() else { throw failure("expected a digit after the decimal point") }
+                while isDigit() { index += 1 }
+            }
+            if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                guard isDigit() else { throw failure("expected a digit in the exponent") }
+                while isDigit() { index += 1 }
+            }
+            return String(decoding: bytes[start ..< index], as: UTF8.self)
+        }
+
+        func isDigit() -> Bool {
+            index < bytes.count && bytes[index] &- UInt8(ascii: "0") < 10
+        }
+
+        /// Reads a string literal; `index` is at its opening quote.
+        mutating func string() throws(SyntaxError) -> String {
+            index += 1
+            let start = index
+            // Most strings have no escapes: slice them straight out of the input.
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    defer { index += 1 }
+                    return String(decoding: bytes[start ..< index], as: UTF8.self)
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                guard byte >= 0x20 else { throw failure("control character in a string (escape it)") }
+                index += 1
+            }
+            var text = Array(bytes[start ..< index])
+            while index < bytes.count {
+                let byte = bytes[index]
+                switch byte {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    return String(decoding: text, as: UTF8.self)
+                case UInt8(ascii: "\\"):
+                    try escape(into: &text)
+                case 0 ..< 0x20:
+                    throw failure("control character in a string (escape it)")
+                default:
+                    text.append(byte)
+                    index += 1
+                }
+            }
+            throw failure("unterminated string")
+        }
+
+        /// Reads one escape sequence; `index` is at its backslash.
+        mutating func escape(into text: inout [UInt8]) throws(SyntaxError) {
+            let start = index
+            index += 1
+            guard index < bytes.count else { throw failure("unterminated string") }
+            let letter = bytes[index]
+            index += 1
+            switch letter {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): text.append(letter)
+            case UInt8(ascii: "b"): text.append(0x08)
+            case UInt8(ascii: "f"): text.append(0x0C)
+            case UInt8(ascii: "n"): text.append(0x0A)
+            case UInt8(ascii: "r"): text.append(0x0D)
+            case UInt8(ascii: "t"): text.append(0x09)
+            case UInt8(ascii: "u"):
+                var value = try hexQuad()
+                if 0xD800 ..< 0xDC00 ~= value {
+                    // A high surrogate must be followed by an escaped low one; together they are one scalar.
+                    guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                        throw failure("unpaired UTF-16 surrogate in \\u escape", at: start)
+                    }
+                    index += 2
+                    let low = try hexQuad()
+                    guard 0xDC00 ..< 0xE000 ~= low else { throw failure("unpaired UTF-16 surrogate in \\u escape", at: start) }
+                    value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
+                } else if 0xDC00 ..< 0xE000 ~= value {
+                    throw failure("unpaired UTF-16 surrogate in \\u escape", at: start)
+                }
+                // Every value left is a valid scalar: surrogates were handled above.
+                UTF8.encode(Unicode.Scalar(value)!) { text.append($0) }
+            default:
+                throw failure("invalid escape sequence", at: start)
+            }
+        }
+
+        mutating func hexQuad() throws(SyntaxError) -> UInt32 {
+            guard index + 4 <= bytes.count else { throw failure("expected four hex digits after \\u") }
+            var value: UInt32 = 0
+            for byte in bytes[index ..< index + 4] {
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0") ... UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a") ... UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A") ... UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: throw failure("expected four hex digits after \\u")
+                }
+                value = value << 4 | UInt32(digit)
+            }
+            index += 4
+            return value
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// An error from a ``KeyStore``.
+public struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Kind: Sendable, Equatable {
+        /// The record does not exist.
+        case notFound
+        /// A record with that identity exists already.
+        case alreadyExists
+        /// The store could not be read or written.
+        case unavailable
+    }
+
+    /// What went wrong.
+    public let kind: Kind
+    /// Details, never holding secrets.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    /// What went wrong.
+    public var description: String { message }
+}
+
+/// Where the key service keeps its state.
+///
+/// Every method is atomic: a read-modify-write (``updateKey(id:_:)``, ``addVersion(keyID:_:)``,
+/// ``appendAudit(_:)``) runs its closure inside one transaction, so concurrent callers never lose
+/// an update. A method that returns has made its change durable: it survives the process being
+/// killed right after. Implementations: ``InMemoryKeyStore`` (tests), SQLite (the embedded
+/// default) and PostgreSQL (shared by several servers); one conformance suite checks them all.
+public protocol KeyStore: Sendable {
+    /// A named metadata value (the root-key check, the passphrase salt, the schema), or `nil`.
+    func metadata(_ name: String) async throws -> [UInt8]?
+    /// Stores `value` under `name` unless a value is there already; returns the stored value.
+    func setMetadataIfAbsent(_ name: String, _ value: [UInt8]) async throws -> [UInt8]
+
+    /// Adds a key with its first version. Throws `.alreadyExists` for a used id.
+    func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) async throws
+    /// The key with this id, whatever its state.
+    func key(id: UUID) async throws -> KeyRecord?
+    /// Keys in id order, after `marker` when given, at most `limit`.
+    func keys(after marker: UUID?, limit: Int) async throws -> [KeyRecord]
+    /// Keys whose automatic rotation or deletion is due at `date`.
+    func keysDue(at date: Date) async throws -> [KeyRecord]
+    /// Reads a key, lets `body` change it, writes it back, in one transaction.
+    /// Throws `.notFound` when there is no such key, and whatever `body` throws (nothing written).
+    func updateKey<T: Sendable>(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> T) async throws -> T
+
+    /// Adds the next version of a key: `body` gets the key and the new version's number and
+    /// returns the version to insert, having updated the key (its `currentVersion` at least).
+    /// One transaction: two concurrent callers get two distinct versions.
+    func addVersion(keyID: UUID, _ body: @Sendable (inout KeyRecord, UInt32) throws -> KeyVersionRecord) async throws -> KeyVersionRecord
+    /// One version of a key.
+    func version(keyID: UUID, number: UInt32) async throws -> KeyVersionRecord?
+    /// Every version of a key, oldest first.
+    func versions(keyID: UUID) async throws -> [KeyVersionRecord]
+    /// Destroys every version's material and marks the key deleted, in one transaction, provided
+    /// `body` agrees (it sees the key and may refuse by throwing).
+    func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) async throws
+
+    /// Adds an alias. Throws `.alreadyExists` for a used name.
+    func insertAlias(_ alias: AliasRecord) async throws
+    /// The alias with this name.
+    func alias(named name: String) async throws -> AliasRecord?
+    /// Points an alias at another key. Throws `.notFound` for an unknown name.
+    func updateAlias(named name: String, keyID: UUID, at date: Date) async throws
+    /// Removes an alias; `false` when there was none.
+    func deleteAlias(named name: String) async throws -> Bool
+    /// Aliases in name order, for one key or all, after `marker`, at most `limit`.
+    func aliases(keyID: UUID?, after marker: String?, limit: Int) async throws -> [AliasRecord]
+
+    /// Adds a grant.
+    func insertGrant(_ grant: GrantRecord) async throws
+    /// The grants of a key, oldest first.
+    func grants(keyID: UUID) async throws -> [GrantRecord]
+    /// The grants a principal may retire.
+    func grants(retiringPrincipal: String) async throws -> [GrantRecord]
+    /// Removes a grant; `false` when there was none.
+    func deleteGrant(id: String) async throws -> Bool
+
+    /// Adds a principal. Throws `.alreadyExists` for a used access key id or name.
+    func insertPrincipal(_ principal: PrincipalRecord) async throws
+    /// The principal with this access key id.
+    func principal(accessKeyID: String) async throws -> PrincipalRecord?
+    /// Every principal, by name.
+    func principals() async throws -> [PrincipalRecord]
+
+    /// Appends an audit record: `body` gets the last record (or `nil`) and returns the next,
+    /// in one transaction, so the chain has no fork even with several writers.
+    func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) async throws -> AuditRecord
+    /// Audit records in sequence order, after `sequence`, at most `limit`.
+    func auditRecords(after sequence: Int64, limit: Int) async throws -> [AuditRecord]
+}

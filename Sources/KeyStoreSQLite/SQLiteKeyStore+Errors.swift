@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+import KeyService
+
+/// A row the store cannot turn back into a record: the file was changed by something else, or
+/// damaged. Reported as `.unavailable` naming the table, never the row's contents.
+struct UnreadableRecord: Error {
+    /// The table holding the row.
+    let table: String
+}
+
+extension SQLiteKeyStore {
+    /// Runs `body` in a read transaction (a consistent snapshot), translating errors.
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.translate(error, path: path)
+        }
+    }
+
+    /// Runs `body` in an `IMMEDIATE` write transaction, translating errors; a UNIQUE or PRIMARY
+    /// KEY violation becomes `.alreadyExists` with `conflict` as its message.
+    func write<T: Sendable>(conflict: String? = nil, _ body: @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw Self.translate(error, path: path, conflict: conflict)
+        }
+    }
+
+    /// Turns GRDB and SQLite errors into ``KeyService/KeyStoreError``; passes anything else
+    /// (a ``KeyService/KeyStoreError`` already, what a caller's closure threw, cancellation)
+    /// through unchanged.
+    ///
+    /// Messages name the file and SQLite's reason, never the statement's arguments: SQLite's own
+    /// messages name tables and columns, not values.
+    static func translate(_ error: any Error, path: String, conflict: String? = nil) -> any Error {
+        switch error {
+        case let error as DatabaseError:
+            switch error.extendedResultCode {
+            case .SQLITE_CONSTRAINT_PRIMARYKEY, .SQLITE_CONSTRAINT_UNIQUE:
+                return KeyStoreError(.alreadyExists, conflict ?? "\(error.message ?? "a record with that identity exists") in \(path)")
+            default:
+                return KeyStoreError(.unavailable, "key store \(path): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
+            }
+        case let error as UnreadableRecord:
+            return KeyStoreError(.unavailable, "key store \(path): unreadable row in table \(error.table)")
+        default:
+            return error
+        }
+    }
+}

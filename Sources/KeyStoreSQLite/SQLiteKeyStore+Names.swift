@@ -1,0 +1,136 @@
+import Foundation
+import GRDB
+import KeyService
+
+// Metadata, aliases, grants and principals: plain rows, one statement or two per transaction.
+
+extension SQLiteKeyStore {
+    public func metadata(_ name: String) async throws -> [UInt8]? {
+        try await read { db in
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM metadata WHERE name = ?"), arguments: [name])
+                .map { [UInt8]($0) }
+        }
+    }
+
+    public func setMetadataIfAbsent(_ name: String, _ value: [UInt8]) async throws -> [UInt8] {
+        try await write { db in
+            try db.cachedStatement(sql: "INSERT INTO metadata (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
+                .execute(arguments: [name, Data(value)])
+            let stored = try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM metadata WHERE name = ?"), arguments: [name])
+            return stored.map { [UInt8]($0) } ?? value
+        }
+    }
+
+    // MARK: - Aliases
+
+    public func insertAlias(_ alias: AliasRecord) async throws {
+        try await write(conflict: "alias \(alias.name) exists") { db in
+            try db.cachedStatement(sql: "INSERT INTO aliases (\(AliasRecord.columns)) VALUES (?, ?, ?, ?)")
+                .execute(arguments: alias.rowArguments)
+        }
+    }
+
+    public func alias(named name: String) async throws -> AliasRecord? {
+        try await read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(AliasRecord.columns) FROM aliases WHERE name = ?"), arguments: [name])
+                .map(AliasRecord.init(row:))
+        }
+    }
+
+    public func updateAlias(named name: String, keyID: UUID, at date: Date) async throws {
+        try await write { db in
+            try db.cachedStatement(sql: "UPDATE aliases SET key_id = ?, updated_at = ? WHERE name = ?")
+                .execute(arguments: [keyID.uuidString, date.storedValue, name])
+            guard db.changesCount > 0 else { throw KeyStoreError(.notFound, "alias \(name) not found") }
+        }
+    }
+
+    public func deleteAlias(named name: String) async throws -> Bool {
+        try await write { db in
+            try db.cachedStatement(sql: "DELETE FROM aliases WHERE name = ?").execute(arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func aliases(keyID: UUID?, after marker: String?, limit: Int) async throws -> [AliasRecord] {
+        try await read { db in
+            // Two statements rather than `key_id = ? OR ? IS NULL`, so each can use its index.
+            // Every name sorts after "", so no marker is the empty string.
+            let rows: [Row]
+            if let keyID {
+                rows = try Row.fetchAll(
+                    db.cachedStatement(sql: """
+                        SELECT \(AliasRecord.columns) FROM aliases WHERE key_id = ? AND name > ? ORDER BY name LIMIT ?
+                        """),
+                    arguments: [keyID.uuidString, marker ?? "", max(limit, 0)])
+            } else {
+                rows = try Row.fetchAll(
+                    db.cachedStatement(sql: "SELECT \(AliasRecord.columns) FROM aliases WHERE name > ? ORDER BY name LIMIT ?"),
+                    arguments: [marker ?? "", max(limit, 0)])
+            }
+            return try rows.map(AliasRecord.init(row:))
+        }
+    }
+
+    // MARK: - Grants
+
+    public func insertGrant(_ grant: GrantRecord) async throws {
+        try await write(conflict: "grant exists") { db in
+            // `position` is one more than the largest, so ordering by it is insertion order.
+            try db.cachedStatement(sql: """
+                INSERT INTO grants (position, \(GrantRecord.columns))
+                VALUES ((SELECT coalesce(max(position), 0) + 1 FROM grants), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: try grant.rowArguments())
+        }
+    }
+
+    public func grants(keyID: UUID) async throws -> [GrantRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT \(GrantRecord.columns) FROM grants WHERE key_id = ? ORDER BY position"),
+                arguments: [keyID.uuidString]
+            ).map(GrantRecord.init(row:))
+        }
+    }
+
+    public func grants(retiringPrincipal: String) async throws -> [GrantRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT \(GrantRecord.columns) FROM grants WHERE retiring_principal = ? ORDER BY position"),
+                arguments: [retiringPrincipal]
+            ).map(GrantRecord.init(row:))
+        }
+    }
+
+    public func deleteGrant(id: String) async throws -> Bool {
+        try await write { db in
+            try db.cachedStatement(sql: "DELETE FROM grants WHERE id = ?").execute(arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: - Principals
+
+    public func insertPrincipal(_ principal: PrincipalRecord) async throws {
+        try await write(conflict: "principal \(principal.name) exists") { db in
+            try db.cachedStatement(sql: "INSERT INTO principals (\(PrincipalRecord.columns)) VALUES (?, ?, ?, ?, ?, ?)")
+                .execute(arguments: principal.rowArguments)
+        }
+    }
+
+    public func principal(accessKeyID: String) async throws -> PrincipalRecord? {
+        try await read { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT \(PrincipalRecord.columns) FROM principals WHERE access_key_id = ?"),
+                arguments: [accessKeyID]
+            ).map(PrincipalRecord.init(row:))
+        }
+    }
+
+    public func principals() async throws -> [PrincipalRecord] {
+        try await read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT \(PrincipalRecord.columns) FROM principals ORDER BY name"))
+                .map(PrincipalRecord.init(row:))
+        }
+    }
+}

@@ -1,0 +1,479 @@
+import Foundation
+import KeyService
+import KeyStoreSQLite
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What only the SQLite store promises: its files, its pragmas, its schema's history, sharing a
+/// file between instances, shredding destroyed material, and surviving SIGKILL.
+@Suite("SQLiteKeyStore")
+struct SQLiteKeyStoreTests {
+    // MARK: - Files and pragmas
+
+    @Test func filesAreOwnerOnly() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("nested/store/keys.sqlite")
+        let store = try SQLiteKeyStore(path: path)
+        defer { try? store.close() }
+        _ = try await store.setMetadataIfAbsent("check", [1])
+
+        #expect(try mode(of: directory.path("nested/store")) == 0o700)
+        for file in [path, path + "-wal", path + "-shm"] {
+            #expect(try mode(of: file) == 0o600, "\(file)")
+        }
+    }
+
+    @Test func filesAreOwnerOnlyWhateverTheUmask() async throws {
+        // In a child process, since the umask is the whole process's: the probe creates a store
+        // under `umask 000` (SQLite alone would make it 0644) and is killed while it is open,
+        // leaving the -wal and -shm files in place.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("nested/keys.sqlite")
+        let probe = try ProbeRun(path: path, count: ProbeRun.operations, umask: "000")
+        _ = try probe.readLines(atLeast: 20)
+        _ = probe.killAndDrain()
+
+        #expect(try mode(of: directory.path("nested")) == 0o700)
+        for file in [path, path + "-wal", path + "-shm"] {
+            #expect(try mode(of: file) == 0o600, "\(file)")
+        }
+    }
+
+    @Test(arguments: [SQLiteKeyStore.Durability.normal, .full])
+    func walAndSynchronousFollowDurability(durability: SQLiteKeyStore.Durability) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteKeyStore(path: directory.path("keys.sqlite"), durability: durability)
+        defer { try? store.close() }
+
+        #expect(try await store.inspect("PRAGMA journal_mode") == ["wal"])
+        #expect(try await store.inspect("PRAGMA synchronous") == [durability == .full ? "2" : "1"])
+        #expect(try await store.inspect("PRAGMA secure_delete") == ["1"])
+        #expect(try await store.inspect("PRAGMA temp_store") == ["2"])
+        #expect(store.durability == durability)
+    }
+
+    @Test func reopeningSeesEverything() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        let key = Fixtures.fullKey()
+        let grant = Fixtures.grant(id: "g", keyID: key.id, retiringPrincipal: "arn:aws:iam::111122223333:user/p")
+        let principal = Fixtures.principal(accessKeyID: "AKIAREOPEN0000000001", name: "reopen")
+        let alias = AliasRecord(name: "alias/reopen", keyID: key.id, createdAt: Date(), updatedAt: Date())
+
+        let written = try SQLiteKeyStore(path: path)
+        _ = try await written.setMetadataIfAbsent("root-check", [7, 7, 7])
+        try await written.insertKey(key, firstVersion: Fixtures.version(of: key.id, 1))
+        _ = try await written.addVersion(keyID: key.id) { key, number in
+            key.currentVersion = number
+            return Fixtures.version(of: key.id, number)
+        }
+        try await written.insertAlias(alias)
+        try await written.insertGrant(grant)
+        try await written.insertPrincipal(principal)
+        for _ in 0..<3 {
+            _ = try await written.appendAudit { Fixtures.nextAudit(after: $0) }
+        }
+        let versions = try await written.versions(keyID: key.id)
+        let audit = try await Fixtures.allAudit(of: written)
+        try written.close()
+
+        for durability in [SQLiteKeyStore.Durability.normal, .full] {
+            let reopened = try SQLiteKeyStore(path: path, durability: durability)
+            #expect(try await reopened.metadata("root-check") == [7, 7, 7])
+            #expect(try await reopened.key(id: key.id)?.currentVersion == 2)
+            #expect(try await reopened.versions(keyID: key.id) == versions)
+            #expect(try await reopened.alias(named: alias.name) == alias)
+            #expect(try await reopened.grants(keyID: key.id) == [grant])
+            #expect(try await reopened.principals() == [principal])
+            #expect(try await Fixtures.allAudit(of: reopened) == audit)
+            try reopened.close()
+        }
+    }
+
+    // MARK: - Shredding
+
+    @Test func destroyedMaterialLeavesNoTraceOnDisk() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        let store = try SQLiteKeyStore(path: path)
+        defer { try? store.close() }
+
+        // Random 32-byte patterns cannot occur in the files by chance. One version is large
+        // enough to spill onto overflow pages.
+        let patterns = (0..<3).map { _ in Fixtures.randomBytes(32) }
+        let kept = Fixtures.randomBytes(32)
+        let materials = [patterns[0], patterns[1], Array(repeating: patterns[2], count: 150).flatMap { $0 }]
+        let key = Fixtures.key()
+        let other = Fixtures.key()
+        try await store.insertKey(key, firstVersion: material(materials[0], key: key.id, version: 1))
+        try await store.insertKey(other, firstVersion: material(kept, key: other.id, version: 1))
+        // Part of the material in the database file, part only in the WAL.
+        try await store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for number: UInt32 in 2...3 {
+            _ = try await store.addVersion(keyID: key.id) { key, next in
+                key.currentVersion = next
+                return material(materials[Int(number) - 1], key: key.id, version: next)
+            }
+        }
+        for pattern in patterns + [kept] {
+            #expect(try filesContain(pattern, path: path), "the search must find live material")
+        }
+
+        try await store.destroyKey(id: key.id) { $0.state = .deleted }
+
+        for pattern in patterns {
+            #expect(try !filesContain(pattern, path: path), "destroyed material is still on disk")
+        }
+        #expect(try filesContain(kept, path: path))
+        #expect(try await store.versions(keyID: other.id).first?.wrappedMaterial == kept)
+        // Nothing comes back once the remaining WAL content reaches the file and on close.
+        try await store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try store.close()
+        for pattern in patterns {
+            #expect(try !filesContain(pattern, path: path), "destroyed material is still on disk")
+        }
+        #expect(try filesContain(kept, path: path))
+    }
+
+    // MARK: - Migrations
+
+    @Test func aDatabaseCreatedByV1OpensAgain() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        // As an envseal whose schema was v1 left it; opening migrates it to the current schema.
+        try SQLiteKeyStore.createDatabase(at: path, upTo: "v1")
+        let first = try SQLiteKeyStore(path: path)
+        #expect(try await first.inspect("SELECT identifier FROM grdb_migrations ORDER BY rowid") == SQLiteKeyStore.schemaMigrations)
+        let key = Fixtures.fullKey()
+        try await first.insertKey(key, firstVersion: Fixtures.version(of: key.id, 1))
+        _ = try await first.appendAudit { Fixtures.nextAudit(after: $0) }
+        try first.close()
+
+        let second = try SQLiteKeyStore(path: path)
+        defer { try? second.close() }
+        #expect(try await second.inspect("SELECT identifier FROM grdb_migrations ORDER BY rowid") == SQLiteKeyStore.schemaMigrations)
+        #expect(try await second.key(id: key.id) == key)
+        #expect(Fixtures.isChain(try await Fixtures.allAudit(of: second)))
+        #expect(try await second.inspect("PRAGMA integrity_check") == ["ok"])
+    }
+
+    @Test func aMigrationFromTheFutureIsRefused() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        let store = try SQLiteKeyStore(path: path)
+        try await store.execute("INSERT INTO grdb_migrations (identifier) VALUES ('v2-from-a-newer-envseal')")
+        try store.close()
+
+        let error = #expect(throws: KeyStoreError.self) { try SQLiteKeyStore(path: path) }
+        #expect(error?.kind == .unavailable)
+        #expect(error?.message.contains(path) == true)
+        #expect(error?.message.contains("v2-from-a-newer-envseal") == true)
+        #expect(error?.message.contains("newer") == true)
+    }
+
+    @Test func instancesOpeningANewFileTogetherAllSucceed() async throws {
+        // Several processes starting at once on a new file race to create it and run v1.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        for round in 0..<10 {
+            let path = directory.path("race-\(round).sqlite")
+            let opened = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        let store = try SQLiteKeyStore(path: path)
+                        _ = try await store.appendAudit { Fixtures.nextAudit(after: $0) }
+                        try store.close()
+                        return true
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(opened == 4)
+            let store = try SQLiteKeyStore(path: path)
+            #expect(try await store.inspect("SELECT identifier FROM grdb_migrations ORDER BY rowid") == SQLiteKeyStore.schemaMigrations)
+            #expect(Fixtures.isChain(try await Fixtures.allAudit(of: store)))
+            try store.close()
+        }
+    }
+
+    // MARK: - Sharing a file
+
+    @Test func twoInstancesOnOneFileKeepOneChain() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        let stores = [try SQLiteKeyStore(path: path), try SQLiteKeyStore(path: path)]
+        defer { stores.forEach { try? $0.close() } }
+        let key = Fixtures.key()
+        try await stores[0].insertKey(key, firstVersion: Fixtures.version(of: key.id, 1))
+
+        let sequences = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for task in 0..<8 {
+                let store = stores[task % 2]
+                group.addTask {
+                    var sequences: [Int64] = []
+                    for _ in 0..<100 {
+                        sequences.append(try await store.appendAudit { Fixtures.nextAudit(after: $0) }.sequence)
+                    }
+                    return sequences
+                }
+            }
+            return try await group.reduce([], +)
+        }
+        #expect(Set(sequences) == Set(1...800))
+        for store in stores {
+            let records = try await Fixtures.allAudit(of: store)
+            #expect(records.map(\.sequence) == Array(1...800))
+            #expect(Fixtures.isChain(records))
+        }
+
+        let numbers = try await withThrowingTaskGroup(of: [UInt32].self) { group in
+            for task in 0..<4 {
+                let store = stores[task % 2]
+                group.addTask {
+                    var numbers: [UInt32] = []
+                    for _ in 0..<25 {
+                        numbers.append(try await store.addVersion(keyID: key.id) { key, number in
+                            key.currentVersion = number
+                            return Fixtures.version(of: key.id, number)
+                        }.version)
+                    }
+                    return numbers
+                }
+            }
+            return try await group.reduce([], +)
+        }
+        #expect(Set(numbers) == Set(2...101))
+        #expect(try await stores[1].versions(keyID: key.id).map(\.version) == Array(1...101))
+        #expect(try await stores[0].key(id: key.id)?.currentVersion == 101)
+    }
+
+    // MARK: - Unusable paths
+
+    @Test func aDirectoryInTheWayIsUnavailable() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+
+        let error = #expect(throws: KeyStoreError.self) { try SQLiteKeyStore(path: path) }
+        #expect(error?.kind == .unavailable)
+        #expect(error?.message.contains(path) == true)
+    }
+
+    @Test func aPathUnderARegularFileIsUnavailable() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = directory.path("plain-file")
+        try Data("not a directory".utf8).write(to: URL(fileURLWithPath: file))
+        let path = file + "/keys.sqlite"
+
+        let error = #expect(throws: KeyStoreError.self) { try SQLiteKeyStore(path: path) }
+        #expect(error?.kind == .unavailable)
+        #expect(error?.message.contains(path) == true)
+    }
+
+    @Test func errorsNameTheFileButNoStoredValue() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        let store = try SQLiteKeyStore(path: path)
+        var key = Fixtures.key()
+        key.description = "secret-looking-description"
+        try await store.insertKey(key, firstVersion: Fixtures.version(of: key.id, 1))
+        // A row something else wrote and this version cannot read.
+        try await store.execute("UPDATE keys SET state = 'Melted'")
+
+        let unreadable = await #expect(throws: KeyStoreError.self) { try await store.key(id: key.id) }
+        #expect(unreadable?.kind == .unavailable)
+        #expect(unreadable?.message.contains(path) == true)
+        #expect(unreadable?.message.contains("keys") == true)
+        #expect(unreadable?.message.contains("Melted") == false)
+        #expect(unreadable?.message.contains("secret-looking-description") == false)
+
+        try store.close()
+        let closed = await #expect(throws: KeyStoreError.self) { try await store.metadata("anything") }
+        #expect(closed?.kind == .unavailable)
+        #expect(closed?.message.contains(path) == true)
+    }
+
+    // MARK: - Crash durability
+
+    @Test func everyAcknowledgedChangeSurvivesSIGKILL() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        var acknowledged: [String] = []
+
+        for _ in 0..<5 {
+            let probe = try ProbeRun(path: path, count: ProbeRun.operations)
+            var lines = try probe.readLines(atLeast: Int.random(in: 200...600))
+            // Lines the probe printed after the ones read and before dying were acknowledged too.
+            lines += probe.killAndDrain()
+            #expect(probe.wasKilled, "the probe must still have been running when killed")
+            acknowledged += lines
+
+            let store = try SQLiteKeyStore(path: path)
+            try await expectPresent(acknowledged, in: store)
+            #expect(try await store.inspect("PRAGMA integrity_check") == ["ok"])
+            try store.close()
+        }
+    }
+
+    /// Checks that every line the probe printed names something in `store`, and that the audit
+    /// log is one unbroken chain reaching at least the last acknowledged record.
+    private func expectPresent(_ lines: [String], in store: SQLiteKeyStore) async throws {
+        var lastAudit: Int64 = 0
+        for line in lines {
+            let fields = line.split(separator: " ").map(String.init)
+            switch (fields.first, fields.count) {
+            case ("key", 2):
+                let id = try #require(UUID(uuidString: fields[1]))
+                #expect(try await store.key(id: id) != nil, "\(line)")
+                #expect(try await store.version(keyID: id, number: 1) != nil, "\(line)")
+            case ("version", 3):
+                let id = try #require(UUID(uuidString: fields[1]))
+                let number = try #require(UInt32(fields[2]))
+                #expect(try await store.version(keyID: id, number: number) != nil, "\(line)")
+                #expect((try await store.key(id: id)?.currentVersion ?? 0) >= number, "\(line)")
+            case ("alias", 2):
+                #expect(try await store.alias(named: fields[1]) != nil, "\(line)")
+            case ("audit", 2):
+                lastAudit = max(lastAudit, try #require(Int64(fields[1])))
+            default:
+                Issue.record("unexpected probe output: \(line)")
+            }
+        }
+        let audit = try await Fixtures.allAudit(of: store)
+        #expect(audit.count >= lastAudit)
+        #expect(audit.map(\.sequence) == (0..<audit.count).map { Int64($0 + 1) })
+        #expect(audit.first.map { $0.previousHash == [UInt8](repeating: 0, count: 32) } ?? true)
+        #expect(zip(audit, audit.dropFirst()).allSatisfy { $0.hash == $1.previousHash })
+    }
+}
+
+// MARK: - Helpers
+
+/// The permission bits of a file.
+private func mode(of path: String) throws -> Int {
+    let attributes = try FileManager.default.attributesOfItem(atPath: path)
+    return try #require(attributes[.posixPermissions] as? Int)
+}
+
+/// A version record holding `bytes` as its material.
+private func material(_ bytes: [UInt8], key: UUID, version: UInt32) -> KeyVersionRecord {
+    KeyVersionRecord(
+        keyID: key, version: version, wrappedMaterial: bytes, materialID: String(repeating: "a", count: 64),
+        createdAt: Date(), rotationType: version == 1 ? .initial : .onDemand)
+}
+
+/// Whether the database file or its -wal or -shm file holds `pattern`.
+private func filesContain(_ pattern: [UInt8], path: String) throws -> Bool {
+    let needle = Data(pattern)
+    for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+        if try Data(contentsOf: URL(fileURLWithPath: file)).range(of: needle) != nil { return true }
+    }
+    return false
+}
+
+/// The `envseal-store-probe` executable, built beside the test bundle.
+private func probeExecutable() throws -> URL {
+    var directories = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+    // Where a test runner (xctest on macOS) is argument 0, the bundle's own directory.
+    directories += Bundle.allBundles.map(\.bundleURL).filter { $0.pathExtension == "xctest" }.map {
+        $0.deletingLastPathComponent()
+    }
+    for directory in directories {
+        let candidate = directory.appendingPathComponent("envseal-store-probe")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+    }
+    throw ProbeError(message: "envseal-store-probe not found beside the tests (\(directories.map(\.path)))")
+}
+
+private struct ProbeError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// One run of the probe on a store, with its output read a line at a time.
+private final class ProbeRun {
+    /// Operations asked of the probe: more than it can perform before being killed (it blocks
+    /// once the pipe's buffer is full, so it runs at most a pipe's worth of lines, about 1,500
+    /// on Linux, ahead of a test that reads at most 600), yet few enough that a probe left
+    /// behind by a failing test soon ends.
+    static let operations = 20_000
+
+    private let process = Process()
+    private let output: FileHandle
+    private var buffer = Data()
+
+    /// Starts the probe on `path` for `count` operations; with `umask`, under that umask.
+    init(path: String, count: Int, umask: String? = nil) throws {
+        let executable = try probeExecutable()
+        if let umask {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "umask \(umask) && exec \"$0\" \"$1\" \"$2\"", executable.path, path, "\(count)"]
+        } else {
+            process.executableURL = executable
+            process.arguments = [path, "\(count)"]
+        }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        output = pipe.fileHandleForReading
+        try process.run()
+    }
+
+    /// Reads until at least `count` complete lines have arrived (or the probe exits).
+    func readLines(atLeast count: Int) throws -> [String] {
+        var lines: [String] = []
+        while lines.count < count {
+            let chunk = output.availableData
+            if chunk.isEmpty { break }
+            lines += take(chunk)
+        }
+        if lines.count < count {
+            throw ProbeError(message: "the probe stopped after \(lines.count) lines")
+        }
+        return lines
+    }
+
+    /// Kills the probe with SIGKILL and returns the complete lines it had printed but that were
+    /// not read yet. A partial last line was never acknowledged and is dropped.
+    func killAndDrain() -> [String] {
+        _ = kill(process.processIdentifier, SIGKILL)
+        var lines: [String] = []
+        while true {
+            let chunk = output.availableData
+            if chunk.isEmpty { break }
+            lines += take(chunk)
+        }
+        process.waitUntilExit()
+        return lines
+    }
+
+    /// Whether the probe died of the signal rather than finishing or failing first.
+    var wasKilled: Bool {
+        process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+    }
+
+    private func take(_ chunk: Data) -> [String] {
+        buffer.append(chunk)
+        guard let end = buffer.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
+        let complete = buffer[buffer.startIndex..<end]
+        buffer = Data(buffer[buffer.index(after: end)...])
+        return String(decoding: complete, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+}
+
