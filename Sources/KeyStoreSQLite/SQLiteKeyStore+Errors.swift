@@ -11,19 +11,34 @@ struct UnreadableRecord: Error {
 
 extension SQLiteKeyStore {
     /// Runs `body` in a read transaction (a consistent snapshot), translating errors.
+    ///
+    /// Synchronously: a point query takes microseconds, far less than the hop to GRDB's async
+    /// API and back (about a hundred microseconds here), and readers never wait for a writer in
+    /// WAL mode, so the calling thread is held only for the query itself.
     func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.read(body)
+            return try readNow(body)
         } catch {
             throw Self.translate(error, path: path)
         }
+    }
+
+    /// GRDB's blocking read, which it offers only outside async contexts.
+    private func readNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+
+    /// GRDB's blocking write. Writes are short (one transaction of a few statements), so holding
+    /// the calling thread while SQLite's single writer is busy costs less than the async hop.
+    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
     }
 
     /// Runs `body` in an `IMMEDIATE` write transaction, translating errors; a UNIQUE or PRIMARY
     /// KEY violation becomes `.alreadyExists` with `conflict` as its message.
     func write<T: Sendable>(conflict: String? = nil, _ body: @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await pool.write(body)
+            return try writeNow(body)
         } catch {
             throw Self.translate(error, path: path, conflict: conflict)
         }

@@ -151,12 +151,16 @@ extension KeyPolicy {
     ///     so is any entry that is not a valid principal (`"*"`, an account, or an IAM ARN).
     public static func defaultPolicy(account: String, partition: String = "aws", admins: [String]) -> KeyPolicy {
         var seen = Set<String>()
+        let requested = admins
         let admins = admins.filter { admin in
             Self.awsPrincipal(admin) != nil && !admin.contains("${") && seen.insert(admin).inserted
         }
         // AWS's default policy also gives `arn:aws:iam::<account>:root` kms:*, delegating to IAM.
         // envseal has no IAM, and here the account root means every principal of the account, so
         // that statement would hand every function every key: the default names the admins only.
+        // Only an empty list means "the account"; a list whose every entry was invalid must not
+        // silently widen into it.
+        precondition(!requested.isEmpty == !admins.isEmpty, "defaultPolicy: no valid admin ARN among \(requested)")
         let owners = admins.isEmpty ? ["arn:\(partition):iam::\(account):root"] : admins
         let statements = [PolicyJSONWriter.statement(sid: "Allow access for Key Administrators", principals: owners)]
         let json = PolicyJSONWriter.document(id: "key-default-1", statements: statements)
