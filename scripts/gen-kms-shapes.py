@@ -54,11 +54,15 @@ OPERATIONS = [
 
 # HTTP status codes that the botocore model does not carry. KMS's model has no
 # `error.httpStatusCode` on any exception; Smithy's default is 400 for client errors and 500 for
-# `fault` (server) errors, which is what KMS returns on the wire. The one exception the KMS API
-# Reference documents with another code is DryRunOperationException (412 Precondition Failed),
-# which AWS's Smithy model also declares with @httpError(412).
+# `fault` (server) errors. AWS's Smithy model of KMS (as the AWS SDK for JavaScript v3 ships it)
+# declares these with @httpError, and envseal answers with them: SDKs pick the exception class
+# from `__type`, never from the status, so boto3 raises the same NotFoundException either way.
 STATUS_OVERRIDES = {
     "DryRunOperationException": 412,
+    "NotFoundException": 404,
+    "AlreadyExistsException": 409,
+    "DisabledException": 409,
+    "KMSInvalidStateException": 409,
 }
 
 # Limits that AWS KMS enforces in the service, beyond the model's constraints. They are not

@@ -86,8 +86,9 @@ public struct KMSErrorType: RawRepresentable, Sendable, Hashable, CustomStringCo
     /// Modeled KMS exceptions use the generated table (see ``modeledExceptions``): botocore's KMS
     /// model gives no `httpStatusCode`, so it is 500 for the three `fault` shapes
     /// (`DependencyTimeoutException`, `KMSInternalException`, `KeyUnavailableException`), 412 for
-    /// `DryRunOperationException` (the KMS API Reference) and 400 for every other, which is what
-    /// AWS KMS returns. Common errors use ``commonErrors``' documented codes; an unknown type is 400.
+    /// `DryRunOperationException`, 404 for `NotFoundException` and 409 for
+    /// `AlreadyExistsException`, `DisabledException` and `KMSInvalidStateException` (AWS's Smithy
+    /// model of KMS), and 400 for every other. Common errors use ``commonErrors``' documented codes; an unknown type is 400.
     public var httpStatus: Int {
         Self.modeledHTTPStatus[rawValue] ?? Self.commonHTTPStatus[rawValue] ?? 400
     }

@@ -4350,7 +4350,7 @@ extension KMSErrorType {
     /// else 500 for `fault` (server) shapes and 400 for the rest, with the overrides documented in
     /// scripts/gen-kms-shapes.py (STATUS_OVERRIDES).
     static let modeledHTTPStatus: [String: Int] = [
-        "AlreadyExistsException": 400,
+        "AlreadyExistsException": 409,
         "CloudHsmClusterInUseException": 400,
         "CloudHsmClusterInvalidConfigurationException": 400,
         "CloudHsmClusterNotActiveException": 400,
@@ -4362,7 +4362,7 @@ extension KMSErrorType {
         "CustomKeyStoreNameInUseException": 400,
         "CustomKeyStoreNotFoundException": 400,
         "DependencyTimeoutException": 500,
-        "DisabledException": 400,
+        "DisabledException": 409,
         "DryRunOperationException": 412,
         "ExpiredImportTokenException": 400,
         "IncorrectKeyException": 400,
@@ -4379,11 +4379,11 @@ extension KMSErrorType {
         "KMSInternalException": 500,
         "KMSInvalidMacException": 400,
         "KMSInvalidSignatureException": 400,
-        "KMSInvalidStateException": 400,
+        "KMSInvalidStateException": 409,
         "KeyUnavailableException": 500,
         "LimitExceededException": 400,
         "MalformedPolicyDocumentException": 400,
-        "NotFoundException": 400,
+        "NotFoundException": 404,
         "TagException": 400,
         "UnsupportedOperationException": 400,
         "XksKeyAlreadyInUseException": 400,

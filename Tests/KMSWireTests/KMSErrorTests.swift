@@ -4,14 +4,14 @@ import Testing
 
 @Suite("KMS errors on the wire")
 struct KMSErrorTests {
-    /// botocore's KMS model has no `httpStatusCode` on any exception: client shapes are 400 and
+    /// AWS Smithy model codes for NotFound (404) and the conflicts (409); otherwise client shapes are 400 and
     /// the three `fault` shapes 500 (Smithy's defaults, and what AWS KMS sends), except
     /// DryRunOperationException, which the KMS API Reference gives 412.
     @Test(arguments: [
-        (KMSErrorType.notFound, 400),
-        (.disabled, 400),
-        (.kmsInvalidState, 400),
-        (.alreadyExists, 400),
+        (KMSErrorType.notFound, 404),
+        (.disabled, 409),
+        (.kmsInvalidState, 409),
+        (.alreadyExists, 409),
         (.invalidCiphertext, 400),
         (.incorrectKey, 400),
         (.invalidKeyUsage, 400),
@@ -49,7 +49,7 @@ struct KMSErrorTests {
         #expect(KMSErrorType.notFound.isModeled)
         #expect(!KMSErrorType.validation.isModeled)
         #expect(KMSErrorType.modeledExceptions.allSatisfy { $0.isModeled })
-        #expect(KMSErrorType.modeledExceptions.allSatisfy { [400, 412, 500].contains($0.httpStatus) })
+        #expect(KMSErrorType.modeledExceptions.allSatisfy { [400, 404, 409, 412, 500].contains($0.httpStatus) })
         #expect(Set(KMSErrorType.modeledExceptions).count == KMSErrorType.modeledExceptions.count)
         #expect(KMSErrorType.commonErrors.allSatisfy { !$0.isModeled })
         #expect(Set(KMSErrorType.commonErrors.map(\.rawValue)) == [

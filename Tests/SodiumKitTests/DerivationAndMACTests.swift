@@ -84,3 +84,19 @@ struct DerivationAndMACTests {
         }
     }
 }
+
+@Suite("SHA-256 and HMAC-SHA-256")
+struct SHA256Tests {
+    @Test("FIPS 180-2 and RFC 4231 test vectors")
+    func vectors() throws {
+        #expect(SHA256.hash(Array("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hash([UInt8]()).hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        // RFC 4231, test case 2: key "Jefe".
+        let mac = try SHA256.hmac(Array("what do ya want for nothing?".utf8), key: SecureBytes(utf8: "Jefe"))
+        #expect(mac.withUnsafeBytes { Array($0) }.hex == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        // RFC 4231, test case 6: a 131-byte key, longer than the block.
+        let long = try SecureBytes(copying: [UInt8](repeating: 0xaa, count: 131))
+        #expect(SHA256.hmacPublic(Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8), key: long).hex
+            == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+    }
+}
