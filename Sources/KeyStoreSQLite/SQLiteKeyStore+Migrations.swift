@@ -8,6 +8,7 @@ extension SQLiteKeyStore {
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createVersion1)
+        migrator.registerMigration("v2-principal-flags", migrate: addPrincipalFlags)
         return migrator
     }()
 
@@ -36,6 +37,14 @@ extension SQLiteKeyStore {
         } catch {
             throw translate(error, path: path)
         }
+    }
+
+    /// v2: principals can be admins, and can be disabled without being deleted.
+    static func addPrincipalFlags(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE principals ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE principals ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+            """)
     }
 
     /// v1: every table.

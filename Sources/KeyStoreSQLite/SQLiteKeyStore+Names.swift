@@ -113,7 +113,7 @@ extension SQLiteKeyStore {
 
     public func insertPrincipal(_ principal: PrincipalRecord) async throws {
         try await write(conflict: "principal \(principal.name) exists") { db in
-            try db.cachedStatement(sql: "INSERT INTO principals (\(PrincipalRecord.columns)) VALUES (?, ?, ?, ?, ?, ?)")
+            try db.cachedStatement(sql: "INSERT INTO principals (\(PrincipalRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                 .execute(arguments: principal.rowArguments)
         }
     }
@@ -131,6 +131,20 @@ extension SQLiteKeyStore {
         try await read { db in
             try Row.fetchAll(db.cachedStatement(sql: "SELECT \(PrincipalRecord.columns) FROM principals ORDER BY name"))
                 .map(PrincipalRecord.init(row:))
+        }
+    }
+
+    public func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) async throws {
+        try await write { db in
+            try db.cachedStatement(sql: "UPDATE principals SET enabled = ? WHERE access_key_id = ?").execute(arguments: [enabled, accessKeyID])
+            guard db.changesCount == 1 else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
+        }
+    }
+
+    public func deletePrincipal(accessKeyID: String) async throws -> Bool {
+        try await write { db in
+            try db.cachedStatement(sql: "DELETE FROM principals WHERE access_key_id = ?").execute(arguments: [accessKeyID])
+            return db.changesCount == 1
         }
     }
 }

@@ -210,10 +210,10 @@ extension GrantRecord {
 }
 
 extension PrincipalRecord {
-    static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at"
+    static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled"
 
     var rowArguments: StatementArguments {
-        [accessKeyID, name, arn, account, Data(wrappedSecret), createdAt.storedValue]
+        [accessKeyID, name, arn, account, Data(wrappedSecret), createdAt.storedValue, isAdmin, isEnabled]
     }
 
     init(row: Row) throws {
@@ -224,7 +224,9 @@ extension PrincipalRecord {
                 arn: try row.decode(String.self, forColumn: "arn"),
                 account: try row.decode(String.self, forColumn: "account"),
                 wrappedSecret: try row.bytes("wrapped_secret"),
-                createdAt: try row.date("created_at"))
+                createdAt: try row.date("created_at"),
+                isAdmin: try row.decode(Bool.self, forColumn: "is_admin"),
+                isEnabled: try row.decode(Bool.self, forColumn: "enabled"))
         }
     }
 }

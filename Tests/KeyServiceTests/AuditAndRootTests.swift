@@ -126,5 +126,7 @@ actor ReplayStore: KeyStore {
     func insertPrincipal(_ principal: PrincipalRecord) {}
     func principal(accessKeyID: String) -> PrincipalRecord? { nil }
     func principals() -> [PrincipalRecord] { [] }
+    func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) {}
+    func deletePrincipal(accessKeyID: String) -> Bool { false }
     func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) throws -> AuditRecord { throw KeyStoreError(.notFound, "replay") }
 }

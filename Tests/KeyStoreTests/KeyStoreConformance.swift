@@ -462,6 +462,23 @@ struct KeyStoreConformance {
             #expect(try await store.principal(accessKeyID: zeta.accessKeyID) == zeta)
             #expect(try await store.principal(accessKeyID: "AKIAOTHER000000000003") == nil)
             #expect(try await store.principals() == [alpha, zeta])
+
+            // Admins and disabled principals round-trip; disable, enable, delete.
+            var admin = Fixtures.principal(accessKeyID: "AKIAADMIN000000000004", name: "admin")
+            admin.isAdmin = true
+            try await store.insertPrincipal(admin)
+            #expect(try await store.principal(accessKeyID: admin.accessKeyID)?.isAdmin == true)
+            try await store.setPrincipalEnabled(accessKeyID: zeta.accessKeyID, false)
+            #expect(try await store.principal(accessKeyID: zeta.accessKeyID)?.isEnabled == false)
+            try await store.setPrincipalEnabled(accessKeyID: zeta.accessKeyID, true)
+            #expect(try await store.principal(accessKeyID: zeta.accessKeyID)?.isEnabled == true)
+            let unknown = await #expect(throws: KeyStoreError.self) {
+                try await store.setPrincipalEnabled(accessKeyID: "AKIANONE000000000000", false)
+            }
+            #expect(unknown?.kind == .notFound)
+            #expect(try await store.deletePrincipal(accessKeyID: alpha.accessKeyID))
+            #expect(try await store.deletePrincipal(accessKeyID: alpha.accessKeyID) == false)
+            #expect(try await store.principals().map(\.name) == ["admin", "zeta"])
         }
     }
 

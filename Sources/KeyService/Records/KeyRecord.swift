@@ -203,15 +203,24 @@ public struct PrincipalRecord: Sendable, Codable, Equatable {
     public var wrappedSecret: [UInt8]
     /// When it was created.
     public var createdAt: Date
+    /// Whether it administers the service (creates keys; is named in default key policies).
+    public var isAdmin: Bool
+    /// Whether its requests are accepted; a disabled principal is refused as an unknown one.
+    public var isEnabled: Bool
 
     /// Creates a record.
-    public init(accessKeyID: String, name: String, arn: String, account: String, wrappedSecret: [UInt8], createdAt: Date) {
+    public init(
+        accessKeyID: String, name: String, arn: String, account: String, wrappedSecret: [UInt8], createdAt: Date,
+        isAdmin: Bool = false, isEnabled: Bool = true
+    ) {
         self.accessKeyID = accessKeyID
         self.name = name
         self.arn = arn
         self.account = account
         self.wrappedSecret = wrappedSecret
         self.createdAt = createdAt
+        self.isAdmin = isAdmin
+        self.isEnabled = isEnabled
     }
 }
 

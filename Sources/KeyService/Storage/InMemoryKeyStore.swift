@@ -130,6 +130,13 @@ public actor InMemoryKeyStore: KeyStore {
 
     public func principals() -> [PrincipalRecord] { principalRecords.values.sorted { $0.name < $1.name } }
 
+    public func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) throws {
+        guard principalRecords[accessKeyID] != nil else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
+        principalRecords[accessKeyID]?.isEnabled = enabled
+    }
+
+    public func deletePrincipal(accessKeyID: String) -> Bool { principalRecords.removeValue(forKey: accessKeyID) != nil }
+
     public func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) throws -> AuditRecord {
         let record = try body(audit.last)
         guard record.sequence == (audit.last?.sequence ?? 0) + 1 else {

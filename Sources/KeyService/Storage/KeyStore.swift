@@ -90,6 +90,10 @@ public protocol KeyStore: Sendable {
     func principal(accessKeyID: String) async throws -> PrincipalRecord?
     /// Every principal, by name.
     func principals() async throws -> [PrincipalRecord]
+    /// Enables or disables a principal. Throws `.notFound` for an unknown access key id.
+    func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) async throws
+    /// Removes a principal; `false` when there was none.
+    func deletePrincipal(accessKeyID: String) async throws -> Bool
 
     /// Appends an audit record: `body` gets the last record (or `nil`) and returns the next,
     /// in one transaction, so the chain has no fork even with several writers.
