@@ -2,13 +2,30 @@
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: test build deps check-deps clean
+.PHONY: test build deps check-deps integration bench bench-smoke clean
 
-## test: install what is missing (as root), build once, check the library's dependencies, run every test
+## test: install what is missing (as root), build once, check the library's dependencies, run every
+## Swift test, then drive the real server with boto3, the aws CLI, sops and the Encryption SDK
 test: deps
 	$(SWIFT) build --build-tests
 	python3 scripts/check-library-deps.py --self-test
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
+	$(MAKE) integration
+
+## integration: the server driven by clients nobody here wrote (needs a debug build)
+integration:
+	bash scripts/integration-deps.sh
+	ENVSEAL_BIN=$(CURDIR)/.build/debug/envseal python3 -m pytest -q tests/integration
+
+## bench: in-process engine benchmarks, release build; prints a table
+bench: deps
+	$(SWIFT) build -c release --scratch-path .build-release --product envseal-bench
+	.build-release/release/envseal-bench
+
+## bench-smoke: each benchmark once, tiny sizes
+bench-smoke: deps
+	$(SWIFT) build -c release --scratch-path .build-release --product envseal-bench
+	.build-release/release/envseal-bench --smoke
 
 ## build: a debug build of everything
 build: deps
@@ -32,4 +49,4 @@ check-deps:
 	python3 scripts/check-library-deps.py --self-test
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-release

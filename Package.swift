@@ -23,6 +23,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libsodium, through pkg-config. The only C crypto this project uses.
@@ -36,13 +42,27 @@ let package = Package(
         // Byte and text formats: canonical context, ciphertext blob, sealed values, dotenv. No I/O.
         .target(name: "EnvSealFormat", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
         // The AWS KMS JSON 1.1 shapes (generated from botocore's model) and error types.
-        .target(name: "KMSWire", swiftSettings: swiftSettings),
+        .target(name: "KMSWire", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
         // The KMS engine: keys, versions, aliases, policies, grants, rotation, audit, the root key.
         .target(name: "KeyService", dependencies: ["KMSWire", "EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
         // The embedded key store: SQLite through GRDB, under KeyStore/.
         .target(
             name: "KeyStoreSQLite",
             dependencies: ["KeyService", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP server: KMS JSON 1.1 over Hummingbird, SigV4, health, metrics, lifecycle.
+        .target(
+            name: "KeyServer",
+            dependencies: [
+                "KeyService", "KeyStoreSQLite", "KMSWire", "SodiumKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Benchmarks of the engine (`make bench`), and a probe the durability tests kill.
@@ -54,8 +74,14 @@ let package = Package(
         .target(
             name: "EnvSealCLI",
             dependencies: [
-                "EnvSeal", "EnvSealFormat", "SodiumKit",
+                "EnvSeal", "EnvSealFormat", "SodiumKit", "KeyService", "KeyServer", "KeyStoreSQLite", "KMSWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -68,11 +94,23 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire", "SodiumKit"], resources: [.copy("Vectors")], swiftSettings: swiftSettings),
         .testTarget(name: "KeyServiceTests", dependencies: ["KeyService", "KMSWire", "SodiumKit", "EnvSealFormat"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeyStoreTests",
             dependencies: ["KeyService", "KeyStoreSQLite", "KMSWire", "SodiumKit", "envseal-store-probe"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KeyServerTests",
+            dependencies: [
+                "KeyServer", "KeyService", "KMSWire", "SodiumKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EnvSealTests", dependencies: ["EnvSeal"], swiftSettings: swiftSettings),

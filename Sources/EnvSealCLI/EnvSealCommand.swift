@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 /// The `envseal` command: its subcommands, and the one place errors are printed.
-public struct EnvSealCommand: ParsableCommand {
+public struct EnvSealCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "envseal",
         abstract: "Keep a function's secrets sealed in its environment variables.",
@@ -11,16 +11,20 @@ public struct EnvSealCommand: ParsableCommand {
         66 unreadable input (docs/CLI.md).
         """,
         version: EnvSealVersion.current,
-        subcommands: [InspectCommand.self]
+        subcommands: [InspectCommand.self, ServerCommand.self, PrincipalsCommand.self]
     )
 
     public init() {}
 
     /// Parses the arguments, runs the command, prints errors in envseal's style and exits.
-    public static func runMain(_ arguments: [String]? = nil) -> Never {
+    public static func runMain(_ arguments: [String]? = nil) async -> Never {
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
             Foundation.exit(EnvSealExit.success)
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("envseal: error: \(error.message)\n".utf8))

@@ -20,13 +20,13 @@ struct InspectCommand: ParsableCommand {
         """
     )
 
-    enum Output: String, ExpressibleByArgument, CaseIterable { case text, json }
+    
 
     @Argument(help: "The dotenv file to inspect.")
     var file: String
 
     @Option(help: "Output format: text or json.")
-    var output: Output = .text
+    var output: OutputFormat = .text
 
     func run() throws {
         let report = try FileInspection(path: file)

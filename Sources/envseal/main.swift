@@ -1,3 +1,3 @@
 import EnvSealCLI
 
-EnvSealCommand.runMain()
+await EnvSealCommand.runMain()

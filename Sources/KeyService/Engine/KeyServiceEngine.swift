@@ -66,6 +66,11 @@ public final class KeyServiceEngine: Sendable {
 
     var now: Date { configuration.now() }
 
+    /// Succeeds when the key store answers: what a readiness probe asks.
+    public func checkReady() async throws {
+        _ = try await store.metadata(MetadataName.rootCheck)
+    }
+
     func keyARN(_ id: UUID) -> String {
         "arn:\(configuration.partition):kms:\(configuration.region):\(configuration.account):key/\(id.uuidString.lowercased())"
     }

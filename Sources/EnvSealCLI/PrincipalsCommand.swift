@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import KeyServer
+import KeyService
+import KeyStoreSQLite
+
+/// `envseal principals`: the access-key pairs that may call the key service.
+struct PrincipalsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "principals",
+        abstract: "Manage the principals (access-key pairs) of the embedded key store.",
+        subcommands: [Create.self, List.self, Disable.self, Enable.self, Delete.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a principal and write its credentials file (0600).",
+            discussion: """
+            Examples:
+              envseal principals create billing-fn
+              envseal principals create ci --admin --credentials ci.credentials
+            """)
+
+        @OptionGroup var store: KeyStoreOptions
+        @Argument(help: "The principal's name: letters, digits and +=,.@_-.") var name: String
+        @Flag(help: "Make it an admin: it may create keys and is named in new keys' default policies.") var admin = false
+        @Option(help: "Where to write its credentials (default: KEYSTORE/NAME.credentials).") var credentials: String?
+
+        func run() async throws {
+            let home = try await store.open()
+            let made: PrincipalDirectory.Credentials
+            do {
+                made = try await home.principals.create(name: name, isAdmin: admin)
+            } catch let error as PrincipalError {
+                throw CLIError(error.description, exitCode: EnvSealExit.usage)
+            }
+            let path = credentials ?? "\(store.keystore)/\(name).credentials"
+            try KeyStoreHome.writeCredentials(made, region: store.region, to: path)
+            print("created \(made.record.arn) (access key \(made.record.accessKeyID)); credentials written to \(path)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the principals.")
+        @OptionGroup var store: KeyStoreOptions
+        @Option(help: "Output format: text or json.") var output: OutputFormat = .text
+
+        func run() async throws {
+            let home = try await store.open()
+            let all = try await home.store.principals()
+            switch output {
+            case .text:
+                for p in all {
+                    print("\(p.name)\t\(p.accessKeyID)\t\(p.isAdmin ? "admin" : "-")\t\(p.isEnabled ? "enabled" : "disabled")\t\(p.arn)")
+                }
+            case .json:
+                struct Row: Encodable { let name, accessKeyId, arn: String; let admin, enabled: Bool }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                let rows = all.map { Row(name: $0.name, accessKeyId: $0.accessKeyID, arn: $0.arn, admin: $0.isAdmin, enabled: $0.isEnabled) }
+                print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Refuse a principal's requests until enabled again.")
+        @OptionGroup var store: KeyStoreOptions
+        @Argument(help: "The principal's name or access key id.") var principal: String
+        func run() async throws { try await PrincipalsCommand.setEnabled(principal, false, store) }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Accept a disabled principal's requests again.")
+        @OptionGroup var store: KeyStoreOptions
+        @Argument(help: "The principal's name or access key id.") var principal: String
+        func run() async throws { try await PrincipalsCommand.setEnabled(principal, true, store) }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a principal: its access key stops working at once.")
+        @OptionGroup var store: KeyStoreOptions
+        @Argument(help: "The principal's name or access key id.") var principal: String
+        func run() async throws {
+            let home = try await store.open()
+            let record = try await PrincipalsCommand.find(principal, home)
+            _ = try await home.store.deletePrincipal(accessKeyID: record.accessKeyID)
+            print("deleted \(record.arn)")
+        }
+    }
+
+    static func find(_ reference: String, _ home: KeyStoreHome) async throws -> PrincipalRecord {
+        guard let record = try await home.store.principals().first(where: { $0.name == reference || $0.accessKeyID == reference }) else {
+            throw CLIError("no principal named \(reference)", hint: "envseal principals list shows them", exitCode: EnvSealExit.usage)
+        }
+        return record
+    }
+
+    static func setEnabled(_ reference: String, _ enabled: Bool, _ options: KeyStoreOptions) async throws {
+        let home = try await options.open()
+        let record = try await find(reference, home)
+        try await home.store.setPrincipalEnabled(accessKeyID: record.accessKeyID, enabled)
+        print("\(enabled ? "enabled" : "disabled") \(record.arn)")
+    }
+}
+
+/// `--output` for commands a script may read.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import KeyServer
+import KeyService
+import KeyStoreSQLite
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import SodiumKit
+import UnixSignals
+
+/// `envseal server`: the key service over HTTP, on the embedded store.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the key service: AWS KMS's JSON protocol with SigV4, on the embedded key store.",
+        discussion: """
+        On first start it creates the store, the root key and an admin principal, and writes the \
+        admin's credentials to KEYSTORE/admin.credentials (AWS shared-credentials format, 0600).
+
+        Examples:
+          envseal server
+          envseal server --keystore /var/lib/envseal --listen 0.0.0.0:8417
+          AWS_SHARED_CREDENTIALS_FILE=KeyStore/admin.credentials AWS_REGION=us-east-1 \\
+            aws --endpoint-url http://127.0.0.1:8417 kms list-keys
+        """
+    )
+
+    @OptionGroup var store: KeyStoreOptions
+
+    @Option(help: "Address and port to listen on.")
+    var listen: String = "127.0.0.1:8417"
+
+    @Option(name: .customLong("maintenance-interval"), help: "Seconds between runs of due rotations and deletions.")
+    var maintenanceInterval: Int = 60
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let (host, port) = try Self.parseListen(listen)
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = { () -> Logger in
+            var logger = Logger(label: "envseal.server")
+            logger.logLevel = level
+            return logger
+        }()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let home = try await store.open()
+        if let path = try await home.ensureAdmin(region: store.region) {
+            logger.notice("created the admin principal; its credentials are in \(path)")
+        }
+        let server = KeyServer(
+            engine: home.engine, principals: home.principals,
+            configuration: .init(host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval)),
+            registry: registry, logger: logger)
+        let region = store.region
+        let application = server.application { port in
+            logger.notice("envseal key service listening", metadata: ["address": "\(host):\(port)", "region": "\(region)"])
+        }
+        let services = ServiceGroup(
+            configuration: .init(services: [.init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            if "\(error)".contains("Address already in use") || "\(error)".contains("EADDRINUSE") {
+                throw CLIError("cannot listen on \(host):\(port): the address is already in use", hint: "stop the other server or pick another port with --listen")
+            }
+            throw CLIError("the server stopped: \(error)")
+        }
+        try? home.store.close()
+        logger.notice("envseal key service stopped")
+    }
+
+    static func parseListen(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen must be HOST:PORT, like 127.0.0.1:8417")
+        }
+        return (String(text[..<colon]), port)
+    }
+}
+
+/// Where the embedded key store is, and the engine's ARN settings.
+struct KeyStoreOptions: ParsableArguments {
+    @Option(help: "The key store folder.")
+    var keystore: String = "KeyStore"
+
+    @Option(help: "The region in key ARNs.")
+    var region: String = ProcessInfo.processInfo.environment["AWS_REGION"] ?? "us-east-1"
+
+    @Option(name: .customLong("account-id"), help: "The 12-digit account in key ARNs.")
+    var accountID: String = "111122223333"
+
+    @Flag(help: "Derive the root key from a passphrase (ENVSEAL_ROOT_PASSPHRASE, or asked for) instead of KEYSTORE/root.key.")
+    var passphrase = false
+
+    func validate() throws {
+        guard accountID.count == 12, accountID.allSatisfy(\.isNumber) else {
+            throw ValidationError("--account-id must be 12 digits, like AWS account ids")
+        }
+    }
+
+    func open() async throws -> KeyStoreHome {
+        var secret: SecureBytes?
+        if passphrase {
+            secret = try PassphraseSource.read()
+        }
+        do {
+            return try await KeyStoreHome.open(keystore, passphrase: secret, configuration: .init(region: region, account: accountID))
+        } catch let error as KeyStoreHomeError {
+            throw CLIError(error.description, exitCode: EnvSealExit.cannotRead)
+        }
+    }
+}
+
+
+/// The root passphrase: from ENVSEAL_ROOT_PASSPHRASE, or asked for on the terminal without echo.
+enum PassphraseSource {
+    static func read() throws -> SecureBytes {
+        if let value = ProcessInfo.processInfo.environment["ENVSEAL_ROOT_PASSPHRASE"], !value.isEmpty {
+            return try SecureBytes(utf8: value)
+        }
+        guard isatty(STDIN_FILENO) != 0, let pointer = getpass("envseal: root passphrase: ") else {
+            throw CLIError("no root passphrase: set ENVSEAL_ROOT_PASSPHRASE or run on a terminal")
+        }
+        defer { memset(pointer, 0, strlen(pointer)) }
+        return try SecureBytes(copying: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+    }
+}

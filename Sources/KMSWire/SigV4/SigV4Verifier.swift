@@ -1,0 +1,291 @@
+import Foundation
+import SodiumKit
+
+/// Verifies AWS Signature Version 4 on incoming requests, answering in AWS's error types and words.
+///
+/// It rebuilds the client's canonical request from what arrived (the body is always hashed as
+/// received; an `X-Amz-Content-SHA256` header is never trusted for KMS), derives the signing key
+/// from the secret the caller looks up, and compares signatures in constant time. Derived signing
+/// keys are cached per access key, day, region and service in a small bounded cache, each entry
+/// tied to the secret it came from, so a request costs one HMAC once its key has been seen today.
+///
+/// Checks, in order, and the error each failure gives:
+///
+/// | Check | Error |
+/// |---|---|
+/// | an `Authorization` header (presigned query-string signatures are not taken) | `MissingAuthenticationTokenException` (`IncompleteSignatureException` for a query signature) |
+/// | algorithm `AWS4-HMAC-SHA256`; `Credential`, `SignedHeaders`, `Signature` once each and well formed; an `X-Amz-Date` (or `Date`) that parses | `IncompleteSignatureException` |
+/// | scope region, service, `aws4_request`, and date = the request date's day | `InvalidSignatureException` |
+/// | `host` and the date header among the signed headers | `IncompleteSignatureException` |
+/// | no `X-Amz-Security-Token` (this service issues no session credentials) | `UnrecognizedClientException` |
+/// | request time within ±``allowedClockSkew`` of now | `InvalidSignatureException` (`Signature expired: …`) |
+/// | a known access key | `UnrecognizedClientException` |
+/// | every signed header present; the signature matches | `InvalidSignatureException` |
+///
+/// **Clock skew.** A request outside the window gets `InvalidSignatureException` with AWS's own
+/// text, `Signature expired: 20250101T000000Z is now earlier than 20250101T000100Z
+/// (20250101T000600Z - 5 min.)` or `Signature not yet current: … is still later than … (… + 5 min.)`.
+/// That is the type the SDKs that correct skew look for: aws-sdk-go-v2, which sops uses
+/// (`aws/retry`: `InvalidSignatureException`, `SignatureDoesNotMatch`, `AuthFailure`,
+/// `RequestTimeTooSkewed` are retried with a corrected clock once the response `Date` is more
+/// than 4 minutes off; `RequestExpired` is not) and the JS v3 SDK (`CLOCK_SKEW_ERROR_CODES`).
+/// botocore (1.43) corrects no skew at all: it retries none of these, so boto3 and the aws CLI
+/// just report the error. The server must send an accurate `Date` header with every response
+/// for the SDKs to correct their clocks.
+///
+/// ```swift
+/// let verifier = SigV4Verifier(region: "us-east-1")
+/// let identity = try await verifier.verify(request) { accessKeyID in
+///     try await store.secretAccessKey(for: accessKeyID)   // nil when unknown
+/// }
+/// print(identity.accessKeyID, identity.credentialScope)  // AKID… 20250101/us-east-1/kms/aws4_request
+/// ```
+public struct SigV4Verifier: Sendable {
+    /// Who signed a request that verified.
+    public struct VerifiedIdentity: Sendable, Hashable {
+        /// The access key ID the request was signed with.
+        public let accessKeyID: String
+        /// The credential scope: `yyyymmdd/region/service/aws4_request`.
+        public let credentialScope: String
+        /// The request's signing time (`X-Amz-Date`, or `Date`).
+        public let signedAt: Date
+
+        /// Creates an identity.
+        /// - Parameters:
+        ///   - accessKeyID: The access key ID.
+        ///   - credentialScope: The credential scope.
+        ///   - signedAt: The signing time.
+        public init(accessKeyID: String, credentialScope: String, signedAt: Date) {
+            self.accessKeyID = accessKeyID
+            self.credentialScope = credentialScope
+            self.signedAt = signedAt
+        }
+    }
+
+    /// The region requests must be scoped to.
+    public let region: String
+    /// The service requests must be scoped to: `kms`.
+    public let service: String
+    /// How far the request time may be from the server's clock, either way.
+    public let allowedClockSkew: Duration
+    /// The server's clock, read by ``verify(_:secret:)``.
+    public let clock: @Sendable () -> Date
+
+    private let skewSeconds: Int64
+    private let cache: SigV4SigningKey.Cache
+
+    /// Creates a verifier.
+    /// - Parameters:
+    ///   - region: The region requests must be scoped to.
+    ///   - service: The service requests must be scoped to; `kms`.
+    ///   - allowedClockSkew: The largest accepted distance between the request time and `now`;
+    ///     AWS's is 5 minutes. Whole seconds count; negative is taken as zero.
+    ///   - signingKeyCacheCapacity: How many derived signing keys to keep (one per access key and
+    ///     day); 0 derives the key on every request.
+    ///   - clock: The current time, for ``verify(_:secret:)``.
+    public init(
+        region: String,
+        service: String = "kms",
+        allowedClockSkew: Duration = .seconds(300),
+        signingKeyCacheCapacity: Int = 256,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.region = region
+        self.service = service
+        self.allowedClockSkew = allowedClockSkew
+        self.clock = clock
+        // Clamped to 10,000 years so that now ± skew cannot overflow.
+        skewSeconds = min(max(allowedClockSkew.components.seconds, 0), 315_569_520_000)
+        cache = SigV4SigningKey.Cache(capacity: signingKeyCacheCapacity)
+    }
+
+    /// Verifies a request at the time ``clock`` gives.
+    /// - Parameters:
+    ///   - request: The request as received.
+    ///   - secret: Looks up the secret access key of an access key ID; `nil` when there is none.
+    ///     A ``KMSError`` it throws is passed on; any other error becomes `InternalFailureException`.
+    /// - Returns: The access key ID and credential scope the request was signed with.
+    /// - Throws: ``KMSError``: see the table in the type's documentation.
+    public func verify(
+        _ request: SigV4Request, secret: (String) async throws -> SecureBytes?
+    ) async throws(KMSError) -> VerifiedIdentity {
+        try await verify(request, now: clock(), secret: secret)
+    }
+
+    /// Verifies a request at a given time.
+    /// - Parameters:
+    ///   - request: The request as received.
+    ///   - now: The server's current time.
+    ///   - secret: Looks up the secret access key of an access key ID; `nil` when there is none.
+    ///     A ``KMSError`` it throws is passed on; any other error becomes `InternalFailureException`.
+    /// - Returns: The access key ID and credential scope the request was signed with.
+    /// - Throws: ``KMSError``: see the table in the type's documentation.
+    public func verify(
+        _ request: SigV4Request, now: Date, secret: (String) async throws -> SecureBytes?
+    ) async throws(KMSError) -> VerifiedIdentity {
+        let found = FoundHeaders(request)
+        guard let authorizationValue = found.authorization else {
+            throw Self.hasQuerySignature(request.path) ? SigV4Failure.querySignature : SigV4Failure.missingToken
+        }
+        guard found.authorizationCount == 1 else { throw SigV4Failure.multipleAuthorizationHeaders }
+        let authorization = try SigV4Authorization(
+            parsing: authorizationValue, hasDateHeader: found.amzDate != nil || found.date != nil)
+
+        // The request time: X-Amz-Date, or Date when there is none (what the spec allows).
+        let timestamp: SigV4Timestamp
+        let dateHeader: (name: String, signedName: String)
+        if let amzDate = found.amzDate {
+            guard found.amzDateCount == 1 else { throw SigV4Failure.multipleDateHeaders }
+            guard let parsed = SigV4Timestamp(amzDate: SigV4Text.trimmed(amzDate[...])) else {
+                throw SigV4Failure.malformedAmzDate
+            }
+            timestamp = parsed
+            dateHeader = ("X-Amz-Date", "x-amz-date")
+        } else {
+            guard found.dateCount == 1, let date = found.date else { throw SigV4Failure.multipleDateHeaders }
+            guard let parsed = SigV4Timestamp(httpDate: SigV4Text.trimmed(date[...])) else {
+                throw SigV4Failure.malformedDate
+            }
+            timestamp = parsed
+            dateHeader = ("Date", "date")
+        }
+        let amzDate = timestamp.amzDate
+
+        // The credential scope.
+        guard authorization.region.utf8.elementsEqual(region.utf8) else {
+            throw SigV4Failure.wrongRegion(authorization.region)
+        }
+        guard authorization.service.utf8.elementsEqual(service.utf8) else {
+            throw SigV4Failure.wrongService(expected: service)
+        }
+        guard authorization.terminator.utf8.elementsEqual(SigV4Canonical.terminator.utf8) else {
+            throw SigV4Failure.wrongTerminator(authorization.terminator)
+        }
+        guard authorization.scopeDate.utf8.elementsEqual(amzDate.utf8.prefix(8)) else {
+            throw SigV4Failure.scopeDateMismatch(
+                scopeDate: authorization.scopeDate, requestDate: String(amzDate.prefix(8)), header: dateHeader.name)
+        }
+
+        // Host binds the request to this server, the date to its time: both must be signed.
+        guard authorization.signs("host") else { throw SigV4Failure.hostNotSigned }
+        guard authorization.signs(dateHeader.signedName) else {
+            throw SigV4Failure.dateNotSigned(header: dateHeader.name)
+        }
+
+        // envseal issues long-term keys only: a session token cannot be one of ours, and AWS
+        // answers an unknown token with UnrecognizedClientException.
+        guard !found.hasSecurityToken else { throw SigV4Failure.unrecognizedClient }
+
+        try checkClockSkew(timestamp, requestDate: amzDate, now: now)
+
+        let accessKeyID = String(authorization.accessKeyID)
+        let secretAccessKey: SecureBytes?
+        do {
+            secretAccessKey = try await secret(accessKeyID)
+        } catch let error as KMSError {
+            throw error
+        } catch {
+            throw SigV4Failure.lookupFailed
+        }
+        guard let secretAccessKey else { throw SigV4Failure.unrecognizedClient }
+
+        let canonical: [UInt8]
+        switch SigV4Canonical.request(
+            request, signedHeaderNames: authorization.signedHeaderNames, signedHeaders: authorization.signedHeaders,
+            payloadHash: SigV4Canonical.payloadHash(request.body))
+        {
+        case .success(let bytes): canonical = bytes
+        case .failure(let missing): throw SigV4Failure.signedHeaderMissing(missing.name)
+        }
+        let stringToSign = SigV4Canonical.stringToSign(
+            amzDate: amzDate, scope: authorization.scope, canonicalRequest: canonical)
+        let signingKey = try signingKey(
+            accessKeyID: accessKeyID, date: String(authorization.scopeDate), secret: secretAccessKey)
+        let expected = SigV4Text.hex(SHA256.hmacPublic(stringToSign, key: signingKey))
+        guard ConstantTime.equal(expected, authorization.signature.utf8) else {
+            throw SigV4Failure.signatureMismatch
+        }
+        return VerifiedIdentity(
+            accessKeyID: accessKeyID, credentialScope: String(authorization.scope), signedAt: timestamp.date)
+    }
+
+    /// The number of signing keys in the cache (for tests and metrics).
+    public var cachedSigningKeyCount: Int { cache.count }
+
+    // MARK: - Steps
+
+    private func checkClockSkew(_ timestamp: SigV4Timestamp, requestDate: String, now: Date) throws(KMSError) {
+        // Whole seconds, like the request time and AWS's messages: a request is in time while
+        // |request - now| <= skew, with now truncated to its second.
+        guard let current = SigV4Timestamp(now) else { throw SigV4Failure.outOfRangeClock }
+        let request = timestamp.secondsSince1970
+        let earliest = current.secondsSince1970 - skewSeconds
+        let latest = current.secondsSince1970 + skewSeconds
+        guard request < earliest || request > latest else { return }
+        let skewText = skewSeconds % 60 == 0 ? "\(skewSeconds / 60) min" : "\(skewSeconds) sec"
+        if request < earliest {
+            throw SigV4Failure.expired(
+                requestDate: requestDate, earliest: SigV4Timestamp(secondsSince1970: earliest).amzDate,
+                now: current.amzDate, skew: skewText)
+        }
+        throw SigV4Failure.notYetCurrent(
+            requestDate: requestDate, latest: SigV4Timestamp(secondsSince1970: latest).amzDate,
+            now: current.amzDate, skew: skewText)
+    }
+
+    /// The signing key, from the cache when it was derived from this very secret.
+    private func signingKey(accessKeyID: String, date: String, secret: SecureBytes) throws(KMSError) -> SecureBytes {
+        let key = SigV4SigningKey.Cache.Key(accessKeyID: accessKeyID, date: date, region: region, service: service)
+        if let cached = cache.signingKey(for: key, secret: secret) { return cached }
+        let derived: SecureBytes
+        do {
+            derived = try SigV4SigningKey.derive(secret: secret, date: date, region: region, service: service)
+        } catch {
+            throw SigV4Failure.outOfMemory
+        }
+        cache.insert(derived, for: key, secret: secret)
+        return derived
+    }
+
+    /// Whether the query string carries presigned-URL parameters.
+    private static func hasQuerySignature(_ path: String) -> Bool {
+        guard let question = path.utf8.firstIndex(of: UInt8(ascii: "?")) else { return false }
+        let query = path[path.utf8.index(after: question)...]
+        return query.split(separator: "&").contains { pair in
+            pair.hasPrefix("X-Amz-Signature=") || pair.hasPrefix("X-Amz-Credential=")
+                || pair.hasPrefix("X-Amz-Algorithm=")
+        }
+    }
+
+    /// The headers verification reads, found in one pass over the request.
+    private struct FoundHeaders {
+        var authorization: String?
+        var authorizationCount = 0
+        var amzDate: String?
+        var amzDateCount = 0
+        var date: String?
+        var dateCount = 0
+        var hasSecurityToken = false
+
+        init(_ request: SigV4Request) {
+            for header in request.headers {
+                // Compare lengths first: most headers match none of these names.
+                switch header.name.utf8.count {
+                case 13 where SigV4Text.equalsIgnoringASCIICase(header.name, "authorization"):
+                    authorizationCount += 1
+                    if authorization == nil { authorization = header.value }
+                case 10 where SigV4Text.equalsIgnoringASCIICase(header.name, "x-amz-date"):
+                    amzDateCount += 1
+                    if amzDate == nil { amzDate = header.value }
+                case 4 where SigV4Text.equalsIgnoringASCIICase(header.name, "date"):
+                    dateCount += 1
+                    if date == nil { date = header.value }
+                case 20 where SigV4Text.equalsIgnoringASCIICase(header.name, "x-amz-security-token"):
+                    hasSecurityToken = true
+                default:
+                    break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Hummingbird
+import KMSWire
+import KeyService
+import Logging
+import Metrics
+import NIOCore
+import SodiumKit
+
+/// `POST /`: authenticates, decodes, dispatches, and answers one KMS request.
+struct KMSEndpoint: Sendable {
+    let engine: KeyServiceEngine
+    let principals: PrincipalDirectory
+    let maxBodyBytes: Int
+    let logger: Logger
+    let verifier: SigV4Verifier
+
+    init(engine: KeyServiceEngine, principals: PrincipalDirectory, maxBodyBytes: Int, logger: Logger) {
+        self.engine = engine
+        self.principals = principals
+        self.maxBodyBytes = maxBodyBytes
+        self.logger = logger
+        self.verifier = SigV4Verifier(region: engine.configuration.region, service: "kms")
+    }
+
+    func respond(to incoming: Request) async -> Response {
+        let started = ContinuousClock.now
+        let requestID = Self.requestID()
+        var operationName = "Unknown"
+        var principalARN = "-"
+        let response: Response
+        do {
+            var request = incoming
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: maxBodyBytes)
+            } catch {
+                throw RequestFailure(KMSError(.validation, "the request body is larger than \(maxBodyBytes) bytes"), status: .contentTooLarge)
+            }
+            let bytes = Data(body.readableBytesView)
+            guard let target = request.headers[.init("X-Amz-Target")!] else {
+                throw RequestFailure(KMSError.unknownOperation("the request has no X-Amz-Target header"))
+            }
+            guard let operation = KMSOperation(target: target) else {
+                throw RequestFailure(KMSError.unknownOperation("\(target) is not an operation of this service"))
+            }
+            operationName = operation.rawValue
+            let principal = try await authenticate(request, body: bytes)
+            principalARN = principal.arn
+            let output = try await KMSDispatch.call(operation, body: bytes, engine: engine, principal: principal, requestID: requestID)
+            response = Self.json(.ok, output, requestID: requestID)
+            record(operationName, outcome: "Allowed", started: started)
+        } catch let failure as RequestFailure {
+            response = Self.json(failure.status ?? Self.status(failure.error), failure.error.jsonBody(), requestID: requestID)
+            record(operationName, outcome: failure.error.type.rawValue, started: started)
+        } catch let error as KMSError {
+            response = Self.json(Self.status(error), error.jsonBody(), requestID: requestID)
+            record(operationName, outcome: error.type.rawValue, started: started)
+        } catch {
+            // Never a crash and never details: an unexpected error is logged here and answered 500.
+            logger.error("unexpected failure", metadata: ["request_id": "\(requestID)", "error": "\(type(of: error))"])
+            let failure = KMSError.internalFailure("internal failure; request id \(requestID)")
+            response = Self.json(.internalServerError, failure.jsonBody(), requestID: requestID)
+            record(operationName, outcome: failure.type.rawValue, started: started)
+        }
+        logger.info("request", metadata: [
+            "request_id": "\(requestID)", "operation": "\(operationName)", "principal": "\(principalARN)",
+            "status": "\(response.status.code)",
+        ])
+        return response
+    }
+
+    /// Checks the SigV4 signature and finds the enabled principal behind the access key.
+    func authenticate(_ request: Request, body: Data) async throws -> Principal {
+        var headers: [SigV4Request.Header] = []
+        // HTTP/1.1's Host header arrives as the request's authority, not among its fields.
+        if let authority = request.head.authority, request.headers[.init("Host")!] == nil {
+            headers.append(.init("Host", authority))
+        }
+        for field in request.headers { headers.append(.init(field.name.canonicalName, field.value)) }
+        let signed = SigV4Request(method: request.method.rawValue, path: request.uri.string, headers: headers, body: body)
+        let principals = self.principals
+        let identity = try await verifier.verify(signed, now: Date()) { accessKeyID in
+            try await principals.lookUp(accessKeyID: accessKeyID)?.1
+        }
+        // A second look-up is a cache hit; it gives the record the secret belonged to.
+        guard let (record, _) = try await principals.lookUp(accessKeyID: identity.accessKeyID) else {
+            throw KMSError.unrecognizedClient("The security token included in the request is invalid.")
+        }
+        return PrincipalDirectory.principal(record)
+    }
+
+    func readiness() async -> Response {
+        do {
+            try await engine.checkReady()
+            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+        } catch {
+            return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"],
+                            body: .init(byteBuffer: ByteBuffer(string: "key store unavailable\n")))
+        }
+    }
+
+    func record(_ operation: String, outcome: String, started: ContinuousClock.Instant) {
+        Counter(label: "envseal_requests_total", dimensions: [("operation", operation), ("outcome", outcome)]).increment()
+        let elapsed = ContinuousClock.now - started
+        Timer(label: "envseal_request_duration_seconds", dimensions: [("operation", operation)])
+            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+
+    static func status(_ error: KMSError) -> HTTPResponse.Status {
+        HTTPResponse.Status(code: error.httpStatus)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: Data, requestID: String) -> Response {
+        var headers: HTTPFields = [.contentType: KMSJSON.contentType]
+        headers[.init("x-amzn-RequestId")!] = requestID
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// A request id shaped like AWS's (a UUID), from libsodium's CSPRNG, cheaper than `UUID()`.
+    static func requestID() -> String {
+        let bytes = SecureRandom.bytes(count: 16)
+        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let c = Array(hex)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+}
+
+/// A KMS error with a status other than its type's (413 for an oversized body).
+struct RequestFailure: Error {
+    let error: KMSError
+    let status: HTTPResponse.Status?
+    init(_ error: KMSError, status: HTTPResponse.Status? = nil) {
+        self.error = error
+        self.status = status
+    }
+}

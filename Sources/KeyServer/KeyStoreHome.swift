@@ -1,0 +1,90 @@
+import Foundation
+import KeyService
+import KeyStoreSQLite
+import Logging
+import SodiumKit
+
+/// The embedded key store's folder (`KeyStore/` by default): the SQLite database, the root key
+/// and the first admin's credentials, opened together.
+public struct KeyStoreHome: Sendable {
+    /// The folder.
+    public let directory: String
+    /// The store.
+    public let store: SQLiteKeyStore
+    /// The engine over it.
+    public let engine: KeyServiceEngine
+    /// Its principals.
+    public let principals: PrincipalDirectory
+
+    /// The file the first admin's credentials are written to.
+    public var adminCredentialsPath: String { directory + "/admin.credentials" }
+
+    /// Opens (creating on first use) the store, the root key and the engine.
+    /// - Parameters:
+    ///   - directory: The folder.
+    ///   - passphrase: Derive the root key from this passphrase instead of `root.key`.
+    ///   - configuration: Region, account and clock of the engine.
+    /// - Throws: A ``KeyStoreHomeError`` saying what is wrong with the folder, the root key or the store.
+    public static func open(
+        _ directory: String, passphrase: SecureBytes? = nil, configuration: KeyServiceConfiguration = .init()
+    ) async throws -> KeyStoreHome {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw KeyStoreHomeError(description: "\(directory) is not a directory")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw KeyStoreHomeError(description: "cannot create the key store folder \(directory)")
+        }
+        let store: SQLiteKeyStore
+        do {
+            store = try SQLiteKeyStore(path: directory + "/keystore.sqlite")
+        } catch {
+            throw KeyStoreHomeError(description: "cannot open the key store in \(directory): \(error)")
+        }
+        let source: RootKey.Source = passphrase.map { .passphrase($0, .moderate) } ?? .file(directory + "/root.key")
+        let root: RootKey
+        do {
+            root = try await RootKey.open(source, store: store)
+        } catch let error as RootKey.Error {
+            throw KeyStoreHomeError(description: error.description)
+        } catch {
+            throw KeyStoreHomeError(description: "cannot check the root key against \(directory): \(error)")
+        }
+        let principals = PrincipalDirectory(store: store, root: root, account: configuration.account, partition: configuration.partition)
+        var configuration = configuration
+        configuration.administrators += try await store.principals().filter(\.isAdmin).map(\.arn)
+        let engine = KeyServiceEngine(store: store, root: root, configuration: configuration)
+        return KeyStoreHome(directory: directory, store: store, engine: engine, principals: principals)
+    }
+
+    /// Creates the first admin principal when there is none, writing its credentials to
+    /// `admin.credentials` (AWS shared-credentials format, mode 0600).
+    /// - Returns: The file's path when it was just written, `nil` when an admin existed.
+    public func ensureAdmin(region: String) async throws -> String? {
+        guard try await !store.principals().contains(where: \.isAdmin) else { return nil }
+        let credentials = try await principals.create(name: "admin", isAdmin: true)
+        try Self.writeCredentials(credentials, region: region, to: adminCredentialsPath)
+        return adminCredentialsPath
+    }
+
+    /// Writes a credentials file: created 0600 before the secret goes in, fsynced.
+    public static func writeCredentials(_ credentials: PrincipalDirectory.Credentials, region: String, to path: String) throws {
+        guard let text = credentials.sharedCredentialsFile(region: region) else {
+            throw KeyStoreHomeError(description: "out of guarded memory")
+        }
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw KeyStoreHomeError(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let written = text.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        guard written == text.count, fsync(fd) == 0 else { throw KeyStoreHomeError(description: "cannot write \(path)") }
+    }
+}
+
+/// What is wrong with a key store folder. Never holds a secret.
+public struct KeyStoreHomeError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong and where.
+    public let description: String
+}

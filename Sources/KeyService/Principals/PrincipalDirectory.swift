@@ -1,0 +1,122 @@
+import EnvSealFormat
+import Foundation
+import SodiumKit
+import Synchronization
+
+/// The principals that may call the key service: creating them (an access key pair whose secret
+/// is stored only wrapped under the root key) and looking up their secrets to check signatures.
+///
+/// Lookups are cached for a second, so a principal disabled or deleted from the CLI while a
+/// server runs is refused within a second, without a store read on every request.
+public final class PrincipalDirectory: Sendable {
+    let store: any KeyStore
+    let root: RootKey
+    let account: String
+    let partition: String
+    let cacheLifetime: TimeInterval
+    private let cache = Mutex<[String: Entry]>([:])
+
+    struct Entry {
+        let record: PrincipalRecord?
+        let secret: SecureBytes?
+        let fetched: Date
+    }
+
+    /// A principal's new credentials, as handed out once.
+    public struct Credentials: Sendable {
+        /// The principal.
+        public let record: PrincipalRecord
+        /// The secret access key, in guarded memory.
+        public let secretAccessKey: SecureBytes
+
+        /// The AWS shared-credentials file text for a profile (holds the secret).
+        public func sharedCredentialsFile(profile: String = "default", region: String? = nil) -> SecureBytes? {
+            secretAccessKey.withUnsafeBytes { secret -> SecureBytes? in
+                var text = Array("[\(profile)]\naws_access_key_id = \(record.accessKeyID)\naws_secret_access_key = ".utf8)
+                text += secret
+                text += Array("\n".utf8)
+                if let region { text += Array("region = \(region)\n".utf8) }
+                defer { for index in text.indices { text[index] = 0 } }
+                return try? SecureBytes(copying: text)
+            }
+        }
+    }
+
+    /// Creates a directory over a store.
+    public init(store: any KeyStore, root: RootKey, account: String, partition: String = "aws", cacheLifetime: TimeInterval = 1) {
+        self.store = store
+        self.root = root
+        self.account = account
+        self.partition = partition
+        self.cacheLifetime = cacheLifetime
+    }
+
+    /// Creates a principal with a fresh access key pair.
+    /// - Parameters:
+    ///   - name: A short name: letters, digits and `+=,.@_-`, 1 to 64 characters.
+    ///   - isAdmin: Whether it administers the service.
+    /// - Returns: The record and the secret, which is not kept anywhere unwrapped.
+    /// - Throws: ``PrincipalError`` for a bad or taken name; the store's errors.
+    public func create(name: String, isAdmin: Bool = false, now: Date = Date()) async throws -> Credentials {
+        guard (1...64).contains(name.count), name.unicodeScalars.allSatisfy({ Self.nameCharacters.contains($0) }) else {
+            throw PrincipalError(description: "invalid principal name \"\(name)\": use 1 to 64 letters, digits and +=,.@_-")
+        }
+        // AWS's shapes: a 20-character AKIA… id, a 40-character secret.
+        let id = "AKIA" + Self.base32(SecureRandom.bytes(count: 10))
+        let secret = try SecureBytes(copying: Array(Base64URL.encode(SecureRandom.bytes(count: 30)).utf8))
+        let wrapped = try root.wrap(secret, id: RootKey.rootID, version: 1, purpose: "principal-secret:\(id)")
+        let record = PrincipalRecord(
+            accessKeyID: id, name: name, arn: "arn:\(partition):iam::\(account):user/\(name)", account: account,
+            wrappedSecret: wrapped, createdAt: now, isAdmin: isAdmin)
+        do {
+            try await store.insertPrincipal(record)
+        } catch let error as KeyStoreError where error.kind == .alreadyExists {
+            throw PrincipalError(description: "a principal named \(name) exists already")
+        }
+        return Credentials(record: record, secretAccessKey: secret)
+    }
+
+    /// The enabled principal with this access key id and its secret, or `nil`.
+    public func lookUp(accessKeyID: String, now: Date = Date()) async throws -> (PrincipalRecord, SecureBytes)? {
+        if let entry = cache.withLock({ $0[accessKeyID] }), now.timeIntervalSince(entry.fetched) < cacheLifetime {
+            guard let record = entry.record, let secret = entry.secret else { return nil }
+            return (record, secret)
+        }
+        var record = try await store.principal(accessKeyID: accessKeyID)
+        if record?.isEnabled == false { record = nil }
+        let secret = try record.map { try root.unwrap($0.wrappedSecret, id: RootKey.rootID, version: 1, purpose: "principal-secret:\($0.accessKeyID)") }
+        cache.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[accessKeyID] = Entry(record: record, secret: secret, fetched: now)
+        }
+        guard let record, let secret else { return nil }
+        return (record, secret)
+    }
+
+    /// The engine's view of a principal record.
+    public static func principal(_ record: PrincipalRecord) -> Principal {
+        Principal(arn: record.arn, account: record.account, isAdmin: record.isAdmin)
+    }
+
+    static let nameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-")
+
+    static func base32(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        var out = "", buffer = 0, bits = 0
+        for byte in bytes {
+            buffer = buffer << 8 | Int(byte)
+            bits += 8
+            while bits >= 5 {
+                out.append(alphabet[(buffer >> (bits - 5)) & 31])
+                bits -= 5
+            }
+        }
+        return out
+    }
+}
+
+/// An error managing principals. Never holds a secret.
+public struct PrincipalError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
+}

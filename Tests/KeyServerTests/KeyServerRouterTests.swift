@@ -1,0 +1,138 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdTesting
+import KMSWire
+import KeyServer
+import KeyService
+import Logging
+import NIOCore
+import Prometheus
+import SodiumKit
+import Testing
+
+/// The router driven in-process, without a socket: authentication, dispatch, errors, probes.
+@Suite("key server router")
+struct KeyServerRouterTests {
+    struct Setup {
+        let server: KeyServer
+        let admin: SigV4Credentials
+        let function: SigV4Credentials
+        let directory: URL
+    }
+
+    static func setup() async throws -> Setup {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("envseal-server-\(UUID().uuidString)")
+        let home = try await KeyStoreHome.open(directory.path)
+        let admin = try await home.principals.create(name: "admin", isAdmin: true)
+        let function = try await home.principals.create(name: "billing-fn")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let server = KeyServer(
+            engine: home.engine, principals: home.principals, configuration: .init(), registry: PrometheusCollectorRegistry(), logger: logger)
+        return Setup(
+            server: server,
+            admin: SigV4Credentials(accessKeyID: admin.record.accessKeyID, secretAccessKey: admin.secretAccessKey),
+            function: SigV4Credentials(accessKeyID: function.record.accessKeyID, secretAccessKey: function.secretAccessKey),
+            directory: directory)
+    }
+
+    /// A signed KMS request as boto3 would send it.
+    static func signed(_ operation: String, _ json: String, _ credentials: SigV4Credentials, date: Date = Date(), region: String = "us-east-1") throws -> (HTTPFields, ByteBuffer) {
+        let body = Array(json.utf8)
+        let request = SigV4Request(method: "POST", path: "/", headers: [
+            .init("Host", "localhost"), .init("Content-Type", KMSJSON.contentType), .init("X-Amz-Target", "TrentService.\(operation)"),
+        ], body: body)
+        let signed = try SigV4Signer(region: region).sign(request, credentials: credentials, date: date)
+        var fields = HTTPFields()
+        for header in signed.headers { fields.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value)) }
+        return (fields, ByteBuffer(bytes: body))
+    }
+
+    static func json(_ response: TestResponse) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) ?? [:]
+    }
+
+    @Test("signed requests create a key, encrypt and decrypt; responses carry a request id and a Date")
+    func roundTrip() async throws {
+        let s = try await Self.setup(); defer { try? FileManager.default.removeItem(at: s.directory) }
+        let app = Application(router: s.server.router())
+        try await app.test(.router) { client in
+            let (h1, b1) = try Self.signed("CreateKey", #"{"Description":"test"}"#, s.admin)
+            let created = try await client.execute(uri: "/", method: .post, headers: h1, body: b1)
+            #expect(created.status == .ok)
+            #expect(created.headers[HTTPField.Name("x-amzn-RequestId")!]?.count == 36)
+            let arn = try #require((Self.json(created)["KeyMetadata"] as? [String: Any])?["Arn"] as? String)
+            let (h2, b2) = try Self.signed("Encrypt", #"{"KeyId":"\#(arn)","Plaintext":"aGVsbG8=","EncryptionContext":{"a":"b"}}"#, s.admin)
+            let encrypted = try await client.execute(uri: "/", method: .post, headers: h2, body: b2)
+            #expect(encrypted.status == .ok)
+            let blob = try #require(Self.json(encrypted)["CiphertextBlob"] as? String)
+            let (h3, b3) = try Self.signed("Decrypt", #"{"CiphertextBlob":"\#(blob)","EncryptionContext":{"a":"b"}}"#, s.admin)
+            let decrypted = try await client.execute(uri: "/", method: .post, headers: h3, body: b3)
+            #expect(Self.json(decrypted)["Plaintext"] as? String == "aGVsbG8=")
+            // Errors: typed JSON, AWS's status codes, the principal named in AccessDenied.
+            let (h4, b4) = try Self.signed("Encrypt", #"{"KeyId":"\#(arn)","Plaintext":"aGVsbG8="}"#, s.function)
+            let denied = try await client.execute(uri: "/", method: .post, headers: h4, body: b4)
+            #expect(denied.status == .badRequest && Self.json(denied)["__type"] as? String == "AccessDeniedException")
+            #expect((Self.json(denied)["message"] as? String)?.contains("user/billing-fn") == true)
+            let (h5, b5) = try Self.signed("DescribeKey", #"{"KeyId":"alias/none"}"#, s.admin)
+            let missing = try await client.execute(uri: "/", method: .post, headers: h5, body: b5)
+            #expect(missing.status == .notFound && Self.json(missing)["__type"] as? String == "NotFoundException")
+        }
+    }
+
+    @Test("bad requests get typed 4xx answers, never a 500", arguments: [
+        ("ListKeys", "{not json", "SerializationException"),
+        ("ListKeys", #"{"Limit":"ten"}"#, "SerializationException"),
+        ("Encrypt", #"{"Plaintext":"aGVsbG8="}"#, "ValidationException"),
+        ("Encrypt", #"{"KeyId":"k","Plaintext":"!!notbase64"}"#, "SerializationException"),
+        ("Frobnicate", "{}", "UnknownOperationException"),
+    ])
+    func badRequests(operation: String, body: String, expected: String) async throws {
+        let s = try await Self.setup(); defer { try? FileManager.default.removeItem(at: s.directory) }
+        let app = Application(router: s.server.router())
+        try await app.test(.router) { client in
+            let (headers, buffer) = try Self.signed(operation, body, s.admin)
+            let response = try await client.execute(uri: "/", method: .post, headers: headers, body: buffer)
+            #expect((400..<500).contains(Int(response.status.code)))
+            #expect(Self.json(response)["__type"] as? String == expected)
+        }
+    }
+
+    @Test("authentication failures: no signature, wrong secret, stale date, unknown key, oversized body")
+    func authentication() async throws {
+        let s = try await Self.setup(); defer { try? FileManager.default.removeItem(at: s.directory) }
+        let app = Application(router: s.server.router())
+        try await app.test(.router) { client in
+            let unsigned = try await client.execute(
+                uri: "/", method: .post, headers: [.contentType: KMSJSON.contentType, HTTPField.Name("X-Amz-Target")!: "TrentService.ListKeys"],
+                body: ByteBuffer(string: "{}"))
+            #expect(Self.json(unsigned)["__type"] as? String == "MissingAuthenticationTokenException")
+            let wrong = try SigV4Credentials(accessKeyID: s.admin.accessKeyID, secretAccessKey: "not-the-secret-at-all-000000000000000000")
+            let (h1, b1) = try Self.signed("ListKeys", "{}", wrong)
+            #expect(Self.json(try await client.execute(uri: "/", method: .post, headers: h1, body: b1))["__type"] as? String == "InvalidSignatureException")
+            let (h2, b2) = try Self.signed("ListKeys", "{}", s.admin, date: Date().addingTimeInterval(-600))
+            #expect(Self.json(try await client.execute(uri: "/", method: .post, headers: h2, body: b2))["__type"] as? String == "InvalidSignatureException")
+            let stranger = try SigV4Credentials(accessKeyID: "AKIAUNKNOWN000000000", secretAccessKey: "x")
+            let (h3, b3) = try Self.signed("ListKeys", "{}", stranger)
+            #expect(Self.json(try await client.execute(uri: "/", method: .post, headers: h3, body: b3))["__type"] as? String == "UnrecognizedClientException")
+            let (h4, b4) = try Self.signed("ListKeys", "{}", s.admin, region: "eu-west-1")
+            #expect(Self.json(try await client.execute(uri: "/", method: .post, headers: h4, body: b4))["__type"] as? String == "InvalidSignatureException")
+            let (h5, _) = try Self.signed("ListKeys", "{}", s.admin)
+            let huge = try await client.execute(uri: "/", method: .post, headers: h5, body: ByteBuffer(repeating: 0x20, count: 70_000))
+            #expect(huge.status == .contentTooLarge)
+        }
+    }
+
+    @Test("health, readiness and metrics endpoints")
+    func probes() async throws {
+        let s = try await Self.setup(); defer { try? FileManager.default.removeItem(at: s.directory) }
+        let app = Application(router: s.server.router())
+        try await app.test(.router) { client in
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.status == .ok)
+        }
+    }
+}
