@@ -108,7 +108,8 @@ struct MaintenanceService: Service {
             } catch {
                 logger.error("maintenance failed", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            // Sleeps until the next run, or until shutdown begins.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }

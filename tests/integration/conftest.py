@@ -294,14 +294,14 @@ def server(request: pytest.FixtureRequest) -> Iterator[EnvsealServer]:
         yield instance
         code, seconds = instance.stop()
         log = instance.stderr_text()
+        for secret in instance.secrets:
+            assert_not_contained(log, secret, "the server's stderr")
         if code is None:
             raise AssertionError(
                 f"the server did not exit within {STOP_DEADLINE_SECONDS:.0f} s of SIGTERM\n{instance.stderr_tail()}"
             )
         if code != 0:
             raise AssertionError(f"the server exited {code} after SIGTERM (expected 0)\n{instance.stderr_tail()}")
-        for secret in instance.secrets:
-            assert_not_contained(log, secret, "the server's stderr")
     finally:
         instance.stop()
         _RUNNING.pop(request.module.__name__, None)
