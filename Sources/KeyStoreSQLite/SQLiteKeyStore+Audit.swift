@@ -3,24 +3,28 @@ import GRDB
 import KeyService
 
 extension SQLiteKeyStore {
-    /// Appends the record `body` makes from the last one, in one `IMMEDIATE` transaction.
+    /// Appends the records `body` makes from the last one, in one `IMMEDIATE` transaction.
     ///
     /// The write lock is taken before the last record is read, so writers in other tasks,
     /// instances or processes wait for this one: each sees the record the previous one appended
-    /// and the chain never forks. A record whose sequence is not the last one's plus one is
+    /// and the chain never forks. Records whose sequence does not continue the last one's are
     /// refused with `.alreadyExists`, as by the reference store.
-    public func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) async throws -> AuditRecord {
+    public func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord] {
         try await write(conflict: "audit record exists") { db in
             let last = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT \(AuditRecord.columns) FROM audit ORDER BY sequence DESC LIMIT 1")
             ).map(AuditRecord.init(row:))
-            let record = try body(last)
-            guard record.sequence == (last?.sequence ?? 0) + 1 else {
-                throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")
+            let records = try body(last)
+            var expected = (last?.sequence ?? 0) + 1
+            let insert = try db.cachedStatement(sql: "INSERT INTO audit (\(AuditRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            for record in records {
+                guard record.sequence == expected else {
+                    throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")
+                }
+                try insert.execute(arguments: try record.rowArguments())
+                expected += 1
             }
-            try db.cachedStatement(sql: "INSERT INTO audit (\(AuditRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .execute(arguments: try record.rowArguments())
-            return record
+            return records
         }
     }
 

@@ -101,9 +101,7 @@ struct SigV4PropertyTests {
             guard let error = await verificationError(F.verifier, request, now: F.signedAt, secret: F.lookup) else {
                 accepted += 1
                 let parsed = try SigV4Authorization(parsing: header, hasDateHeader: true)
-                #expect(parsed.signature == original.signature && parsed.scope == original.scope
-                            && parsed.accessKeyID == original.accessKeyID && parsed.signedHeaders == original.signedHeaders,
-                        "accepted a different header: \(header)")
+                #expect(parsed.parts == original.parts, "accepted a different header: \(header)")
                 continue
             }
             seen[error.type, default: 0] += 1

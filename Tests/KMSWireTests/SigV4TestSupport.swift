@@ -50,6 +50,14 @@ extension SigV4Request {
     }
 }
 
+/// The UTF-8 bytes of a string, as the canonicalisation functions take names.
+func utf8(_ text: String) -> ArraySlice<UInt8> { ArraySlice(text.utf8) }
+
+extension SigV4Authorization {
+    /// What a header says: key ID, scope, signed headers and signature.
+    var parts: [String] { [text(accessKeyID), text(scope), text(signedHeaders), text(signature)] }
+}
+
 extension Array where Element == UInt8 {
     /// Lower-case hex, for comparing keys and signatures in tests.
     var sigV4Hex: String { map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }

@@ -357,12 +357,12 @@ struct SigV4VerifierTests {
         // vector "date-header" covers the RFC 2822 form with '-0000').
         let date = "Wed, 01 Jan 2025 00:00:00 GMT"
         var request = F.unsigned.setting("Date", date)
-        let names: [Substring] = ["content-type", "date", "host", "x-amz-target"]
+        let names = ["content-type", "date", "host", "x-amz-target"]
         let canonical = try SigV4Canonical.request(
-            request, signedHeaderNames: names, signedHeaders: "content-type;date;host;x-amz-target",
+            request, signedHeaderNames: names.map(utf8), signedHeaders: utf8("content-type;date;host;x-amz-target"),
             payloadHash: SigV4Canonical.payloadHash(request.body)).get()
         let scope = "20250101/us-east-1/kms/aws4_request"
-        let stringToSign = SigV4Canonical.stringToSign(amzDate: "20250101T000000Z", scope: scope, canonicalRequest: canonical)
+        let stringToSign = SigV4Canonical.stringToSign(amzDate: "20250101T000000Z", scope: scope.utf8, canonicalRequest: canonical)
         let key = try SigV4SigningKey.derive(
             secret: SecureBytes(utf8: F.secret), date: "20250101", region: "us-east-1", service: "kms")
         request.setHeader("Authorization", "AWS4-HMAC-SHA256 Credential=\(F.accessKeyID)/\(scope), "

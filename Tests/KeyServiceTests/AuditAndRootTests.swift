@@ -128,5 +128,5 @@ actor ReplayStore: KeyStore {
     func principals() -> [PrincipalRecord] { [] }
     func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) {}
     func deletePrincipal(accessKeyID: String) -> Bool { false }
-    func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) throws -> AuditRecord { throw KeyStoreError(.notFound, "replay") }
+    func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) throws -> [AuditRecord] { throw KeyStoreError(.notFound, "replay") }
 }

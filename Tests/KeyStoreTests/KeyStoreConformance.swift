@@ -506,12 +506,31 @@ struct KeyStoreConformance {
             await #expect(throws: Refused.self) {
                 try await store.appendAudit { _ in throw Refused() }
             }
-
+            // A batch whose second record skips a number writes nothing at all.
+            let brokenBatch = await #expect(throws: KeyStoreError.self) {
+                try await store.appendAudit(batch: { last in
+                    let first = Fixtures.nextAudit(after: last)
+                    var second = Fixtures.nextAudit(after: first)
+                    second.sequence += 1
+                    return [first, second]
+                })
+            }
+            #expect(brokenBatch?.kind == .alreadyExists)
             #expect(try await store.auditRecords(after: 0, limit: 100) == appended)
+
+            // A batch appends its records in order, in one go.
+            let batch = try await store.appendAudit(batch: { last in
+                let first = Fixtures.nextAudit(after: last)
+                let second = Fixtures.nextAudit(after: first)
+                return [first, second, Fixtures.nextAudit(after: second)]
+            })
+            #expect(batch.map(\.sequence) == [6, 7, 8])
+            #expect(try await store.auditRecords(after: 5, limit: 100) == batch)
+            #expect(Fixtures.isChain(appended + batch))
             #expect(try await store.auditRecords(after: 0, limit: 2) == Array(appended[0..<2]))
             #expect(try await store.auditRecords(after: 2, limit: 2) == Array(appended[2..<4]))
-            #expect(try await store.auditRecords(after: 4, limit: 2) == [appended[4]])
-            #expect(try await store.auditRecords(after: 5, limit: 2) == [])
+            #expect(try await store.auditRecords(after: 4, limit: 2) == [appended[4], batch[0]])
+            #expect(try await store.auditRecords(after: 8, limit: 2) == [])
             #expect(try await store.auditRecords(after: 0, limit: 0) == [])
         }
     }

@@ -160,33 +160,42 @@ class EnvsealServer:
     def admin_credentials_path(self) -> Path:
         return self.keystore / "admin.credentials"
 
-    def start(self) -> None:
+    def launch(self, port: Optional[int] = None) -> subprocess.Popen:
+        """Starts the process on ``port`` (a free one by default) without waiting for it."""
         binary = envseal_binary()
         if not binary.exists():
             pytest.fail(f"no envseal binary at {binary}: run `swift build` or set ENVSEAL_BIN", pytrace=False)
+        self.port = port or free_port()
+        if self._stderr_file:
+            self._stderr_file.close()
+        self._stderr_file = open(self.stderr_path, "ab")
+        self.process = subprocess.Popen(
+            [
+                str(binary), "server",
+                "--keystore", str(self.keystore),
+                "--listen", f"127.0.0.1:{self.port}",
+                "--log-level", LOG_LEVEL,
+                "--region", REGION,
+                "--account-id", ACCOUNT_ID,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self._stderr_file,
+            stderr=self._stderr_file,
+            start_new_session=True,
+        )
+        return self.process
+
+    def start(self) -> None:
+        """Starts the server on a free port and waits for /readyz; fails the test if it does not get ready."""
         last_failure = ""
         for _ in range(3):  # the free port may be taken between our probe and the server's bind
-            self.port = free_port()
-            self._stderr_file = open(self.stderr_path, "ab")
-            self.process = subprocess.Popen(
-                [
-                    str(binary), "server",
-                    "--keystore", str(self.keystore),
-                    "--listen", f"127.0.0.1:{self.port}",
-                    "--log-level", LOG_LEVEL,
-                    "--region", REGION,
-                    "--account-id", ACCOUNT_ID,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=self._stderr_file,
-                stderr=self._stderr_file,
-                start_new_session=True,
-            )
+            logged = len(self.stderr_text())
+            self.launch()
             failure = self._wait_ready()
             if failure is None:
                 return
             last_failure = failure
-            if "already in use" not in self.stderr_text():
+            if "already in use" not in self.stderr_text()[logged:]:
                 break
         pytest.fail(f"the envseal server did not get ready: {last_failure}\n{self.stderr_tail()}", pytrace=False)
 
@@ -227,6 +236,7 @@ class EnvsealServer:
                 return None, time.monotonic() - started
         if self._stderr_file:
             self._stderr_file.close()
+            self._stderr_file = None
         return self.process.returncode, time.monotonic() - started
 
     def remember_secret(self, secret: str) -> None:

@@ -165,6 +165,8 @@ def test_schedule_and_cancel_key_deletion(kms, kms_unvalidated, new_key):
     meta = kms.describe_key(KeyId=arn)["KeyMetadata"]
     assert meta["KeyState"] == "PendingDeletion" and meta["Enabled"] is False
     assert meta["DeletionDate"] == scheduled["DeletionDate"]
+    assert meta.get("PendingDeletionWindowInDays") == 7
+    assert arn in [entry["KeyArn"] for entry in kms.list_keys(Limit=1000)["Keys"]], "ListKeys must list a key pending deletion"
     with kms_error(kms, "KMSInvalidStateException", 409):
         kms.encrypt(KeyId=arn, Plaintext=b"x")
     with kms_error(kms, "KMSInvalidStateException", 409):
@@ -229,6 +231,10 @@ def test_alias_lifecycle(kms, new_key):
 
     encrypted = kms.encrypt(KeyId=name, Plaintext=b"by alias")
     assert encrypted["KeyId"] == first
+    alias_arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:{name}"
+    assert kms.encrypt(KeyId=alias_arn, Plaintext=b"by alias ARN")["KeyId"] == first
+    assert kms.decrypt(CiphertextBlob=encrypted["CiphertextBlob"], KeyId=name)["KeyId"] == first
+    assert kms.decrypt(CiphertextBlob=encrypted["CiphertextBlob"], KeyId=alias_arn)["KeyId"] == first
     with kms_error(kms, "AlreadyExistsException", 409):
         kms.create_alias(AliasName=name, TargetKeyId=second)
 
@@ -560,6 +566,123 @@ def test_least_privilege_principal(kms, new_key, make_principal, admin_arn):
     assert billing.arn in denied.value.response["Error"]["Message"]
 
 
+def test_explicit_deny_beats_allow(kms, new_key, make_principal, admin_arn):
+    auditor = make_principal("auditor")
+    arn = new_key()
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "AuditorAll", "Effect": "Allow", "Principal": {"AWS": auditor.arn}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "NoDecrypt", "Effect": "Deny", "Principal": {"AWS": auditor.arn}, "Action": ["kms:Decrypt", "kms:ReEncrypt*"],
+             "Resource": "*"},
+        ],
+    }
+    kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=json.dumps(policy))
+    client = auditor.client
+    blob = client.encrypt(KeyId=arn, Plaintext=b"audited")["CiphertextBlob"]
+    assert client.describe_key(KeyId=arn)["KeyMetadata"]["Arn"] == arn
+    with kms_error(client, "AccessDeniedException", 400, modeled=False) as denied:
+        client.decrypt(CiphertextBlob=blob)
+    assert "kms:Decrypt" in denied.value.response["Error"]["Message"]
+    with kms_error(client, "AccessDeniedException", 400, modeled=False):
+        client.re_encrypt(CiphertextBlob=blob, DestinationKeyId=arn)
+    # A grant does not override an explicit deny either.
+    kms.create_grant(KeyId=arn, GranteePrincipal=auditor.arn, Operations=["Decrypt"])
+    with kms_error(client, "AccessDeniedException", 400, modeled=False):
+        client.decrypt(CiphertextBlob=blob)
+
+
+def test_re_encrypt_needs_from_and_to(kms, new_key, make_principal, admin_arn):
+    mover = make_principal("mover")
+    source, destination = new_key("source"), new_key("destination")
+
+    def allow(arn, actions):
+        kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "kms:*", "Resource": "*"},
+                {"Effect": "Allow", "Principal": {"AWS": mover.arn}, "Action": actions, "Resource": "*"},
+            ],
+        }))
+
+    allow(source, ["kms:Decrypt", "kms:Encrypt"])
+    allow(destination, ["kms:Decrypt", "kms:Encrypt"])
+    blob = kms.encrypt(KeyId=source, Plaintext=b"moving")["CiphertextBlob"]
+    with kms_error(mover.client, "AccessDeniedException", 400, modeled=False):
+        mover.client.re_encrypt(CiphertextBlob=blob, DestinationKeyId=destination)
+    allow(source, ["kms:ReEncryptFrom"])
+    with kms_error(mover.client, "AccessDeniedException", 400, modeled=False) as denied:
+        mover.client.re_encrypt(CiphertextBlob=blob, DestinationKeyId=destination)
+    assert "kms:ReEncryptTo" in denied.value.response["Error"]["Message"]
+    allow(destination, ["kms:ReEncryptTo", "kms:Decrypt"])
+    moved = mover.client.re_encrypt(CiphertextBlob=blob, DestinationKeyId=destination)
+    has_plaintext = "Plaintext" in moved
+    assert not has_plaintext and moved["KeyId"] == destination
+    assert mover.client.decrypt(CiphertextBlob=moved["CiphertextBlob"])["KeyId"] == destination
+
+
+def test_key_created_with_a_policy(kms, make_principal, admin_arn):
+    reader = make_principal("policy-reader")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Reader", "Effect": "Allow", "Principal": {"AWS": reader.arn},
+             "Action": ["kms:DescribeKey", "kms:GenerateDataKey"], "Resource": "*"},
+        ],
+    }
+    arn = kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+    assert json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"]) == policy
+    assert reader.client.describe_key(KeyId=arn)["KeyMetadata"]["Arn"] == arn
+    generated = reader.client.generate_data_key(KeyId=arn, KeySpec="AES_256")
+    with kms_error(reader.client, "AccessDeniedException", 400, modeled=False):
+        reader.client.decrypt(CiphertextBlob=generated["CiphertextBlob"])
+    with kms_error(kms, "MalformedPolicyDocumentException", 400):
+        kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": reader.arn}, "Action": "kms:*", "Resource": "*"}]}))
+
+
+def test_account_operations_for_non_admins(make_principal, new_key):
+    arn = new_key()
+    plain = make_principal("plain-user")
+    listed = [entry["KeyArn"] for entry in plain.client.list_keys(Limit=1000)["Keys"]]
+    assert arn in listed, "ListKeys is open to every principal of the account"
+    got = len(plain.client.generate_random(NumberOfBytes=16)["Plaintext"])
+    assert got == 16
+    plain.client.list_aliases()
+
+
+def test_unicode_encryption_context(kms, new_key):
+    arn = new_key()
+    context = {"名前": "値", "emoji": "🔐", "quote\"slash/": "a=b,c"}
+    plaintext = os.urandom(16)
+    blob = kms.encrypt(KeyId=arn, Plaintext=plaintext, EncryptionContext=context)["CiphertextBlob"]
+    assert_same_secret(kms.decrypt(CiphertextBlob=blob, EncryptionContext=context)["Plaintext"], plaintext,
+                       "Decrypt with a Unicode encryption context")
+    with kms_error(kms, "InvalidCiphertextException", 400):
+        kms.decrypt(CiphertextBlob=blob, EncryptionContext={**context, "emoji": "🔑"})
+
+
+def test_grant_with_encryption_context_equals_for_data_keys(kms, new_key, make_principal):
+    worker = make_principal("datakey-worker")
+    arn = new_key()
+    exact = {"Tenant": "acme"}
+    grant = kms.create_grant(KeyId=arn, GranteePrincipal=worker.arn, Operations=["GenerateDataKey", "Decrypt"],
+                             Constraints={"EncryptionContextEquals": exact})
+    generated = worker.client.generate_data_key(KeyId=arn, KeySpec="AES_256", EncryptionContext=exact)
+    opened = worker.client.decrypt(CiphertextBlob=generated["CiphertextBlob"], EncryptionContext=exact)
+    assert_same_secret(opened["Plaintext"], generated["Plaintext"], "the data key through an EncryptionContextEquals grant")
+    with kms_error(worker.client, "AccessDeniedException", 400, modeled=False):
+        worker.client.generate_data_key(KeyId=arn, KeySpec="AES_256", EncryptionContext={**exact, "More": "1"})
+    with kms_error(worker.client, "AccessDeniedException", 400, modeled=False):
+        worker.client.generate_data_key(KeyId=arn, KeySpec="AES_256")
+    # The grantee may not retire it (no RetireGrant operation, not the retiring principal); the admin may revoke.
+    with kms_error(worker.client, "AccessDeniedException", 400, modeled=False):
+        worker.client.retire_grant(KeyId=arn, GrantId=grant["GrantId"])
+    kms.revoke_grant(KeyId=arn, GrantId=grant["GrantId"])
+
+
 def test_grant_for_decrypt_used_then_retired(kms, new_key, make_principal):
     worker = make_principal("payroll-worker")
     arn = new_key("payroll")
@@ -668,6 +791,8 @@ def test_tags(kms, new_key):
     assert kms.list_resource_tags(KeyId=arn)["Tags"] == [{"TagKey": "env", "TagValue": "staging"}]
     with kms_error(kms, "TagException", 400):
         kms.tag_resource(KeyId=arn, Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}])
+    with kms_error(kms, "TagException", 400):
+        kms.create_key(Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}])
     created = kms.create_key(Tags=[{"TagKey": "at-creation", "TagValue": "yes"}])["KeyMetadata"]["Arn"]
     assert kms.list_resource_tags(KeyId=created)["Tags"] == [{"TagKey": "at-creation", "TagValue": "yes"}]
 

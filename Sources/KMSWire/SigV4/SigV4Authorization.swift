@@ -6,23 +6,26 @@
 /// `SignedHeaders` lower-case, sorted and unique, and a signature of exactly 64 lower-case hex
 /// digits (what every SDK writes). Anything else is an `IncompleteSignatureException`.
 ///
-/// Splitting is done on UTF-8 bytes, never on `Character`s, so a combining mark after a `,` or
-/// `=` cannot hide a separator.
+/// The header is parsed as UTF-8 bytes, with integer ranges into one copy of them: no
+/// `Character` is ever formed (a combining mark after a `,` or `=` cannot hide a separator), and
+/// no string is allocated until a part is needed as one.
 struct SigV4Authorization {
+    /// The header's bytes; every range below points into them.
+    let bytes: [UInt8]
     /// The access key ID, first element of the credential.
-    let accessKeyID: Substring
+    let accessKeyID: Range<Int>
     /// The credential scope, `yyyymmdd/region/service/aws4_request` (the credential after the key ID).
-    let scope: Substring
-    let scopeDate: Substring
-    let region: Substring
-    let service: Substring
-    let terminator: Substring
+    let scope: Range<Int>
+    let scopeDate: Range<Int>
+    let region: Range<Int>
+    let service: Range<Int>
+    let terminator: Range<Int>
     /// The `SignedHeaders` value as sent (it goes into the canonical request verbatim).
-    let signedHeaders: Substring
+    let signedHeaders: Range<Int>
     /// The `SignedHeaders` names, in order.
-    let signedHeaderNames: [Substring]
+    let signedHeaderNames: [Range<Int>]
     /// The 64 hex digits.
-    let signature: Substring
+    let signature: Range<Int>
 
     /// Parses an `Authorization` header value.
     /// - Parameters:
@@ -31,32 +34,33 @@ struct SigV4Authorization {
     ///     reported in the same message as missing components, as AWS does.
     /// - Throws: `IncompleteSignatureException` for any malformed, missing, repeated or unknown part.
     init(parsing header: String, hasDateHeader: Bool) throws(KMSError) {
-        let text = SigV4Text.trimmed(header[...])
-        let bytes = text.utf8
-        let algorithmEnd = bytes.firstIndex(where: SigV4Text.isBlank) ?? bytes.endIndex
-        guard text[..<algorithmEnd].utf8.elementsEqual(SigV4Canonical.algorithm.utf8) else {
+        bytes = Array(header.utf8)
+        let text = SigV4Text.trimmed(0..<bytes.count, in: bytes)
+        var algorithmEnd = text.lowerBound
+        while algorithmEnd < text.upperBound, !SigV4Text.isBlank(bytes[algorithmEnd]) { algorithmEnd += 1 }
+        guard bytes[text.lowerBound..<algorithmEnd].elementsEqual(Self.algorithm) else {
             throw SigV4Failure.unsupportedAlgorithm
         }
-        let parameters = SigV4Text.trimmed(text[algorithmEnd...])
+        let parameters = SigV4Text.trimmed(algorithmEnd..<text.upperBound, in: bytes)
 
-        var credential: Substring?
-        var signedHeaders: Substring?
-        var signature: Substring?
+        var credential: Range<Int>?
+        var signedHeaders: Range<Int>?
+        var signature: Range<Int>?
         if !parameters.isEmpty {
-            for piece in Self.split(parameters, on: UInt8(ascii: ",")) {
-                let component = SigV4Text.trimmed(piece)
-                guard let equals = component.utf8.firstIndex(of: UInt8(ascii: "=")) else {
+            for piece in Self.split(parameters, in: bytes, on: UInt8(ascii: ",")) {
+                let component = SigV4Text.trimmed(piece, in: bytes)
+                guard let equals = bytes[component].firstIndex(of: UInt8(ascii: "=")) else {
                     throw SigV4Failure.missingEqualSign
                 }
-                let key = component[..<equals].utf8
-                let value = component[component.utf8.index(after: equals)...]
-                if key.elementsEqual("Credential".utf8) {
+                let key = bytes[component.lowerBound..<equals]
+                let value = (equals + 1)..<component.upperBound
+                if key.elementsEqual(Self.credentialKey) {
                     guard credential == nil else { throw SigV4Failure.duplicate(parameter: "Credential") }
                     credential = value
-                } else if key.elementsEqual("SignedHeaders".utf8) {
+                } else if key.elementsEqual(Self.signedHeadersKey) {
                     guard signedHeaders == nil else { throw SigV4Failure.duplicate(parameter: "SignedHeaders") }
                     signedHeaders = value
-                } else if key.elementsEqual("Signature".utf8) {
+                } else if key.elementsEqual(Self.signatureKey) {
                     guard signature == nil else { throw SigV4Failure.duplicate(parameter: "Signature") }
                     signature = value
                 } else {
@@ -73,24 +77,24 @@ struct SigV4Authorization {
             throw SigV4Failure.missing(parameters: missing, dateHeader: !hasDateHeader)
         }
 
-        let elements = Self.split(credential, on: SigV4Text.slash)
+        let elements = Self.split(credential, in: bytes, on: SigV4Text.slash)
         guard elements.count == 5, elements.allSatisfy({ !$0.isEmpty }) else {
             throw SigV4Failure.malformedCredential
         }
         accessKeyID = elements[0]
-        scope = credential[elements[1].startIndex...]
+        scope = elements[1].lowerBound..<credential.upperBound
         scopeDate = elements[1]
         region = elements[2]
         service = elements[3]
         terminator = elements[4]
 
-        let names = Self.split(signedHeaders, on: UInt8(ascii: ";"))
-        var previous: Substring?
+        let names = Self.split(signedHeaders, in: bytes, on: UInt8(ascii: ";"))
+        var previous: Range<Int>?
         for name in names {
-            guard !name.isEmpty, name.utf8.allSatisfy(Self.isLowerCaseToken) else {
+            guard !name.isEmpty, bytes[name].allSatisfy(Self.isLowerCaseToken) else {
                 throw SigV4Failure.malformedSignedHeaders
             }
-            if let previous, !previous.utf8.lexicographicallyPrecedes(name.utf8) {
+            if let previous, !bytes[previous].lexicographicallyPrecedes(bytes[name]) {
                 throw SigV4Failure.malformedSignedHeaders
             }
             previous = name
@@ -98,31 +102,37 @@ struct SigV4Authorization {
         self.signedHeaders = signedHeaders
         signedHeaderNames = names
 
-        guard signature.utf8.count == 64, signature.utf8.allSatisfy(Self.isLowerHex) else {
+        guard signature.count == 64, bytes[signature].allSatisfy(SigV4Text.isLowerHex) else {
             throw SigV4Failure.malformedSignature
         }
         self.signature = signature
     }
 
-    /// Whether `SignedHeaders` lists `name` (given in lower case).
-    func signs(_ name: String) -> Bool {
-        signedHeaderNames.contains { $0.utf8.elementsEqual(name.utf8) }
+    /// The bytes of a part.
+    subscript(_ range: Range<Int>) -> ArraySlice<UInt8> { bytes[range] }
+
+    /// A part as a string.
+    func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+
+    /// Whether `SignedHeaders` lists `name` (lower-case bytes).
+    func signs(_ name: [UInt8]) -> Bool {
+        signedHeaderNames.contains { bytes[$0].elementsEqual(name) }
     }
 
-    /// Splits on an ASCII byte, keeping empty pieces.
-    private static func split(_ text: Substring, on separator: UInt8) -> [Substring] {
-        var pieces: [Substring] = []
-        var start = text.startIndex
-        var index = text.startIndex
-        let bytes = text.utf8
-        while index < bytes.endIndex {
-            if bytes[index] == separator {
-                pieces.append(text[start..<index])
-                start = bytes.index(after: index)
-            }
-            index = bytes.index(after: index)
+    private static let algorithm: [UInt8] = Array(SigV4Canonical.algorithm.utf8)
+    private static let credentialKey: [UInt8] = Array("Credential".utf8)
+    private static let signedHeadersKey: [UInt8] = Array("SignedHeaders".utf8)
+    private static let signatureKey: [UInt8] = Array("Signature".utf8)
+
+    /// Splits a range on an ASCII byte, keeping empty pieces.
+    private static func split(_ range: Range<Int>, in bytes: [UInt8], on separator: UInt8) -> [Range<Int>] {
+        var pieces: [Range<Int>] = []
+        var start = range.lowerBound
+        for index in range where bytes[index] == separator {
+            pieces.append(start..<index)
+            start = index + 1
         }
-        pieces.append(text[start...])
+        pieces.append(start..<range.upperBound)
         return pieces
     }
 
@@ -138,9 +148,5 @@ struct SigV4Authorization {
         default:
             false
         }
-    }
-
-    private static func isLowerHex(_ byte: UInt8) -> Bool {
-        (byte &- UInt8(ascii: "0") < 10) || (byte &- UInt8(ascii: "a") < 6)
     }
 }

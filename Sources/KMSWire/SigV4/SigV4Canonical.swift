@@ -22,39 +22,45 @@ enum SigV4Canonical {
     /// - Returns: The canonical request, or the first signed name that names no header.
     static func request(
         _ request: SigV4Request,
-        signedHeaderNames: [Substring],
-        signedHeaders: Substring,
+        signedHeaderNames: [ArraySlice<UInt8>],
+        signedHeaders: ArraySlice<UInt8>,
         payloadHash: [UInt8]
     ) -> Result<[UInt8], MissingHeader> {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + request.path.utf8.count + signedHeaders.utf8.count * 4)
+        out.reserveCapacity(320 + request.path.utf8.count + signedHeaders.count * 2)
         out.append(contentsOf: request.method.utf8)
         out.append(SigV4Text.newline)
 
-        let target = Array(request.path.utf8)
-        let queryStart = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
-        appendURI(target[..<queryStart], to: &out)
-        out.append(SigV4Text.newline)
-        if queryStart < target.endIndex {
-            appendQuery(target[(queryStart + 1)...], to: &out)
+        if request.path.utf8.count == 1, request.path.utf8.first == SigV4Text.slash {
+            // KMS: always "/", no query.
+            out.append(SigV4Text.slash)
+            out.append(SigV4Text.newline)
+        } else {
+            let target = Array(request.path.utf8)
+            let queryStart = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
+            appendURI(target[..<queryStart], to: &out)
+            out.append(SigV4Text.newline)
+            if queryStart < target.endIndex {
+                appendQuery(target[(queryStart + 1)...], to: &out)
+            }
         }
         out.append(SigV4Text.newline)
 
         for name in signedHeaderNames {
-            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: name)
             out.append(UInt8(ascii: ":"))
             var found = false
             // Repeated headers: every value, in the order received, joined with ','.
-            for header in request.headers where SigV4Text.equalsIgnoringASCIICase(header.name, name) {
+            for header in request.headers where SigV4Text.nameMatches(header.name, lowercased: name) {
                 if found { out.append(UInt8(ascii: ",")) }
                 found = true
                 SigV4Text.appendTrimmedValue(header.value, to: &out)
             }
-            guard found else { return .failure(MissingHeader(name: name)) }
+            guard found else { return .failure(MissingHeader(name: String(decoding: name, as: UTF8.self))) }
             out.append(SigV4Text.newline)
         }
         out.append(SigV4Text.newline)
-        out.append(contentsOf: signedHeaders.utf8)
+        out.append(contentsOf: signedHeaders)
         out.append(SigV4Text.newline)
         out.append(contentsOf: payloadHash)
         return .success(out)
@@ -62,7 +68,7 @@ enum SigV4Canonical {
 
     /// A name in `SignedHeaders` with no header in the request.
     struct MissingHeader: Error {
-        let name: Substring
+        let name: String
     }
 
     /// The string to sign: algorithm, request date, scope and the hex SHA-256 of the canonical request.
@@ -71,14 +77,14 @@ enum SigV4Canonical {
     ///   - scope: `yyyymmdd/region/service/aws4_request`.
     ///   - canonicalRequest: The canonical request bytes.
     /// - Returns: The bytes to HMAC with the signing key.
-    static func stringToSign(amzDate: String, scope: some StringProtocol, canonicalRequest: [UInt8]) -> [UInt8] {
+    static func stringToSign(amzDate: String, scope: some Collection<UInt8>, canonicalRequest: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(algorithm.utf8.count + amzDate.utf8.count + scope.utf8.count + 67)
+        out.reserveCapacity(algorithm.utf8.count + amzDate.utf8.count + scope.count + 67)
         out.append(contentsOf: algorithm.utf8)
         out.append(SigV4Text.newline)
         out.append(contentsOf: amzDate.utf8)
         out.append(SigV4Text.newline)
-        out.append(contentsOf: scope.utf8)
+        out.append(contentsOf: scope)
         out.append(SigV4Text.newline)
         SigV4Text.appendHex(SHA256.hash(canonicalRequest), to: &out)
         return out

@@ -81,7 +81,7 @@ enum SigV4Failure {
     // MARK: InvalidSignatureException
 
     /// AWS: "Credential should be scoped to a valid region, not 'us-west-1'. "
-    static func wrongRegion(_ region: Substring) -> KMSError {
+    static func wrongRegion(_ region: String) -> KMSError {
         if isQuotable(region, allowing: { $0 == UInt8(ascii: "-") }) {
             return KMSError(.invalidSignature, "Credential should be scoped to a valid region, not '\(region)'.")
         }
@@ -94,7 +94,7 @@ enum SigV4Failure {
     }
 
     /// AWS: "Credential should be scoped with a valid terminator: 'aws4_request', not 'x'. "
-    static func wrongTerminator(_ terminator: Substring) -> KMSError {
+    static func wrongTerminator(_ terminator: String) -> KMSError {
         if isQuotable(terminator, allowing: { $0 == UInt8(ascii: "_") }) {
             return KMSError(
                 .invalidSignature,
@@ -104,7 +104,7 @@ enum SigV4Failure {
     }
 
     /// AWS: "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: …"
-    static func scopeDateMismatch(scopeDate: Substring, requestDate: String, header: String) -> KMSError {
+    static func scopeDateMismatch(scopeDate: String, requestDate: String, header: String) -> KMSError {
         let prefix = "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP"
         if scopeDate.utf8.count == 8, scopeDate.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) {
             return KMSError(.invalidSignature, "\(prefix): '\(scopeDate)' != '\(requestDate)', from '\(header)'.")
@@ -114,7 +114,7 @@ enum SigV4Failure {
 
     /// A name in `SignedHeaders` that names no header of the request: what the client signed is
     /// not what arrived, so AWS's verdict is a signature mismatch.
-    static func signedHeaderMissing(_ name: Substring) -> KMSError {
+    static func signedHeaderMissing(_ name: String) -> KMSError {
         if isQuotable(name, allowing: { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }) {
             return KMSError(.invalidSignature, "Header '\(name)' is in SignedHeaders but not in the request.")
         }
@@ -157,7 +157,7 @@ enum SigV4Failure {
 
     /// Whether a value is short and made only of lower-case letters, digits and the allowed bytes,
     /// so that quoting it back can carry no markup, control character, quote or long payload.
-    private static func isQuotable(_ value: Substring, allowing extra: (UInt8) -> Bool) -> Bool {
+    private static func isQuotable(_ value: String, allowing extra: (UInt8) -> Bool) -> Bool {
         let bytes = value.utf8
         return !bytes.isEmpty && bytes.count <= 32 && bytes.allSatisfy { byte in
             (byte &- UInt8(ascii: "a") < 26) || (byte &- UInt8(ascii: "0") < 10) || extra(byte)

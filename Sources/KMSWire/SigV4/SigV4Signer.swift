@@ -43,10 +43,15 @@ public struct SigV4Signer: Sendable {
 
     /// Header names botocore never signs (`botocore.auth.SIGNED_HEADERS_BLACKLIST`): hop-by-hop
     /// headers and ones proxies rewrite.
-    static let unsignedHeaders: Set<String> = [
+    static let unsignedHeaders: Set<[UInt8]> = Set([
         "connection", "expect", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
         "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id", "authorization",
-    ]
+    ].map { Array($0.utf8) })
+
+    private static let host: [UInt8] = Array("host".utf8)
+
+    /// Signing keys already derived, so a client signing many requests a day derives once.
+    private let cache = SigV4SigningKey.Cache(capacity: 8)
 
     /// Creates a signer for one region and service.
     /// - Parameters:
@@ -88,17 +93,21 @@ public struct SigV4Signer: Sendable {
     func authorization(
         for request: SigV4Request, credentials: SigV4Credentials, timestamp: SigV4Timestamp
     ) throws(SigningError) -> String {
-        var names: [String] = []
+        var names: [[UInt8]] = []
         for header in request.headers {
-            let name = SigV4Text.lowercasedASCII(header.name)
+            let name = SigV4Text.lowercasedBytes(header.name)
             if !Self.unsignedHeaders.contains(name), !names.contains(name) { names.append(name) }
         }
-        guard names.contains("host") else { throw .missingHost }
-        names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        let signedHeaders = names.joined(separator: ";")
+        guard names.contains(Self.host) else { throw .missingHost }
+        names.sort { $0.lexicographicallyPrecedes($1) }
+        var signedHeaders: [UInt8] = []
+        for (index, name) in names.enumerated() {
+            if index > 0 { signedHeaders.append(UInt8(ascii: ";")) }
+            signedHeaders.append(contentsOf: name)
+        }
 
         let amzDate = timestamp.amzDate
-        let dateStamp = amzDate.prefix(8)
+        let dateStamp = String(amzDate.prefix(8))
         let scope = "\(dateStamp)/\(region)/\(service)/\(SigV4Canonical.terminator)"
         let canonical: [UInt8]
         switch SigV4Canonical.request(
@@ -110,16 +119,17 @@ public struct SigV4Signer: Sendable {
             // Every name was taken from the request's own headers a moment ago.
             preconditionFailure("signed header '\(missing.name)' is not in the request")
         }
-        let stringToSign = SigV4Canonical.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical)
+        let stringToSign = SigV4Canonical.stringToSign(amzDate: amzDate, scope: scope.utf8, canonicalRequest: canonical)
         let key: SecureBytes
         do {
-            key = try SigV4SigningKey.derive(
-                secret: credentials.secretAccessKey, date: dateStamp, region: region, service: service)
+            key = try cache.signingKey(
+                accessKeyID: credentials.accessKeyID, date: dateStamp, region: region, service: service,
+                secret: credentials.secretAccessKey)
         } catch {
             throw .sodium(error)
         }
         let signature = String(decoding: SigV4Text.hex(SHA256.hmacPublic(stringToSign, key: key)), as: UTF8.self)
         return "\(SigV4Canonical.algorithm) Credential=\(credentials.accessKeyID)/\(scope), "
-            + "SignedHeaders=\(signedHeaders), Signature=\(signature)"
+            + "SignedHeaders=\(String(decoding: signedHeaders, as: UTF8.self)), Signature=\(signature)"
     }
 }

@@ -34,8 +34,9 @@ enum SigV4SigningKey {
     /// A small bounded cache of derived signing keys, so a busy access key costs one HMAC per
     /// request instead of five.
     ///
-    /// An entry is keyed by access key ID, date, region and service, and remembers the secret it
-    /// was derived from: a hit needs the secret the caller just looked up to be equal (constant
+    /// An entry is keyed by access key ID and date (a cache belongs to one verifier or signer, whose
+    /// region and service are fixed, so the key is in effect the whole scope), and remembers the
+    /// secret it was derived from: a hit needs the secret the caller just looked up to be equal (constant
     /// time), so a rotated or deleted secret never verifies from the cache. When full, the least
     /// recently used entry goes; its keys are zeroed by `sodium_free` once no verification still
     /// holds them.
@@ -43,8 +44,6 @@ enum SigV4SigningKey {
         struct Key: Hashable, Sendable {
             let accessKeyID: String
             let date: String
-            let region: String
-            let service: String
         }
 
         private struct Entry {
@@ -68,8 +67,21 @@ enum SigV4SigningKey {
             self.capacity = max(capacity, 0)
         }
 
+        /// The signing key for an access key and day: from the cache when it was derived from this
+        /// very secret, else derived and cached.
+        /// - Throws: ``SodiumError`` when guarded memory cannot be had.
+        func signingKey(
+            accessKeyID: String, date: String, region: String, service: String, secret: SecureBytes
+        ) throws(SodiumError) -> SecureBytes {
+            let key = Key(accessKeyID: accessKeyID, date: date)
+            if let cached = cached(key, secret: secret) { return cached }
+            let derived = try SigV4SigningKey.derive(secret: secret, date: date, region: region, service: service)
+            insert(derived, for: key, secret: secret)
+            return derived
+        }
+
         /// The cached signing key for `key`, if it was derived from `secret`.
-        func signingKey(for key: Key, secret: SecureBytes) -> SecureBytes? {
+        func cached(_ key: Key, secret: SecureBytes) -> SecureBytes? {
             state.withLock { state in
                 guard var entry = state.entries[key], entry.secret == secret else { return nil }
                 state.clock &+= 1

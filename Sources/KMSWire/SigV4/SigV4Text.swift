@@ -1,9 +1,10 @@
-/// Byte-level text helpers for SigV4: ASCII case folding, SigV4 whitespace, hex and RFC 3986
+/// Byte-level text helpers for SigV4: ASCII case folding, SigV4 white space, hex and RFC 3986
 /// percent-encoding.
 ///
 /// Everything SigV4 compares or hashes is ASCII or raw UTF-8 bytes, so these work on UTF-8 code
-/// units and never on `Character`s: no Unicode normalisation, no locale, and no allocation beyond
-/// the output buffer (the verifier runs on every request).
+/// units (a `String`'s contiguous UTF-8 storage, or byte arrays), never on `Character`s: no
+/// Unicode normalisation, no locale, and no allocation beyond the output buffer, since the
+/// verifier runs on every request.
 enum SigV4Text {
     static let space = UInt8(ascii: " ")
     static let tab = UInt8(ascii: "\t")
@@ -16,46 +17,77 @@ enum SigV4Text {
         byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
     }
 
-    /// Whether two strings are equal when ASCII letters are compared without case (HTTP field names).
-    static func equalsIgnoringASCIICase(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
-        let a = lhs.utf8, b = rhs.utf8
-        guard a.count == b.count else { return false }
-        return zip(a, b).allSatisfy { lower($0) == lower($1) }
-    }
-
-    /// The string with ASCII letters lower-cased (header names for `SignedHeaders`).
-    static func lowercasedASCII(_ string: some StringProtocol) -> String {
-        String(decoding: string.utf8.map(lower), as: UTF8.self)
-    }
-
     /// SigV4's white space: space and horizontal tab, the only ones an HTTP field value may hold.
     @inline(__always)
     static func isBlank(_ byte: UInt8) -> Bool {
         byte == space || byte == tab
     }
 
-    /// The slice without leading and trailing spaces and tabs.
-    static func trimmed(_ text: Substring) -> Substring {
-        let bytes = text.utf8
-        guard let first = bytes.firstIndex(where: { !isBlank($0) }) else { return text[text.endIndex...] }
-        let last = bytes.lastIndex(where: { !isBlank($0) })!
-        return text[first...last]
+    /// Calls `body` with the UTF-8 bytes of a string (no copy for a native string).
+    @inline(__always)
+    static func withBytes<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        var string = string
+        return string.withUTF8(body)
+    }
+
+    /// Whether two strings are equal when ASCII letters are compared without case (HTTP field names).
+    static func equalsIgnoringASCIICase(_ lhs: String, _ rhs: String) -> Bool {
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        return withBytes(rhs) { matches(lhs, lowercasedOrNot: $0, foldingBoth: true) }
+    }
+
+    /// Whether a header name equals a lower-case name, ignoring the header name's ASCII case.
+    @inline(__always)
+    static func nameMatches(_ name: String, lowercased: ArraySlice<UInt8>) -> Bool {
+        guard name.utf8.count == lowercased.count else { return false }
+        return lowercased.withUnsafeBufferPointer { matches(name, lowercasedOrNot: $0, foldingBoth: false) }
+    }
+
+    private static func matches(_ name: String, lowercasedOrNot other: UnsafeBufferPointer<UInt8>, foldingBoth: Bool) -> Bool {
+        withBytes(name) { bytes in
+            guard bytes.count == other.count else { return false }
+            for index in 0..<bytes.count {
+                let right = foldingBoth ? lower(other[index]) : other[index]
+                if lower(bytes[index]) != right { return false }
+            }
+            return true
+        }
+    }
+
+    /// The UTF-8 bytes of a string with ASCII letters lower-cased (header names for `SignedHeaders`).
+    static func lowercasedBytes(_ string: String) -> [UInt8] {
+        withBytes(string) { $0.map(lower) }
+    }
+
+    /// The range of `bytes[range]` without leading and trailing spaces and tabs.
+    static func trimmed(_ range: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+        var start = range.lowerBound, end = range.upperBound
+        while start < end, isBlank(bytes[start]) { start += 1 }
+        while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+        return start..<end
+    }
+
+    /// The range of `bytes[range]` without leading and trailing spaces and tabs.
+    static func trimmed(_ range: Range<Int>, in bytes: [UInt8]) -> Range<Int> {
+        bytes.withUnsafeBufferPointer { trimmed(range, in: $0) }
     }
 
     /// Appends a header value the way SigV4 canonicalises it (the spec's `Trimall`): leading and
     /// trailing white space removed, every inner run of spaces and tabs replaced by one space.
     static func appendTrimmedValue(_ value: String, to out: inout [UInt8]) {
-        var pendingSpace = false
-        var started = false
-        for byte in value.utf8 {
-            if isBlank(byte) {
-                pendingSpace = started
-                continue
+        withBytes(value) { bytes in
+            let range = trimmed(0..<bytes.count, in: bytes)
+            var previousBlank = false
+            for index in range {
+                let byte = bytes[index]
+                if isBlank(byte) {
+                    if !previousBlank { out.append(space) }
+                    previousBlank = true
+                } else {
+                    out.append(byte)
+                    previousBlank = false
+                }
             }
-            if pendingSpace { out.append(space) }
-            pendingSpace = false
-            started = true
-            out.append(byte)
         }
     }
 
@@ -64,9 +96,11 @@ enum SigV4Text {
 
     /// Appends bytes as lower-case hex, as SigV4 writes hashes and signatures.
     static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
+        hexDigits.withUnsafeBufferPointer { digits in
+            for byte in bytes {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0F)])
+            }
         }
     }
 
@@ -114,6 +148,12 @@ enum SigV4Text {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
         default: nil
         }
+    }
+
+    /// Whether a byte is a lower-case hex digit, as SDKs write signatures.
+    @inline(__always)
+    static func isLowerHex(_ byte: UInt8) -> Bool {
+        (byte &- UInt8(ascii: "0") < 10) || (byte &- UInt8(ascii: "a") < 6)
     }
 
     /// Percent-decodes bytes. A `%` not followed by two hex digits stays a literal `%`, and `+`

@@ -33,54 +33,66 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
 
     // MARK: Parsing
 
-    /// Parses the ISO 8601 basic format of `X-Amz-Date`, exactly `yyyyMMdd'T'HHmmss'Z'`.
-    init?(amzDate text: some StringProtocol) {
-        let bytes = text.utf8
-        guard bytes.count == 16 else { return nil }
-        var index = bytes.startIndex
-        func number(_ count: Int) -> Int? {
-            var value = 0
-            for _ in 0..<count {
-                let digit = bytes[index] &- UInt8(ascii: "0")
-                guard digit < 10 else { return nil }
-                value = value * 10 + Int(digit)
-                index = bytes.index(after: index)
-            }
-            return value
-        }
-        func expect(_ ascii: Unicode.Scalar) -> Bool {
-            defer { index = bytes.index(after: index) }
-            return bytes[index] == UInt8(ascii: ascii)
-        }
-        guard let year = number(4), let month = number(2), let day = number(2), expect("T"),
-              let hour = number(2), let minute = number(2), let second = number(2), expect("Z")
-        else { return nil }
-        self.init(year, month, day, hour, minute, second)
+    /// Parses the ISO 8601 basic format of `X-Amz-Date`, exactly `yyyyMMdd'T'HHmmss'Z'` (leading
+    /// and trailing spaces or tabs, which HTTP ignores, aside).
+    init?(amzDate text: String) {
+        guard let parsed = SigV4Text.withBytes(text, { bytes in
+            Self.parseAmzDate(bytes, SigV4Text.trimmed(0..<bytes.count, in: bytes))
+        }) else { return nil }
+        self = parsed
     }
 
     /// Parses an HTTP `Date` header: the IMF-fixdate of RFC 9110 (`Sun, 30 Aug 2015 12:36:00 GMT`),
     /// also with `UTC`, `+0000` or `-0000` for the zone (Python's `email.utils.formatdate`, which
-    /// botocore uses, writes `-0000`), or the ISO 8601 basic format.
-    init?(httpDate text: some StringProtocol) {
-        if let basic = Self(amzDate: text) {
-            self = basic
-            return
-        }
-        let bytes = Array(text.utf8)
-        // "Sun, 30 Aug 2015 12:36:00 " is 26 bytes; the zone follows.
-        guard bytes.count >= 29 else { return nil }
-        let zone = bytes[26...]
-        guard Self.utcZones.contains(where: { $0.elementsEqual(zone) }) else { return nil }
-        guard Self.weekdays.contains(where: { $0.elementsEqual(bytes[0..<3]) }),
-              bytes[3] == UInt8(ascii: ","), bytes[4] == SigV4Text.space, bytes[7] == SigV4Text.space,
-              bytes[11] == SigV4Text.space, bytes[16] == SigV4Text.space, bytes[19] == UInt8(ascii: ":"),
-              bytes[22] == UInt8(ascii: ":"), bytes[25] == SigV4Text.space,
-              let monthIndex = Self.months.firstIndex(where: { $0.elementsEqual(bytes[8..<11]) }),
-              let day = Self.number(bytes[5..<7]), let year = Self.number(bytes[12..<16]),
-              let hour = Self.number(bytes[17..<19]), let minute = Self.number(bytes[20..<22]),
-              let second = Self.number(bytes[23..<25])
+    /// botocore uses, writes `-0000`), or the ISO 8601 basic format. The weekday must be a
+    /// weekday's name but is not checked against the date, which the signature covers anyway.
+    init?(httpDate text: String) {
+        guard let parsed = SigV4Text.withBytes(text, { bytes -> SigV4Timestamp? in
+            let range = SigV4Text.trimmed(0..<bytes.count, in: bytes)
+            return Self.parseAmzDate(bytes, range) ?? Self.parseIMFDate(bytes, range)
+        }) else { return nil }
+        self = parsed
+    }
+
+    private static func parseAmzDate(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> SigV4Timestamp? {
+        guard range.count == 16, bytes[range.lowerBound + 8] == UInt8(ascii: "T"),
+              bytes[range.lowerBound + 15] == UInt8(ascii: "Z")
         else { return nil }
-        self.init(year, monthIndex + 1, day, hour, minute, second)
+        let at = range.lowerBound
+        guard let year = number(bytes, at, 4), let month = number(bytes, at + 4, 2), let day = number(bytes, at + 6, 2),
+              let hour = number(bytes, at + 9, 2), let minute = number(bytes, at + 11, 2),
+              let second = number(bytes, at + 13, 2)
+        else { return nil }
+        return SigV4Timestamp(year, month, day, hour, minute, second)
+    }
+
+    private static func parseIMFDate(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> SigV4Timestamp? {
+        // "Sun, 30 Aug 2015 12:36:00 " is 26 bytes; the zone follows.
+        guard range.count >= 29 else { return nil }
+        let at = range.lowerBound
+        let zone = bytes[(at + 26)..<range.upperBound]
+        guard utcZones.contains(where: { $0.elementsEqual(zone) }),
+              weekdays.contains(where: { $0.elementsEqual(bytes[at..<(at + 3)]) }),
+              bytes[at + 3] == UInt8(ascii: ","), bytes[at + 4] == SigV4Text.space, bytes[at + 7] == SigV4Text.space,
+              bytes[at + 11] == SigV4Text.space, bytes[at + 16] == SigV4Text.space,
+              bytes[at + 19] == UInt8(ascii: ":"), bytes[at + 22] == UInt8(ascii: ":"),
+              bytes[at + 25] == SigV4Text.space,
+              let monthIndex = months.firstIndex(where: { $0.elementsEqual(bytes[(at + 8)..<(at + 11)]) }),
+              let day = number(bytes, at + 5, 2), let year = number(bytes, at + 12, 4),
+              let hour = number(bytes, at + 17, 2), let minute = number(bytes, at + 20, 2),
+              let second = number(bytes, at + 23, 2)
+        else { return nil }
+        return SigV4Timestamp(year, monthIndex + 1, day, hour, minute, second)
+    }
+
+    private static func number(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int) -> Int? {
+        var value = 0
+        for index in start..<(start + count) {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int(digit)
+        }
+        return value
     }
 
     /// Validates the fields and converts them; `nil` for a day the month does not have or a time
@@ -97,16 +109,6 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
     private static let months: [[UInt8]] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].map { Array($0.utf8) }
     private static let utcZones: [[UInt8]] = ["GMT", "UTC", "+0000", "-0000"].map { Array($0.utf8) }
-
-    private static func number(_ bytes: ArraySlice<UInt8>) -> Int? {
-        var value = 0
-        for byte in bytes {
-            let digit = byte &- UInt8(ascii: "0")
-            guard digit < 10 else { return nil }
-            value = value * 10 + Int(digit)
-        }
-        return value
-    }
 
     private static func daysIn(month: Int, year: Int) -> Int {
         switch month {

@@ -73,6 +73,13 @@ public struct SigV4Verifier: Sendable {
 
     private let skewSeconds: Int64
     private let cache: SigV4SigningKey.Cache
+    private let regionBytes: [UInt8]
+    private let serviceBytes: [UInt8]
+
+    private static let hostName: [UInt8] = Array("host".utf8)
+    private static let amzDateName: [UInt8] = Array("x-amz-date".utf8)
+    private static let dateName: [UInt8] = Array("date".utf8)
+    private static let terminator: [UInt8] = Array(SigV4Canonical.terminator.utf8)
 
     /// Creates a verifier.
     /// - Parameters:
@@ -97,6 +104,8 @@ public struct SigV4Verifier: Sendable {
         // Clamped to 10,000 years so that now ± skew cannot overflow.
         skewSeconds = min(max(allowedClockSkew.components.seconds, 0), 315_569_520_000)
         cache = SigV4SigningKey.Cache(capacity: signingKeyCacheCapacity)
+        regionBytes = Array(region.utf8)
+        serviceBytes = Array(service.utf8)
     }
 
     /// Verifies a request at the time ``clock`` gives.
@@ -133,41 +142,38 @@ public struct SigV4Verifier: Sendable {
 
         // The request time: X-Amz-Date, or Date when there is none (what the spec allows).
         let timestamp: SigV4Timestamp
-        let dateHeader: (name: String, signedName: String)
+        let dateHeader: (name: String, signedName: [UInt8])
         if let amzDate = found.amzDate {
             guard found.amzDateCount == 1 else { throw SigV4Failure.multipleDateHeaders }
-            guard let parsed = SigV4Timestamp(amzDate: SigV4Text.trimmed(amzDate[...])) else {
-                throw SigV4Failure.malformedAmzDate
-            }
+            guard let parsed = SigV4Timestamp(amzDate: amzDate) else { throw SigV4Failure.malformedAmzDate }
             timestamp = parsed
-            dateHeader = ("X-Amz-Date", "x-amz-date")
+            dateHeader = ("X-Amz-Date", Self.amzDateName)
         } else {
             guard found.dateCount == 1, let date = found.date else { throw SigV4Failure.multipleDateHeaders }
-            guard let parsed = SigV4Timestamp(httpDate: SigV4Text.trimmed(date[...])) else {
-                throw SigV4Failure.malformedDate
-            }
+            guard let parsed = SigV4Timestamp(httpDate: date) else { throw SigV4Failure.malformedDate }
             timestamp = parsed
-            dateHeader = ("Date", "date")
+            dateHeader = ("Date", Self.dateName)
         }
         let amzDate = timestamp.amzDate
 
         // The credential scope.
-        guard authorization.region.utf8.elementsEqual(region.utf8) else {
-            throw SigV4Failure.wrongRegion(authorization.region)
+        guard authorization[authorization.region].elementsEqual(regionBytes) else {
+            throw SigV4Failure.wrongRegion(authorization.text(authorization.region))
         }
-        guard authorization.service.utf8.elementsEqual(service.utf8) else {
+        guard authorization[authorization.service].elementsEqual(serviceBytes) else {
             throw SigV4Failure.wrongService(expected: service)
         }
-        guard authorization.terminator.utf8.elementsEqual(SigV4Canonical.terminator.utf8) else {
-            throw SigV4Failure.wrongTerminator(authorization.terminator)
+        guard authorization[authorization.terminator].elementsEqual(Self.terminator) else {
+            throw SigV4Failure.wrongTerminator(authorization.text(authorization.terminator))
         }
-        guard authorization.scopeDate.utf8.elementsEqual(amzDate.utf8.prefix(8)) else {
+        guard authorization[authorization.scopeDate].elementsEqual(amzDate.utf8.prefix(8)) else {
             throw SigV4Failure.scopeDateMismatch(
-                scopeDate: authorization.scopeDate, requestDate: String(amzDate.prefix(8)), header: dateHeader.name)
+                scopeDate: authorization.text(authorization.scopeDate), requestDate: String(amzDate.prefix(8)),
+                header: dateHeader.name)
         }
 
         // Host binds the request to this server, the date to its time: both must be signed.
-        guard authorization.signs("host") else { throw SigV4Failure.hostNotSigned }
+        guard authorization.signs(Self.hostName) else { throw SigV4Failure.hostNotSigned }
         guard authorization.signs(dateHeader.signedName) else {
             throw SigV4Failure.dateNotSigned(header: dateHeader.name)
         }
@@ -178,7 +184,7 @@ public struct SigV4Verifier: Sendable {
 
         try checkClockSkew(timestamp, requestDate: amzDate, now: now)
 
-        let accessKeyID = String(authorization.accessKeyID)
+        let accessKeyID = authorization.text(authorization.accessKeyID)
         let secretAccessKey: SecureBytes?
         do {
             secretAccessKey = try await secret(accessKeyID)
@@ -191,22 +197,30 @@ public struct SigV4Verifier: Sendable {
 
         let canonical: [UInt8]
         switch SigV4Canonical.request(
-            request, signedHeaderNames: authorization.signedHeaderNames, signedHeaders: authorization.signedHeaders,
+            request, signedHeaderNames: authorization.signedHeaderNames.map { authorization[$0] },
+            signedHeaders: authorization[authorization.signedHeaders],
             payloadHash: SigV4Canonical.payloadHash(request.body))
         {
         case .success(let bytes): canonical = bytes
         case .failure(let missing): throw SigV4Failure.signedHeaderMissing(missing.name)
         }
         let stringToSign = SigV4Canonical.stringToSign(
-            amzDate: amzDate, scope: authorization.scope, canonicalRequest: canonical)
-        let signingKey = try signingKey(
-            accessKeyID: accessKeyID, date: String(authorization.scopeDate), secret: secretAccessKey)
+            amzDate: amzDate, scope: authorization[authorization.scope], canonicalRequest: canonical)
+        let signingKey: SecureBytes
+        do {
+            signingKey = try cache.signingKey(
+                accessKeyID: accessKeyID, date: String(amzDate.prefix(8)), region: region, service: service,
+                secret: secretAccessKey)
+        } catch {
+            throw SigV4Failure.outOfMemory
+        }
         let expected = SigV4Text.hex(SHA256.hmacPublic(stringToSign, key: signingKey))
-        guard ConstantTime.equal(expected, authorization.signature.utf8) else {
+        guard ConstantTime.equal(expected, authorization[authorization.signature]) else {
             throw SigV4Failure.signatureMismatch
         }
         return VerifiedIdentity(
-            accessKeyID: accessKeyID, credentialScope: String(authorization.scope), signedAt: timestamp.date)
+            accessKeyID: accessKeyID, credentialScope: authorization.text(authorization.scope),
+            signedAt: timestamp.date)
     }
 
     /// The number of signing keys in the cache (for tests and metrics).
@@ -233,20 +247,6 @@ public struct SigV4Verifier: Sendable {
             now: current.amzDate, skew: skewText)
     }
 
-    /// The signing key, from the cache when it was derived from this very secret.
-    private func signingKey(accessKeyID: String, date: String, secret: SecureBytes) throws(KMSError) -> SecureBytes {
-        let key = SigV4SigningKey.Cache.Key(accessKeyID: accessKeyID, date: date, region: region, service: service)
-        if let cached = cache.signingKey(for: key, secret: secret) { return cached }
-        let derived: SecureBytes
-        do {
-            derived = try SigV4SigningKey.derive(secret: secret, date: date, region: region, service: service)
-        } catch {
-            throw SigV4Failure.outOfMemory
-        }
-        cache.insert(derived, for: key, secret: secret)
-        return derived
-    }
-
     /// Whether the query string carries presigned-URL parameters.
     private static func hasQuerySignature(_ path: String) -> Bool {
         guard let question = path.utf8.firstIndex(of: UInt8(ascii: "?")) else { return false }
@@ -267,20 +267,23 @@ public struct SigV4Verifier: Sendable {
         var dateCount = 0
         var hasSecurityToken = false
 
+        static let authorization: [UInt8] = Array("authorization".utf8)
+        static let securityToken: [UInt8] = Array("x-amz-security-token".utf8)
+
         init(_ request: SigV4Request) {
             for header in request.headers {
                 // Compare lengths first: most headers match none of these names.
                 switch header.name.utf8.count {
-                case 13 where SigV4Text.equalsIgnoringASCIICase(header.name, "authorization"):
+                case 13 where SigV4Text.nameMatches(header.name, lowercased: Self.authorization[...]):
                     authorizationCount += 1
                     if authorization == nil { authorization = header.value }
-                case 10 where SigV4Text.equalsIgnoringASCIICase(header.name, "x-amz-date"):
+                case 10 where SigV4Text.nameMatches(header.name, lowercased: SigV4Verifier.amzDateName[...]):
                     amzDateCount += 1
                     if amzDate == nil { amzDate = header.value }
-                case 4 where SigV4Text.equalsIgnoringASCIICase(header.name, "date"):
+                case 4 where SigV4Text.nameMatches(header.name, lowercased: SigV4Verifier.dateName[...]):
                     dateCount += 1
                     if date == nil { date = header.value }
-                case 20 where SigV4Text.equalsIgnoringASCIICase(header.name, "x-amz-security-token"):
+                case 20 where SigV4Text.nameMatches(header.name, lowercased: Self.securityToken[...]):
                     hasSecurityToken = true
                 default:
                     break

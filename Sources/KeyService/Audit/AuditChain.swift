@@ -10,6 +10,7 @@ import SodiumKit
 /// root key no one can recompute a chain that verifies.
 public struct AuditChain: Sendable {
     let key: SubKey
+    let committer = AuditCommitter()
 
     init(root: RootKey) {
         // Deriving 32 bytes from a valid root key cannot fail but for memory exhaustion.
@@ -38,21 +39,45 @@ public struct AuditChain: Sendable {
         return try BLAKE2b.mac(key: key, outputByteCount: 32, parts: parts).bytes
     }
 
-    /// Appends one record, linked to the last one, in one store transaction.
+    /// One record's fields before it is linked into the chain.
+    struct Entry: Sendable {
+        let time: Date
+        let principal: String
+        let operation: String
+        let keyARN: String?
+        let context: [String: String]?
+        let outcome: String
+        let requestID: String
+    }
+
+    /// Links entries after `previous`, in order.
+    func link(_ entries: [Entry], after previous: AuditRecord?) throws -> [AuditRecord] {
+        var last = previous
+        var records: [AuditRecord] = []
+        records.reserveCapacity(entries.count)
+        for entry in entries {
+            var record = AuditRecord(
+                sequence: (last?.sequence ?? 0) + 1, time: entry.time, principal: entry.principal, operation: entry.operation,
+                keyARN: entry.keyARN, encryptionContext: entry.context, outcome: entry.outcome, requestID: entry.requestID,
+                previousHash: last?.hash ?? Self.genesis, hash: [])
+            record.hash = try hash(of: record)
+            records.append(record)
+            last = record
+        }
+        return records
+    }
+
+    /// Appends one record, linked to the last one, through the group-commit queue: it returns
+    /// once the transaction holding it has committed.
     func append(
         to store: some KeyStore, time: Date, principal: String, operation: String, keyARN: String?,
         context: [String: String]?, outcome: String, requestID: String
-    ) async throws -> AuditRecord {
+    ) async throws {
         // Millisecond precision, so the time survives every store's encoding unchanged.
         let time = Date(timeIntervalSince1970: (time.timeIntervalSince1970 * 1000).rounded() / 1000)
-        return try await store.appendAudit { previous in
-            var record = AuditRecord(
-                sequence: (previous?.sequence ?? 0) + 1, time: time, principal: principal, operation: operation,
-                keyARN: keyARN, encryptionContext: context, outcome: outcome, requestID: requestID,
-                previousHash: previous?.hash ?? Self.genesis, hash: [])
-            record.hash = try hash(of: record)
-            return record
-        }
+        try await committer.submit(
+            Entry(time: time, principal: principal, operation: operation, keyARN: keyARN, context: context, outcome: outcome, requestID: requestID),
+            chain: self, store: store)
     }
 
     /// What ``verify(_:)`` found.
@@ -105,6 +130,39 @@ public struct AuditChain: Sendable {
                 checked += 1
             }
         }
+    }
+}
+
+/// Group commit for the audit log: requests that arrive while a transaction is being written
+/// wait for the next one, which takes them all. Each caller still returns only after its own
+/// record has committed, but a busy server pays one transaction for many records.
+actor AuditCommitter {
+    private var pending: [(AuditChain.Entry, CheckedContinuation<Void, any Error>)] = []
+    private var flushing = false
+
+    func submit(_ entry: AuditChain.Entry, chain: AuditChain, store: some KeyStore) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            pending.append((entry, continuation))
+            if !flushing {
+                flushing = true
+                Task { await self.flush(chain: chain, store: store) }
+            }
+        }
+    }
+
+    private func flush(chain: AuditChain, store: some KeyStore) async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
+            let entries = batch.map(\.0)
+            do {
+                _ = try await store.appendAudit(batch: { previous in try chain.link(entries, after: previous) })
+                for (_, continuation) in batch { continuation.resume() }
+            } catch {
+                for (_, continuation) in batch { continuation.resume(throwing: error) }
+            }
+        }
+        flushing = false
     }
 }
 

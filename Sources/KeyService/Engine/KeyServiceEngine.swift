@@ -105,7 +105,7 @@ public final class KeyServiceEngine: Sendable {
         case .failure(let error): outcome = error.type.rawValue
         }
         do {
-            _ = try await audit.append(
+            try await audit.append(
                 to: store, time: now, principal: principal.arn, operation: operation.rawValue, keyARN: note.keyARN,
                 context: note.context, outcome: outcome, requestID: requestID ?? UUID().uuidString.lowercased())
         } catch {

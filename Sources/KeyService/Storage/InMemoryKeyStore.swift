@@ -137,13 +137,17 @@ public actor InMemoryKeyStore: KeyStore {
 
     public func deletePrincipal(accessKeyID: String) -> Bool { principalRecords.removeValue(forKey: accessKeyID) != nil }
 
-    public func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) throws -> AuditRecord {
-        let record = try body(audit.last)
-        guard record.sequence == (audit.last?.sequence ?? 0) + 1 else {
-            throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")
+    public func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) throws -> [AuditRecord] {
+        let records = try body(audit.last)
+        var expected = (audit.last?.sequence ?? 0) + 1
+        for record in records {
+            guard record.sequence == expected else {
+                throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")
+            }
+            expected += 1
         }
-        audit.append(record)
-        return record
+        audit += records
+        return records
     }
 
     public func auditRecords(after sequence: Int64, limit: Int) -> [AuditRecord] {

@@ -95,9 +95,18 @@ public protocol KeyStore: Sendable {
     /// Removes a principal; `false` when there was none.
     func deletePrincipal(accessKeyID: String) async throws -> Bool
 
-    /// Appends an audit record: `body` gets the last record (or `nil`) and returns the next,
-    /// in one transaction, so the chain has no fork even with several writers.
-    func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) async throws -> AuditRecord
+    /// Appends audit records: `body` gets the last record (or `nil`) and returns the next ones,
+    /// in order, in one transaction, so the chain has no fork even with several writers, and a
+    /// busy server commits many records at once.
+    func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord]
     /// Audit records in sequence order, after `sequence`, at most `limit`.
     func auditRecords(after sequence: Int64, limit: Int) async throws -> [AuditRecord]
+}
+
+extension KeyStore {
+    /// Appends one audit record: `body` gets the last record (or `nil`) and returns the next.
+    public func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) async throws -> AuditRecord {
+        let records = try await appendAudit(batch: { [try body($0)] })
+        return records[0]
+    }
 }
