@@ -14,6 +14,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import hmac
+import logging
 import os
 import re
 import shutil
@@ -50,6 +51,14 @@ _ISOLATED_AWS_DIR = tempfile.mkdtemp(prefix="envseal-it-aws-")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Long tracebacks show the arguments of the failing frame: botocore's `api_params` would show a
+    # Plaintext, a helper's arguments the values it compared. Short ones show code and message only.
+    if getattr(config.option, "tbstyle", "auto") in ("auto", "long"):
+        config.option.tbstyle = "short"
+    config.option.showlocals = False
+    # botocore logs request bodies (plaintexts, in base64) at DEBUG: never, whatever --log-level says.
+    for name in ("botocore", "boto3", "urllib3", "aws_encryption_sdk", "s3transfer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in list(os.environ):
         if name.startswith("AWS_") or name in ("BOTO_CONFIG",):
             del os.environ[name]
@@ -66,8 +75,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # Secrets
 
 
+class SecretValues(dict):
+    """A dict of secret test values that never shows them in a repr."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} secret values: {', '.join(self)}>"
+
+
 def assert_same_secret(actual: object, expected: bytes, what: str) -> None:
     """Fails unless ``actual`` is exactly ``expected`` (bytes), saying what differed, never a value."""
+    __tracebackhide__ = True
     if not isinstance(actual, (bytes, bytearray)):
         raise AssertionError(f"{what}: expected bytes, got {type(actual).__name__}")
     if not hmac.compare_digest(bytes(actual), expected):
@@ -78,12 +95,14 @@ def assert_same_secret(actual: object, expected: bytes, what: str) -> None:
 
 def assert_secret_differs(actual: object, other: bytes, what: str) -> None:
     """Fails if ``actual`` equals ``other``, never showing either."""
+    __tracebackhide__ = True
     if isinstance(actual, (bytes, bytearray)) and hmac.compare_digest(bytes(actual), other):
         raise AssertionError(f"{what}: the bytes are the same, and must not be")
 
 
 def assert_not_contained(haystack: bytes | str, secret: bytes | str, what: str) -> None:
     """Fails if ``secret`` occurs in ``haystack``, never showing either."""
+    __tracebackhide__ = True
     if isinstance(haystack, str):
         haystack = haystack.encode()
     if isinstance(secret, str):

@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -25,9 +24,10 @@ SERVICE_ERROR_EXITS = (254, 255)
 
 
 @pytest.fixture(scope="module")
-def aws(server, tmp_path_factory):
+def aws(server):
     """Runs `aws --endpoint-url URL ARGS...` with only the admin's credentials file."""
-    home = tmp_path_factory.mktemp("aws-cli-home")
+    home = server.workdir / "aws-cli-home"  # removed with the server's folder
+    home.mkdir()
     binary = tool_path("aws")
 
     def run(*args: str, secret_stdout: bool = False, check: bool = True, **extra_env: str):

@@ -3,7 +3,6 @@ as boto3's exception classes, key policies, grants, and principals disabled from
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
 import json
@@ -191,6 +190,13 @@ def test_unknown_keys_are_not_found(kms):
         kms.describe_key(KeyId=str(uuid.uuid4()))
     with kms_error(kms, "NotFoundException", 404):
         kms.describe_key(KeyId="alias/never-created")
+
+
+def test_malformed_arns(kms):
+    with kms_error(kms, "InvalidArnException", 400):
+        kms.describe_key(KeyId="arn:aws:s3:::a-bucket")
+    with kms_error(kms, "InvalidArnException", 400):
+        kms.describe_key(KeyId=f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/not-a-uuid")
 
 
 def test_key_of_another_account_or_region_is_not_found(kms, new_key):
@@ -773,6 +779,21 @@ def test_list_grants_paginator(kms, new_key):
     assert len(seen) == len(set(seen)) == 5 and set(seen) == created
 
 
+def test_list_retirable_grants_paginator(kms, new_key):
+    retiring = f"arn:aws:iam::{ACCOUNT_ID}:user/retirer-{uuid.uuid4().hex[:8]}"
+    created = set()
+    for index in range(3):
+        arn = new_key(f"retirable {index}")
+        grant = kms.create_grant(KeyId=arn, GranteePrincipal=f"arn:aws:iam::{ACCOUNT_ID}:user/g{index}",
+                                 RetiringPrincipal=retiring, Operations=["Encrypt"])
+        created.add(grant["GrantId"])
+    pages = list(kms.get_paginator("list_retirable_grants").paginate(
+        RetiringPrincipal=retiring, PaginationConfig={"PageSize": 2}))
+    assert [len(page["Grants"]) for page in pages] == [2, 1]
+    assert {g["GrantId"] for page in pages for g in page["Grants"]} == created
+    assert all(g["RetiringPrincipal"] == retiring for page in pages for g in page["Grants"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Tags
 
@@ -795,6 +816,16 @@ def test_tags(kms, new_key):
         kms.create_key(Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}])
     created = kms.create_key(Tags=[{"TagKey": "at-creation", "TagValue": "yes"}])["KeyMetadata"]["Arn"]
     assert kms.list_resource_tags(KeyId=created)["Tags"] == [{"TagKey": "at-creation", "TagValue": "yes"}]
+
+
+def test_list_resource_tags_paginator(kms, new_key):
+    arn = new_key()
+    tags = [{"TagKey": f"k{index}", "TagValue": f"v{index}"} for index in range(5)]
+    kms.tag_resource(KeyId=arn, Tags=tags)
+    pages = list(kms.get_paginator("list_resource_tags").paginate(KeyId=arn, PaginationConfig={"PageSize": 2}))
+    assert [len(page["Tags"]) for page in pages] == [2, 2, 1]
+    assert sorted((t["TagKey"], t["TagValue"]) for page in pages for t in page["Tags"]) == sorted(
+        (t["TagKey"], t["TagValue"]) for t in tags)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -170,6 +170,67 @@ def test_truncated_authorization(http, server, admin):
         expect_error(send(http, request), "IncompleteSignatureException")
 
 
+def _mangle(authorization: str, case: str) -> str:
+    algorithm, _, rest = authorization.partition(" ")
+    parts = dict(part.split("=", 1) for part in rest.split(", "))
+    credential, signed, signature = parts["Credential"], parts["SignedHeaders"], parts["Signature"]
+    access, date, region, service, terminator = credential.split("/")
+    variants = {
+        "empty-credential": f"{algorithm} Credential=, SignedHeaders={signed}, Signature={signature}",
+        "short-scope": f"{algorithm} Credential={access}/{date}, SignedHeaders={signed}, Signature={signature}",
+        "long-scope": f"{algorithm} Credential={credential}/extra, SignedHeaders={signed}, Signature={signature}",
+        "bad-terminator": f"{algorithm} Credential={access}/{date}/{region}/{service}/aws5_request, "
+                          f"SignedHeaders={signed}, Signature={signature}",
+        "scope-date-not-request-date": f"{algorithm} Credential={access}/20200101/{region}/{service}/{terminator}, "
+                                       f"SignedHeaders={signed}, Signature={signature}",
+        "empty-signed-headers": f"{algorithm} Credential={credential}, SignedHeaders=, Signature={signature}",
+        "host-not-signed": f"{algorithm} Credential={credential}, SignedHeaders="
+                           + ";".join(h for h in signed.split(";") if h != "host") + f", Signature={signature}",
+        "empty-signature": f"{algorithm} Credential={credential}, SignedHeaders={signed}, Signature=",
+        "non-hex-signature": f"{algorithm} Credential={credential}, SignedHeaders={signed}, Signature={'zz' * 32}",
+        "short-signature": f"{algorithm} Credential={credential}, SignedHeaders={signed}, Signature={signature[:10]}",
+        "uppercase-signature": f"{algorithm} Credential={credential}, SignedHeaders={signed}, Signature={signature.upper()}",
+        "duplicate-component": f"{algorithm} Credential={credential}, Credential={credential}, "
+                               f"SignedHeaders={signed}, Signature={signature}",
+        "unicode-credential": f"{algorithm} Credential=\u00e9\u00e9/{date}/{region}/{service}/{terminator}, "
+                              f"SignedHeaders={signed}, Signature={signature}",
+        "signed-header-missing": f"{algorithm} Credential={credential}, SignedHeaders={signed};x-not-sent, "
+                                 f"Signature={signature}",
+        "only-algorithm-and-space": f"{algorithm} ",
+        "garbage": "Bearer abc.def.ghi",
+    }
+    return variants[case]
+
+
+MANGLED = ["empty-credential", "short-scope", "long-scope", "bad-terminator", "scope-date-not-request-date",
+           "empty-signed-headers", "host-not-signed", "empty-signature", "non-hex-signature", "short-signature",
+           "uppercase-signature", "duplicate-component", "unicode-credential", "signed-header-missing",
+           "only-algorithm-and-space", "garbage"]
+
+
+@pytest.mark.parametrize("case", MANGLED)
+def test_malformed_authorization_is_a_4xx(http, server, admin, case):
+    request = sign(server.url, admin)
+    request.headers.replace_header("Authorization", _mangle(request.headers["Authorization"], case))
+    prepared = request.prepare()
+    headers = {k: (v.encode() if isinstance(v, str) else v) for k, v in prepared.headers.items()}
+    reply = Reply(http.request("POST", prepared.url, body=prepared.body, headers=headers))
+    assert 400 <= reply.status < 500 and reply.type, f"{case}: {reply.describe()}"
+    assert reply.type in ("IncompleteSignatureException", "InvalidSignatureException", "UnrecognizedClientException",
+                          "MissingAuthenticationTokenException"), f"{case}: {reply.describe()}"
+    assert_healthy(http, server, admin)
+
+
+@pytest.mark.parametrize("value", ["", "2026-11-28T00:00:00Z", "20261128", "99999999T999999Z", "20261340T250000Z",
+                                   "not a date"])
+def test_malformed_amz_date_is_a_4xx(http, server, admin, value):
+    request = sign(server.url, admin)
+    request.headers.replace_header("X-Amz-Date", value)
+    reply = send(http, request)
+    assert 400 <= reply.status < 500 and reply.type, f"{value!r}: {reply.describe()}"
+    assert_healthy(http, server, admin)
+
+
 def test_other_algorithm(http, server, admin):
     request = sign(server.url, admin)
     request.headers.replace_header("Authorization", request.headers["Authorization"].replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512", 1))

@@ -17,23 +17,24 @@ import urllib.request
 
 import pytest
 
-from conftest import assert_not_contained, assert_same_secret, client_env, run_tool, tool_path
+from conftest import SecretValues, assert_not_contained, assert_same_secret, client_env, run_tool, tool_path
 
 DOTENV_KEYS = ("DATABASE_URL", "API_TOKEN", "EMPTY_LOOKING")
 
 
 @pytest.fixture(scope="module")
 def dotenv_values() -> dict[str, str]:
-    return {
+    return SecretValues({
         "DATABASE_URL": f"postgres://app:{secrets.token_urlsafe(18)}@db.internal:5432/app",
         "API_TOKEN": "sk_live_" + secrets.token_hex(20),
         "EMPTY_LOOKING": secrets.token_hex(4),
-    }
+    })
 
 
 @pytest.fixture(scope="module")
-def sops(server, tmp_path_factory):
-    home = tmp_path_factory.mktemp("sops-home")
+def sops(server):
+    home = server.workdir / "sops-home"  # removed with the server's folder
+    home.mkdir()
     binary = tool_path("sops")
 
     def run(*args: str, secret_stdout: bool = False, check: bool = True):

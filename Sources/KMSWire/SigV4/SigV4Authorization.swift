@@ -46,26 +46,29 @@ struct SigV4Authorization {
         var credential: Range<Int>?
         var signedHeaders: Range<Int>?
         var signature: Range<Int>?
-        if !parameters.isEmpty {
-            for piece in Self.split(parameters, in: bytes, on: UInt8(ascii: ",")) {
-                let component = SigV4Text.trimmed(piece, in: bytes)
-                guard let equals = bytes[component].firstIndex(of: UInt8(ascii: "=")) else {
-                    throw SigV4Failure.missingEqualSign
-                }
-                let key = bytes[component.lowerBound..<equals]
-                let value = (equals + 1)..<component.upperBound
-                if key.elementsEqual(Self.credentialKey) {
-                    guard credential == nil else { throw SigV4Failure.duplicate(parameter: "Credential") }
-                    credential = value
-                } else if key.elementsEqual(Self.signedHeadersKey) {
-                    guard signedHeaders == nil else { throw SigV4Failure.duplicate(parameter: "SignedHeaders") }
-                    signedHeaders = value
-                } else if key.elementsEqual(Self.signatureKey) {
-                    guard signature == nil else { throw SigV4Failure.duplicate(parameter: "Signature") }
-                    signature = value
-                } else {
-                    throw SigV4Failure.unknownParameter
-                }
+        // The components, split on ',' (an empty parameter list has none).
+        var pieceStart = parameters.lowerBound
+        while !parameters.isEmpty, pieceStart <= parameters.upperBound {
+            var pieceEnd = pieceStart
+            while pieceEnd < parameters.upperBound, bytes[pieceEnd] != UInt8(ascii: ",") { pieceEnd += 1 }
+            let component = SigV4Text.trimmed(pieceStart..<pieceEnd, in: bytes)
+            pieceStart = pieceEnd + 1
+            guard let equals = bytes[component].firstIndex(of: UInt8(ascii: "=")) else {
+                throw SigV4Failure.missingEqualSign
+            }
+            let key = bytes[component.lowerBound..<equals]
+            let value = (equals + 1)..<component.upperBound
+            if key.elementsEqual(Self.credentialKey) {
+                guard credential == nil else { throw SigV4Failure.duplicate(parameter: "Credential") }
+                credential = value
+            } else if key.elementsEqual(Self.signedHeadersKey) {
+                guard signedHeaders == nil else { throw SigV4Failure.duplicate(parameter: "SignedHeaders") }
+                signedHeaders = value
+            } else if key.elementsEqual(Self.signatureKey) {
+                guard signature == nil else { throw SigV4Failure.duplicate(parameter: "Signature") }
+                signature = value
+            } else {
+                throw SigV4Failure.unknownParameter
             }
         }
         guard let credential, let signedHeaders, let signature, hasDateHeader else {

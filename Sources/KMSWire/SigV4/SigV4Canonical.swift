@@ -135,7 +135,8 @@ enum SigV4Canonical {
     ///
     /// Decoding first makes `%7E` and `~` (or `%2f` and `%2F`) canonicalise alike, as AWS does;
     /// botocore sends its own parameters already in this form, so for its requests the result is
-    /// the query as sent.
+    /// the query as sent. (botocore signs a query it did not build as it finds it, `%7e` or an
+    /// empty pair included; no SDK builds such a query, and KMS requests have none.)
     static func appendQuery(_ query: ArraySlice<UInt8>, to out: inout [UInt8]) {
         var pairs: [(name: [UInt8], value: [UInt8])] = []
         for pair in query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {

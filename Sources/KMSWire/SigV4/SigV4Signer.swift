@@ -11,7 +11,9 @@ import SodiumKit
 /// and `X-Amz-Target` that is `content-type;host;x-amz-date;x-amz-target` (plus
 /// `x-amz-security-token`), as boto3 sends. Like botocore, add transport headers that a proxy may
 /// change (`Content-Length`, `Connection`, `amz-sdk-*`) after signing. The body is always hashed;
-/// no `X-Amz-Content-SHA256` is sent (KMS does not use it).
+/// no `X-Amz-Content-SHA256` is sent (KMS does not use it). One difference: given a request that
+/// already has a `Date` header, botocore rewrites it and signs with it instead of `X-Amz-Date`;
+/// this signer always adds `X-Amz-Date` (and signs a `Date` header like any other).
 ///
 /// ```swift
 /// let signer = SigV4Signer(region: "us-east-1")

@@ -215,7 +215,9 @@ public struct SigV4Verifier: Sendable {
             throw SigV4Failure.outOfMemory
         }
         let expected = SigV4Text.hex(SHA256.hmacPublic(stringToSign, key: signingKey))
-        guard ConstantTime.equal(expected, authorization[authorization.signature]) else {
+        // Both as arrays: ConstantTime.equal is generic and not inlinable, and arrays take its
+        // cheapest path.
+        guard ConstantTime.equal(expected, Array(authorization[authorization.signature])) else {
             throw SigV4Failure.signatureMismatch
         }
         return VerifiedIdentity(

@@ -67,7 +67,8 @@ extension KeyServiceEngine {
                 keyID = key.id
             }
             let limit = Self.limit(request.limit, default: 50)
-            let page = try await storeCall { try await store.aliases(keyID: keyID, after: request.marker, limit: limit + 1) }
+            let after = try request.marker.map { (marker) throws(KMSError) in try openMarker(marker, operation: .listAliases) }
+            let page = try await storeCall { try await store.aliases(keyID: keyID, after: after, limit: limit + 1) }
             let truncated = page.count > limit
             let shown = page.prefix(limit)
             return KMS.ListAliasesResponse(
@@ -75,7 +76,7 @@ extension KeyServiceEngine {
                     KMS.AliasListEntry(aliasName: $0.name, aliasArn: aliasARN($0.name), targetKeyId: $0.keyID.uuidString.lowercased(),
                                        creationDate: $0.createdAt, lastUpdatedDate: $0.updatedAt)
                 },
-                nextMarker: truncated ? shown.last?.name : nil, truncated: truncated)
+                nextMarker: truncated ? shown.last.map { makeMarker($0.name, operation: .listAliases) } : nil, truncated: truncated)
         }
     }
 

@@ -51,7 +51,7 @@ extension KeyServiceEngine {
             var grants = try await storeCall { try await store.grants(keyID: key.id) }
             if let id = request.grantId { grants = grants.filter { $0.id == id } }
             if let grantee = request.granteePrincipal { grants = grants.filter { $0.granteePrincipal == grantee } }
-            let (page, next) = try Self.page(grants, marker: request.marker, limit: Self.limit(request.limit, default: 50))
+            let (page, next) = try page(grants, marker: request.marker, limit: Self.limit(request.limit, default: 50), operation: .listGrants)
             return KMS.ListGrantsResponse(grants: page.map(listEntry), nextMarker: next, truncated: next != nil)
         }
     }
@@ -64,7 +64,7 @@ extension KeyServiceEngine {
                 throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:ListRetirableGrants for \(request.retiringPrincipal)")
             }
             let grants = try await storeCall { try await store.grants(retiringPrincipal: request.retiringPrincipal) }
-            let (page, next) = try Self.page(grants, marker: request.marker, limit: Self.limit(request.limit, default: 50))
+            let (page, next) = try page(grants, marker: request.marker, limit: Self.limit(request.limit, default: 50), operation: .listRetirableGrants)
             return KMS.ListGrantsResponse(grants: page.map(listEntry), nextMarker: next, truncated: next != nil)
         }
     }

@@ -1,5 +1,7 @@
+import EnvSealFormat
 import Foundation
 import KMSWire
+import SodiumKit
 
 extension KeyServiceEngine {
     /// CreateKey: a new symmetric key, enabled, with the default policy unless one is given.
@@ -60,7 +62,9 @@ extension KeyServiceEngine {
             let limit = Self.limit(request.limit)
             var marker: UUID?
             if let text = request.marker {
-                guard let id = UUID(uuidString: text) else { throw KMSError.invalidMarker("the marker is not one ListKeys returned") }
+                guard let id = UUID(uuidString: try openMarker(text, operation: .listKeys)) else {
+                    throw KMSError.invalidMarker("the marker is not one ListKeys returned")
+                }
                 marker = id
             }
             var found: [KeyRecord] = []
@@ -78,7 +82,7 @@ extension KeyServiceEngine {
             }
             return KMS.ListKeysResponse(
                 keys: found.map { KMS.KeyListEntry(keyId: $0.id.uuidString.lowercased(), keyArn: $0.arn) },
-                nextMarker: truncated ? found.last?.id.uuidString : nil, truncated: truncated)
+                nextMarker: truncated ? found.last.map { makeMarker($0.id.uuidString, operation: .listKeys) } : nil, truncated: truncated)
         }
     }
 
@@ -160,7 +164,7 @@ extension KeyServiceEngine {
             let key = try await resolveKey(request.keyId, allowAlias: false)
             note.keyARN = key.arn
             try await authorize(principal, "ListResourceTags", key: key)
-            let (page, next) = try Self.page(key.tags, marker: request.marker, limit: Self.limit(request.limit, default: 50))
+            let (page, next) = try page(key.tags, marker: request.marker, limit: Self.limit(request.limit, default: 50), operation: .listResourceTags)
             return KMS.ListResourceTagsResponse(tags: page.map { KMS.Tag(tagKey: $0.key, tagValue: $0.value) }, nextMarker: next, truncated: next != nil)
         }
     }
@@ -214,16 +218,33 @@ extension KeyServiceEngine {
         return result
     }
 
-    /// A page of `items` after an opaque numeric marker.
-    static func page<T>(_ items: [T], marker: String?, limit: Int) throws(KMSError) -> ([T], String?) {
+    /// A page of `items` after a marker this operation returned.
+    func page<T>(_ items: [T], marker: String?, limit: Int, operation: KMSOperation) throws(KMSError) -> ([T], String?) {
         var start = 0
         if let marker {
-            guard let index = Int(marker), index >= 0, index <= items.count else {
-                throw KMSError.invalidMarker("the marker is not one this operation returned")
+            guard let index = Int(try openMarker(marker, operation: operation)), index >= 0, index <= items.count else {
+                throw KMSError.invalidMarker("the marker is not one \(operation.rawValue) returned")
             }
             start = index
         }
         let end = min(start + limit, items.count)
-        return (Array(items[start..<end]), end < items.count ? String(end) : nil)
+        return (Array(items[start..<end]), end < items.count ? makeMarker(String(end), operation: operation) : nil)
+    }
+
+    /// An opaque marker: the position, and a MAC that binds it to the operation, so that a marker
+    /// the service did not hand out (or handed out for another listing) is `InvalidMarkerException`.
+    func makeMarker(_ position: String, operation: KMSOperation) -> String {
+        let mac = (try? BLAKE2b.mac(key: markerKey, outputByteCount: 16, parts: [.bytes(Array(operation.rawValue.utf8)), .bytes(Array(position.utf8))]))?.bytes ?? []
+        return Base64URL.encode(Array(position.utf8) + mac)
+    }
+
+    /// The position inside a marker ``makeMarker(_:operation:)`` made.
+    func openMarker(_ marker: String, operation: KMSOperation) throws(KMSError) -> String {
+        let invalid = KMSError.invalidMarker("the marker is not one \(operation.rawValue) returned")
+        guard let bytes = try? Base64URL.decode(marker, field: "marker"), bytes.count > 16,
+              let position = String(validating: bytes.dropLast(16), as: UTF8.self),
+              let mac = try? BLAKE2b.mac(key: markerKey, outputByteCount: 16, parts: [.bytes(Array(operation.rawValue.utf8)), .bytes(Array(position.utf8))]),
+              ConstantTime.equal(mac.bytes, bytes.suffix(16)) else { throw invalid }
+        return position
     }
 }

@@ -65,7 +65,7 @@ extension KeyServiceEngine {
             try await authorize(principal, "ListKeyRotations", key: key)
             let all = try await storeCall { try await store.versions(keyID: key.id) }
             let shown = request.includeKeyMaterial == .allKeyMaterial ? all : all.filter { $0.rotationType != .initial }
-            let (page, next) = try Self.page(shown, marker: request.marker, limit: Self.limit(request.limit))
+            let (page, next) = try page(shown, marker: request.marker, limit: Self.limit(request.limit), operation: .listKeyRotations)
             return KMS.ListKeyRotationsResponse(
                 rotations: page.map { version in
                     KMS.RotationsListEntry(

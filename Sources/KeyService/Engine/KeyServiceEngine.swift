@@ -54,6 +54,8 @@ public final class KeyServiceEngine: Sendable {
     let materials: MaterialCache
     let policies = Mutex<[String: KeyPolicy]>([:])
     let audit: AuditChain
+    /// Signs pagination markers, so only markers this service handed out are accepted.
+    let markerKey: SubKey
 
     /// Creates an engine over a store whose root key has been checked by ``RootKey/open(_:store:)``.
     public init(store: any KeyStore, root: RootKey, configuration: KeyServiceConfiguration = .init()) {
@@ -62,6 +64,8 @@ public final class KeyServiceEngine: Sendable {
         self.configuration = configuration
         self.materials = MaterialCache(capacity: configuration.materialCacheCapacity)
         self.audit = AuditChain(root: root)
+        // Deriving 32 bytes from a valid root key cannot fail but for memory exhaustion.
+        self.markerKey = (try? root.subkey(3)) ?? SubKey.random()
     }
 
     var now: Date { configuration.now() }
