@@ -182,7 +182,7 @@ extension KeyServiceEngine {
         guard let blob = try? CiphertextBlob(parsing: ciphertext) else {
             throw KMSError.invalidCiphertext("the ciphertext is not one this key service produced, or it is damaged")
         }
-        guard let stored = try await storeCall({ try await store.key(id: blob.keyID) }) else {
+        guard let stored = try await loadKey(blob.keyID) else {
             throw KMSError.invalidCiphertext("the ciphertext names no key of this service")
         }
         note.keyARN = stored.arn

@@ -182,6 +182,7 @@ extension KeyServiceEngine {
             let key = try await resolveKey(reference, allowAlias: false)
             note.keyARN = key.arn
             try await authorize(principal, operation.rawValue, key: key)
+            defer { forgetKey(key.id) }
             return try await storeCall {
                 try await store.updateKey(id: key.id) { record in
                     guard record.state != .deleted else { throw KMSError.notFound("Key '\(record.arn)' was deleted") }

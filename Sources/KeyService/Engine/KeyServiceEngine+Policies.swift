@@ -24,6 +24,7 @@ extension KeyServiceEngine {
             note.keyARN = key.arn
             try await authorize(principal, "PutKeyPolicy", key: key)
             let policy = try checkNewPolicy(request.policy, keyARN: key.arn, principal: principal, bypass: request.bypassPolicyLockoutSafetyCheck ?? false)
+            defer { forgetKey(key.id) }
             _ = try await storeCall {
                 try await store.updateKey(id: key.id) { record in
                     guard record.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(record.arn) is pending deletion.") }

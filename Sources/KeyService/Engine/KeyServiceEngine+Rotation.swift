@@ -107,6 +107,7 @@ extension KeyServiceEngine {
         let root = self.root
         let keyID = key.id
         // The new material is cached on its first use.
+        defer { forgetKey(keyID) }
         _ = try await storeCall {
             try await store.addVersion(keyID: keyID) { record, next in
                 try Self.requireRotatable(record)

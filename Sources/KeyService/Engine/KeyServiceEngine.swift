@@ -18,12 +18,18 @@ public struct KeyServiceConfiguration: Sendable {
     public var administrators: [String]
     /// The clock; tests inject one to make rotation and deletion due.
     public var now: @Sendable () -> Date
+    /// How long a key record read from the store may be reused for cryptography. Changes made
+    /// through this engine are seen at once; changes made by another process (the CLI, another
+    /// server on the same database) within this time.
+    public var keyCacheLifetime: Duration
 
     /// Creates a configuration.
     public init(
         region: String = "us-east-1", account: String = "111122223333", partition: String = "aws",
-        materialCacheCapacity: Int = 4096, administrators: [String] = [], now: @escaping @Sendable () -> Date = { Date() }
+        materialCacheCapacity: Int = 4096, administrators: [String] = [], keyCacheLifetime: Duration = .seconds(1),
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.keyCacheLifetime = keyCacheLifetime
         self.administrators = administrators
         self.region = region
         self.account = account
@@ -54,6 +60,8 @@ public final class KeyServiceEngine: Sendable {
     let materials: MaterialCache
     let policies = Mutex<[String: KeyPolicy]>([:])
     let audit: AuditChain
+    /// Key records recently read, with when they were read.
+    let keyCache = Mutex<[UUID: (record: KeyRecord, read: ContinuousClock.Instant)]>([:])
     /// Signs pagination markers, so only markers this service handed out are accepted.
     let markerKey: SubKey
 
@@ -158,10 +166,32 @@ public final class KeyServiceEngine: Sendable {
             }
             id = alias.keyID
         }
-        guard let key = try await storeCall({ try await store.key(id: id) }) else {
+        guard let key = try await loadKey(id) else {
             throw KMSError.notFound("Key '\(keyARN(id))' does not exist")
         }
         return try await checkNotDeleted(key)
+    }
+
+    /// A key record, from the short-lived cache or the store.
+    func loadKey(_ id: UUID) async throws(KMSError) -> KeyRecord? {
+        let clock = ContinuousClock()
+        if let cached = keyCache.withLock({ $0[id] }), clock.now - cached.read < configuration.keyCacheLifetime {
+            return cached.record
+        }
+        let read = clock.now
+        let record = try await storeCall { try await store.key(id: id) }
+        if let record {
+            keyCache.withLock { cache in
+                if cache.count > 10_000 { cache.removeAll() }
+                cache[id] = (record, read)
+            }
+        }
+        return record
+    }
+
+    /// Forgets a cached key record after this engine changed it.
+    func forgetKey(_ id: UUID) {
+        _ = keyCache.withLock { $0.removeValue(forKey: id) }
     }
 
     /// Performs a deletion that has come due, and refuses a deleted key.
@@ -200,6 +230,7 @@ public final class KeyServiceEngine: Sendable {
             }
         }
         materials.evict(keyID: key.id)
+        forgetKey(key.id)
     }
 
     /// Refuses cryptography with a key that is not enabled, as AWS does.
