@@ -87,15 +87,17 @@ let package = Package(
         ),
         .executableTarget(name: "envseal", dependencies: ["EnvSealCLI"], swiftSettings: swiftSettings),
 
-        .testTarget(name: "SodiumKitTests", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
+        // Helpers shared by the test targets (a seeded generator, hex), and only by them.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "SodiumKitTests", dependencies: ["SodiumKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EnvSealFormatTests",
-            dependencies: ["EnvSealFormat", "SodiumKit"],
+            dependencies: ["EnvSealFormat", "SodiumKit", "TestSupport"],
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire", "SodiumKit"], resources: [.copy("Vectors")], swiftSettings: swiftSettings),
-        .testTarget(name: "KeyServiceTests", dependencies: ["KeyService", "KMSWire", "SodiumKit", "EnvSealFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "KMSWireTests", dependencies: ["KMSWire", "SodiumKit", "TestSupport"], resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(name: "KeyServiceTests", dependencies: ["KeyService", "KMSWire", "SodiumKit", "EnvSealFormat", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeyStoreTests",
             dependencies: ["KeyService", "KeyStoreSQLite", "KMSWire", "SodiumKit", "envseal-store-probe"],

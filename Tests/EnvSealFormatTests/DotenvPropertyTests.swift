@@ -1,5 +1,6 @@
 import EnvSealFormat
 import Testing
+import TestSupport
 
 /// Seeded property tests for the dotenv parser: totality, byte-exact rendering, decoding against an
 /// independent model, and the `set`/`remove` edits. Each test is split into two seeded halves so
@@ -337,32 +338,7 @@ private func mutate(_ bytes: inout [UInt8], _ rng: inout SplitMix64) {
 
 // MARK: - Randomness and reporting
 
-/// SplitMix64: tiny, fast and seedable, so every failure reproduces from its seed.
-private struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.count))
-    }
-
-    mutating func chance(_ probability: Double) -> Bool {
-        Double(next() >> 11) / Double(1 << 53) < probability
-    }
-
-    mutating func pick<T>(_ items: [T]) -> T {
-        items[int(0...items.count - 1)]
-    }
-
+extension SplitMix64 {
     /// Mostly a byte the grammar cares about or printable ASCII, sometimes any byte.
     mutating func byte() -> UInt8 {
         switch int(0...9) {
@@ -372,6 +348,7 @@ private struct SplitMix64 {
         }
     }
 }
+
 
 /// Counts outcomes so a generator that stops reaching the parser's interesting paths is noticed.
 private struct Outcomes {

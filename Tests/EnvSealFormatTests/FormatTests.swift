@@ -1,6 +1,7 @@
 import Foundation
 import SodiumKit
 import Testing
+import TestSupport
 @testable import EnvSealFormat
 
 @Suite("formats")

@@ -1,6 +1,7 @@
 import Foundation
 import SodiumKit
 import Testing
+import TestSupport
 @testable import EnvSealFormat
 
 /// Runs every vector of docs/FORMAT.md through every parser and open path.

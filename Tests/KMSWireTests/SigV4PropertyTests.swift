@@ -1,20 +1,8 @@
 import Foundation
 import SodiumKit
 import Testing
+import TestSupport
 @testable import KMSWire
-
-/// SplitMix64: a small seeded generator, so a failing mutation can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Mutations of a valid `Authorization` header: bytes flipped, inserted, deleted, duplicated;
 /// separators and look-alikes (combining marks, NBSP, BOM, full-width letters, NUL, CR LF)
@@ -86,7 +74,7 @@ struct SigV4PropertyTests {
     /// `X-Amz-Date` too): the verifier never traps, fails only with the authentication errors,
     /// and accepts only headers that still say exactly what the original said.
     @Test func mutatedAuthorizationHeadersNeverTrap() async throws {
-        var mutator = AuthorizationMutator(random: SplitMix64(state: 0x5167_0004))
+        var mutator = AuthorizationMutator(random: SplitMix64(seed: 0x5167_0004))
         let original = try SigV4Authorization(parsing: F.authorization, hasDateHeader: true)
         let allowed: Set<KMSErrorType> = [.incompleteSignature, .invalidSignature, .unrecognizedClient]
         var accepted = 0
@@ -135,7 +123,7 @@ struct SigV4PropertyTests {
             let error = await verificationError(F.verifier, unhappy.request, now: unhappy.now, secret: unhappy.lookup)
             messages.append(try #require(error).message)
         }
-        var mutator = AuthorizationMutator(random: SplitMix64(state: 0x5EC2E7))
+        var mutator = AuthorizationMutator(random: SplitMix64(seed: 0x5EC2E7))
         for _ in 0..<2_000 {
             let request = F.valid.setting("Authorization", mutator.mutate(F.authorization))
             if let error = await verificationError(F.verifier, request, now: F.signedAt, secret: F.lookup) {

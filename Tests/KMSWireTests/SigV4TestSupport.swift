@@ -1,6 +1,7 @@
 import Foundation
 import SodiumKit
 import Testing
+import TestSupport
 @testable import KMSWire
 
 /// The AWS documentation's example key pair, also the SigV4 test suite's.

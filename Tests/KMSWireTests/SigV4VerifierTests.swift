@@ -1,6 +1,7 @@
 import Foundation
 import SodiumKit
 import Testing
+import TestSupport
 @testable import KMSWire
 
 /// A KMS Encrypt request signed by the Swift signer (itself checked against botocore's vectors).

@@ -1,5 +1,6 @@
 import KeyService
 import Testing
+import TestSupport
 
 /// Seeded property tests: the parser is total over hostile input, evaluation is order-independent,
 /// and wildcard matching agrees with a slow reference matcher. A failure names its seed and case.
@@ -187,27 +188,12 @@ extension Unicode.Scalar {
 
 // MARK: - Generators
 
-/// SplitMix64: small, fast and reproducible.
-struct PolicyRandom {
-    private var state: UInt64
+/// The shared generator, with the two helpers these tests use.
+typealias PolicyRandom = SplitMix64
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.count))
-    }
-
+extension SplitMix64 {
     mutating func chance(_ percent: Int) -> Bool { int(0 ... 99) < percent }
-
-    mutating func element<T>(_ items: [T]) -> T { items[int(0 ... items.count - 1)] }
+    mutating func element<T>(_ items: [T]) -> T { pick(items) }
 }
 
 /// Builds policies (valid or slightly wrong), arbitrary JSON, byte mutations and requests.

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import SodiumKit
 
 @Suite("subkeys, BLAKE2b MACs, SIV and Argon2id")

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import SodiumKit
 
 @Suite("XChaCha20-Poly1305")
