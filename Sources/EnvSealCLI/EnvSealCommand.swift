@@ -11,7 +11,7 @@ public struct EnvSealCommand: AsyncParsableCommand {
         66 unreadable input (docs/CLI.md).
         """,
         version: EnvSealVersion.current,
-        subcommands: [InspectCommand.self, ServerCommand.self, PrincipalsCommand.self]
+        subcommands: [InspectCommand.self, ServerCommand.self, PrincipalsCommand.self, AuditCommand.self]
     )
 
     public init() {}
