@@ -14,6 +14,14 @@ die() {
 }
 
 command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found; install Python 3.9 or newer"
+# openssl makes the TLS test's throwaway certificate.
+if ! command -v openssl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null || die "apt-get install openssl failed"
+  else
+    die "openssl is missing (Debian: apt-get install openssl)"
+  fi
+fi
 "$PYTHON" -m pip --version >/dev/null 2>&1 || die "pip is missing for $PYTHON (Debian: apt-get install python3-pip)"
 
 # Installed already? Then do nothing (no network).

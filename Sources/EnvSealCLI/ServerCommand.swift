@@ -39,6 +39,16 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
     func run() async throws {
         let (host, port) = try Self.parseListen(listen)
         guard let level = Logger.Level(rawValue: logLevel) else {
@@ -63,11 +73,19 @@ struct ServerCommand: AsyncParsableCommand {
         }
         let server = KeyServer(
             engine: home.engine, principals: home.principals,
-            configuration: .init(host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval)),
+            configuration: .init(
+                host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval),
+                tls: tlsCert.flatMap { cert in tlsKey.map { (certificateChain: cert, privateKey: $0) } }),
             registry: registry, logger: logger)
         let region = store.region
-        let application = server.application { port in
-            logger.notice("envseal key service listening", metadata: ["address": "\(host):\(port)", "region": "\(region)"])
+        let scheme = tlsCert == nil ? "http" : "https"
+        let application: any ApplicationProtocol
+        do {
+            application = try server.application { port in
+                logger.notice("envseal key service listening", metadata: ["address": "\(scheme)://\(host):\(port)", "region": "\(region)"])
+            }
+        } catch let error as KeyServerError {
+            throw CLIError(error.description, exitCode: EnvSealExit.cannotRead)
         }
         let services = ServiceGroup(
             configuration: .init(services: [.init(service: application)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import KMSWire
 import KeyService
 import Logging
@@ -23,13 +26,19 @@ public struct KeyServer: Sendable {
         public var maxBodyBytes: Int
         /// How often due rotations and deletions are performed.
         public var maintenanceInterval: Duration
+        /// PEM files of a certificate chain and its private key, to serve HTTPS; `nil` for HTTP.
+        public var tls: (certificateChain: String, privateKey: String)?
 
         /// Creates a configuration.
-        public init(host: String = "127.0.0.1", port: Int = 8417, maxBodyBytes: Int = 64 * 1024, maintenanceInterval: Duration = .seconds(60)) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 8417, maxBodyBytes: Int = 64 * 1024, maintenanceInterval: Duration = .seconds(60),
+            tls: (certificateChain: String, privateKey: String)? = nil
+        ) {
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
             self.maintenanceInterval = maintenanceInterval
+            self.tls = tls
         }
     }
 
@@ -80,16 +89,36 @@ public struct KeyServer: Sendable {
         return router
     }
 
-    /// The application: the HTTP server plus the maintenance loop, as one service.
+    /// The application: the HTTP(S) server plus the maintenance loop, as one service.
     /// - Parameter onRunning: Called with the bound port once the server listens.
-    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(
+    /// - Throws: ``KeyServerError`` when the TLS certificate or key cannot be read.
+    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        var server = HTTPServerBuilder.http1()
+        if let tls = configuration.tls {
+            // TLS is the transport's business: it comes from swift-nio-ssl, not from envseal's
+            // own cryptography, which stays libsodium's.
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+                server = try .tls(tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+            } catch {
+                throw KeyServerError(description: "cannot use the TLS certificate \(tls.certificateChain) and key \(tls.privateKey): \(error)")
+            }
+        }
+        return Application(
             router: router(),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "envseal"),
             services: [MaintenanceService(engine: engine, interval: configuration.maintenanceInterval, logger: logger)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
+}
+
+/// A server that cannot start. Never holds a secret.
+public struct KeyServerError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public let description: String
 }
 
 /// Performs due rotations and deletions on a timer until shutdown.
