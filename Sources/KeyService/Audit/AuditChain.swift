@@ -136,21 +136,36 @@ public struct AuditChain: Sendable {
 /// Group commit for the audit log: requests that arrive while a transaction is being written
 /// wait for the next one, which takes them all. Each caller still returns only after its own
 /// record has committed, but a busy server pays one transaction for many records.
+///
+/// An idle log costs one actor hop: the first caller writes its own record directly. Whoever
+/// finds records queued behind its own hands them to a new task, so no caller's latency grows
+/// with the load of others.
 actor AuditCommitter {
     private var pending: [(AuditChain.Entry, CheckedContinuation<Void, any Error>)] = []
     private var flushing = false
 
     func submit(_ entry: AuditChain.Entry, chain: AuditChain, store: some KeyStore) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            pending.append((entry, continuation))
-            if !flushing {
-                flushing = true
-                Task { await self.flush(chain: chain, store: store) }
-            }
+        if flushing {
+            try await withCheckedThrowingContinuation { pending.append((entry, $0)) }
+            return
         }
+        flushing = true
+        let result: Result<Void, any Error>
+        do {
+            _ = try await store.appendAudit(batch: { previous in try chain.link([entry], after: previous) })
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        if pending.isEmpty {
+            flushing = false
+        } else {
+            Task { await self.flushPending(chain: chain, store: store) }
+        }
+        try result.get()
     }
 
-    private func flush(chain: AuditChain, store: some KeyStore) async {
+    private func flushPending(chain: AuditChain, store: some KeyStore) async {
         while !pending.isEmpty {
             let batch = pending
             pending = []
