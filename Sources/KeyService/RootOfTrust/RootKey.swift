@@ -128,14 +128,20 @@ public struct RootKey: Sendable {
         guard info.st_size == off_t(SymmetricKeyLength.bytes) else {
             throw Error(description: "the root key \(path) is \(info.st_size) bytes, not \(SymmetricKeyLength.bytes): it is not an envseal root key")
         }
-        let bytes = try SecureBytes(count: SymmetricKeyLength.bytes) { buffer throws(SodiumError) in
+        var complete = true
+        let bytes = try SecureBytes(count: SymmetricKeyLength.bytes) { buffer in
             var done = 0
             while done < buffer.count {
                 let n = read(fd, buffer.baseAddress! + done, buffer.count - done)
-                guard n > 0 else { throw SodiumError.authenticationFailed }
+                guard n > 0 else {
+                    complete = false
+                    return
+                }
                 done += n
             }
         }
+        // A partial read is released (and zeroed) with `bytes`; say what happened, and where.
+        guard complete else { throw Error(description: "cannot read the root key \(path): the read stopped early") }
         return try KeyMaterial(secureBytes: bytes)
     }
 
