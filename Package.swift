@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // libsodium, through pkg-config. The only C crypto this project uses.
@@ -44,6 +45,18 @@ let package = Package(
         .target(name: "EnvSealFormat", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
         // The AWS KMS JSON 1.1 shapes (generated from botocore's model) and error types.
         .target(name: "KMSWire", dependencies: ["SodiumKit"], swiftSettings: swiftSettings),
+        // A KMS client: SigV4 over HTTP with credentials, endpoints, retries and a deadline.
+        .target(
+            name: "KMSClient",
+            dependencies: [
+                "KMSWire", "SodiumKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Sealing, opening and editing dotenv files through a data-key provider.
+        .target(name: "SealedDotenv", dependencies: ["EnvSealFormat", "SodiumKit", "KMSClient", "KMSWire"], swiftSettings: swiftSettings),
         // The KMS engine: keys, versions, aliases, policies, grants, rotation, audit, the root key.
         .target(name: "KeyService", dependencies: ["KMSWire", "EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
         // The embedded key store: SQLite through GRDB, under KeyStore/.
@@ -101,6 +114,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KMSWireTests", dependencies: ["KMSWire", "SodiumKit", "TestSupport"], resources: [.copy("Vectors")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KMSClientTests",
+            dependencies: [
+                "KMSClient", "KMSWire", "SodiumKit", "KeyServer", "KeyService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SealedDotenvTests",
+            dependencies: ["SealedDotenv", "EnvSealFormat", "SodiumKit", "KMSClient", "KMSWire", "KeyService"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KeyServiceTests", dependencies: ["KeyService", "KMSWire", "SodiumKit", "EnvSealFormat", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeyStoreTests",

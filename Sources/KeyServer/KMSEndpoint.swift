@@ -47,7 +47,7 @@ struct KMSEndpoint: Sendable {
             operationName = operation.rawValue
             let principal = try await authenticate(request, body: bytes)
             principalARN = principal.arn
-            let output = try await KMSDispatch.call(operation, body: bytes, engine: engine, principal: principal, requestID: requestID)
+            let output = try await engine.handle(operation, body: bytes, by: principal, requestID: requestID)
             response = Self.json(.ok, output, requestID: requestID)
             record(operationName, outcome: "Allowed", started: started)
         } catch let failure as RequestFailure {

@@ -1,12 +1,20 @@
 import Foundation
 import KMSWire
-import KeyService
 
-/// Decodes a request body for its operation, calls the engine, encodes the response.
-enum KMSDispatch {
-    static func call(
-        _ operation: KMSOperation, body: Data, engine: KeyServiceEngine, principal: Principal, requestID: String
+extension KeyServiceEngine {
+    /// Handles one KMS JSON 1.1 request: decodes the body for its operation, runs it for the
+    /// principal, encodes the response. The HTTP server and the CLI's embedded store both call this.
+    /// - Parameters:
+    ///   - operation: The operation (from `X-Amz-Target`).
+    ///   - body: The JSON request body.
+    ///   - principal: Who is calling (already authenticated).
+    ///   - requestID: The request's ID for the audit log.
+    /// - Returns: The JSON response body.
+    /// - Throws: ``KMSError`` as AWS would answer.
+    public func handle(
+        _ operation: KMSOperation, body: Data, by principal: Principal, requestID: String? = nil
     ) async throws(KMSError) -> Data {
+        let engine = self
         switch operation {
         case .createKey: return try await respond(body, KMS.CreateKeyRequest.self) { (request) async throws(KMSError) in try await engine.createKey(request, by: principal, requestID: requestID) }
         case .describeKey: return try await respond(body, KMS.DescribeKeyRequest.self) { (request) async throws(KMSError) in try await engine.describeKey(request, by: principal, requestID: requestID) }
@@ -45,7 +53,7 @@ enum KMSDispatch {
         }
     }
 
-    static func respond<Request: KMSRequest, Response: KMSResponse>(
+    private func respond<Request: KMSRequest, Response: KMSResponse>(
         _ body: Data, _ type: Request.Type, _ call: (Request) async throws(KMSError) -> Response
     ) async throws(KMSError) -> Data {
         let request = try KMSJSON.decodeRequest(Request.self, from: body)
@@ -53,7 +61,7 @@ enum KMSDispatch {
     }
 
     /// Operations with no output answer `{}`.
-    static func respondEmpty<Request: KMSRequest>(
+    private func respondEmpty<Request: KMSRequest>(
         _ body: Data, _ type: Request.Type, _ call: (Request) async throws(KMSError) -> Void
     ) async throws(KMSError) -> Data {
         let request = try KMSJSON.decodeRequest(Request.self, from: body)

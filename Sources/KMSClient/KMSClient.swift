@@ -1,0 +1,48 @@
+import Foundation
+import KMSWire
+
+/// A typed KMS client over any ``KMSTransport``.
+///
+/// The `KMSClient` module is how envseal talks to a key service as a client: the KMS JSON 1.1
+/// protocol signed with SigV4 (``HTTPKMSTransport``), the standard AWS endpoint, region and
+/// credential settings (``KMSClientConfiguration``), retries with jittered backoff and a
+/// deadline. It works the same against envseal's key server, AWS KMS and moto. It is linked by
+/// code that must stay small (the CLI's client side, and through the sealed-file code, functions),
+/// so it must never depend on server code: not KeyService, KeyServer or a key store, nor
+/// Hummingbird, GRDB or Postgres. Only KMSWire, SodiumKit, AsyncHTTPClient and swift-log.
+///
+/// ```swift
+/// let client = KMSClient(transport: HTTPKMSTransport(configuration: try .resolve()))
+/// let key = try await client.call(KMS.GenerateDataKeyRequest(keyId: "alias/app", keySpec: .aes256))
+/// ```
+public struct KMSClient: Sendable {
+    /// Where requests go.
+    public let transport: any KMSTransport
+
+    /// Creates a client.
+    /// - Parameter transport: The transport that carries every request.
+    public init(transport: any KMSTransport) {
+        self.transport = transport
+    }
+
+    /// Calls the operation `request` belongs to.
+    /// - Parameter request: The operation's input.
+    /// - Returns: The operation's output.
+    /// - Throws: ``KMSError`` from the service (or `SerializationException` for a response that
+    ///   does not decode), ``KMSTransportError`` when it could not be reached.
+    public func call<Request: KMSRequest>(_ request: Request) async throws -> Request.Response {
+        let body = try KMSJSON.encoder().encode(request)
+        let response = try await transport.send(Request.operation, body: body)
+        return try KMSJSON.decodeResponse(Request.Response.self, from: response)
+    }
+
+    /// Calls an operation with a raw JSON body, for commands that pass a document through.
+    /// - Parameters:
+    ///   - operation: The operation.
+    ///   - body: The JSON request body.
+    /// - Returns: The JSON response body.
+    /// - Throws: As ``KMSTransport/send(_:body:)``.
+    public func call(_ operation: KMSOperation, body: Data) async throws -> Data {
+        try await transport.send(operation, body: body)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import KMSWire
+
+/// Carries one KMS JSON 1.1 request to a key service and brings back the response body.
+///
+/// Two sides answer: ``HTTPKMSTransport`` (SigV4 over HTTP, to envseal's server, AWS KMS or any
+/// KMS-compatible service) and, in the CLI, the embedded key store called in-process. Code above
+/// a transport (``KMSClient``, the sealed-file code) never knows which one answered.
+public protocol KMSTransport: Sendable {
+    /// Sends one request.
+    /// - Parameters:
+    ///   - operation: The KMS operation (its `X-Amz-Target`).
+    ///   - body: The JSON request body.
+    /// - Returns: The JSON response body of a successful call.
+    /// - Throws: ``KMSError`` when the key service answered with an error (its type and message
+    ///   as sent), or ``KMSTransportError`` when no answer came back in time.
+    func send(_ operation: KMSOperation, body: Data) async throws -> Data
+}
+
+/// The key service could not be reached, or did not answer in a usable way.
+///
+/// The description names the endpoint and the cause; it never holds a request or response body.
+public struct KMSTransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Kind: Sendable, Equatable {
+        /// No connection could be made, or it broke before a response came.
+        case unreachable
+        /// The deadline passed before an answer came (retries included).
+        case deadlineExceeded
+        /// The service answered with something that is not a KMS response.
+        case invalidResponse
+        /// The client is not configured well enough to send (no region, no credentials, a bad
+        /// endpoint URL or credentials file).
+        case configuration
+    }
+
+    /// What went wrong.
+    public let kind: Kind
+    /// What went wrong and where, for a person.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,254 @@
+import EnvSealFormat
+import SodiumKit
+
+/// Seals, opens and edits dotenv files in envelope mode (docs/FORMAT.md): one data key per file,
+/// every chosen value sealed under it with its name bound in, and the `ENVSEAL` header holding
+/// the wrapped data key and a MAC over every sealed value and every covered plain one.
+///
+/// Values are sealed deterministically (XChaCha20-SIV under the file's data key), so a value
+/// that did not change keeps its exact ciphertext across ``set(_:to:in:)``, ``unset(_:in:)`` and
+/// an edit: diffs show only what changed. Every operation that changes a sealed file opens and
+/// verifies it first, so a tampered file is never re-MACed into looking genuine.
+///
+/// ```swift
+/// let sealer = SealedFile(provider: provider)
+/// let sealed = try await sealer.seal(try DotenvFile.parse(bytes), keyID: "alias/app",
+///                                    context: try EncryptionContext(["app": "billing"]), selection: .all)
+/// let opened = try await sealer.open(sealed)   // one Decrypt call, whatever the number of values
+/// ```
+public struct SealedFile: Sendable {
+    /// Where data keys are made and unwrapped.
+    public let provider: any DataKeyProvider
+
+    /// Creates the operations over a provider.
+    /// - Parameter provider: The key service side.
+    public init(provider: any DataKeyProvider) {
+        self.provider = provider
+    }
+
+    /// Seals a plain dotenv file.
+    ///
+    /// Selected variables are sealed; the others stay plain and are covered by the MAC, so changing
+    /// them later is detected too (edit them with `envseal edit` or `set`).
+    /// - Parameters:
+    ///   - file: The plain file.
+    ///   - keyID: The master key (ID, ARN or alias).
+    ///   - context: The encryption context the data key is bound to.
+    ///   - selection: Which variables to seal.
+    /// - Returns: The sealed file: the same lines, values replaced, `ENVSEAL` appended.
+    /// - Throws: ``SealedFileError`` for an already sealed file, duplicate names or an empty
+    ///   selection; ``FormatError``; or the provider's error.
+    public func seal(_ file: DotenvFile, keyID: String, context: EncryptionContext, selection: VariableSelection) async throws -> DotenvFile {
+        guard file.value(of: SealedFileHeader.variableName) == nil else { throw SealedFileError(.alreadySealed) }
+        let variables = try Self.variables(of: file)
+        let chosen = variables.keys.filter { selection.includes($0) }
+        guard !chosen.isEmpty else { throw SealedFileError(.nothingSelected) }
+        let generated = try await provider.generateDataKey(keyID: keyID, context: context)
+        let keys = try SealedFileKeys(dataKey: generated.dataKey)
+        var sealed: [String: String] = [:]
+        for name in chosen {
+            sealed[name] = try Self.sealValue(variables[name]!, name: name, keys: keys)
+        }
+        let covered = variables.filter { sealed[$0.key] == nil }
+        return try Self.write(
+            into: file, keyARN: nil, context: context, wrapped: generated.wrapped,
+            variables: SealedFileHeader.Variables(sealed: sealed, covered: covered), keys: keys)
+    }
+
+    /// Verifies a sealed file and opens every sealed value, with one unwrap of the data key.
+    /// - Parameter file: The sealed file.
+    /// - Returns: The plaintexts and what the header says.
+    /// - Throws: ``SealedFileError`` (not sealed, duplicate names), ``FormatError`` (a malformed
+    ///   header or value; tampering, naming the variable), or the provider's error.
+    public func open(_ file: DotenvFile) async throws -> OpenedFile {
+        try await open(environment: try Self.variables(of: file))
+    }
+
+    /// Verifies and opens a sealed environment given as variables (a process environment).
+    /// - Parameter environment: Every variable; those the header does not mention are ignored.
+    /// - Returns: The plaintexts and what the header says.
+    /// - Throws: As ``open(_:)``.
+    public func open(environment: [String: String]) async throws -> OpenedFile {
+        guard let text = environment[SealedFileHeader.variableName] else { throw SealedFileError(.notSealed) }
+        let header = try SealedFileHeader(parsing: text)
+        let variables = Self.headerVariables(of: environment, header: header)
+        let unwrapped = try await provider.unwrapDataKey(header.wrappedDataKey, context: header.context)
+        let keys = try SealedFileKeys(dataKey: unwrapped.dataKey)
+        let values = try header.open(variables, keys: keys)
+        return OpenedFile(header: header, keyARN: unwrapped.keyARN, keys: keys, variables: variables, values: values)
+    }
+
+    /// Sets one variable to a sealed value; every other value keeps its exact text.
+    /// - Parameters:
+    ///   - name: The variable (new, sealed, or a covered plain one that becomes sealed).
+    ///   - value: The plaintext.
+    ///   - file: The sealed file.
+    /// - Returns: The file with the value and the header changed.
+    /// - Throws: As ``open(_:)``, and ``SealedFileError`` `.invalidName` / `.invalidValue`.
+    public func set(_ name: String, to value: SecureBytes, in file: DotenvFile) async throws -> DotenvFile {
+        guard DotenvFile.isValidName(name), name != SealedFileHeader.variableName else {
+            throw SealedFileError(.invalidName(name: name))
+        }
+        let opened = try await open(file)
+        var variables = opened.variables
+        variables.covered[name] = nil
+        variables.sealed[name] = try Self.sealValue(value, name: name, keys: opened.keys)
+        return try Self.write(into: file, keyARN: opened.header.keyARN, context: opened.header.context,
+                              wrapped: opened.header.wrappedDataKey, variables: variables, keys: opened.keys)
+    }
+
+    /// Removes a variable (sealed or covered plain) and re-MACs the header.
+    /// - Parameters:
+    ///   - name: The variable.
+    ///   - file: The sealed file.
+    /// - Returns: The file without the variable.
+    /// - Throws: As ``open(_:)``, and ``SealedFileError`` `.noSuchVariable`.
+    public func unset(_ name: String, in file: DotenvFile) async throws -> DotenvFile {
+        let opened = try await open(file)
+        guard name != SealedFileHeader.variableName, file.value(of: name) != nil else {
+            throw SealedFileError(.noSuchVariable(name: name))
+        }
+        var variables = opened.variables
+        variables.sealed[name] = nil
+        variables.covered[name] = nil
+        var edited = file
+        edited.remove(name)
+        return try Self.write(into: edited, keyARN: opened.header.keyARN, context: opened.header.context,
+                              wrapped: opened.header.wrappedDataKey, variables: variables, keys: opened.keys)
+    }
+
+    /// Seals every value again under a new data key from the newest version of the master key.
+    /// - Parameters:
+    ///   - file: The sealed file.
+    ///   - keyID: A master key to move to, or `nil` to keep the file's.
+    /// - Returns: The re-sealed file (every sealed value changes).
+    /// - Throws: As ``open(_:)``.
+    public func rotate(_ file: DotenvFile, keyID: String? = nil) async throws -> DotenvFile {
+        let opened = try await open(file)
+        let generated = try await provider.generateDataKey(keyID: keyID ?? opened.keyARN, context: opened.header.context)
+        let keys = try SealedFileKeys(dataKey: generated.dataKey)
+        var variables = opened.variables
+        for (name, value) in opened.values {
+            variables.sealed[name] = try Self.sealValue(value, name: name, keys: keys)
+        }
+        return try Self.write(into: file, keyARN: opened.header.keyARN, context: opened.header.context,
+                              wrapped: generated.wrapped, variables: variables, keys: keys)
+    }
+
+    /// Wraps the file's data key again (ReEncrypt) under the newest version of its master key or
+    /// under another key; the sealed values do not change.
+    ///
+    /// The header's MAC covers the wrapped key, so the file is opened first (one Decrypt) to check
+    /// it and to MAC the new header.
+    /// - Parameters:
+    ///   - file: The sealed file.
+    ///   - destinationKeyID: The master key to wrap under, or `nil` for the file's own.
+    /// - Returns: The file with a new header and the same values.
+    /// - Throws: As ``open(_:)``.
+    public func rewrap(_ file: DotenvFile, destinationKeyID: String? = nil) async throws -> DotenvFile {
+        let opened = try await open(file)
+        let wrapped = try await provider.rewrapDataKey(
+            opened.header.wrappedDataKey, context: opened.header.context,
+            destinationKeyID: destinationKeyID ?? opened.keyARN)
+        return try Self.write(into: file, keyARN: opened.header.keyARN, context: opened.header.context,
+                              wrapped: wrapped, variables: opened.variables, keys: opened.keys)
+    }
+
+    /// Opens a sealed file into the plain file it came from: values in plaintext, no header.
+    /// - Parameter file: The sealed file.
+    /// - Returns: The plain file.
+    /// - Throws: As ``open(_:)``, and ``SealedFileError`` `.invalidValue` for a value that is not
+    ///   UTF-8 (a dotenv file holds text).
+    public func decrypt(_ file: DotenvFile) async throws -> DotenvFile {
+        let opened = try await open(file)
+        var plain = file
+        plain.remove(SealedFileHeader.variableName)
+        for name in opened.values.keys.sorted() {
+            guard let text = opened.values[name]!.utf8String() else {
+                throw SealedFileError(.invalidValue(name: name, reason: "it is not UTF-8 text"))
+            }
+            do {
+                try plain.set(name, to: text)
+            } catch {
+                throw SealedFileError(.invalidValue(name: name, reason: error.description))
+            }
+        }
+        return plain
+    }
+
+    /// The size Lambda counts against its 4 KB limit: the UTF-8 bytes of every name and value.
+    /// - Parameter file: A file.
+    /// - Returns: The byte count.
+    public static func environmentSize(of file: DotenvFile) -> Int {
+        file.assignments.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
+    }
+
+    /// Lambda's limit on a function's environment: 4 KB, names and values together.
+    public static let lambdaEnvironmentLimit = 4096
+
+    // MARK: - Helpers
+
+    /// The file's variables by name; refuses duplicates, which would make the covered value
+    /// ambiguous.
+    static func variables(of file: DotenvFile) throws(SealedFileError) -> [String: String] {
+        if let duplicate = file.duplicateNames().first { throw SealedFileError(.duplicateVariable(name: duplicate)) }
+        var variables: [String: String] = [:]
+        for assignment in file.assignments { variables[assignment.name] = assignment.value }
+        return variables
+    }
+
+    /// What the header covers, as the environment has it: every sealed-looking value and every
+    /// name the header lists (so a removed or replaced one is reported by name).
+    static func headerVariables(of environment: [String: String], header: SealedFileHeader) -> SealedFileHeader.Variables {
+        var sealed: [String: String] = [:]
+        for (name, value) in environment where name != SealedFileHeader.variableName && SealedValue.isSealed(value) {
+            sealed[name] = value
+        }
+        for name in header.sealedNames { sealed[name] = environment[name] }
+        var covered: [String: String] = [:]
+        for name in header.coveredNames { covered[name] = environment[name] }
+        return SealedFileHeader.Variables(sealed: sealed, covered: covered)
+    }
+
+    static func sealValue(_ value: String, name: String, keys: SealedFileKeys) throws -> String {
+        guard !value.utf8.contains(0) else { throw SealedFileError(.invalidValue(name: name, reason: "it contains a NUL byte")) }
+        return try sealValue(try SecureBytes(utf8: value), name: name, keys: keys)
+    }
+
+    static func sealValue(_ value: SecureBytes, name: String, keys: SealedFileKeys) throws -> String {
+        let hasNUL = value.withUnsafeBytes { $0.contains(0) }
+        guard !hasNUL else { throw SealedFileError(.invalidValue(name: name, reason: "it contains a NUL byte")) }
+        return try SealedValue.seal(value, name: name, keys: keys)
+    }
+
+    /// Writes the sealed values and a new header into the file, touching only changed lines.
+    static func write(
+        into file: DotenvFile, keyARN: String?, context: EncryptionContext, wrapped: [UInt8],
+        variables: SealedFileHeader.Variables, keys: SealedFileKeys
+    ) throws -> DotenvFile {
+        let header = try SealedFileHeader.make(keyARN: keyARN, context: context, wrappedDataKey: wrapped, variables: variables, keys: keys)
+        var edited = file
+        for (name, text) in variables.sealed.sorted(by: { $0.key < $1.key }) where edited.value(of: name) != text {
+            try edited.set(name, to: text)
+        }
+        try edited.set(SealedFileHeader.variableName, to: header.text)
+        return edited
+    }
+}
+
+/// A verified sealed file or environment, opened.
+public struct OpenedFile: Sendable {
+    /// The parsed header.
+    public let header: SealedFileHeader
+    /// The ARN of the master key that wrapped the data key, as the key service reported it.
+    public let keyARN: String
+    /// The file's keys (for re-sealing within this module).
+    let keys: SealedFileKeys
+    /// The sealed and covered variables as they stand.
+    let variables: SealedFileHeader.Variables
+    /// Every sealed variable's plaintext, in guarded memory.
+    public let values: [String: SecureBytes]
+
+    /// The names of the covered plain variables.
+    public var coveredNames: [String] { header.coveredNames }
+}
