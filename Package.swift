@@ -85,6 +85,11 @@ let package = Package(
         // Benchmarks of the engine (`make bench`), and a probe the durability tests kill.
         .executableTarget(name: "envseal-bench", dependencies: ["KeyService", "KeyStoreSQLite", "KMSWire"], swiftSettings: swiftSettings),
         .executableTarget(name: "envseal-store-probe", dependencies: ["KeyService", "KeyStoreSQLite"], swiftSettings: swiftSettings),
+        // Starts the command `envseal exec` runs: execve in its place, or supervised with filtered
+        // output and forwarded signals.
+        .target(name: "ChildProcess", swiftSettings: swiftSettings),
+        // A probe the ChildProcess tests signal and let replace itself.
+        .executableTarget(name: "childprocess-probe", dependencies: ["ChildProcess"], swiftSettings: swiftSettings),
         // The helper library that functions link.
         .target(name: "EnvSeal", dependencies: ["EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
         // The commands of the `envseal` executable.
@@ -92,6 +97,7 @@ let package = Package(
             name: "EnvSealCLI",
             dependencies: [
                 "EnvSeal", "EnvSealFormat", "SodiumKit", "KeyService", "KeyServer", "KeyStoreSQLite", "KMSWire",
+                "KMSClient", "SealedDotenv", "ChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,6 +125,7 @@ let package = Package(
             dependencies: [
                 "KMSClient", "KMSWire", "SodiumKit", "KeyServer", "KeyService",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -147,6 +154,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess", "childprocess-probe"], swiftSettings: swiftSettings),
         .testTarget(name: "EnvSealTests", dependencies: ["EnvSeal"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EnvSealCLITests",

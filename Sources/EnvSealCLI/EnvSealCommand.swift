@@ -7,11 +7,19 @@ public struct EnvSealCommand: AsyncParsableCommand {
         commandName: "envseal",
         abstract: "Keep a function's secrets sealed in its environment variables.",
         discussion: """
-        Exit codes: 0 success, 1 failure, 51 tampered file, 64 usage, 65 malformed input, \
-        66 unreadable input (docs/CLI.md).
+        Without --endpoint or AWS_ENDPOINT_URL(_KMS), commands use the embedded key store in \
+        --keystore (default ./KeyStore); with them, they are a KMS client (SigV4, AWS credentials).
+
+        Exit codes: 0 success, 1 failure, 51 tampered file, 52 wrong key or context, 53 key disabled \
+        or deleted, 64 usage, 65 malformed input, 66 unreadable input, 69 key service unavailable, \
+        73 cannot write, 77 access denied, 78 not configured (docs/CLI.md).
         """,
         version: EnvSealVersion.current,
-        subcommands: [InspectCommand.self, ServerCommand.self, PrincipalsCommand.self, AuditCommand.self]
+        subcommands: [
+            EncryptCommand.self, DecryptCommand.self, SetCommand.self, GetCommand.self, UnsetCommand.self, KeysCommand.self,
+            EditCommand.self, RotateCommand.self, RewrapCommand.self, VerifyCommand.self, InspectCommand.self,
+            ServerCommand.self, PrincipalsCommand.self, AuditCommand.self,
+        ]
     )
 
     public init() {}

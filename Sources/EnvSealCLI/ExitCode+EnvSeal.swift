@@ -14,6 +14,18 @@ public enum EnvSealExit {
     public static let cannotRead: Int32 = 66
     /// A sealed file was tampered with: a variable missing, added, changed, or not authentic.
     public static let tampered: Int32 = 51
+    /// The data key did not unwrap: wrong key, wrong encryption context, or a corrupted wrapped key.
+    public static let wrongKey: Int32 = 52
+    /// The key is disabled, pending deletion, or does not exist.
+    public static let keyUnavailable: Int32 = 53
+    /// The key service is unreachable, timed out, or kept throttling past the deadline.
+    public static let unavailable: Int32 = 69
+    /// An output file could not be written.
+    public static let cannotWrite: Int32 = 73
+    /// The caller is not allowed: bad credentials or signature, or the key policy denies it.
+    public static let accessDenied: Int32 = 77
+    /// The key service is not configured: no region, no credentials, a bad endpoint.
+    public static let configuration: Int32 = 78
 }
 
 /// An error the CLI reports as `envseal: error: …` with an exit code.

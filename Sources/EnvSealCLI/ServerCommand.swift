@@ -114,8 +114,11 @@ struct KeyStoreOptions: ParsableArguments {
     @Option(help: "The key store folder.")
     var keystore: String = "KeyStore"
 
-    @Option(help: "The region in key ARNs.")
-    var region: String = ProcessInfo.processInfo.environment["AWS_REGION"] ?? "us-east-1"
+    @Option(name: .customLong("region"), help: "The region: in key ARNs of the embedded store; of the KMS endpoint with --endpoint (default: AWS_REGION, else us-east-1).")
+    var regionOption: String?
+
+    /// The region in effect.
+    var region: String { regionOption ?? ProcessInfo.processInfo.environment["AWS_REGION"] ?? "us-east-1" }
 
     @Option(name: .customLong("account-id"), help: "The 12-digit account in key ARNs.")
     var accountID: String = "111122223333"

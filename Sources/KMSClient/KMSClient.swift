@@ -6,10 +6,10 @@ import KMSWire
 /// The `KMSClient` module is how envseal talks to a key service as a client: the KMS JSON 1.1
 /// protocol signed with SigV4 (``HTTPKMSTransport``), the standard AWS endpoint, region and
 /// credential settings (``KMSClientConfiguration``), retries with jittered backoff and a
-/// deadline. It works the same against envseal's key server, AWS KMS and moto. It is linked by
-/// code that must stay small (the CLI's client side, and through the sealed-file code, functions),
-/// so it must never depend on server code: not KeyService, KeyServer or a key store, nor
-/// Hummingbird, GRDB or Postgres. Only KMSWire, SodiumKit, AsyncHTTPClient and swift-log.
+/// deadline. It works the same against envseal's key server, AWS KMS and moto. Code that must
+/// stay small links it (the sealed-file code, the CLI as a client), so it must never depend on
+/// server code: not KeyService, KeyServer or a key store, nor Hummingbird, GRDB or Postgres.
+/// Its dependencies are KMSWire, SodiumKit, AsyncHTTPClient and swift-log, and no others.
 ///
 /// ```swift
 /// let client = KMSClient(transport: HTTPKMSTransport(configuration: try .resolve()))

@@ -4,7 +4,8 @@ import SodiumKit
 
 /// Lambda-helper mode: each value a base64 KMS ciphertext made with the encryption context
 /// `{"LambdaFunctionName": NAME}`, which is what AWS's console encryption helper produces. There
-/// is no header and no MAC; opening costs one Decrypt per value (made concurrently).
+/// is no header and no MAC; opening costs one Decrypt per value (made concurrently). Empty values
+/// stay empty: KMS encrypts 1 to 4,096 bytes.
 extension SealedFile {
     /// The context key AWS's console helper binds each value to.
     public static let lambdaContextKey = "LambdaFunctionName"
@@ -28,7 +29,8 @@ extension SealedFile {
     public func sealForLambda(_ file: DotenvFile, keyID: String, functionName: String, selection: VariableSelection) async throws -> DotenvFile {
         guard file.value(of: SealedFileHeader.variableName) == nil else { throw SealedFileError(.alreadySealed) }
         let variables = try Self.variables(of: file)
-        let chosen = variables.keys.filter { selection.includes($0) }.sorted()
+        // KMS cannot encrypt an empty plaintext; an empty value stays empty.
+        let chosen = variables.keys.filter { selection.includes($0) && !variables[$0]!.isEmpty }.sorted()
         guard !chosen.isEmpty else { throw SealedFileError(.nothingSelected) }
         let context = try Self.lambdaContext(functionName: functionName)
         var plaintexts: [String: SecureBytes] = [:]
@@ -44,7 +46,7 @@ extension SealedFile {
             Data(try await provider.encrypt(inputs[name]!, keyID: keyID, context: context)).base64EncodedString()
         }
         var edited = file
-        for name in chosen { try edited.set(name, to: sealed[name]!) }
+        for name in chosen { try edited.set(name, to: sealed[name]!, keepingQuotes: true) }
         return edited
     }
 
@@ -82,14 +84,14 @@ extension SealedFile {
     /// - Throws: As ``openLambda(environment:names:functionName:)``.
     public func decryptLambda(_ file: DotenvFile, functionName: String, selection: VariableSelection) async throws -> DotenvFile {
         let variables = try Self.variables(of: file)
-        let names = variables.keys.filter { selection.includes($0) }.sorted()
+        let names = variables.keys.filter { selection.includes($0) && !variables[$0]!.isEmpty }.sorted()
         let opened = try await openLambda(environment: variables, names: names, functionName: functionName)
         var plain = file
         for name in names {
             guard let text = opened[name]!.utf8String() else {
                 throw SealedFileError(.invalidValue(name: name, reason: "it is not UTF-8 text"))
             }
-            try plain.set(name, to: text)
+            try plain.set(name, to: text, keepingQuotes: true)
         }
         return plain
     }

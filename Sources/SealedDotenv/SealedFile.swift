@@ -154,6 +154,39 @@ public struct SealedFile: Sendable {
                               wrapped: wrapped, variables: opened.variables, keys: opened.keys)
     }
 
+    /// Seals an edited plain copy of a sealed file under the original's data key: what `envseal
+    /// edit` writes back.
+    ///
+    /// Variables that were sealed stay sealed, new variables are sealed, and variables that were
+    /// covered plain stay plain and covered. Lines keep the edited layout; a value that did not
+    /// change gets its exact old ciphertext back (SIV under the same key), so diffs stay quiet.
+    /// - Parameters:
+    ///   - edited: The edited plain file (as ``decrypt(_:)`` gave it, then changed).
+    ///   - original: The sealed file it came from.
+    /// - Returns: The new sealed file.
+    /// - Throws: As ``open(_:)``; ``SealedFileError`` for duplicate names or an `ENVSEAL` line in
+    ///   the edited text.
+    public func reseal(_ edited: DotenvFile, from original: DotenvFile) async throws -> DotenvFile {
+        let opened = try await open(original)
+        guard edited.value(of: SealedFileHeader.variableName) == nil else {
+            throw SealedFileError(.invalidName(name: SealedFileHeader.variableName))
+        }
+        let plain = try Self.variables(of: edited)
+        let wasCovered = Set(opened.coveredNames)
+        var sealed: [String: String] = [:]
+        var covered: [String: String] = [:]
+        for (name, value) in plain {
+            if wasCovered.contains(name) {
+                covered[name] = value
+            } else {
+                sealed[name] = try Self.sealValue(value, name: name, keys: opened.keys)
+            }
+        }
+        return try Self.write(into: edited, keyARN: opened.header.keyARN, context: opened.header.context,
+                              wrapped: opened.header.wrappedDataKey,
+                              variables: SealedFileHeader.Variables(sealed: sealed, covered: covered), keys: opened.keys)
+    }
+
     /// Opens a sealed file into the plain file it came from: values in plaintext, no header.
     /// - Parameter file: The sealed file.
     /// - Returns: The plain file.
@@ -163,12 +196,14 @@ public struct SealedFile: Sendable {
         let opened = try await open(file)
         var plain = file
         plain.remove(SealedFileHeader.variableName)
+        // A header appended to a file without a final newline has none either (see `write`).
+        if !file.endsWithLineEnding { plain.removeFinalLineEnding() }
         for name in opened.values.keys.sorted() {
             guard let text = opened.values[name]!.utf8String() else {
                 throw SealedFileError(.invalidValue(name: name, reason: "it is not UTF-8 text"))
             }
             do {
-                try plain.set(name, to: text)
+                try plain.set(name, to: text, keepingQuotes: true)
             } catch {
                 throw SealedFileError(.invalidValue(name: name, reason: error.description))
             }
@@ -229,9 +264,11 @@ public struct SealedFile: Sendable {
         let header = try SealedFileHeader.make(keyARN: keyARN, context: context, wrappedDataKey: wrapped, variables: variables, keys: keys)
         var edited = file
         for (name, text) in variables.sealed.sorted(by: { $0.key < $1.key }) where edited.value(of: name) != text {
-            try edited.set(name, to: text)
+            try edited.set(name, to: text, keepingQuotes: true)
         }
+        let hadFinalLineEnding = edited.endsWithLineEnding
         try edited.set(SealedFileHeader.variableName, to: header.text)
+        if !hadFinalLineEnding { edited.removeFinalLineEnding() }
         return edited
     }
 }

@@ -28,7 +28,7 @@ EMPTY=
         #expect(!rendered.contains("ak_live"))
         #expect(rendered.contains("LOG_LEVEL=info"))
         #expect(rendered.contains("# billing service"))
-        #expect(rendered.contains("export DB_PASSWORD=es1:"))
+        #expect(rendered.contains("export DB_PASSWORD=\"es1:"))
         #expect(sealed.value(of: "ENVSEAL") != nil)
         #expect(f.transport.count(.generateDataKey) == 1)
 
@@ -145,5 +145,27 @@ EMPTY=
         #expect((again as? SealedFileError)?.kind == .alreadySealed)
         let plain = await thrown { _ = try await f.sealer.open(try parse(sample)) }
         #expect((plain as? SealedFileError)?.kind == .notSealed)
+    }
+}
+
+@Suite struct ResealTests {
+    @Test func editKeepsUnchangedCiphertextsAndCoveredStaysPlain() async throws {
+        let f = try await Fixture()
+        let sealed = try await f.sealer.seal(try parse(sample), keyID: f.keyARN, context: .empty,
+                                             selection: try VariableSelection(only: nil, except: "LOG_LEVEL"))
+        var plain = try await f.sealer.decrypt(sealed)
+        try plain.set("API_KEY", to: "ak_live_changed_by_hand")
+        try plain.set("LOG_LEVEL", to: "debug")
+        try plain.set("ADDED_TOKEN", to: "tok_0123456789")
+        plain.remove("EMPTY")
+        let resealed = try await f.sealer.reseal(plain, from: sealed)
+        #expect(resealed.value(of: "DB_PASSWORD") == sealed.value(of: "DB_PASSWORD"))
+        #expect(resealed.value(of: "MULTI") == sealed.value(of: "MULTI"))
+        #expect(resealed.value(of: "LOG_LEVEL") == "debug")
+        #expect(resealed.value(of: "EMPTY") == nil)
+        let opened = try await f.sealer.open(resealed)
+        #expect(plaintexts(opened)["API_KEY"] == "ak_live_changed_by_hand")
+        #expect(plaintexts(opened)["ADDED_TOKEN"] == "tok_0123456789")
+        #expect(opened.coveredNames == ["LOG_LEVEL"])
     }
 }

@@ -57,6 +57,30 @@ extension DotenvFile {
         return (String(decoding: raw, as: UTF8.self), .double)
     }
 
+    /// `value` written with a given quoting, or `nil` when that quoting cannot hold it exactly
+    /// (checked by parsing the result back, with the line's trailing text after it).
+    static func encodedValue(_ value: String, quoted quoting: Quoting, trailing: String) -> String? {
+        let raw: String
+        switch quoting {
+        case .none: raw = value
+        case .single: raw = "'" + value + "'"
+        case .backtick: raw = "`" + value + "`"
+        case .double:
+            var bytes: [UInt8] = [DotenvParser.doubleQuote]
+            for byte in value.utf8 {
+                if byte == DotenvParser.backslash || byte == DotenvParser.doubleQuote { bytes.append(DotenvParser.backslash) }
+                bytes.append(byte)
+            }
+            bytes.append(DotenvParser.doubleQuote)
+            raw = String(decoding: bytes, as: UTF8.self)
+        }
+        guard let parsed = try? DotenvFile.parse(Array("X=\(raw)\(trailing)\n".utf8)),
+              parsed.assignments.count == 1, let only = parsed.assignments.first,
+              only.value == value, only.quoting == quoting
+        else { return nil }
+        return raw
+    }
+
     /// ASCII letters, digits and `_ - . / : + = @ , %`: nothing a dotenv parser or a shell treats specially.
     private static func isUnquotedSafe(_ byte: UInt8) -> Bool {
         DotenvParser.isNameContinuation(byte) || "/:+=@,%".utf8.contains(byte)

@@ -207,18 +207,28 @@ public struct DotenvFile: Sendable, Equatable {
     /// `A-Z a-z 0-9 _ - . / : + = @ , %`, else single-quoted when it has no `'`, CR or LF, else
     /// double-quoted with `\\ \" \n \r \t \$` escaped; it always parses back to exactly `value`.
     ///
+    /// With `keepingQuotes`, a replaced value keeps the quoting of the value it replaces when that
+    /// quoting can hold it exactly (unquoted, `'…'`, `` `…` ``, or `"…"` with only `\\` and `\"`
+    /// escaped and line breaks written as they are), so sealing a file and opening it again gives
+    /// back the same bytes.
+    ///
     /// - Parameters:
     ///   - name: The variable name.
     ///   - value: The new value.
+    ///   - keepingQuotes: Keep the replaced value's quoting where it fits.
     /// - Throws: ``EditError/invalidName`` or ``EditError/nulCharacterInValue``; the file is then unchanged.
-    public mutating func set(_ name: String, to value: String) throws(EditError) {
+    public mutating func set(_ name: String, to value: String, keepingQuotes: Bool = false) throws(EditError) {
         guard Self.isValidName(name) else { throw .invalidName }
         guard !value.utf8.contains(0) else { throw .nulCharacterInValue }
-        let (rawValue, quoting) = Self.encodedValue(value)
+        var (rawValue, quoting) = Self.encodedValue(value)
 
         if let index = elements.lastIndex(where: { $0.assignment?.name == name }),
            case .assignment(var assignment) = elements[index]
         {
+            if keepingQuotes, let kept = Self.encodedValue(value, quoted: assignment.quoting, trailing: assignment.trailing) {
+                rawValue = kept
+                quoting = assignment.quoting
+            }
             assignment.rawValue = rawValue
             assignment.quoting = quoting
             assignment.value = value
@@ -243,6 +253,22 @@ public struct DotenvFile: Sendable, Equatable {
             )))
         }
         renumberLines()
+    }
+
+    /// Whether the last line ends with a line ending (`true` for an empty file).
+    public var endsWithLineEnding: Bool { elements.last.map { !$0.lineEnding.isEmpty } ?? true }
+
+    /// Removes the line ending of the last line, so the file ends without one.
+    public mutating func removeFinalLineEnding() {
+        guard let last = elements.indices.last else { return }
+        switch elements[last] {
+        case .trivia(var trivia):
+            trivia.lineEnding = ""
+            elements[last] = .trivia(trivia)
+        case .assignment(var assignment):
+            assignment.lineEnding = ""
+            elements[last] = .assignment(assignment)
+        }
     }
 
     /// Removes every assignment to a name, with its lines; comments above it stay.

@@ -1,0 +1,121 @@
+import ArgumentParser
+import EnvSealFormat
+import Foundation
+import SealedDotenv
+
+/// `envseal encrypt`: seal a plain dotenv file.
+struct EncryptCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encrypt",
+        abstract: "Seal a plain dotenv file under a master key.",
+        discussion: """
+        Envelope mode (the default) makes one data key for the file (GenerateDataKey), seals every \
+        selected value under it with the variable's name bound in, leaves the other variables plain \
+        but covered by the header's MAC, and appends the ENVSEAL header. Lambda mode encrypts each \
+        selected value with its own Encrypt call under the context {"LambdaFunctionName": NAME}, \
+        as AWS's console encryption helper does.
+
+        The sealed file goes to standard output unless -o or --in-place is given. A report of its \
+        size goes to standard error, with a warning above Lambda's 4 KB limit.
+
+        Examples:
+          envseal encrypt .env --key alias/billing -o .env.sealed
+          envseal encrypt .env --key alias/billing --context app=billing --only 'PASSWORD|SECRET|KEY$' --in-place
+          envseal encrypt .env --key alias/billing --mode lambda --function billing-fn -o lambda.env
+        """
+    )
+
+    @Argument(help: "The plain dotenv file (- for standard input).") var file: String
+    @Option(name: .shortAndLong, help: "Write the sealed file here (atomically, keeping its mode).") var output: String?
+    @Flag(help: "Replace FILE with the sealed file.") var inPlace = false
+    @Option(help: "The master key: key ID, ARN, alias name or alias ARN.") var key: String
+    @Option(help: "An encryption-context pair key=value; repeat for more.") var context: [String] = []
+    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var mode: ModeOptions
+    @Option(name: .customLong("report"), help: "How to print the size report: text or json (json goes to standard output, so use -o or --in-place).")
+    var report: OutputFormat = .text
+    @OptionGroup var service: KeyServiceOptions
+
+    func validate() throws {
+        if inPlace, output != nil { throw ValidationError("give -o OUT or --in-place, not both") }
+        if inPlace, file == "-" { throw ValidationError("--in-place needs a file, not standard input") }
+        if report == .json, output == nil, !inPlace { throw ValidationError("--report json needs -o OUT or --in-place") }
+        if mode.mode == .lambda, !context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
+    }
+
+    func run() async throws {
+        let plain = try FileIO.readDotenv(file)
+        let chosen = try selection.selection()
+        let encryptionContext = try ContextArgument.parse(context)
+        let connection = try await service.connect()
+        let sealed: DotenvFile = try await connection.run(file: file) {
+            switch mode.mode {
+            case .envelope:
+                return try await connection.sealer.seal(plain, keyID: key, context: encryptionContext, selection: chosen)
+            case .lambda:
+                return try await connection.sealer.sealForLambda(plain, keyID: key, functionName: mode.function!, selection: chosen)
+            }
+        }
+        let bytes = sealed.render()
+        if let destination = inPlace ? file : output {
+            try FileIO.writeAtomically(bytes, to: destination)
+        } else {
+            try FileIO.writeStandardOutput(bytes)
+        }
+        let size = SealedFile.environmentSize(of: sealed)
+        let sealedCount = plain.names.filter { sealed.value(of: $0) != plain.value(of: $0) }.count
+        let limit = SealedFile.lambdaEnvironmentLimit
+        switch report {
+        case .text:
+            FileHandle.standardError.write(Data("envseal: sealed \(sealedCount) of \(plain.assignments.count) variables (\(mode.mode.rawValue) mode); environment size \(size) of Lambda's \(limit) bytes\n".utf8))
+        case .json:
+            struct Report: Encodable { let file: String; let mode: String; let variables: Int; let sealed: Int; let environmentBytes: Int; let lambdaLimitBytes: Int }
+            try JSONOutput.print(Report(file: inPlace ? file : output!, mode: mode.mode.rawValue, variables: plain.assignments.count,
+                                        sealed: sealedCount, environmentBytes: size, lambdaLimitBytes: limit))
+        }
+        if size > limit {
+            warn("the sealed environment is \(size) bytes, over Lambda's \(limit)-byte limit for a function's environment variables")
+        }
+    }
+}
+
+/// `envseal decrypt`: a sealed file back to plain text.
+struct DecryptCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decrypt",
+        abstract: "Verify a sealed file and write it out in plain text.",
+        discussion: """
+        Checks the header's MAC and every value first; a tampered file exits 51 and nothing is \
+        written. The plain file goes to standard output, or to -o OUT, created with mode 0600.
+
+        Examples:
+          envseal decrypt .env.sealed -o .env
+          envseal decrypt lambda.env --mode lambda --function billing-fn --only 'PASSWORD$'
+        """
+    )
+
+    @Argument(help: "The sealed file (- for standard input).") var file: String
+    @Option(name: .shortAndLong, help: "Write the plain file here, mode 0600.") var output: String?
+    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var mode: ModeOptions
+    @OptionGroup var service: KeyServiceOptions
+
+    func run() async throws {
+        let sealed = try FileIO.readDotenv(file)
+        let chosen = try selection.selection()
+        let connection = try await service.connect()
+        let plain: DotenvFile = try await connection.run(file: file) {
+            switch mode.mode {
+            case .envelope: return try await connection.sealer.decrypt(sealed)
+            case .lambda: return try await connection.sealer.decryptLambda(sealed, functionName: mode.function!, selection: chosen)
+            }
+        }
+        var bytes = plain.render()
+        defer { bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
+        if let output {
+            try FileIO.writeAtomically(bytes, to: output, isPrivate: true)
+        } else {
+            try FileIO.writeStandardOutput(bytes)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import KMSClient
+import KMSWire
+import KeyServer
+import KeyService
+import KeyStoreSQLite
+import SealedDotenv
+
+/// Where the CLI's keys come from: a KMS endpoint (envseal's server, AWS KMS, moto) when one is
+/// named by `--endpoint` or the standard AWS variables, else the embedded store in `--keystore`.
+struct KeyServiceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "A KMS endpoint URL (envseal's server, moto, …), or `aws` for AWS KMS in the region.",
+        discussion: "Default: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL; without any, the embedded key store."))
+    var endpoint: String?
+
+    @Option(help: "The profile of the shared credentials file (default: AWS_PROFILE, else default).")
+    var profile: String?
+
+    @OptionGroup var store: KeyStoreOptions
+
+    /// Whether requests go to a KMS endpoint rather than the embedded store.
+    var isRemote: Bool {
+        endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: ProcessInfo.processInfo.environment)
+    }
+
+    /// Connects to the key service this invocation names.
+    func connect() async throws -> KeyServiceConnection {
+        if isRemote {
+            let configuration: KMSClientConfiguration
+            do {
+                let explicit = endpoint == "aws" ? nil : endpoint
+                var environment = ProcessInfo.processInfo.environment
+                if endpoint == "aws" {
+                    environment["AWS_ENDPOINT_URL_KMS"] = nil
+                    environment["AWS_ENDPOINT_URL"] = nil
+                }
+                configuration = try KMSClientConfiguration.resolve(
+                    environment: environment, endpoint: explicit, region: store.regionOption, profile: profile)
+            } catch {
+                throw CLIError(error.description, hint: "set AWS_REGION and credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)",
+                               exitCode: EnvSealExit.configuration)
+            }
+            let transport = HTTPKMSTransport(configuration: configuration)
+            return KeyServiceConnection(client: KMSClient(transport: transport), home: nil,
+                                        name: configuration.endpoint.description)
+        }
+        let home = try await store.open()
+        _ = try await home.ensureAdmin(region: store.region)
+        guard let admin = try await home.store.principals().first(where: { $0.isAdmin && $0.isEnabled }) else {
+            throw CLIError("the embedded key store in \(store.keystore) has no enabled admin principal",
+                           hint: "enable one with `envseal principals enable`", exitCode: EnvSealExit.configuration)
+        }
+        let principal = Principal(arn: admin.arn, account: store.accountID, isAdmin: true)
+        return KeyServiceConnection(client: KMSClient(transport: EmbeddedKMSTransport(engine: home.engine, principal: principal)),
+                                    home: home, name: "the embedded key store in \(store.keystore)")
+    }
+}
+
+/// A connected key service.
+struct KeyServiceConnection {
+    /// The client every request goes through.
+    let client: KMSClient
+    /// The embedded store, when that is what answers.
+    let home: KeyStoreHome?
+    /// What it is, for messages.
+    let name: String
+
+    /// The sealed-file operations over this key service.
+    var sealer: SealedFile { SealedFile(provider: KMSDataKeyProvider(client: client)) }
+}
+
+/// The embedded store's engine, called in-process as the store's admin: whoever can read the key
+/// store folder holds its root key anyway.
+struct EmbeddedKMSTransport: KMSTransport {
+    let engine: KeyServiceEngine
+    let principal: Principal
+
+    func send(_ operation: KMSOperation, body: Data) async throws -> Data {
+        try await engine.handle(operation, body: body, by: principal, requestID: UUID().uuidString.lowercased())
+    }
+}
