@@ -2,7 +2,15 @@
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: test build deps check-deps integration bench bench-smoke clean
+.PHONY: test demo build deps check-deps integration bench bench-smoke clean
+
+## demo: the README's main command: a key server on a throwaway store, a key, a least-privilege
+## principal, the example function's .env sealed, the function run with it (logs redacted), a
+## rotation, the audit log; everything stopped and removed at the end
+demo: deps
+	$(SWIFT) build --product envseal
+	$(SWIFT) build --product billing-function
+	bash scripts/demo.sh
 
 ## test: install what is missing (as root), build once, check the library's dependencies, run every
 ## Swift test, then drive the real server with boto3, the aws CLI, sops and the Encryption SDK
@@ -15,7 +23,8 @@ test: deps
 ## integration: the server driven by clients nobody here wrote (needs a debug build)
 integration:
 	bash scripts/integration-deps.sh
-	ENVSEAL_BIN=$(CURDIR)/.build/debug/envseal python3 -m pytest -q tests/integration
+	ENVSEAL_BIN=$(CURDIR)/.build/debug/envseal BILLING_FUNCTION_BIN=$(CURDIR)/.build/debug/billing-function \
+	  python3 -m pytest -q tests/integration
 
 ## bench: in-process engine benchmarks, release build; prints a table
 bench: deps

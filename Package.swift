@@ -91,7 +91,22 @@ let package = Package(
         // A probe the ChildProcess tests signal and let replace itself.
         .executableTarget(name: "childprocess-probe", dependencies: ["ChildProcess"], swiftSettings: swiftSettings),
         // The helper library that functions link.
-        .target(name: "EnvSeal", dependencies: ["EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
+        .target(
+            name: "EnvSeal",
+            dependencies: [
+                "EnvSealFormat", "SodiumKit", "SealedDotenv", "KMSClient", "KMSWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // An example function that links EnvSeal (used by `make demo`).
+        .executableTarget(
+            name: "billing-function",
+            dependencies: ["EnvSeal", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/billing-function",
+            exclude: [".env"],
+            swiftSettings: swiftSettings
+        ),
         // The commands of the `envseal` executable.
         .target(
             name: "EnvSealCLI",
@@ -155,7 +170,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess", "childprocess-probe"], swiftSettings: swiftSettings),
-        .testTarget(name: "EnvSealTests", dependencies: ["EnvSeal"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EnvSealTests",
+            dependencies: ["EnvSeal", "SodiumKit", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EnvSealCLITests",
             dependencies: ["envseal"],

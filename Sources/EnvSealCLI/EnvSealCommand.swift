@@ -16,7 +16,7 @@ public struct EnvSealCommand: AsyncParsableCommand {
         """,
         version: EnvSealVersion.current,
         subcommands: [
-            EncryptCommand.self, DecryptCommand.self, SetCommand.self, GetCommand.self, UnsetCommand.self, KeysCommand.self,
+            EncryptCommand.self, DecryptCommand.self, SetCommand.self, GetCommand.self, UnsetCommand.self, ExecCommand.self, KeysCommand.self,
             EditCommand.self, RotateCommand.self, RewrapCommand.self, VerifyCommand.self, InspectCommand.self,
             ServerCommand.self, PrincipalsCommand.self, AuditCommand.self,
         ]

@@ -35,6 +35,9 @@ enum ErrorReport {
             switch error.kind {
             case .configuration:
                 return CLIError(place + error.description, exitCode: EnvSealExit.configuration)
+            case .invalidResponse:
+                return CLIError(place + "the key service gave an unusable answer: \(error.description)",
+                                hint: "is --endpoint a KMS endpoint?", exitCode: EnvSealExit.unavailable)
             default:
                 return CLIError(place + "the key service did not answer: \(error.description)",
                                 hint: "check --endpoint and that the server is running", exitCode: EnvSealExit.unavailable)
@@ -47,23 +50,26 @@ enum ErrorReport {
     }
 
     static func keyServiceError(_ error: KMSError, place: String) -> CLIError {
-        let message = place + "the key service refused: \(error.description)"
-        switch error.type {
+        let (code, hint) = outcome(of: error.type)
+        return CLIError(place + "the key service refused: \(error.description)", hint: hint, exitCode: code)
+    }
+
+    /// The exit code and hint for a key-service error type.
+    static func outcome(of type: KMSErrorType) -> (Int32, String?) {
+        switch type {
         case .invalidCiphertext, .incorrectKey:
-            return CLIError(message, hint: "the data key does not unwrap with this key and encryption context",
-                            exitCode: EnvSealExit.wrongKey)
+            return (EnvSealExit.wrongKey, "the data key does not unwrap with this key and encryption context")
         case .notFound:
-            return CLIError(message, hint: "`envseal keys list` shows the keys and aliases there are", exitCode: EnvSealExit.keyUnavailable)
+            return (EnvSealExit.keyUnavailable, "`envseal keys list` shows the keys and aliases there are")
         case .disabled, .kmsInvalidState:
-            return CLIError(message, hint: "the key is disabled, pending deletion or gone; `envseal keys describe` tells which",
-                            exitCode: EnvSealExit.keyUnavailable)
+            return (EnvSealExit.keyUnavailable, "the key is disabled or pending deletion; `envseal keys describe` tells which")
         case .accessDenied, .unrecognizedClient, .invalidSignature, .incompleteSignature,
              .missingAuthenticationToken, .expiredToken, .requestExpired:
-            return CLIError(message, hint: "check the credentials and the key policy", exitCode: EnvSealExit.accessDenied)
+            return (EnvSealExit.accessDenied, "check the credentials and the key policy")
         case .throttling, .internalFailure, .serviceUnavailable, .kmsInternal:
-            return CLIError(message, exitCode: EnvSealExit.unavailable)
+            return (EnvSealExit.unavailable, nil)
         default:
-            return CLIError(message)
+            return (EnvSealExit.failure, nil)
         }
     }
 }

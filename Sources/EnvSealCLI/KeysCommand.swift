@@ -31,14 +31,15 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "Output format: text or json.") var output: OutputFormat = .text
         @OptionGroup var service: KeyServiceOptions
 
-        /// Calls one operation and prints its response. `request` gets the key resolved to its
-        /// ARN, since some operations (EnableKey, RotateKeyOnDemand, …) refuse aliases, as on AWS.
+        /// Calls one operation and prints its response. `request` gets an alias resolved to its key
+        /// ID, since some operations (EnableKey, RotateKeyOnDemand, …) refuse aliases, as on AWS;
+        /// the bare ID is what every KMS (moto included) accepts.
         func call<Request: KMSRequest>(key: String?, _ request: (String) -> Request, text: (Request.Response) -> String?) async throws {
             let connection = try await service.connect()
             var resolved = key ?? ""
             if let key, key.hasPrefix("alias/") || key.contains(":alias/") {
                 let described = try await connection.run { try await connection.client.call(KMS.DescribeKeyRequest(keyId: key)) }
-                resolved = described.keyMetadata?.arn ?? key
+                resolved = described.keyMetadata?.keyId ?? key
             }
             let request = request(resolved)
             let response = try await connection.run { try await connection.client.call(request) }

@@ -114,7 +114,7 @@ struct KeyStoreOptions: ParsableArguments {
     @Option(help: "The key store folder.")
     var keystore: String = "KeyStore"
 
-    @Option(name: .customLong("region"), help: "The region: in key ARNs of the embedded store; of the KMS endpoint with --endpoint (default: AWS_REGION, else us-east-1).")
+    @Option(name: .customLong("region"), help: "The region: of the embedded store's key ARNs (default: AWS_REGION, else us-east-1); with a KMS endpoint, the region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region).")
     var regionOption: String?
 
     /// The region in effect.

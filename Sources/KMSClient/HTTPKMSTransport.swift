@@ -262,8 +262,11 @@ public struct HTTPKMSTransport: KMSTransport {
             case is NIOTooManyBytesError:
                 return .fatal(KMSTransportError(.invalidResponse, "the key service at \(describedEndpoint) answered "
                     + "with more than \(Self.maxResponseBytes) bytes"))
+            case let error as IOError:
+                // A system call's failure (connection refused, reset): its errno in words.
+                return .retryable(.connection(String(cString: strerror(error.errnoCode)).lowercased()))
             default:
-                // Refused, reset, closed, DNS, TLS: the network's word, which holds no body.
+                // Closed, DNS, TLS: the network's word, which holds no body.
                 return .retryable(.connection(String(describing: error)))
             }
         }

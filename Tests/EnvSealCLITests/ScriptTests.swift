@@ -11,6 +11,8 @@ import Testing
 /// exit 65                           # the last command's exit code
 /// stdout 'sealed: no'               # a regular expression the last stdout must match
 /// ! stderr 'hunter2'                # one it must not match
+/// stdin value.txt                   # the next exec reads this file on standard input
+/// env EDITOR=./editor.sh            # set for every later exec (AWS_* are never inherited)
 /// -- app.env --
 /// A=1
 /// ```
@@ -34,6 +36,9 @@ struct ScriptTests {
             try Data(content.utf8).write(to: work.appendingPathComponent(name))
         }
         var last: (stdout: String, stderr: String, status: Int32)?
+        var input: URL?
+        // The embedded key store, whatever the machine's AWS settings say.
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
         for (number, line) in commands {
             let negated = line.hasPrefix("! ")
             let words = Self.words(negated ? String(line.dropFirst(2)) : line)
@@ -41,12 +46,18 @@ struct ScriptTests {
             let place = "\(script):\(number)"
             switch verb {
             case "exec":
-                last = try Self.execute(Array(words.dropFirst()), in: work)
+                last = try Self.execute(Array(words.dropFirst()), in: work, stdin: input, environment: environment)
+                input = nil
                 if negated {
                     #expect(last!.status != 0, "\(place): expected failure, got success")
                 } else {
                     #expect(last!.status == 0, "\(place): exit \(last!.status), stderr: \(last!.stderr)")
                 }
+            case "stdin":
+                input = work.appendingPathComponent(words[1])
+            case "env":
+                let pair = words[1].split(separator: "=", maxSplits: 1).map(String.init)
+                environment[pair[0]] = pair.count > 1 ? pair[1] : ""
             case "exit":
                 #expect(last?.status == Int32(words[1]), "\(place): expected exit \(words[1]), got \(String(describing: last?.status))")
             case "stdout", "stderr":
@@ -96,12 +107,16 @@ struct ScriptTests {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     }
 
-    static func execute(_ arguments: [String], in directory: URL) throws -> (stdout: String, stderr: String, status: Int32) {
+    static func execute(
+        _ arguments: [String], in directory: URL, stdin: URL?, environment: [String: String]
+    ) throws -> (stdout: String, stderr: String, status: Int32) {
         let process = Process()
         let tool = arguments[0] == "envseal" ? productsDirectory.appendingPathComponent("envseal") : URL(fileURLWithPath: "/usr/bin/env")
         process.executableURL = tool
         process.arguments = arguments[0] == "envseal" ? Array(arguments.dropFirst()) : arguments
         process.currentDirectoryURL = directory
+        process.environment = environment
+        process.standardInput = try FileHandle(forReadingFrom: stdin ?? URL(fileURLWithPath: "/dev/null"))
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -173,12 +173,14 @@ struct HTTPKMSTransportTests {
         try await ScriptedKMSServer.run([.error("ServiceUnavailableException", "busy", status: 503)]) { port, recorder in
             let started = ContinuousClock.now
             let error = await #expect(throws: KMSTransportError.self) {
-                _ = try await Self.transport(port: port, maxAttempts: 1000, deadline: .milliseconds(600))
+                _ = try await Self.transport(port: port, maxAttempts: 1000, deadline: .seconds(3))
                     .send(.listKeys, body: Data("{}".utf8))
             }
             #expect(error?.kind == .deadlineExceeded)
+            // Backoff starts at 100 ms and is capped at 2 s, so 3 s leave room for several
+            // attempts even when the whole test suite loads the machine.
             #expect(recorder.requests.count > 1)
-            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(ContinuousClock.now - started < .seconds(10))
         }
     }
 
@@ -206,7 +208,10 @@ struct HTTPKMSTransportTests {
         let error = await #expect(throws: KMSTransportError.self) {
             _ = try await Self.transport(port: port, maxAttempts: 3).send(.listKeys, body: Data("{}".utf8))
         }
-        #expect(error?.kind == .unreachable)
+        // A refused connection is `.unreachable`; on a machine so loaded that an attempt's own
+        // timeout fires first, it is `.deadlineExceeded`. Both name the endpoint (and the CLI
+        // maps both to exit 69).
+        #expect(error?.kind == .unreachable || error?.kind == .deadlineExceeded)
         #expect(error?.message.contains("http://127.0.0.1:\(port)") == true)
         // Also when the deadline, not the attempt count, ends the retries. On a loaded machine the
         // deadline can cut a connect attempt short, which then counts as a timeout: either kind

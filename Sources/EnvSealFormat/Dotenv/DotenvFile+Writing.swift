@@ -62,7 +62,11 @@ extension DotenvFile {
     static func encodedValue(_ value: String, quoted quoting: Quoting, trailing: String) -> String? {
         let raw: String
         switch quoting {
-        case .none: raw = value
+        case .none:
+            // Unquoted only without blanks, quotes, comment or shell characters, so that other
+            // dotenv readers and shells agree on the value too.
+            guard !value.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F || "'\"`#$\\;&|<>(){}*?!~".utf8.contains($0) }) else { return nil }
+            raw = value
         case .single: raw = "'" + value + "'"
         case .backtick: raw = "`" + value + "`"
         case .double:
