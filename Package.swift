@@ -99,6 +99,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Benchmarks of the library functions link: SealedEnvironment.load and the Redactor (`make bench`).
+        .executableTarget(name: "envseal-library-bench", dependencies: ["EnvSeal", "SodiumKit"], swiftSettings: swiftSettings),
         // An example function that links EnvSeal (used by `make demo`).
         .executableTarget(
             name: "billing-function",
@@ -172,7 +174,10 @@ let package = Package(
         .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess", "childprocess-probe"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EnvSealTests",
-            dependencies: ["EnvSeal", "SodiumKit", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "EnvSeal", "SodiumKit", "TestSupport", "SealedDotenv", "EnvSealFormat", "KMSWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

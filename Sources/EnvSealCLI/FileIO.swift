@@ -24,34 +24,68 @@ enum FileIO {
         return Array(data)
     }
 
-    /// Replaces (or creates) `path` with `bytes` atomically: a temporary file in the same folder,
-    /// written, fsynced, given the old file's mode (0644 for a new file; always 0600 when
-    /// `isPrivate`), renamed over `path`, and the folder fsynced so the rename itself is durable.
+    /// Replaces (or creates) `path` with `bytes` atomically, leaving nothing behind on any exit.
+    ///
+    /// The bytes go to an unnamed file in the target's folder (`O_TMPFILE`), given its final mode
+    /// (the old file's; 0644 for a new one; always 0600 when `isPrivate`) before any byte, written
+    /// in full and fsynced; only then does it get a name (`linkat`), which is renamed over `path`
+    /// at once, and the folder is fsynced so the rename is durable. A SIGKILL before the link
+    /// leaves no file at all (the kernel drops the unnamed inode); at any moment the target is
+    /// the old file or the new one. Where the file system has no `O_TMPFILE`, a named temporary
+    /// file (`mkstemp`) is used and removed on every error.
     static func writeAtomically(_ bytes: [UInt8], to path: String, isPrivate: Bool = false) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         var info = stat()
         let mode: mode_t = isPrivate ? 0o600 : (stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o644)
-        var template = Array("\(directory)/.\(url.lastPathComponent).envseal-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw cannotWrite(path, errno) }
-        let temporary = String(cString: template)
-        var renamed = false
+        let temporaryName = "\(directory)/.\(url.lastPathComponent).envseal-\(UInt32.random(in: .min ... .max))"
+
+        var fd = open(directory, oTmpFile | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            guard errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT && FileManager.default.fileExists(atPath: directory) else {
+                throw cannotWrite(path, errno)
+            }
+            var template = Array("\(directory)/.\(url.lastPathComponent).envseal-XXXXXX".utf8CString)
+            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard fd >= 0 else { throw cannotWrite(path, errno) }
+            return try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, named: String(cString: template))
+        }
+        try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, unnamedLinkName: temporaryName)
+    }
+
+    /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), which Glibc's Swift module does not import.
+    private static let oTmpFile: Int32 = 0o20_000_000 | O_DIRECTORY
+
+    private static func finish(
+        fd: Int32, bytes: [UInt8], mode: mode_t, path: String, directory: String,
+        named: String? = nil, unnamedLinkName: String? = nil
+    ) throws {
+        var linked: String? = named
         defer {
-            if !renamed { unlink(temporary) }
+            if let linked { unlink(linked) }
         }
         // The final mode before any byte goes in: a plaintext output is never readable by others.
         guard fchmod(fd, mode) == 0 else { let e = errno; close(fd); throw cannotWrite(path, e) }
         do {
             try writeAll(fd, bytes)
         } catch {
+            let e = errno
             close(fd)
-            throw cannotWrite(path, errno)
+            throw cannotWrite(path, e)
         }
         guard fsync(fd) == 0 else { let e = errno; close(fd); throw cannotWrite(path, e) }
+        if let unnamedLinkName {
+            // Give the unnamed file a name through /proc, which needs no privilege (AT_EMPTY_PATH does).
+            guard linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, unnamedLinkName, AT_SYMLINK_FOLLOW) == 0 else {
+                let e = errno
+                close(fd)
+                throw cannotWrite(path, e)
+            }
+            linked = unnamedLinkName
+        }
         close(fd)
-        guard rename(temporary, path) == 0 else { throw cannotWrite(path, errno) }
-        renamed = true
+        guard let source = linked, rename(source, path) == 0 else { throw cannotWrite(path, errno) }
+        linked = nil
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)
