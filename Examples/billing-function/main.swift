@@ -56,13 +56,17 @@ do {
 } catch {
     fail("cannot open the sealed environment: \(error)")
 }
+let patterns: RedactionPatterns
 do {
-    let patterns = try environment.redactionPatterns()
+    patterns = try environment.redactionPatterns()
     RedactingLogHandler.bootstrap(patterns: patterns)
 } catch {
     fail("cannot set up redaction: \(error)")
 }
 let logger = Logger(label: "billing-function")
+for name in patterns.skippedNames {
+    logger.warning("secret too short to redact safely; it is not scrubbed from logs", metadata: ["variable": "\(name)"])
+}
 let input = FileHandle.standardInput.readDataToEndOfFile()
 do {
     let event = try JSONDecoder().decode(Invoice.self, from: input)
