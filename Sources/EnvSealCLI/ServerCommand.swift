@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChildProcess
 import Foundation
 import Hummingbird
 import KeyServer
@@ -54,6 +55,9 @@ struct ServerCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        // Key material and plaintexts pass through this process's memory: keep them out of core
+        // dumps (RLIMIT_CORE 0, not dumpable, which also bars ptrace by other users' processes).
+        let hardening = Result { () throws(ChildProcessError) in try ProcessHardening.disableCoreDumps() }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -62,6 +66,9 @@ struct ServerCommand: AsyncParsableCommand {
         let logger = { () -> Logger in
             var logger = Logger(label: "envseal.server")
             logger.logLevel = level
+            if case .failure(let error) = hardening {
+                logger.warning("core dumps could not be disabled", metadata: ["error": "\(error)"])
+            }
             return logger
         }()
         let registry = PrometheusCollectorRegistry()
