@@ -188,3 +188,26 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (libFuzzer), added only when ENVSEAL_FUZZ is set so that ordinary builds and
+// `swift build --build-tests` never see them. `make fuzz` (scripts/fuzz.sh) builds and runs them.
+import Foundation
+
+if ProcessInfo.processInfo.environment["ENVSEAL_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzDotenv", ["EnvSealFormat"]),
+        ("FuzzCiphertextBlob", ["EnvSealFormat", "SodiumKit"]),
+        ("FuzzSealedFile", ["EnvSealFormat", "SodiumKit"]),
+        ("FuzzEncryptionContext", ["EnvSealFormat"]),
+        ("FuzzKMSRequest", ["KMSWire"]),
+        ("FuzzSigV4", ["KMSWire", "SodiumKit"]),
+        ("FuzzKeyPolicy", ["KeyService"]),
+    ]
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: swiftSettings))
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: target.name, dependencies: target.dependencies + ["FuzzSupport"],
+            path: "Fuzz/\(target.name)", swiftSettings: swiftSettings))
+        package.products.append(.executable(name: target.name, targets: [target.name]))
+    }
+}

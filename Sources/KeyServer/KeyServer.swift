@@ -31,6 +31,8 @@ public struct KeyServer: Sendable {
         /// Requests per second each principal may make on average, and its largest burst; over
         /// it, `ThrottlingException`. `nil`: no limit.
         public var rateLimit: (perSecond: Double, burst: Int)?
+        /// How long a connection may stay silent (between requests, or mid-request) before it is closed.
+        public var idleTimeout: Duration = .seconds(30)
 
         /// Creates a configuration.
         public init(
@@ -99,14 +101,19 @@ public struct KeyServer: Sendable {
     /// - Parameter onRunning: Called with the bound port once the server listens.
     /// - Throws: ``KeyServerError`` when the TLS certificate or key cannot be read.
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        var server = HTTPServerBuilder.http1()
+        // A connection that sends nothing for this long (a slow or stuck client) is closed, so
+        // idle connections cannot pile up.
+        let idle = configuration.idleTimeout.components
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)))
+        var server = http1
         if let tls = configuration.tls {
             // TLS is the transport's business: it comes from swift-nio-ssl, not from envseal's
             // own cryptography, which stays libsodium's.
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
                 let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
-                server = try .tls(tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+                server = try .tls(http1, tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
             } catch {
                 throw KeyServerError(description: "cannot use the TLS certificate \(tls.certificateChain) and key \(tls.privateKey): \(error)")
             }

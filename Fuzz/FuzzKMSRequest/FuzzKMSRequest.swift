@@ -1,0 +1,40 @@
+// Fuzzes the KMS JSON 1.1 request decoder. The first input byte picks the operation, the rest is
+// the body. Any body decodes and validates, or throws a KMSError; a request that decodes
+// re-encodes to JSON that decodes and validates to an equal request.
+import Foundation
+import FuzzSupport
+import KMSWire
+
+@_cdecl("FuzzKMSRequest_main")
+func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    runLibFuzzer(argc, argv, testOneInput)
+}
+
+let operations = KMSOperation.allCases
+
+@_cdecl("LLVMFuzzerTestOneInput")
+func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let input = inputBytes(data, size)
+    guard let selector = input.first else { return 0 }
+    let operation = operations[Int(selector) % operations.count]
+    let body = Data(input.dropFirst())
+    guard let request = try? KMSJSON.decodeRequest(for: operation, from: body) else { return 0 }
+    check(type(of: request).operation == operation, "decoded the body of \(operation) as another operation")
+    roundTrip(request)
+    return 0
+}
+
+func roundTrip<Request: KMSRequest>(_ request: Request) {
+    let encoded: Data
+    do {
+        encoded = try KMSJSON.encoder().encode(request)
+    } catch {
+        fatalError("property violated: a decoded \(Request.operation) request does not encode: \(error)")
+    }
+    do {
+        let again = try KMSJSON.decodeRequest(Request.self, from: encoded)
+        check(again == request, "a \(Request.operation) request changes through encode and decode")
+    } catch {
+        fatalError("property violated: a re-encoded \(Request.operation) request is refused: \(error)")
+    }
+}
