@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // libsodium, through pkg-config. The only C crypto this project uses.
@@ -65,11 +66,22 @@ let package = Package(
             dependencies: ["KeyService", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        // The shared key store: PostgreSQL through postgres-nio, for several servers on one state.
+        .target(
+            name: "KeyStorePostgres",
+            dependencies: [
+                "KeyService",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP server: KMS JSON 1.1 over Hummingbird, SigV4, health, metrics, lifecycle.
         .target(
             name: "KeyServer",
             dependencies: [
-                "KeyService", "KeyStoreSQLite", "KMSWire", "SodiumKit",
+                "KeyService", "KeyStoreSQLite", "KeyStorePostgres", "KMSWire", "SodiumKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -156,7 +168,7 @@ let package = Package(
         .testTarget(name: "KeyServiceTests", dependencies: ["KeyService", "KMSWire", "SodiumKit", "EnvSealFormat", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeyStoreTests",
-            dependencies: ["KeyService", "KeyStoreSQLite", "KMSWire", "SodiumKit", "envseal-store-probe"],
+            dependencies: ["KeyService", "KeyStoreSQLite", "KeyStorePostgres", "KMSWire", "SodiumKit", "envseal-store-probe"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -111,7 +111,7 @@ struct ServerCommand: AsyncParsableCommand {
             }
             throw CLIError("the server stopped: \(error)")
         }
-        try? home.store.close()
+        home.closeStore()
         logger.notice("envseal key service stopped")
     }
 
@@ -142,6 +142,12 @@ struct KeyStoreOptions: ParsableArguments {
     @Option(help: "The key store folder.")
     var keystore: String = "KeyStore"
 
+    @Option(name: .customLong("store"), help: ArgumentHelp(
+        "A PostgreSQL key store shared by several servers, as postgres://USER@HOST:PORT/DATABASE (default: SQLite in the key store folder).",
+        discussion: "What the URL leaves out comes from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE; a password from the URL, PGPASSWORD or the password file PGPASSFILE (~/.pgpass). Parameters: sslmode, sslrootcert, schema, passfile. The root key still comes from KEYSTORE/root.key or --passphrase: give every server the same one.",
+        valueName: "url"))
+    var storeURL: String?
+
     @Option(name: .customLong("region"), help: "The region: of the embedded store's key ARNs (default: AWS_REGION, else us-east-1); with a KMS endpoint, the region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region).")
     var regionOption: String?
 
@@ -166,7 +172,8 @@ struct KeyStoreOptions: ParsableArguments {
             secret = try PassphraseSource.read()
         }
         do {
-            return try await KeyStoreHome.open(keystore, passphrase: secret, configuration: .init(region: region, account: accountID))
+            return try await KeyStoreHome.open(
+                keystore, passphrase: secret, configuration: .init(region: region, account: accountID), storeURL: storeURL)
         } catch let error as KeyStoreHomeError {
             throw CLIError(error.description, exitCode: EnvSealExit.cannotRead)
         }

@@ -1,16 +1,18 @@
 import Foundation
 import KeyService
+import KeyStorePostgres
 import KeyStoreSQLite
 import Logging
 import SodiumKit
 
 /// The embedded key store's folder (`KeyStore/` by default): the SQLite database, the root key
-/// and the first admin's credentials, opened together.
+/// and the first admin's credentials, opened together. With a PostgreSQL store the database is
+/// elsewhere, shared by several servers, and the folder keeps the root key and the credentials.
 public struct KeyStoreHome: Sendable {
     /// The folder.
     public let directory: String
-    /// The store.
-    public let store: SQLiteKeyStore
+    /// The store: SQLite in the folder, or PostgreSQL.
+    public let store: any KeyStore
     /// The engine over it.
     public let engine: KeyServiceEngine
     /// Its principals.
@@ -24,9 +26,12 @@ public struct KeyStoreHome: Sendable {
     ///   - directory: The folder.
     ///   - passphrase: Derive the root key from this passphrase instead of `root.key`.
     ///   - configuration: Region, account and clock of the engine.
+    ///   - storeURL: A `postgres://` URL: keep the state in that database instead of the folder's
+    ///     SQLite file (see ``KeyStorePostgres/PostgresKeyStore/Configuration/init(url:environment:)``).
     /// - Throws: A ``KeyStoreHomeError`` saying what is wrong with the folder, the root key or the store.
     public static func open(
-        _ directory: String, passphrase: SecureBytes? = nil, configuration: KeyServiceConfiguration = .init()
+        _ directory: String, passphrase: SecureBytes? = nil, configuration: KeyServiceConfiguration = .init(),
+        storeURL: String? = nil
     ) async throws -> KeyStoreHome {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -37,11 +42,19 @@ public struct KeyStoreHome: Sendable {
         } catch {
             throw KeyStoreHomeError(description: "cannot create the key store folder \(directory)")
         }
-        let store: SQLiteKeyStore
-        do {
-            store = try SQLiteKeyStore(path: directory + "/keystore.sqlite")
-        } catch {
-            throw KeyStoreHomeError(description: "cannot open the key store in \(directory): \(error)")
+        let store: any KeyStore
+        if let storeURL {
+            do {
+                store = try await PostgresKeyStore.open(try PostgresKeyStore.Configuration(url: storeURL))
+            } catch {
+                throw KeyStoreHomeError(description: "cannot open the key store: \(error)")
+            }
+        } else {
+            do {
+                store = try SQLiteKeyStore(path: directory + "/keystore.sqlite")
+            } catch {
+                throw KeyStoreHomeError(description: "cannot open the key store in \(directory): \(error)")
+            }
         }
         let source: RootKey.Source = passphrase.map { .passphrase($0, .moderate) } ?? .file(directory + "/root.key")
         let root: RootKey
@@ -50,7 +63,7 @@ public struct KeyStoreHome: Sendable {
         } catch let error as RootKey.Error {
             throw KeyStoreHomeError(description: error.description)
         } catch {
-            throw KeyStoreHomeError(description: "cannot check the root key against \(directory): \(error)")
+            throw KeyStoreHomeError(description: "cannot check the root key against the key store: \(error)")
         }
         let principals = PrincipalDirectory(store: store, root: root, account: configuration.account, partition: configuration.partition)
         var configuration = configuration
@@ -64,9 +77,25 @@ public struct KeyStoreHome: Sendable {
     /// - Returns: The file's path when it was just written, `nil` when an admin existed.
     public func ensureAdmin(region: String) async throws -> String? {
         guard try await !store.principals().contains(where: \.isAdmin) else { return nil }
-        let credentials = try await principals.create(name: "admin", isAdmin: true)
+        let credentials: PrincipalDirectory.Credentials
+        do {
+            credentials = try await principals.create(name: "admin", isAdmin: true)
+        } catch let error as PrincipalError {
+            // Another server on the same PostgreSQL store made it first.
+            if try await store.principals().contains(where: \.isAdmin) { return nil }
+            throw error
+        }
         try Self.writeCredentials(credentials, region: region, to: adminCredentialsPath)
         return adminCredentialsPath
+    }
+
+    /// Closes the store's connections or files.
+    public func closeStore() {
+        switch store {
+        case let store as SQLiteKeyStore: try? store.close()
+        case let store as PostgresKeyStore: store.close()
+        default: break
+        }
     }
 
     /// Writes a credentials file: created 0600 before the secret goes in, fsynced.

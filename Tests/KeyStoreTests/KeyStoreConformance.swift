@@ -1,14 +1,22 @@
 import Foundation
 import KeyService
+import KeyStorePostgres
 import KeyStoreSQLite
 import Testing
 
 /// The ``KeyStore`` implementations the conformance suite checks. Each case makes a fresh,
-/// empty store and disposes of it; a PostgreSQL store is one more case (a fresh schema per test,
-/// dropped afterwards), and the suite needs no other change.
+/// empty store and disposes of it; the PostgreSQL store gets a fresh schema per test, dropped
+/// afterwards.
 enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case inMemory
     case sqlite
+    case postgres
+
+    /// The kinds this run can check: PostgreSQL only when `ENVSEAL_TEST_POSTGRES_URL` names a
+    /// database (``PostgresKeyStoreTests/postgresIsTested()`` is then skipped, loudly, instead).
+    static var allCases: [StoreKind] {
+        PostgresTestDatabase.url == nil ? [.inMemory, .sqlite] : [.inMemory, .sqlite, .postgres]
+    }
 
     var testDescription: String { rawValue }
 
@@ -23,6 +31,8 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
             let store = try SQLiteKeyStore(path: directory.path("keys.sqlite"))
             defer { try? store.close() }
             try await body(store)
+        case .postgres:
+            try await PostgresTestDatabase.withStore(body)
         }
     }
 }

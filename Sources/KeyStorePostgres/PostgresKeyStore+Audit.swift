@@ -1,0 +1,52 @@
+import Foundation
+import KeyService
+import PostgresNIO
+
+extension PostgresKeyStore {
+    /// Appends the records `body` makes from the last one, in one transaction that first locks
+    /// the audit table against other appenders.
+    ///
+    /// `SHARE ROW EXCLUSIVE` conflicts with itself and with writes, not with `SELECT`: appenders
+    /// on every server wait for this one, each then reads the record the previous one appended,
+    /// and the chain never forks; readers are not held up. Records whose sequence does not
+    /// continue the last one's are refused with `.alreadyExists`, as by the reference store.
+    public func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord] {
+        try await transaction(conflict: "audit record exists") { connection, logger in
+            try await connection.query("LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+            let last = try await connection.rows(
+                "SELECT \(unescaped: AuditRecord.columns) FROM audit ORDER BY sequence DESC LIMIT 1", logger: logger
+            ).first.map(AuditRecord.init(row:))
+            let records = try body(last)
+            var expected = (last?.sequence ?? 0) + 1
+            for record in records {
+                guard record.sequence == expected else {
+                    throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")
+                }
+                let context: String?
+                do {
+                    context = try StoredJSON.encodeIfPresent(record.encryptionContext)
+                } catch {
+                    throw KeyStoreError(.unavailable, "audit record \(record.sequence) cannot be encoded")
+                }
+                try await connection.query(
+                    """
+                    INSERT INTO audit (\(unescaped: AuditRecord.columns)) VALUES (
+                        \(record.sequence), \(record.time.storedValue), \(record.principal), \(record.operation), \(record.keyARN),
+                        \(context), \(record.outcome), \(record.requestID), \(Data(record.previousHash)), \(Data(record.hash)))
+                    """, logger: logger)
+                expected += 1
+            }
+            return records
+        }
+    }
+
+    public func auditRecords(after sequence: Int64, limit: Int) async throws -> [AuditRecord] {
+        try await read { connection, logger in
+            try await connection.rows(
+                """
+                SELECT \(unescaped: AuditRecord.columns) FROM audit WHERE sequence > \(sequence) ORDER BY sequence LIMIT \(max(limit, 0))
+                """, logger: logger
+            ).map(AuditRecord.init(row:))
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import KMSWire
+import KeyStorePostgres
+import SodiumKit
+import Testing
+@testable import KeyService
+
+/// What only a shared PostgreSQL store must do: several servers ("nodes") on one database, each
+/// with its own store and engine, stay correct together. The conformance suite checks every
+/// single-store behaviour.
+@Suite(
+    "PostgreSQL key store across nodes",
+    .enabled(if: PostgresTestDatabase.url != nil, Comment(rawValue: PostgresTestDatabase.skipReason)))
+struct PostgresKeyStoreTests {
+    /// Skipped, saying so in the test report, when this run has no database.
+    @Test("the PostgreSQL key store is tested in this run")
+    func postgresIsTested() async throws {
+        try await PostgresTestDatabase.withStore { (store) async throws in
+            #expect(try await store.metadata("none") == nil)
+        }
+    }
+
+    @Test("nodes starting together migrate once; a schema from a newer envseal is refused")
+    func migrations() async throws {
+        let configuration = try PostgresTestDatabase.freshConfiguration()
+        let stores = try await withThrowingTaskGroup(of: PostgresKeyStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresKeyStore.open(configuration) } }
+            return try await group.reduce(into: [PostgresKeyStore]()) { $0.append($1) }
+        }
+        defer { stores.forEach { $0.close() } }
+        #expect(try await stores[0].inspect("SELECT id FROM envseal_migrations ORDER BY id") == PostgresKeyStore.schemaMigrations)
+
+        try await stores[0].execute("INSERT INTO envseal_migrations (id) VALUES ('v99-from-the-future')")
+        let error = await #expect(throws: KeyStoreError.self) { try await PostgresKeyStore.open(configuration) }
+        #expect(error?.kind == .unavailable)
+        try await stores[0].execute("DROP SCHEMA \"\(configuration.schema!)\" CASCADE")
+    }
+
+    @Test("an unreachable database is .unavailable, and the message names it without the password")
+    func unreachable() async throws {
+        var configuration = try PostgresTestDatabase.freshConfiguration()
+        configuration.port = 1
+        configuration.password = "hunter2-not-shown"
+        let error = await #expect(throws: KeyStoreError.self) { try await PostgresKeyStore.open(configuration) }
+        #expect(error?.kind == .unavailable)
+        #expect(error.map { !"\($0)".contains("hunter2") } == true)
+    }
+
+    @Test("rotations on two nodes at once get distinct versions and one newest")
+    func concurrentVersionsOnTwoNodes() async throws {
+        try await PostgresTestDatabase.withStores(2) { (stores) async throws in
+            let key = Fixtures.key()
+            try await stores[0].insertKey(key, firstVersion: Fixtures.version(of: key.id, 1))
+            let numbers = try await Fixtures.concurrently(tasks: 8, each: 25) { [stores] in
+                let store = stores[Int.random(in: 0...1)]
+                return try await store.addVersion(keyID: key.id) { key, number in
+                    key.currentVersion = number
+                    return Fixtures.version(of: key.id, number)
+                }.version
+            }
+            #expect(Set(numbers) == Set(2...201))
+            #expect(try await stores[1].versions(keyID: key.id).map(\.version) == Array(1...201))
+            #expect(try await stores[0].key(id: key.id)?.currentVersion == 201)
+        }
+    }
+
+    @Test("updates of one key from two nodes at once lose nothing")
+    func noLostUpdateOnTwoNodes() async throws {
+        try await PostgresTestDatabase.withStores(2) { (stores) async throws in
+            let key = Fixtures.key()
+            try await stores[0].insertKey(key, firstVersion: Fixtures.version(of: key.id, 1))
+            _ = try await Fixtures.concurrently(tasks: 8, each: 25) { [stores] in
+                try await stores[Int.random(in: 0...1)].updateKey(id: key.id) { $0.onDemandRotationCount += 1 }
+            }
+            #expect(try await stores[1].key(id: key.id)?.onDemandRotationCount == 200)
+        }
+    }
+
+    @Test("audit appends from two nodes at once form one chain")
+    func oneAuditChainOnTwoNodes() async throws {
+        try await PostgresTestDatabase.withStores(2) { (stores) async throws in
+            _ = try await Fixtures.concurrently(tasks: 8, each: 40) { [stores] in
+                try await stores[Int.random(in: 0...1)].appendAudit { Fixtures.nextAudit(after: $0) }.sequence
+            }
+            let records = try await Fixtures.allAudit(of: stores[1])
+            #expect(records.map(\.sequence) == Array(1...320))
+            #expect(Fixtures.isChain(records))
+        }
+    }
+
+    @Test("a node with another root key is refused; one with the same key is let in")
+    func oneRootOfTrust() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await PostgresTestDatabase.withStores(3) { (stores) async throws in
+            _ = try await RootKey.open(.file(directory.path("a/root.key")), store: stores[0])
+            await #expect(throws: RootKey.Error.self) {
+                try await RootKey.open(.file(directory.path("b/root.key")), store: stores[1])
+            }
+            try FileManager.default.copyItem(atPath: directory.path("a"), toPath: directory.path("c"))
+            _ = try await RootKey.open(.file(directory.path("c/root.key")), store: stores[2])
+        }
+    }
+
+    @Test("a key made on one node works on the other; rotation, disabling and principals show within a second")
+    func enginesOnTwoNodes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await PostgresTestDatabase.withStores(2) { (stores) async throws in
+            let rootFile = RootKey.Source.file(directory.path("root.key"))
+            let a = KeyServiceEngine(store: stores[0], root: try await RootKey.open(rootFile, store: stores[0]))
+            let b = KeyServiceEngine(store: stores[1], root: try await RootKey.open(rootFile, store: stores[1]))
+            let admin = Principal.user("admin", account: a.configuration.account, isAdmin: true)
+            let context = ["LambdaFunctionName": "billing"]
+
+            let key = try #require(try await a.createKey(.init(description: "shared"), by: admin).keyMetadata?.arn)
+            let blob = try #require(
+                try await a.encrypt(.init(keyId: key, plaintext: Data("shared".utf8), encryptionContext: context), by: admin).ciphertextBlob)
+            #expect(try await b.decrypt(.init(ciphertextBlob: blob, encryptionContext: context), by: admin).plaintext == Data("shared".utf8))
+
+            // A rotation on B: A encrypts under the new version within a second.
+            _ = try await b.rotateKeyOnDemand(.init(keyId: key), by: admin)
+            let rotatedSeen = try await Self.within(.seconds(1.5)) {
+                let fresh = try #require(try await a.encrypt(.init(keyId: key, plaintext: Data("x".utf8)), by: admin).ciphertextBlob)
+                return fresh[20] == 2
+            }
+            #expect(rotatedSeen)
+
+            // Disabled on A: B refuses within a second.
+            try await a.disableKey(.init(keyId: key), by: admin)
+            let refused = try await Self.within(.seconds(1.5)) {
+                do {
+                    _ = try await b.decrypt(.init(ciphertextBlob: blob, encryptionContext: context), by: admin)
+                    return false
+                } catch let error as KMSError {
+                    return error.type == .disabled
+                }
+            }
+            #expect(refused)
+            try await b.enableKey(.init(keyId: key), by: admin)
+
+            // Rotations on both nodes at once: distinct versions, one newest, nothing lost.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for engine in [a, b, a, b, a, b] {
+                    group.addTask { _ = try await engine.rotateKeyOnDemand(.init(keyId: key), by: admin) }
+                }
+                try await group.waitForAll()
+            }
+            let id = try #require(UUID(uuidString: String(key.split(separator: "/").last!)))
+            #expect(try await stores[0].versions(keyID: id).map(\.version) == Array(1...8))
+            #expect(try await stores[1].key(id: id)?.currentVersion == 8)
+
+            // A principal disabled through one node is refused by the other within a second.
+            let rootA = try await RootKey.open(rootFile, store: stores[0])
+            let rootB = try await RootKey.open(rootFile, store: stores[1])
+            let directoryA = PrincipalDirectory(store: stores[0], root: rootA, account: a.configuration.account)
+            let directoryB = PrincipalDirectory(store: stores[1], root: rootB, account: b.configuration.account)
+            let made = try await directoryA.create(name: "billing-fn")
+            #expect(try await directoryB.lookUp(accessKeyID: made.record.accessKeyID) != nil)
+            try await stores[0].setPrincipalEnabled(accessKeyID: made.record.accessKeyID, false)
+            let gone = try await Self.within(.seconds(1.5)) {
+                try await directoryB.lookUp(accessKeyID: made.record.accessKeyID) == nil
+            }
+            #expect(gone)
+
+            // Both nodes appended to the audit log: one chain, which either node verifies.
+            #expect(try await a.verifyAudit().problem == nil)
+            #expect(try await b.verifyAudit().problem == nil)
+        }
+    }
+
+    /// Whether `condition` holds at some try within `limit`, trying every 50 ms.
+    static func within(_ limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+}
+
+/// Reading `postgres://` URLs and libpq's variables; no database needed.
+@Suite("PostgreSQL key store configuration")
+struct PostgresConfigurationTests {
+    typealias Configuration = PostgresKeyStore.Configuration
+
+    @Test("a full URL")
+    func fullURL() throws {
+        let configuration = try Configuration(
+            url: "postgres://envseal:s3cret@db.internal:6543/keys?sslmode=verify-full&schema=kms", environment: [:])
+        #expect(configuration.host == "db.internal")
+        #expect(configuration.port == 6543)
+        #expect(configuration.username == "envseal")
+        #expect(configuration.password == "s3cret")
+        #expect(configuration.database == "keys")
+        #expect(configuration.schema == "kms")
+        #expect(configuration.sslMode == .verifyFull)
+        #expect(!configuration.displayName.contains("s3cret"))
+    }
+
+    @Test("what the URL leaves out comes from PG* variables, then libpq's defaults")
+    func environment() throws {
+        let fromVariables = try Configuration(
+            url: "postgres://", environment: ["PGHOST": "pg", "PGPORT": "5433", "PGUSER": "u", "PGPASSWORD": "p", "PGDATABASE": "d", "PGSSLMODE": "disable"])
+        #expect(fromVariables.host == "pg")
+        #expect(fromVariables.port == 5433)
+        #expect(fromVariables.username == "u")
+        #expect(fromVariables.password == "p")
+        #expect(fromVariables.database == "d")
+        #expect(fromVariables.sslMode == .disable)
+        let defaults = try Configuration(url: "postgresql:///", environment: ["USER": "alice"])
+        #expect(defaults.host == "localhost")
+        #expect(defaults.port == 5432)
+        #expect(defaults.username == "alice")
+        #expect(defaults.database == "alice")
+        #expect(defaults.password == nil)
+        #expect(defaults.sslMode == .prefer)
+    }
+
+    @Test("a password file in libpq's format; one others may read is refused")
+    func passwordFile() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("pgpass")
+        try "# comment\nother:5432:*:envseal:wrong\ndb:5432:*:envseal:pa\\:ss\n*:*:*:*:fallback\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let configuration = try Configuration(url: "postgres://envseal@db/keys", environment: ["PGPASSFILE": path])
+        #expect(configuration.password == "pa:ss")
+        let other = try Configuration(url: "postgres://someone@elsewhere/keys?passfile=\(path)", environment: [:])
+        #expect(other.password == "fallback")
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        #expect(throws: KeyStoreError.self) { try Configuration(url: "postgres://envseal@db/keys", environment: ["PGPASSFILE": path]) }
+    }
+
+    @Test("not a postgres URL, an unknown parameter or sslmode")
+    func refused() {
+        for url in ["mysql://db/keys", "db/keys", "postgres://db/keys?sslmode=sometimes", "postgres://db/keys?pool=3"] {
+            #expect(throws: KeyStoreError.self) { try Configuration(url: url, environment: [:]) }
+        }
+    }
+}
