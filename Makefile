@@ -79,4 +79,15 @@ check-deps:
 	python3 scripts/check-library-deps.py --self-test
 
 clean:
-	rm -rf .build .build-release
+	rm -rf .build .build-release .build-fuzz
+
+## fuzz: every parser under libFuzzer and AddressSanitizer, FUZZ_SECONDS (60) each; exits non-zero
+## on a crash and keeps the input in .build-fuzz/crashes/ (scripts/fuzz.sh)
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz fuzz-smoke
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+## fuzz-smoke: each fuzz target for 10 s, so the fuzz harness cannot rot
+fuzz-smoke: deps
+	bash scripts/fuzz.sh --smoke

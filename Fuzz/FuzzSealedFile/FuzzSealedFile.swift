@@ -1,7 +1,8 @@
-// Fuzzes the sealed-file header and sealed values. The input is a simplified sealed file: lines of
-// `NAME=value` (split at the first `=`), one of them `ENVSEAL=<header>`. Any header parses or throws
-// a FormatError and writes back to the same text; verification and opening under the vectors'
-// fixed data keys throw or succeed, never trap; every sealed value that opens seals back to itself.
+// Fuzzes the sealed-file header and sealed values. The first input byte picks one of the test
+// vectors' data keys (modulo 3); the rest is a simplified sealed file: lines of `NAME=value` (split
+// at the first `=`), one of them `ENVSEAL=<header>`. Any header parses or throws a FormatError and
+// writes back to the same text; verification and opening under the fixed data key throw or
+// succeed, never trap; every sealed value that opens seals back to itself.
 import EnvSealFormat
 import FuzzSupport
 import SodiumKit
@@ -26,31 +27,32 @@ let fileKeys: [SealedFileKeys] = [
 
 @_cdecl("LLVMFuzzerTestOneInput")
 func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let text = String(decoding: inputBytes(data, size), as: UTF8.self)
+    let input = inputBytes(data, size)
+    guard let selector = input.first else { return 0 }
+    let keys = fileKeys[Int(selector) % fileKeys.count]
+    let text = String(decoding: input.dropFirst(), as: UTF8.self)
     var environment: [String: String] = [:]
     for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
         guard let equals = line.firstIndex(of: "=") else { continue }
         environment[String(line[..<equals])] = String(line[line.index(after: equals)...])
     }
     for (name, value) in environment where name != SealedFileHeader.variableName {
-        checkSealedValue(value, name: name)
+        checkSealedValue(value, name: name, keys: keys)
     }
     if let headerText = environment[SealedFileHeader.variableName] {
-        checkHeader(headerText, environment: environment)
+        checkHeader(headerText, environment: environment, keys: keys)
     }
     return 0
 }
 
-func checkSealedValue(_ text: String, name: String) {
+func checkSealedValue(_ text: String, name: String, keys: SealedFileKeys) {
     guard let bytes = try? SealedValue.decode(text, name: name) else { return }
     check(SealedValue.prefix + Base64URL.encode(bytes) == text, "a decoded sealed value has a second spelling")
-    for keys in fileKeys {
-        guard let plaintext = try? SealedValue.open(text, name: name, keys: keys) else { continue }
-        check((try? SealedValue.seal(plaintext, name: name, keys: keys)) == text, "an opened value does not seal back to itself")
-    }
+    guard let plaintext = try? SealedValue.open(text, name: name, keys: keys) else { return }
+    check((try? SealedValue.seal(plaintext, name: name, keys: keys)) == text, "an opened value does not seal back to itself")
 }
 
-func checkHeader(_ text: String, environment: [String: String]) {
+func checkHeader(_ text: String, environment: [String: String], keys: SealedFileKeys) {
     guard let header = try? SealedFileHeader(parsing: text) else { return }
     check(header.text == text, "a parsed header writes different text")
     check(!header.wrappedDataKey.isEmpty, "empty wrapped data key parsed")
@@ -64,14 +66,12 @@ func checkHeader(_ text: String, environment: [String: String]) {
     var covered: [String: String] = [:]
     for name in header.coveredNames { covered[name] = environment[name] }
     let variables = SealedFileHeader.Variables(sealed: sealed, covered: covered)
-    for keys in fileKeys {
-        guard (try? header.verify(variables, keys: keys)) != nil else { continue }
-        guard let opened = try? header.open(variables, keys: keys) else { continue }
-        check(Set(opened.keys) == Set(header.sealedNames), "open returned other names than the header lists")
-        // A header that verifies is one make() would build again, byte for byte.
-        let remade = try? SealedFileHeader.make(
-            keyARN: header.keyARN, context: header.context, wrappedDataKey: header.wrappedDataKey,
-            variables: variables, keys: keys)
-        check(remade?.text == text, "a verified header is not what make() builds from the same variables")
-    }
+    guard (try? header.verify(variables, keys: keys)) != nil else { return }
+    // A header that verifies is one make() would build again, byte for byte.
+    let remade = try? SealedFileHeader.make(
+        keyARN: header.keyARN, context: header.context, wrappedDataKey: header.wrappedDataKey,
+        variables: variables, keys: keys)
+    check(remade?.text == text, "a verified header is not what make() builds from the same variables")
+    guard let opened = try? header.open(variables, keys: keys) else { return }
+    check(Set(opened.keys) == Set(header.sealedNames), "open returned other names than the header lists")
 }

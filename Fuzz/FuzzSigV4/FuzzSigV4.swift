@@ -109,14 +109,16 @@ func signableCopy(of request: SigV4Request) -> SigV4Request? {
     return copy
 }
 
+/// The result of an async run, handed from the task to the waiting thread.
+final class ResultBox<T>: @unchecked Sendable {
+    // Written once by the task before it signals, read once after the wait.
+    var value: T?
+    let done = DispatchSemaphore(value: 0)
+}
+
 /// Runs async code to completion from libFuzzer's synchronous callback.
 func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-    final class Box: @unchecked Sendable {
-        // Written once by the task before it signals, read once after the wait.
-        var value: T?
-        let done = DispatchSemaphore(value: 0)
-    }
-    let box = Box()
+    let box = ResultBox<T>()
     Task {
         box.value = await body()
         box.done.signal()
