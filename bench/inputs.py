@@ -29,7 +29,7 @@ KINDS = [
     ("STRIPE_SECRET_KEY", lambda r: "sk_live_51" + _pick(r, ALNUM, 97)),
     ("GITHUB_TOKEN", lambda r: "ghp_" + _pick(r, ALNUM, 36)),
     ("SLACK_BOT_TOKEN", lambda r: f"xoxb-{_pick(r, string.digits, 13)}-{_pick(r, string.digits, 13)}-{_pick(r, ALNUM, 24)}"),
-    ("AWS_SECRET_ACCESS_KEY", lambda r: _pick(r, ALNUM + "+/", 40)),
+    ("UPLOADS_S3_SECRET_KEY", lambda r: _pick(r, ALNUM + "+/", 40)),  # not AWS_*: Lambda reserves those
     ("SENDGRID_API_KEY", lambda r: f"SG.{_pick(r, ALNUM + '-_', 22)}.{_pick(r, ALNUM + '-_', 43)}"),
     ("DB_PASSWORD", lambda r: _pick(r, PASSWORD, 24)),
     ("JWT_SECRET", lambda r: _pick(r, HEX, 64)),

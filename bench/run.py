@@ -23,143 +23,43 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import inputs  # noqa: E402
 import report  # noqa: E402
+from processes import BenchError, Services, alternate, free_port, log, run, summary  # noqa: E402
+from report import STARTUP_ENVSEAL, STARTUP_PYTHON, STARTUP_SPAWN  # noqa: E402
+from sizes import LAMBDA_LIMIT, aws_envelope_extra, aws_lambda_estimate, largest_fitting  # noqa: E402
 
 ROOT = HERE.parent
-BUILD = ROOT / ".build-release" / "release"
+# The binaries: the release build, or (for the smoke run in CI, which only checks that the harness
+# works) any build named by ENVSEAL_BENCH_BIN_DIR.
+BUILD = Path(os.environ.get("ENVSEAL_BENCH_BIN_DIR") or ROOT / ".build-release" / "release")
 FUNCTION = "bench-function"
 REGION = "us-east-1"
-LAMBDA_LIMIT = 4096
 CONTEXT = {"LambdaFunctionName": FUNCTION}
 
 FULL = dict(
-    cold_counts=[10, 100, 1000], cold_reps={10: 10, 100: 10, 1000: 5}, warmups=1, startup_reps=20,
+    cold_counts=[10, 100, 1000], cold_reps={10: 10, 100: 15, 1000: 5}, warmups=1,
     tp_connections=[1, 16, 64], tp_seconds=4, tp_warmup=1, tp_reps=3,
     redact_counts=[10, 100, 1000], redact_bytes=8 << 20, redact_reps=5, redact_min_seconds=0.3,
     size_counts=[10, 30], fit_max=200, cli_vars=1000, cli_reps=5,
     load_iterations=50, load_reps=5, load_processes=3,
 )
 SMOKE = dict(
-    cold_counts=[5], cold_reps={5: 1}, warmups=0, startup_reps=1,
+    cold_counts=[5], cold_reps={5: 1}, warmups=0,
     tp_connections=[1, 16], tp_seconds=1, tp_warmup=0, tp_reps=1,
     redact_counts=[10], redact_bytes=64 << 10, redact_reps=1, redact_min_seconds=0,
     size_counts=[10], fit_max=80, cli_vars=50, cli_reps=1,
     load_iterations=2, load_reps=1, load_processes=1,
 )
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(message):
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def summary(samples):
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# --- processes ----------------------------------------------------------------------------------
-
-class Services:
-    """The long-running processes this run started; `stop_all` ends each, by its own handle."""
-
-    def __init__(self):
-        self.running = []
-
-    def start(self, name, command, env, log_path):
-        log_file = open(log_path, "wb")
-        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        self.running.append((name, process, log_file, log_path))
-        return process
-
-    def wait_ready(self, name, url, timeout=60):
-        _, process, _, log_path = next(entry for entry in self.running if entry[0] == name)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise BenchError(f"{name} exited with {process.returncode} while starting:\n{tail(log_path)}")
-            try:
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise BenchError(f"{name} was not ready within {timeout} s:\n{tail(log_path)}")
-
-    def stop_all(self):
-        for name, process, log_file, _ in reversed(self.running):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            log_file.close()
-        self.running.clear()
-
-
-def tail(path, lines=15):
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def run(command, env, label, stdin=None):
-    """Runs a command to completion; its standard output, or a BenchError naming `label`."""
-    result = subprocess.run(command, env=env, input=stdin, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise BenchError(f"{label}: exit {result.returncode}: {result.stderr.strip()[-800:]}")
-    return result.stdout
-
-
-def timed(command, env, label):
-    """Whole-process wall time of one run, in seconds."""
-    start = time.perf_counter()
-    result = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise BenchError(f"{label}: exit {result.returncode}: {result.stderr.decode(errors='replace').strip()[-800:]}")
-    return elapsed
-
-
-def alternate(contenders, repetitions, warmups):
-    """Runs each contender `warmups` times, then `repetitions` rounds in a rotating order, so
-    that no contender always runs first or right after a given other; milliseconds per run."""
-    labels = list(contenders)
-    for _ in range(warmups):
-        for label in labels:
-            timed(*contenders[label], label)
-    samples = {label: [] for label in labels}
-    for repetition in range(repetitions):
-        shift = repetition % len(labels)
-        for label in labels[shift:] + labels[:shift]:
-            samples[label].append(timed(*contenders[label], label) * 1000)
-    return samples
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -288,21 +188,16 @@ class Bench:
                 "sops exec-env (age)": ([self.sops, "exec-env", str(sops_file), self.true], self.sops_env),
             }
             self.check_cold_contenders(contenders, secrets)
+            # What each way pays before opening anything, measured in the same rounds.
+            contenders.update({
+                STARTUP_ENVSEAL: ([self.envseal, "--version"], self.base_env),
+                STARTUP_PYTHON: ([self.python, "-c", "import boto3; boto3.client('kms')"], self.es_env),
+                STARTUP_SPAWN: ([self.true], self.base_env),
+            })
             log(f"cold start, {count} secrets: measuring {len(contenders)} contenders")
             samples = alternate(contenders, self.p["cold_reps"][count], self.p["warmups"])
             results.append({"secrets": count, "contenders": {label: summary(s) for label, s in samples.items()}})
         self.results["cold_start"] = results
-
-        log("start-up of the processes themselves")
-        contenders = {
-            "/bin/true": ([self.true], self.base_env),
-            "envseal --version": ([self.envseal, "--version"], self.base_env),
-            "python3 -c pass": ([self.python, "-c", "pass"], self.base_env),
-            "python3: import boto3, make a KMS client": ([self.python, "-c", "import boto3; boto3.client('kms')"],
-                                                         self.es_env),
-        }
-        samples = alternate(contenders, self.p["startup_reps"], self.p["warmups"])
-        self.results["startup"] = {label: summary(s) for label, s in samples.items()}
 
     def check_cold_contenders(self, contenders, secrets):
         """Each contender must really open the values: one run prints the last one."""
@@ -432,8 +327,8 @@ class Bench:
             extra = ["--mode", "lambda", "--function", FUNCTION] if mode == "lambda" else []
             pairs, reported = self.seal_envseal(plain, out, embedded, extra, keystore=True)
             counted = inputs.environment_bytes(pairs)
-            if reported.get("totalBytes", counted) != counted:
-                raise BenchError(f"{mode}: envseal reports {reported.get('totalBytes')} bytes, the file holds {counted}")
+            if reported["environmentBytes"] != counted:
+                raise BenchError(f"{mode}: envseal reports {reported['environmentBytes']} bytes, the file holds {counted}")
             if mode == "envelope":
                 self.header_bytes = next(len(v) for n, v in pairs if n == "ENVSEAL")
             return counted
@@ -468,18 +363,25 @@ class Bench:
 
     def cli(self):
         count = self.p["cli_vars"]
+        half = count // 2
         plain = self.write_plain(f"cli-{count}.env", inputs.typical_secrets(count))
+        plain_half = self.write_plain(f"cli-{half}.env", inputs.typical_secrets(half))
         log(f"CLI: encrypting {count} variables")
         base = [self.envseal, "encrypt", str(plain), "--key", "alias/bench", "--keystore", str(self.embedded)]
         contenders = {
             "envseal encrypt (envelope, embedded store)": (base + ["-o", str(self.tmp / "cli.envelope.env")], self.base_env),
+            # The same with half the variables: how the time grows with the file.
+            f"envseal encrypt (envelope, embedded store), {half:,} variables": (
+                [self.envseal, "encrypt", str(plain_half), "--key", "alias/bench", "--keystore", str(self.embedded),
+                 "-o", str(self.tmp / "cli-half.envelope.env")], self.base_env),
             "envseal encrypt --mode lambda (embedded store)": (
                 base + ["--mode", "lambda", "--function", FUNCTION, "-o", str(self.tmp / "cli.lambda.env")], self.base_env),
             "sops encrypt (age)": ([self.sops, "encrypt", "--age", self.age_recipient, "--input-type", "dotenv",
                                     "--output-type", "dotenv", str(plain)], self.sops_env),
         }
         samples = alternate(contenders, self.p["cli_reps"], self.p["warmups"])
-        self.results["cli"] = {"variables": count, "contenders": {label: summary(s) for label, s in samples.items()}}
+        self.results["cli"] = {"variables": count, "half": half,
+                               "contenders": {label: summary(s) for label, s in samples.items()}}
 
     # Engine ---------------------------------------------------------------------------------------------
 
@@ -572,40 +474,6 @@ def parse_wrk(text):
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "errors": sum(int(g) for g in errors.groups()) if errors else 0,
     }
-
-
-def largest_fitting(size_of, upper):
-    """The largest k ≤ upper with size_of(k) ≤ the Lambda limit (sizes grow with k)."""
-    if size_of(1) > LAMBDA_LIMIT:
-        return 0
-    low, high = 1, upper
-    if size_of(high) <= LAMBDA_LIMIT:
-        return high
-    while high - low > 1:
-        middle = (low + high) // 2
-        if size_of(middle) <= LAMBDA_LIMIT:
-            low = middle
-        else:
-            high = middle
-    return low
-
-
-# AWS KMS's symmetric ciphertext is 152 bytes longer than its plaintext: the 184-byte blob that
-# GenerateDataKey returns for a 32-byte key. envseal's blob is 61 bytes longer (docs/FORMAT.md).
-AWS_BLOB_OVERHEAD = 152
-ENVSEAL_BLOB_OVERHEAD = 61
-
-
-def aws_lambda_estimate(secrets):
-    """Lambda mode's size with AWS KMS ciphertexts: base64 of (value + 152 bytes) per value."""
-    return sum(len(n) + 4 * -(-(len(v.encode()) + AWS_BLOB_OVERHEAD) // 3) for n, v in secrets)
-
-
-def aws_envelope_extra(header_characters):
-    """How much longer the envelope header gets when its wrapped data key is AWS KMS's 184-byte
-    blob instead of envseal's 93-byte one (base64 of the larger header, less the measured one)."""
-    binary = header_characters * 3 // 4
-    return 4 * -(-(binary + 184 - 93) // 3) - header_characters
 
 
 def main():
