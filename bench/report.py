@@ -273,7 +273,8 @@ def markdown(results):
         f"(linear would be 2×{'; the extra is in writing the sealed file, where each variable is looked up by a scan of the file' if growth > 2.5 else ''}).\n")
 
     add("## The engine in-process (envseal-bench)\n")
-    add(results["engine"].strip() + "\n")
+    title, _, table = results["engine"].strip().partition("\n")
+    add(f"{title}\n\n{table}\n")
     return "\n".join(out)
 
 
