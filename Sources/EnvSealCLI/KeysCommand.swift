@@ -45,9 +45,7 @@ struct KeysCommand: AsyncParsableCommand {
             let response = try await connection.run { try await connection.client.call(request) }
             switch output {
             case .json:
-                let encoder = KMSJSON.encoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(response), as: UTF8.self))
+                try JSONOutput.printKMS(response)
             case .text:
                 if let line = text(response) { print(line) }
             }
@@ -71,9 +69,7 @@ struct KeysCommand: AsyncParsableCommand {
             }
             switch common.output {
             case .json:
-                let encoder = KMSJSON.encoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(created), as: UTF8.self))
+                try JSONOutput.printKMS(created)
             case .text:
                 print("created \(metadata?.arn ?? metadata?.keyId ?? "?")" + (alias.map { " with alias \($0)" } ?? ""))
             }
@@ -102,9 +98,7 @@ struct KeysCommand: AsyncParsableCommand {
             } while marker != nil
             switch common.output {
             case .json:
-                let encoder = KMSJSON.encoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(KMS.ListKeysResponse(keys: keys)), as: UTF8.self))
+                try JSONOutput.printKMS(KMS.ListKeysResponse(keys: keys))
             case .text:
                 for key in keys {
                     let names = aliases.filter { $0.targetKeyId == key.keyId }.compactMap(\.aliasName)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnvSealFormat
 import Foundation
+import KMSWire
 import SealedDotenv
 import SodiumKit
 
@@ -85,6 +86,13 @@ enum ContextArgument {
 
 /// Encodes a report for `--output json`.
 enum JSONOutput {
+    /// Prints a KMS response as KMS encodes it (blobs in base64, dates in epoch seconds), indented.
+    static func printKMS(_ value: some Encodable) throws {
+        let encoder = KMSJSON.encoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
     static func print(_ value: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
