@@ -14,6 +14,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Tail: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "tail",
             abstract: "Print the last audit records: time, principal, operation, key, context, outcome.",
             discussion: """
             Records never hold a plaintext or a key; the encryption context is shown because it is \
@@ -62,6 +63,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Walk the audit log's hash chain and name the first edited, missing or reordered record.",
             discussion: """
             Exits 0 when the chain is intact, 51 when it is broken.

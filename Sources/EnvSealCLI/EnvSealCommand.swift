@@ -26,8 +26,9 @@ public struct EnvSealCommand: AsyncParsableCommand {
 
     /// Parses the arguments, runs the command, prints errors in envseal's style and exits.
     public static func runMain(_ arguments: [String]? = nil) async -> Never {
+        let arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseExecDirectly(arguments) ?? parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -43,6 +44,17 @@ public struct EnvSealCommand: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+    }
+}
+
+extension EnvSealCommand {
+    /// `envseal exec …` parsed as the exec command alone, without building the parser of every
+    /// other command: `exec` starts every invocation of a function, so its start-up is the one
+    /// that counts. Anything that does not parse cleanly (help, a usage error) returns `nil` and
+    /// goes through the whole tree, so messages are the same either way.
+    static func parseExecDirectly(_ arguments: [String]) -> ExecCommand? {
+        guard arguments.first == ExecCommand.configuration.commandName else { return nil }
+        return try? ExecCommand.parseAsRoot(Array(arguments.dropFirst())) as? ExecCommand
     }
 }
 

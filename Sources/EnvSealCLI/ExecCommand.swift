@@ -8,8 +8,12 @@ import SealedDotenv
 
 /// `envseal exec`: run a command with the decrypted environment.
 struct ExecCommand: AsyncParsableCommand {
+    // The super-command name matters only when exec is parsed on its own (the fast path in
+    // `EnvSealCommand.runMain`): usage then reads `envseal exec`, and the parser skips its check
+    // for a completion-script request, which `envseal --generate-completion-script` serves.
     static let configuration = CommandConfiguration(
         commandName: "exec",
+        _superCommandName: "envseal",
         abstract: "Run a command with the sealed environment decrypted, optionally redacting its output.",
         discussion: """
         Opens the sealed variables of FILE, or those already in envseal's own environment (as \

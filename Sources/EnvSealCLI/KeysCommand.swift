@@ -53,7 +53,7 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a symmetric master key, optionally with an alias.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a symmetric master key, optionally with an alias.")
         @Option(help: "A description.") var description: String?
         @Option(help: "A key policy document (JSON file); default: the account's default policy.") var policy: String?
         @Option(help: "An alias to create for it (alias/NAME).") var alias: String?
@@ -77,7 +77,7 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the keys with their aliases.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the keys with their aliases.")
         @OptionGroup var common: Common
 
         func run() async throws {
@@ -109,7 +109,7 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Describe: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a key's state, dates and description.")
+        static let configuration = CommandConfiguration(commandName: "describe", abstract: "Show a key's state, dates and description.")
         @Argument(help: "The key: ID, ARN, alias name or alias ARN.") var key: String
         @OptionGroup var common: Common
 
@@ -126,14 +126,14 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Enable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Enable a disabled key.")
+        static let configuration = CommandConfiguration(commandName: "enable", abstract: "Enable a disabled key.")
         @Argument(help: "The key.") var key: String
         @OptionGroup var common: Common
         func run() async throws { try await common.call(key: key, { KMS.EnableKeyRequest(keyId: $0) }) { _ in "enabled \(key)" } }
     }
 
     struct Disable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Disable a key: nothing sealed under it opens until it is enabled again.")
+        static let configuration = CommandConfiguration(commandName: "disable", abstract: "Disable a key: nothing sealed under it opens until it is enabled again.")
         @Argument(help: "The key.") var key: String
         @OptionGroup var common: Common
         func run() async throws { try await common.call(key: key, { KMS.DisableKeyRequest(keyId: $0) }) { _ in "disabled \(key)" } }
@@ -161,17 +161,17 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Rotate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make a new key version now; old ciphertexts still open.")
+        static let configuration = CommandConfiguration(commandName: "rotate", abstract: "Make a new key version now; old ciphertexts still open.")
         @Argument(help: "The key.") var key: String
         @OptionGroup var common: Common
         func run() async throws { try await common.call(key: key, { KMS.RotateKeyOnDemandRequest(keyId: $0) }) { _ in "rotated \(key)" } }
     }
 
     struct Rotation: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Automatic rotation: on, off, status.", subcommands: [On.self, Off.self, Status.self])
+        static let configuration = CommandConfiguration(commandName: "rotation", abstract: "Automatic rotation: on, off, status.", subcommands: [On.self, Off.self, Status.self])
 
         struct On: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Rotate the key automatically.")
+            static let configuration = CommandConfiguration(commandName: "on", abstract: "Rotate the key automatically.")
             @Argument(help: "The key.") var key: String
             @Option(help: "Days between rotations, 90 to 2560.") var period: Int?
             @OptionGroup var common: Common
@@ -181,14 +181,14 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         struct Off: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Stop rotating the key automatically.")
+            static let configuration = CommandConfiguration(commandName: "off", abstract: "Stop rotating the key automatically.")
             @Argument(help: "The key.") var key: String
             @OptionGroup var common: Common
             func run() async throws { try await common.call(key: key, { KMS.DisableKeyRotationRequest(keyId: $0) }) { _ in "automatic rotation off for \(key)" } }
         }
 
         struct Status: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Whether the key rotates automatically, and when next.")
+            static let configuration = CommandConfiguration(commandName: "status", abstract: "Whether the key rotates automatically, and when next.")
             @Argument(help: "The key.") var key: String
             @OptionGroup var common: Common
             func run() async throws {
@@ -202,10 +202,10 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Alias: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Aliases: create, update, delete, list.", subcommands: [Create.self, Update.self, Delete.self, List.self])
+        static let configuration = CommandConfiguration(commandName: "alias", abstract: "Aliases: create, update, delete, list.", subcommands: [Create.self, Update.self, Delete.self, List.self])
 
         struct Create: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Point a new alias at a key.")
+            static let configuration = CommandConfiguration(commandName: "create", abstract: "Point a new alias at a key.")
             @Argument(help: "The alias (alias/NAME).") var alias: String
             @Argument(help: "The key.") var key: String
             @OptionGroup var common: Common
@@ -213,7 +213,7 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         struct Update: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Point an alias at another key.")
+            static let configuration = CommandConfiguration(commandName: "update", abstract: "Point an alias at another key.")
             @Argument(help: "The alias.") var alias: String
             @Argument(help: "The key.") var key: String
             @OptionGroup var common: Common
@@ -221,14 +221,14 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         struct Delete: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Delete an alias (the key stays).")
+            static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete an alias (the key stays).")
             @Argument(help: "The alias.") var alias: String
             @OptionGroup var common: Common
             func run() async throws { try await common.call(key: nil, { _ in KMS.DeleteAliasRequest(aliasName: alias) }) { _ in "deleted \(alias)" } }
         }
 
         struct List: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List aliases, of one key or all.")
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "List aliases, of one key or all.")
             @Argument(help: "Only this key's aliases.") var key: String?
             @OptionGroup var common: Common
             func run() async throws {
@@ -240,17 +240,17 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Policy: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A key's policy: get, put.", subcommands: [Get.self, Put.self])
+        static let configuration = CommandConfiguration(commandName: "policy", abstract: "A key's policy: get, put.", subcommands: [Get.self, Put.self])
 
         struct Get: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Print a key's policy document.")
+            static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a key's policy document.")
             @Argument(help: "The key.") var key: String
             @OptionGroup var common: Common
             func run() async throws { try await common.call(key: key, { KMS.GetKeyPolicyRequest(keyId: $0) }) { $0.policy } }
         }
 
         struct Put: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Replace a key's policy with a JSON document.")
+            static let configuration = CommandConfiguration(commandName: "put", abstract: "Replace a key's policy with a JSON document.")
             @Argument(help: "The key.") var key: String
             @Argument(help: "The policy document (JSON file, - for standard input).") var file: String
             @OptionGroup var common: Common
@@ -262,10 +262,10 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Grants: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Grants: create, list, revoke, retire.", subcommands: [Create.self, List.self, Revoke.self, Retire.self])
+        static let configuration = CommandConfiguration(commandName: "grants", abstract: "Grants: create, list, revoke, retire.", subcommands: [Create.self, List.self, Revoke.self, Retire.self])
 
         struct Create: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Let a principal use a key for some operations.")
+            static let configuration = CommandConfiguration(commandName: "create", abstract: "Let a principal use a key for some operations.")
             @Argument(help: "The key.") var key: String
             @Option(help: "The grantee principal's ARN.") var grantee: String
             @Option(help: "Operations, comma-separated (Decrypt,Encrypt,GenerateDataKey,…).") var operations: String
@@ -281,7 +281,7 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         struct List: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List a key's grants.")
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "List a key's grants.")
             @Argument(help: "The key.") var key: String
             @OptionGroup var common: Common
             func run() async throws {
@@ -294,7 +294,7 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         struct Revoke: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Revoke a grant.")
+            static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a grant.")
             @Argument(help: "The key.") var key: String
             @Argument(help: "The grant ID.") var grant: String
             @OptionGroup var common: Common
@@ -302,7 +302,7 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         struct Retire: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Retire a grant by its token, or by key and grant ID.")
+            static let configuration = CommandConfiguration(commandName: "retire", abstract: "Retire a grant by its token, or by key and grant ID.")
             @Option(help: "The grant token.") var token: String?
             @Option(help: "The key (with --grant).") var key: String?
             @Option(help: "The grant ID (with --key).") var grant: String?

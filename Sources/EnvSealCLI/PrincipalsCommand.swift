@@ -14,6 +14,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Create a principal and write its credentials file (0600).",
             discussion: """
             Examples:
@@ -41,7 +42,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the principals.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the principals.")
         @OptionGroup var store: KeyStoreOptions
         @Option(help: "Output format: text or json.") var output: OutputFormat = .text
 
@@ -64,21 +65,21 @@ struct PrincipalsCommand: AsyncParsableCommand {
     }
 
     struct Disable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Refuse a principal's requests until enabled again.")
+        static let configuration = CommandConfiguration(commandName: "disable", abstract: "Refuse a principal's requests until enabled again.")
         @OptionGroup var store: KeyStoreOptions
         @Argument(help: "The principal's name or access key id.") var principal: String
         func run() async throws { try await PrincipalsCommand.setEnabled(principal, false, store) }
     }
 
     struct Enable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Accept a disabled principal's requests again.")
+        static let configuration = CommandConfiguration(commandName: "enable", abstract: "Accept a disabled principal's requests again.")
         @OptionGroup var store: KeyStoreOptions
         @Argument(help: "The principal's name or access key id.") var principal: String
         func run() async throws { try await PrincipalsCommand.setEnabled(principal, true, store) }
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a principal: its access key stops working at once.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a principal: its access key stops working at once.")
         @OptionGroup var store: KeyStoreOptions
         @Argument(help: "The principal's name or access key id.") var principal: String
         func run() async throws {
