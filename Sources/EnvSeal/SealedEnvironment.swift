@@ -81,8 +81,8 @@ public struct SealedEnvironment: Sendable {
         from source: Source = .processEnvironment, provider: (any DataKeyProvider)? = nil, options: Options = .init()
     ) async throws(LoadError) -> SealedEnvironment {
         let variables = try readVariables(source)
-        let key = cacheKey(variables, options: options)
-        if options.maxAge > .zero, let cached = cache.fresh(key, maxAge: options.maxAge) { return cached }
+        let key = options.maxAge > .zero ? cacheKey(variables, options: options) : nil
+        if let key, let cached = cache.fresh(key, maxAge: options.maxAge) { return cached }
         let opened: SealedEnvironment
         do {
             let sealer = SealedFile(provider: try provider ?? defaultProvider())
@@ -118,7 +118,7 @@ public struct SealedEnvironment: Sendable {
         } catch {
             throw LoadError(describing: error)
         }
-        if options.maxAge > .zero { cache.store(opened, for: key) }
+        if let key { cache.store(opened, for: key) }
         return opened
     }
 

@@ -238,11 +238,24 @@ public struct SealedFileHeader: Sendable, Equatable {
     ///   first variable (by name) whose value does not open.
     public func open(_ variables: Variables, keys: SealedFileKeys) throws(FormatError) -> [String: SecureBytes] {
         try verify(variables, keys: keys)
-        var opened: [String: SecureBytes] = [:]
-        for name in sealedNames {
-            opened[name] = try SealedValue.open(variables.sealed[name]!, name: name, keys: keys)
+        // All the values in one guarded allocation; when one does not open, open them one by
+        // one to name the first that fails.
+        let names = sealedNames
+        var items: [(sealed: [UInt8], associatedData: [UInt8])] = []
+        items.reserveCapacity(names.count)
+        for name in names {
+            items.append((try SealedValue.decode(variables.sealed[name]!, name: name), Array(name.utf8)))
         }
-        return opened
+        let plaintexts: [SecureBytes]
+        do {
+            plaintexts = try XChaCha20SIV.open(all: items, keys: keys.valueKeys)
+        } catch {
+            for name in names {
+                _ = try SealedValue.open(variables.sealed[name]!, name: name, keys: keys)
+            }
+            throw FormatError(.invalidField(field: "sealed values", reason: error.description))
+        }
+        return Dictionary(uniqueKeysWithValues: zip(names, plaintexts))
     }
 
     static func checkName(_ name: String) throws(FormatError) {

@@ -89,6 +89,30 @@ struct FormatTests {
         #expect(throws: FormatError.self) { try parsed.verify(.init(sealed: sealed, covered: covered), keys: otherKeys) }
     }
 
+    @Test("a header opens every value of its file; a value sealed under another name is named even when the header covers it")
+    func headerOpensAll() throws {
+        let keys = try SealedFileKeys(dataKey: .random())
+        let plain = (0..<60).map { ("VAR_\($0)", "value number \($0) " + String(repeating: "s", count: $0)) }
+        let sealed = Dictionary(uniqueKeysWithValues: try plain.map { ($0.0, try SealedValue.seal(SecureBytes(utf8: $0.1), name: $0.0, keys: keys)) })
+        let context = try EncryptionContext(["envseal:file": "app.env"])
+        let header = try SealedFileHeader.make(
+            keyARN: nil, context: context, wrappedDataKey: [UInt8](repeating: 7, count: 93),
+            variables: .init(sealed: sealed, covered: [:]), keys: keys)
+        let opened = try header.open(.init(sealed: sealed, covered: [:]), keys: keys)
+        #expect(opened.count == plain.count)
+        for (name, value) in plain { #expect(opened[name]?.utf8String() == value) }
+
+        // Whoever holds the data key can make a header over any texts; a value moved to another
+        // name still does not open, and the error names where it was found.
+        var moved = sealed
+        moved["VAR_41"] = sealed["VAR_7"]
+        let forged = try SealedFileHeader.make(
+            keyARN: nil, context: context, wrappedDataKey: [UInt8](repeating: 7, count: 93),
+            variables: .init(sealed: moved, covered: [:]), keys: keys)
+        let error = try #require(throws: FormatError.self) { _ = try forged.open(.init(sealed: moved, covered: [:]), keys: keys) }
+        #expect(error.kind == .valueNotAuthentic(name: "VAR_41"))
+    }
+
     @Test("base64url decoding accepts only the canonical form")
     func base64url() throws {
         for length in 0..<40 {

@@ -65,6 +65,35 @@ struct DerivationAndMACTests {
         #expect(try XChaCha20SIV.open(empty, keys: keys, associatedData: []).count == 0)
     }
 
+    @Test("opening many SIV values at once gives what opening each gives, and refuses the lot for one bad value")
+    func sivBatch() throws {
+        let keys = try XChaCha20SIV.Keys(deriving: DataKey.random(), context: KeyDerivation.Context("siv test"))
+        let values = ["postgres://app:s3cret@db:5432/app", "", "sk_live_0123456789", String(repeating: "x", count: 5000)]
+        let items = try values.enumerated().map { index, value in
+            let ad = Array("VAR_\(index)".utf8)
+            return (sealed: try XChaCha20SIV.seal(SecureBytes(utf8: value), keys: keys, associatedData: ad), associatedData: ad)
+        }
+        let opened = try XChaCha20SIV.open(all: items, keys: keys)
+        #expect(opened.map { $0.utf8String() } == values)
+        for (item, plaintext) in zip(items, opened) {
+            #expect(try XChaCha20SIV.open(item.sealed, keys: keys, associatedData: item.associatedData) == plaintext)
+        }
+        #expect(try XChaCha20SIV.open(all: [], keys: keys).isEmpty)
+
+        // A flipped byte in any one value, or a value under another name, refuses them all.
+        for index in items.indices {
+            var tampered = items
+            tampered[index].sealed[tampered[index].sealed.count - 1] ^= 0x01
+            #expect(throws: SodiumError.authenticationFailed) { _ = try XChaCha20SIV.open(all: tampered, keys: keys) }
+        }
+        var swapped = items
+        (swapped[0].sealed, swapped[2].sealed) = (items[2].sealed, items[0].sealed)
+        #expect(throws: SodiumError.authenticationFailed) { _ = try XChaCha20SIV.open(all: swapped, keys: keys) }
+        var short = items
+        short[1].sealed = Array(short[1].sealed.prefix(15))
+        #expect(throws: SodiumError.self) { _ = try XChaCha20SIV.open(all: short, keys: keys) }
+    }
+
     @Test("Argon2id is deterministic for one salt, differs by salt and passphrase, and checks its parameters")
     func argon2id() throws {
         let salt = try Argon2id.Salt(bytes: Array("ABCDEFGHIJKLMNOP".utf8))

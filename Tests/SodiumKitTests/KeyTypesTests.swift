@@ -21,6 +21,33 @@ struct KeyTypesTests {
         }
     }
 
+    @Test("buffers made in one batch hold their own bytes, outlive each other, and a failing writer gives none")
+    func secureBytesBatch() throws {
+        let words = ["alpha", "", "gamma delta", String(repeating: "z", count: 9000)]
+        var batch = try SecureBytes.batch(counts: words.map(\.utf8.count)) { index, buffer in
+            #expect(buffer.allSatisfy { $0 == 0 })
+            buffer.copyBytes(from: Array(words[index].utf8))
+        }
+        #expect(batch.map { $0.utf8String() } == words)
+        #expect(batch.map(\.count) == words.map(\.utf8.count))
+        #expect(batch[0] == (try SecureBytes(utf8: "alpha")))
+        let kept = batch[2]
+        batch.removeAll()
+        #expect(kept.utf8String() == "gamma delta")
+        #expect("\(kept)" == "SecureBytes(11 bytes, redacted)")
+
+        var written: [Int] = []
+        #expect(throws: SodiumError.authenticationFailed) {
+            _ = try SecureBytes.batch(counts: [1, 2, 3]) { (index, _) throws(SodiumError) in
+                written.append(index)
+                if index == 1 { throw SodiumError.authenticationFailed }
+            }
+        }
+        #expect(written == [0, 1])
+        #expect(throws: SodiumError.self) { _ = try SecureBytes.batch(counts: [1, -1]) { _, _ in } }
+        #expect(try SecureBytes.batch(counts: []) { _, _ in }.isEmpty)
+    }
+
     @Test("secure bytes compare by content, never print their bytes, and keep their contents")
     func secureBytes() throws {
         let a = try SecureBytes(copying: Array("correct horse".utf8))
