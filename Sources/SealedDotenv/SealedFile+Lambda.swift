@@ -46,7 +46,7 @@ extension SealedFile {
             Data(try await provider.encrypt(inputs[name]!, keyID: keyID, context: context)).base64EncodedString()
         }
         var edited = file
-        for name in chosen { try edited.set(name, to: sealed[name]!, keepingQuotes: true) }
+        try edited.set(chosen.map { (name: $0, value: sealed[$0]!) }, keepingQuotes: true)
         return edited
     }
 
@@ -87,12 +87,14 @@ extension SealedFile {
         let names = variables.keys.filter { selection.includes($0) && !variables[$0]!.isEmpty }.sorted()
         let opened = try await openLambda(environment: variables, names: names, functionName: functionName)
         var plain = file
+        var texts: [(name: String, value: String)] = []
         for name in names {
             guard let text = opened[name]!.utf8String() else {
                 throw SealedFileError(.invalidValue(name: name, reason: "it is not UTF-8 text"))
             }
-            try plain.set(name, to: text, keepingQuotes: true)
+            texts.append((name, text))
         }
+        try plain.set(texts, keepingQuotes: true)
         return plain
     }
 

@@ -198,16 +198,19 @@ public struct SealedFile: Sendable {
         plain.remove(SealedFileHeader.variableName)
         // A header appended to a file without a final newline has none either (see `write`).
         if !file.endsWithLineEnding { plain.removeFinalLineEnding() }
+        var texts: [(name: String, value: String)] = []
         for name in opened.values.keys.sorted() {
             guard let text = opened.values[name]!.utf8String() else {
                 throw SealedFileError(.invalidValue(name: name, reason: "it is not UTF-8 text"))
             }
             do {
-                try plain.set(name, to: text, keepingQuotes: true)
+                try DotenvFile.check(name, text)
             } catch {
                 throw SealedFileError(.invalidValue(name: name, reason: error.description))
             }
+            texts.append((name, text))
         }
+        try plain.set(texts, keepingQuotes: true)
         return plain
     }
 
@@ -263,9 +266,10 @@ public struct SealedFile: Sendable {
     ) throws -> DotenvFile {
         let header = try SealedFileHeader.make(keyARN: keyARN, context: context, wrappedDataKey: wrapped, variables: variables, keys: keys)
         var edited = file
-        for (name, text) in variables.sealed.sorted(by: { $0.key < $1.key }) where edited.value(of: name) != text {
-            try edited.set(name, to: text, keepingQuotes: true)
-        }
+        var current: [String: String] = [:]
+        for assignment in edited.assignments { current[assignment.name] = assignment.value }
+        try edited.set(variables.sealed.sorted(by: { $0.key < $1.key }).filter { current[$0.key] != $0.value }
+            .map { (name: $0.key, value: $0.value) }, keepingQuotes: true)
         let hadFinalLineEnding = edited.endsWithLineEnding
         try edited.set(SealedFileHeader.variableName, to: header.text)
         if !hadFinalLineEnding { edited.removeFinalLineEnding() }

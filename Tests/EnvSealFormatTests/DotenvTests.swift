@@ -503,6 +503,31 @@ struct DotenvTests {
         #expect(file == original)
     }
 
+    @Test("setting several variables at once gives the file that setting them one by one gives")
+    func setMany() throws {
+        let files = ["", "A=1\nA=2\nB=\"x\"# c\n", "A=1\r\nB=2", "# head\nexport C='q' # c\nD=\"1\n2\"\n", "\u{FEFF}# x\r"]
+        let edits: [(name: String, value: String)] = [
+            ("A", "new a"), ("N1", "v"), ("B", "it's"), ("N2", "two\nlines"), ("N1", "again"), ("C", ""), ("D", "plain"),
+        ]
+        for text in files {
+            for keepingQuotes in [false, true] {
+                var oneByOne = try DotenvFile.parse(text)
+                for (name, value) in edits { try oneByOne.set(name, to: value, keepingQuotes: keepingQuotes) }
+                var atOnce = try DotenvFile.parse(text)
+                try atOnce.set(edits, keepingQuotes: keepingQuotes)
+                #expect(bytes(atOnce.renderString()) == bytes(oneByOne.renderString()), "\(String(reflecting: text))")
+                #expect(atOnce == oneByOne)
+                #expect(try DotenvFile.parse(atOnce.render()) == atOnce)
+            }
+        }
+        // One bad pair anywhere leaves the file as it was.
+        let original = try DotenvFile.parse("A=1\n")
+        var file = original
+        #expect(throws: DotenvFile.EditError.nulCharacterInValue) { try file.set([("A", "2"), ("B", "x\u{0}")]) }
+        #expect(throws: DotenvFile.EditError.invalidName) { try file.set([("A", "2"), ("1B", "x")]) }
+        #expect(file == original)
+    }
+
     // MARK: - remove
 
     @Test("remove deletes every assignment to a name, multi-line ones included, and keeps comments")

@@ -218,41 +218,68 @@ public struct DotenvFile: Sendable, Equatable {
     ///   - keepingQuotes: Keep the replaced value's quoting where it fits.
     /// - Throws: ``EditError/invalidName`` or ``EditError/nulCharacterInValue``; the file is then unchanged.
     public mutating func set(_ name: String, to value: String, keepingQuotes: Bool = false) throws(EditError) {
-        guard Self.isValidName(name) else { throw .invalidName }
-        guard !value.utf8.contains(0) else { throw .nulCharacterInValue }
-        var (rawValue, quoting) = Self.encodedValue(value)
+        try set([(name, value)], keepingQuotes: keepingQuotes)
+    }
 
-        if let index = elements.lastIndex(where: { $0.assignment?.name == name }),
-           case .assignment(var assignment) = elements[index]
-        {
-            if keepingQuotes, let kept = Self.encodedValue(value, quoted: assignment.quoting, trailing: assignment.trailing) {
-                rawValue = kept
-                quoting = assignment.quoting
-            }
-            assignment.rawValue = rawValue
-            assignment.quoting = quoting
-            assignment.value = value
-            if quoting == .none { Self.separateComment(of: &assignment) }
-            elements[index] = .assignment(assignment)
-        } else {
-            let ending = lineEnding
-            if let last = elements.indices.last, elements[last].lineEnding.isEmpty {
-                switch elements[last] {
-                case .trivia(var trivia):
-                    Self.endLine(&trivia.text, &trivia.lineEnding, with: ending)
-                    elements[last] = .trivia(trivia)
-                case .assignment(var assignment):
-                    Self.endLine(&assignment.trailing, &assignment.lineEnding, with: ending)
-                    elements[last] = .assignment(assignment)
+    /// Sets several variables at once, as ``set(_:to:keepingQuotes:)`` would one after another,
+    /// in one pass over the file however many there are.
+    ///
+    /// - Parameters:
+    ///   - values: Names and new values, applied in order (a name given twice ends with its last value).
+    ///   - keepingQuotes: Keep each replaced value's quoting where it fits.
+    /// - Throws: The first pair's ``EditError`` (see ``check(_:_:)``); the file is then unchanged.
+    public mutating func set(_ values: [(name: String, value: String)], keepingQuotes: Bool = false) throws(EditError) {
+        for (name, value) in values { try Self.check(name, value) }
+        var lastIndex: [String: Int] = [:]
+        for (index, element) in elements.enumerated() {
+            if let name = element.assignment?.name { lastIndex[name] = index }
+        }
+        // Appending the dominant line ending keeps it dominant, so it is worked out once — and
+        // again after a last line without one was given one, which can change the count.
+        var appendEnding: String?
+        for (name, value) in values {
+            var (rawValue, quoting) = Self.encodedValue(value)
+            if let index = lastIndex[name], case .assignment(var assignment) = elements[index] {
+                if keepingQuotes, let kept = Self.encodedValue(value, quoted: assignment.quoting, trailing: assignment.trailing) {
+                    rawValue = kept
+                    quoting = assignment.quoting
                 }
+                assignment.rawValue = rawValue
+                assignment.quoting = quoting
+                assignment.value = value
+                if quoting == .none { Self.separateComment(of: &assignment) }
+                elements[index] = .assignment(assignment)
+            } else {
+                let ending = appendEnding ?? lineEnding
+                appendEnding = ending
+                if let last = elements.indices.last, elements[last].lineEnding.isEmpty {
+                    appendEnding = nil
+                    switch elements[last] {
+                    case .trivia(var trivia):
+                        Self.endLine(&trivia.text, &trivia.lineEnding, with: ending)
+                        elements[last] = .trivia(trivia)
+                    case .assignment(var assignment):
+                        Self.endLine(&assignment.trailing, &assignment.lineEnding, with: ending)
+                        elements[last] = .assignment(assignment)
+                    }
+                }
+                elements.append(.assignment(Assignment(
+                    leadingWhitespace: "", exportPrefix: "", name: name, separator: "=",
+                    rawValue: rawValue, trailing: "", lineEnding: ending,
+                    value: value, quoting: quoting, line: 0
+                )))
+                lastIndex[name] = elements.count - 1
             }
-            elements.append(.assignment(Assignment(
-                leadingWhitespace: "", exportPrefix: "", name: name, separator: "=",
-                rawValue: rawValue, trailing: "", lineEnding: ending,
-                value: value, quoting: quoting, line: 0
-            )))
         }
         renumberLines()
+    }
+
+    /// Checks that a name and a value can be set: the name matches ``isValidName(_:)`` and the
+    /// value has no NUL character.
+    /// - Throws: ``EditError/invalidName`` or ``EditError/nulCharacterInValue``.
+    public static func check(_ name: String, _ value: String) throws(EditError) {
+        guard isValidName(name) else { throw .invalidName }
+        guard !value.utf8.contains(0) else { throw .nulCharacterInValue }
     }
 
     /// Whether the last line ends with a line ending (`true` for an empty file).
