@@ -66,8 +66,8 @@ def targets(results):
         sops = c[SOPS]["median"] / envseal
         rows.append(("cold start, 100 secrets: envseal faster than `sops exec-env`",
                      f"{ratio(sops)} ({ms(envseal)} ms against {ms(c[SOPS]['median'])} ms)", sops > 1,
-                     f"sops with an age key opens everything locally; envseal starts a dynamically linked Swift "
-                     f"binary ({ms(startup)} ms with Foundation) and its first key-service call in a process takes "
+                     f"sops with an age key opens everything locally; envseal's binary (Swift's runtime and "
+                     f"Foundation linked statically) takes {ms(startup)} ms to start, and its first key-service call in a process takes "
                      f"{ms(first_load)} ms ({load['secrets']} secrets, in-process: a new HTTP client and "
                      f"connection, one Decrypt, every value opened)"))
     else:
@@ -99,6 +99,20 @@ def targets(results):
                      f"{redaction['compiled_bytes'] / 1e6:.1f} MB automaton, larger than the CPU's caches"))
     else:
         rows.append(("redaction: ≥ 300 MB/s with 1,000 secrets", "not measured (smoke)", None, ""))
+
+    memory = results.get("memory")
+    if memory and memory["static"]:
+        added = memory["redacting"]["VmRSS"]["median"] - memory["baseline"]["VmRSS"]["median"]
+        own = memory["redacting"]["RssAnon"]["median"] - memory["baseline"]["RssAnon"]["median"]
+        files = memory["redacting"]["RssFile"]["median"] - memory["baseline"]["RssFile"]["median"]
+        rows.append(("memory: linking and using the library adds no more than a few MB (≤ 5 MB) of resident memory",
+                     f"VmRSS {added:+.1f} MB, of which the process's own memory (RssAnon) {own:+.1f} MB "
+                     f"({memory['secrets']} secrets opened, redaction set up)", added <= 5,
+                     f"{files:+.1f} MB are pages of the binary read on first use (RssFile: the code of SwiftNIO and "
+                     f"AsyncHTTPClient that the one Decrypt runs), shared and reclaimable; the process's own memory "
+                     f"stays within the target. Only a smaller HTTP stack than AsyncHTTPClient would cut the rest"))
+    else:
+        rows.append(("memory: linking and using the library adds no more than a few MB", "not measured (smoke)", None, ""))
 
     size = results["size"]
     fits = size["fits"]
@@ -195,8 +209,8 @@ def markdown(results):
         f"rounds. envseal's own start-up (`envseal --version`, {ms(own)} ms) is {share:.0%} of "
         f"`{ENVSEAL_EXEC}` with {smallest['secrets']} secrets ({ms(exec_time)} ms): it "
         f"{'**dominates**' if share > 0.5 else 'does not dominate'} the cold start; the rest is reading the "
-        f"credentials, one Decrypt round trip, opening the values and execve. The binary links Swift's "
-        f"runtime and Foundation dynamically.\n")
+        f"credentials, one Decrypt round trip, opening the values and execve. The binary (`make release`) "
+        f"links Swift's runtime and Foundation statically.\n")
 
     load = results["load"]
     add(f"### `SealedEnvironment.load()` in-process, {load['secrets']} secrets\n")
@@ -206,6 +220,28 @@ def markdown(results):
     add(f"| cold: cache cleared, one Decrypt round trip, every value opened, the MAC checked | {spread(load['cold'], number)} |")
     add(f"| warm: the cached environment | {spread(load['warm'], lambda v: f'{v:.1f}')} |")
     add("")
+
+    memory = results.get("memory")
+    if memory:
+        linked = "statically linked" if memory["static"] else "dynamically linked (debug build)"
+        add(f"### Resident memory of a process using the library, {memory['secrets']} secrets\n")
+        add(f"From /proc/self/status, both programs {linked}; MB, median (min–max) over {memory['n']} processes. "
+            "`RssAnon` is the process's own memory (heap, stacks, written data); `RssFile` is pages of the binary "
+            "that were read (code run, read-only data), shared with every process running the same file and "
+            "reclaimable; `VmRSS` is both.\n")
+        add("| process | VmRSS | RssAnon | RssFile | VmRSS added | RssAnon added |")
+        add("|---|---:|---:|---:|---:|---:|")
+        base = memory["baseline"]
+        for key, label in (("baseline", "a Swift program with Foundation, without envseal (bench/baseline.swift)"),
+                           ("start", "envseal-library-bench at start: the library linked and loaded, not yet used"),
+                           ("loaded", "after `SealedEnvironment.load()`: HTTP client, one Decrypt, every value opened"),
+                           ("redacting", "after the redaction patterns and a `Redactor` are made")):
+            row = memory[key]
+            cells = [spread(row[kind], lambda v: f"{v:.1f}") for kind in ("VmRSS", "RssAnon", "RssFile")]
+            added = ["", ""] if key == "baseline" else [
+                f"{row[kind]['median'] - base[kind]['median']:+.1f}" for kind in ("VmRSS", "RssAnon")]
+            add(f"| {label} | {' | '.join(cells)} | {' | '.join(added)} |")
+        add("")
 
     tp = results["throughput"]
     add("## 2. Key-service throughput\n")

@@ -51,14 +51,14 @@ FULL = dict(
     tp_connections=[1, 16, 64], tp_seconds=4, tp_warmup=1, tp_reps=3,
     redact_counts=[10, 100, 1000], redact_bytes=8 << 20, redact_reps=5, redact_min_seconds=0.3,
     size_counts=[10, 30], fit_max=200, cli_vars=1000, cli_reps=5,
-    load_iterations=50, load_reps=5, load_processes=3,
+    load_iterations=50, load_reps=5, load_processes=3, memory_reps=5,
 )
 SMOKE = dict(
     cold_counts=[5], cold_reps={5: 1}, warmups=0,
     tp_connections=[1, 16], tp_seconds=1, tp_warmup=0, tp_reps=1,
     redact_counts=[10], redact_bytes=64 << 10, redact_reps=1, redact_min_seconds=0,
     size_counts=[10], fit_max=80, cli_vars=50, cli_reps=1,
-    load_iterations=2, load_reps=1, load_processes=1,
+    load_iterations=2, load_reps=1, load_processes=1, memory_reps=1,
 )
 
 
@@ -231,6 +231,37 @@ class Bench:
                     raise BenchError(f"load opened {record['secrets']} secrets, not {count}")
                 {"first": first, "cold": cold, "warm": warm}[record["case"]].extend(record["samples_us"])
         self.results["load"] = {"secrets": count, "first": summary(first), "cold": summary(cold), "warm": summary(warm)}
+
+    # 1c. Resident memory of a process using the library ----------------------------------------------
+
+    def memory(self):
+        """VmRSS of envseal-library-bench before the library runs, after load() and after redaction
+        is set up, against a Swift program with Foundation that does not link envseal (bench/baseline.swift,
+        compiled here the way the measured binaries were: statically linked for the release build)."""
+        count = self.results["load"]["secrets"]
+        sealed = inputs.parse_dotenv((self.tmp / f"cold-{count}.sealed.env").read_text())
+        env = dict(self.es_env, **dict(sealed))
+        log("resident memory with and without the library")
+        baseline = self.tmp / "baseline"
+        static = [] if self.smoke else ["-O", "-static-stdlib"]
+        run(["swiftc", *static, str(HERE / "baseline.swift"), "-o", str(baseline)], self.base_env, "swiftc bench/baseline.swift")
+        stages = ("baseline", "start", "loaded", "redacting")
+        kinds = ("VmRSS", "RssAnon", "RssFile")
+        rows = {(stage, kind): [] for stage in stages for kind in kinds}
+        for _ in range(self.p["memory_reps"]):
+            record = json.loads(run([str(baseline)], env, "baseline"))
+            for kind in kinds:
+                rows[("baseline", kind)].append(record["start"][kind])
+            record = json.loads(run([self.library_bench, "memory"], env, "envseal-library-bench memory"))
+            if record["secrets"] != count:
+                raise BenchError(f"memory: opened {record['secrets']} secrets, not {count}")
+            for stage in stages[1:]:
+                for kind in kinds:
+                    rows[(stage, kind)].append(record[stage][kind])
+        self.results["memory"] = {
+            "secrets": count, "static": not self.smoke, "n": self.p["memory_reps"],
+            **{stage: {kind: summary([kib / 1024 for kib in rows[(stage, kind)]]) for kind in kinds} for stage in stages},
+        }
 
     # 2. Throughput ----------------------------------------------------------------------------------
 
@@ -495,6 +526,7 @@ def main():
         bench.setup()
         bench.cold_start()
         bench.library_load()
+        bench.memory()
         bench.throughput()
         bench.redaction()
         bench.size()

@@ -2,6 +2,7 @@
 //
 //     envseal-library-bench load [--iterations N] [--repetitions R]
 //     envseal-library-bench redact SECRETS.tsv INPUT [--counts 10,100,1000] [--repetitions R] [--min-seconds S]
+//     envseal-library-bench memory
 //
 // `load` measures `SealedEnvironment.load()` of the sealed variables in this process's own
 // environment, against the key service the standard AWS variables name, as a function does: the
@@ -14,7 +15,12 @@
 // secrets of SECRETS.tsv (one `NAME<TAB>value` a line). The two alternate within each repetition.
 // The naive loop scrubs the raw values only; the Redactor also their encodings.
 //
-// Both print one JSON object a line on standard output; bench/run.py reads them. Samples are per
+// `memory` reports this process's resident memory (VmRSS) before anything of the library runs, after
+// the first `load()` (a new connection, every value opened) and after the redaction patterns and a
+// Redactor are made from it: what using the library adds to a function. bench/run.py compares the
+// first figure with a Swift program that does not link the library.
+//
+// Each prints one JSON object a line on standard output; bench/run.py reads them. Samples are per
 // repetition, so the caller can take medians and spreads.
 import EnvSeal
 import Foundation
@@ -208,6 +214,41 @@ func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
     }
 }
 
+// MARK: - memory
+
+/// This process's resident memory in KiB from /proc/self/status: `VmRSS`, and its two parts,
+/// `RssAnon` (heap, stacks, written data: memory of this process's own) and `RssFile` (pages of the
+/// binary and libraries that were read: shared with every process running them, and reclaimable).
+func resident() -> [String: Int] {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+        fail("cannot read /proc/self/status")
+    }
+    var fields: [String: Int] = [:]
+    for line in status.split(separator: "\n") {
+        let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard parts.count >= 2, ["VmRSS:", "RssAnon:", "RssFile:"].contains(String(parts[0])), let kib = Int(parts[1]) else { continue }
+        fields[String(parts[0].dropLast())] = kib
+    }
+    guard fields.count == 3 else { fail("no VmRSS, RssAnon and RssFile in /proc/self/status") }
+    return fields
+}
+
+func benchmarkMemory() async {
+    let atStart = resident()
+    do {
+        let environment = try await SealedEnvironment.load()
+        let loaded = resident()
+        let patterns = try environment.redactionPatterns()
+        var redactor = patterns.makeRedactor()
+        let sink = redactor.redact(Array("warming the redactor up\n".utf8)) + redactor.finish()
+        let redacting = resident()
+        emit(["bench": "memory", "secrets": environment.secrets.count, "start": atStart, "loaded": loaded,
+              "redacting": redacting, "output_bytes": sink.count])
+    } catch {
+        fail("memory: \(error)")
+    }
+}
+
 // MARK: - main
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -222,6 +263,8 @@ case "redact":
     let minSeconds = Double(option("--min-seconds", in: arguments) ?? "0.3") ?? 0.3
     benchmarkRedaction(secretsPath: arguments[1], inputPath: arguments[2], counts: counts,
                        repetitions: repetitions, minSeconds: minSeconds)
+case "memory":
+    await benchmarkMemory()
 default:
-    fail("usage: envseal-library-bench load|redact …")
+    fail("usage: envseal-library-bench load|redact|memory …")
 }
