@@ -82,7 +82,7 @@ public struct SealedEnvironment: Sendable {
     ) async throws(LoadError) -> SealedEnvironment {
         let variables = try readVariables(source)
         let key = options.maxAge > .zero ? cacheKey(variables, options: options) : nil
-        if let key, let cached = cache.fresh(key, maxAge: options.maxAge) { return cached }
+        if let key, let cached = cache.fresh(key, maxAge: options.maxAge, variables: variables) { return cached }
         let opened: SealedEnvironment
         do {
             let sealer = SealedFile(provider: try provider ?? defaultProvider())
@@ -118,7 +118,7 @@ public struct SealedEnvironment: Sendable {
         } catch {
             throw LoadError(describing: error)
         }
-        if let key { cache.store(opened, for: key) }
+        if let key { cache.store(opened, for: key, watching: watchedVariables(variables, options: options)) }
         return opened
     }
 
@@ -157,43 +157,80 @@ public struct SealedEnvironment: Sendable {
         return KMSDataKeyProvider(client: KMSClient(transport: HTTPKMSTransport(configuration: configuration)))
     }
 
-    /// The cache key: the header (which MACs every sealed and covered variable) or the lambda-mode
-    /// ciphertexts, hashed, so a changed value is a different entry.
+    /// The cache key: the header (which MACs every sealed and covered variable), or the
+    /// lambda-mode function and variable names, hashed. Whether the variables still hold what the
+    /// entry was opened from is checked against the entry (see ``watchedVariables(_:options:)``),
+    /// so a warm load neither parses the header nor hashes every value.
     static func cacheKey(_ variables: [String: String], options: Options) -> [UInt8] {
-        var parts: [String] = []
+        let parts: [String]
         if let header = variables[SealedFileHeader.variableName] {
-            // Only what the header covers: other variables (Lambda's per-invocation trace ID,
-            // say) may change between warm invocations without reopening anything.
-            let listed = (try? SealedFileHeader(parsing: header)).map { $0.entries.map(\.name) } ?? []
-            let sealedLooking = variables.filter { SealedValue.isSealed($0.value) }.keys
-            parts = [header] + Set(listed).union(sealedLooking).sorted().map { "\($0)=\(variables[$0] ?? "\u{1}")" }
+            parts = ["envelope", header]
         } else {
-            parts = ["lambda", options.functionName ?? variables["AWS_LAMBDA_FUNCTION_NAME"] ?? ""]
-                + options.lambdaVariables.sorted().map { "\($0)=\(variables[$0] ?? "")" }
+            parts = ["lambda", options.functionName ?? variables["AWS_LAMBDA_FUNCTION_NAME"] ?? ""] + options.lambdaVariables.sorted()
         }
         return SHA256.hash(Array(parts.joined(separator: "\u{0}").utf8))
+    }
+
+    /// The variables an opened environment depends on, with their values then: in envelope mode
+    /// every variable the header lists and every other one that looks sealed (one added later
+    /// must not go unnoticed); in lambda mode the ciphertext variables. Other variables (Lambda's
+    /// per-invocation trace ID, say) may change between warm invocations without reopening anything.
+    static func watchedVariables(_ variables: [String: String], options: Options) -> EnvironmentCache.Watched {
+        if let header = variables[SealedFileHeader.variableName] {
+            let listed = (try? SealedFileHeader(parsing: header)).map { $0.entries.map(\.name) } ?? []
+            var values: [String: String] = [:]
+            for name in listed { values[name] = variables[name] }
+            var sealedLooking = 0
+            for (name, value) in variables where SealedValue.isSealed(value) {
+                values[name] = value
+                sealedLooking += 1
+            }
+            return .init(values: values, sealedLooking: sealedLooking)
+        }
+        var values: [String: String] = [:]
+        for name in options.lambdaVariables { values[name] = variables[name] }
+        return .init(values: values, sealedLooking: nil)
     }
 
     static let cache = EnvironmentCache()
 }
 
-/// Opened environments by cache key, with the time each was opened.
+/// Opened environments by cache key, with the time each was opened and the variables it was
+/// opened from.
 final class EnvironmentCache: Sendable {
-    private let entries = Mutex<[[UInt8]: (SealedEnvironment, ContinuousClock.Instant)]>([:])
+    /// The variables an entry depends on (see ``SealedEnvironment/watchedVariables(_:options:)``).
+    struct Watched: Sendable {
+        /// Name and value of each watched variable when the entry was opened.
+        let values: [String: String]
+        /// In envelope mode, how many variables looked sealed: one more means a sealed variable
+        /// was added, which opening must refuse.
+        let sealedLooking: Int?
 
-    func fresh(_ key: [UInt8], maxAge: Duration) -> SealedEnvironment? {
+        /// Whether `variables` still hold what the entry was opened from.
+        func match(_ variables: [String: String]) -> Bool {
+            guard values.allSatisfy({ variables[$0.key] == $0.value }) else { return false }
+            guard let sealedLooking else { return true }
+            return variables.values.count(where: SealedValue.isSealed) == sealedLooking
+        }
+    }
+
+    private let entries = Mutex<[[UInt8]: (SealedEnvironment, ContinuousClock.Instant, Watched)]>([:])
+
+    /// The entry for `key` if it is younger than `maxAge` and `variables` still hold what it was
+    /// opened from; an entry too old is dropped.
+    func fresh(_ key: [UInt8], maxAge: Duration, variables: [String: String]) -> SealedEnvironment? {
         entries.withLock { entries in
-            guard let (environment, opened) = entries[key] else { return nil }
+            guard let (environment, opened, watched) = entries[key] else { return nil }
             guard ContinuousClock.now - opened < maxAge else {
                 entries[key] = nil
                 return nil
             }
-            return environment
+            return watched.match(variables) ? environment : nil
         }
     }
 
-    func store(_ environment: SealedEnvironment, for key: [UInt8]) {
-        entries.withLock { $0[key] = (environment, ContinuousClock.now) }
+    func store(_ environment: SealedEnvironment, for key: [UInt8], watching watched: Watched) {
+        entries.withLock { $0[key] = (environment, ContinuousClock.now, watched) }
     }
 
     func clear() { entries.withLock { $0.removeAll() } }

@@ -116,6 +116,30 @@ final class FakeKeyService: DataKeyProvider {
         #expect(error?.variable == "REGION")
     }
 
+    @Test func aSealedValueRemovedOrAddedAfterCachingIsNeverServedFromTheCache() async throws {
+        let service = FakeKeyService()
+        let variables = try await Self.sealedVariables(service)
+        _ = try await SealedEnvironment.load(from: .variables(variables), provider: service)
+        var removed = variables
+        removed["API_KEY"] = nil
+        let missing = await #expect(throws: SealedEnvironment.LoadError.self) {
+            _ = try await SealedEnvironment.load(from: .variables(removed), provider: service)
+        }
+        #expect(missing?.cause == .tampered)
+        #expect(missing?.variable == "API_KEY")
+        var added = variables
+        added["EXTRA_KEY"] = variables["DB_PASSWORD"]
+        let extra = await #expect(throws: SealedEnvironment.LoadError.self) {
+            _ = try await SealedEnvironment.load(from: .variables(added), provider: service)
+        }
+        #expect(extra?.cause == .tampered)
+        #expect(extra?.variable == "EXTRA_KEY")
+        // The original variables are still served warm.
+        let callsBefore = service.calls
+        _ = try await SealedEnvironment.load(from: .variables(variables), provider: service)
+        #expect(service.calls == callsBefore)
+    }
+
     @Test func tamperingNamesTheVariable() async throws {
         let service = FakeKeyService()
         var variables = try await Self.sealedVariables(service)
