@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: test demo build release deps check-deps integration bench bench-smoke bench-deps clean
+.PHONY: test demo build release install deps check-deps integration bench bench-smoke bench-deps clean
 
 ## demo: the README's main command: a key server on a throwaway store, a key, a least-privilege
 ## principal, the example function's .env sealed, the function run with it (logs redacted), a
@@ -33,6 +33,13 @@ RELEASE_SCRATCH ?= .build-release
 RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(RELEASE_SCRATCH)
 release: deps
 	$(RELEASE_BUILD) --product envseal
+
+## install: the release binary, stripped of its symbols (about half the size: what a function's
+## layer should carry), as $(PREFIX)/bin/envseal (PREFIX defaults to /usr/local)
+PREFIX ?= /usr/local
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 -s $(RELEASE_SCRATCH)/release/envseal $(DESTDIR)$(PREFIX)/bin/envseal
 
 ## bench: envseal side by side with what people use instead (sops, the Lambda console's one Decrypt
 ## per variable, moto's KMS server): cold start, key-service throughput, redaction, size, the CLI and
