@@ -57,15 +57,8 @@ func checkHeader(_ text: String, environment: [String: String], keys: SealedFile
     check(header.text == text, "a parsed header writes different text")
     check(!header.wrappedDataKey.isEmpty, "empty wrapped data key parsed")
     check(Set(header.sealedNames).isDisjoint(with: header.coveredNames), "a name is both sealed and covered")
-    // What SealedFile gives verify: every sealed-looking value, the listed sealed names, the covered names.
-    var sealed: [String: String] = [:]
-    for (name, value) in environment where name != SealedFileHeader.variableName && SealedValue.isSealed(value) {
-        sealed[name] = value
-    }
-    for name in header.sealedNames { sealed[name] = environment[name] }
-    var covered: [String: String] = [:]
-    for name in header.coveredNames { covered[name] = environment[name] }
-    let variables = SealedFileHeader.Variables(sealed: sealed, covered: covered)
+    // What SealedFile gives verify.
+    let variables = SealedFileHeader.Variables(environment: environment, header: header)
     guard (try? header.verify(variables, keys: keys)) != nil else { return }
     // A header that verifies is one make() would build again, byte for byte.
     let remade = try? SealedFileHeader.make(

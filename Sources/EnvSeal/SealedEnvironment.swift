@@ -176,16 +176,13 @@ public struct SealedEnvironment: Sendable {
     /// must not go unnoticed); in lambda mode the ciphertext variables. Other variables (Lambda's
     /// per-invocation trace ID, say) may change between warm invocations without reopening anything.
     static func watchedVariables(_ variables: [String: String], options: Options) -> EnvironmentCache.Watched {
-        if let header = variables[SealedFileHeader.variableName] {
-            let listed = (try? SealedFileHeader(parsing: header)).map { $0.entries.map(\.name) } ?? []
+        if let text = variables[SealedFileHeader.variableName] {
             var values: [String: String] = [:]
-            for name in listed { values[name] = variables[name] }
-            var sealedLooking = 0
-            for (name, value) in variables where SealedValue.isSealed(value) {
-                values[name] = value
-                sealedLooking += 1
+            if let header = try? SealedFileHeader(parsing: text) {
+                let covered = SealedFileHeader.Variables(environment: variables, header: header)
+                values = covered.sealed.merging(covered.covered) { sealed, _ in sealed }
             }
-            return .init(values: values, sealedLooking: sealedLooking)
+            return .init(values: values, sealedLooking: variables.values.count(where: SealedValue.isSealed))
         }
         var values: [String: String] = [:]
         for name in options.lambdaVariables { values[name] = variables[name] }

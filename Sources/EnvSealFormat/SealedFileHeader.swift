@@ -72,6 +72,20 @@ public struct SealedFileHeader: Sendable, Equatable {
             self.sealed = sealed
             self.covered = covered
         }
+
+        /// What `header` covers, as `environment` has it: every sealed-looking value and every
+        /// name the header lists, so that ``SealedFileHeader/verify(_:keys:)`` reports a removed,
+        /// added or replaced variable by name.
+        public init(environment: [String: String], header: SealedFileHeader) {
+            var sealed: [String: String] = [:]
+            for (name, value) in environment where name != SealedFileHeader.variableName && SealedValue.isSealed(value) {
+                sealed[name] = value
+            }
+            for name in header.sealedNames { sealed[name] = environment[name] }
+            var covered: [String: String] = [:]
+            for name in header.coveredNames { covered[name] = environment[name] }
+            self.init(sealed: sealed, covered: covered)
+        }
     }
 
     /// Builds and MACs a header.

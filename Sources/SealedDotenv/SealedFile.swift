@@ -71,7 +71,7 @@ public struct SealedFile: Sendable {
     public func open(environment: [String: String]) async throws -> OpenedFile {
         guard let text = environment[SealedFileHeader.variableName] else { throw SealedFileError(.notSealed) }
         let header = try SealedFileHeader(parsing: text)
-        let variables = Self.headerVariables(of: environment, header: header)
+        let variables = SealedFileHeader.Variables(environment: environment, header: header)
         let unwrapped = try await provider.unwrapDataKey(header.wrappedDataKey, context: header.context)
         let keys = try SealedFileKeys(dataKey: unwrapped.dataKey)
         let values = try header.open(variables, keys: keys)
@@ -233,19 +233,6 @@ public struct SealedFile: Sendable {
         var variables: [String: String] = [:]
         for assignment in file.assignments { variables[assignment.name] = assignment.value }
         return variables
-    }
-
-    /// What the header covers, as the environment has it: every sealed-looking value and every
-    /// name the header lists (so a removed or replaced one is reported by name).
-    static func headerVariables(of environment: [String: String], header: SealedFileHeader) -> SealedFileHeader.Variables {
-        var sealed: [String: String] = [:]
-        for (name, value) in environment where name != SealedFileHeader.variableName && SealedValue.isSealed(value) {
-            sealed[name] = value
-        }
-        for name in header.sealedNames { sealed[name] = environment[name] }
-        var covered: [String: String] = [:]
-        for name in header.coveredNames { covered[name] = environment[name] }
-        return SealedFileHeader.Variables(sealed: sealed, covered: covered)
     }
 
     static func sealValue(_ value: String, name: String, keys: SealedFileKeys) throws -> String {
