@@ -73,27 +73,7 @@ public enum XChaCha20SIV {
     /// - Throws: ``SodiumError/authenticationFailed`` for a wrong key, wrong associated data or
     ///   any changed byte; a length error when `sealed` is shorter than the IV.
     public static func open(_ sealed: some Collection<UInt8>, keys: Keys, associatedData: [UInt8]) throws(SodiumError) -> SecureBytes {
-        guard sealed.count >= overhead else {
-            throw .invalidLength("sealed value", expected: "at least \(overhead)", actual: sealed.count)
-        }
-        let input = Array(sealed)
-        let iv = Array(input[..<overhead])
-        let nonce = streamNonce(iv)
-        let plaintext = try SecureBytes(count: input.count - overhead) { out in
-            guard out.count > 0 else { return }
-            input.withUnsafeBufferPointer { c in
-                keys.streamKey.withKeyPointer { keyPointer in
-                    _ = crypto_stream_xchacha20_xor(
-                        out.baseAddress!.assumingMemoryBound(to: UInt8.self), c.baseAddress! + overhead,
-                        UInt64(out.count), nonce, keyPointer)
-                }
-            }
-        }
-        let expected = try BLAKE2b.mac(key: keys.macKey, outputByteCount: overhead,
-                                       parts: [.bytes(associatedData), .secret(plaintext)])
-        // `plaintext` is released (and zeroed) on this path when the IV does not match.
-        guard ConstantTime.equal(expected.bytes, iv) else { throw .authenticationFailed }
-        return plaintext
+        try open(all: [(Array(sealed), associatedData)], keys: keys)[0]
     }
 
     /// Opens and authenticates several values under the same keys, into one guarded allocation
