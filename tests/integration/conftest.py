@@ -179,6 +179,10 @@ class EnvsealServer:
     def admin_credentials_path(self) -> Path:
         return self.keystore / "admin.credentials"
 
+    def extra_arguments(self) -> list[str]:
+        """Server options a subclass adds (a shared store, say)."""
+        return []
+
     def launch(self, port: Optional[int] = None) -> subprocess.Popen:
         """Starts the process on ``port`` (a free one by default) without waiting for it."""
         binary = envseal_binary()
@@ -196,6 +200,7 @@ class EnvsealServer:
                 "--log-level", LOG_LEVEL,
                 "--region", REGION,
                 "--account-id", ACCOUNT_ID,
+                *self.extra_arguments(),
             ],
             stdin=subprocess.DEVNULL,
             stdout=self._stderr_file,

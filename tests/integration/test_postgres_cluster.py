@@ -25,7 +25,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import (
-    ACCOUNT_ID, LOG_LEVEL, REGION, Credentials, EnvsealServer, assert_not_contained, assert_same_secret, envseal_binary, free_port,
+    ACCOUNT_ID, REGION, Credentials, EnvsealServer, assert_not_contained, assert_same_secret,
 )
 
 POSTGRES_URL = os.environ.get("ENVSEAL_TEST_POSTGRES_URL", "")
@@ -54,23 +54,8 @@ class PostgresNode(EnvsealServer):
         super().__init__(workdir)
         self.store_url = store_url
 
-    def launch(self, port: Optional[int] = None) -> subprocess.Popen:
-        binary = envseal_binary()
-        if not binary.exists():
-            pytest.fail(f"no envseal binary at {binary}: run `swift build` or set ENVSEAL_BIN", pytrace=False)
-        self.port = port or free_port()
-        if self._stderr_file:
-            self._stderr_file.close()
-        self._stderr_file = open(self.stderr_path, "ab")
-        self.process = subprocess.Popen(
-            [
-                str(binary), "server", "--keystore", str(self.keystore), "--store", self.store_url,
-                "--listen", f"127.0.0.1:{self.port}", "--log-level", LOG_LEVEL,
-                "--region", REGION, "--account-id", ACCOUNT_ID, "--maintenance-interval", "1",
-            ],
-            stdin=subprocess.DEVNULL, stdout=self._stderr_file, stderr=self._stderr_file, start_new_session=True,
-        )
-        return self.process
+    def extra_arguments(self) -> list[str]:
+        return ["--store", self.store_url, "--maintenance-interval", "1"]
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return super().cli(*args, "--store", self.store_url, check=check)
