@@ -378,29 +378,3 @@ struct KMSValidation: Sendable {
         }
     }
 }
-
-/// A `pattern` constraint of the model, matched against the whole value.
-///
-/// Smithy defines patterns as unanchored ECMAScript regexes, but AWS enforces them on the whole
-/// value (the KMS docs for `Policy` list the allowed characters, which only a full match gives),
-/// so this matches the whole string, per Unicode scalar (a CRLF is two characters, as in Java),
-/// with ASCII-only `\w`, `\d`, `\s` as in Java. `Regex` is not `Sendable`, so each check compiles
-/// the (short) source again; patterns only guard management calls, never the data-plane ones.
-struct KMSPattern: Sendable {
-    /// The model's pattern text, quoted in violation messages.
-    let source: String
-
-    init(_ source: String) {
-        self.source = source
-    }
-
-    /// Whether the pattern compiles (a test checks every generated pattern).
-    var compiles: Bool { (try? Regex(source)) != nil }
-
-    /// Whether the whole `value` matches. A pattern that does not compile matches nothing.
-    func matches(_ value: String) -> Bool {
-        guard let regex = try? Regex(source) else { return false }
-        let configured = regex.matchingSemantics(.unicodeScalar).asciiOnlyCharacterClasses()
-        return (try? configured.wholeMatch(in: value)) != nil
-    }
-}

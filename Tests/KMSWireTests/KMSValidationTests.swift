@@ -198,4 +198,39 @@ struct KMSValidationTests {
             #expect(pattern.compiles, "\(pattern.source)")
         }
     }
+
+    @Test func everyGeneratedPatternIsMatchedWithoutRegex() {
+        for pattern in KMSPatterns.all {
+            #expect(pattern.characterClass != nil, "\(pattern.source) falls back to Regex")
+        }
+    }
+
+    /// The character-class scan answers as `Regex` does: for every generated pattern and the model's
+    /// other one-class patterns, on every scalar up to U+017F and some beyond, alone and in strings.
+    @Test(arguments: KMSPatterns.all.map(\.source) + [
+        #"^[a-f0-9]+$"#, #"^[a-zA-Z0-9:/_\s.-]+$"#, #"^[A-Z2-7]+$"#, #"^[a-zA-Z0-9\/+=]+$"#, #"[\w]*"#, #"[-a\d]+"#,
+    ])
+    func characterClassAgreesWithRegex(source: String) throws {
+        let pattern = KMSPattern(source)
+        try #require(pattern.characterClass != nil)
+        let scalars = (0 ... 0x17F).compactMap(Unicode.Scalar.init) + [0x2028, 0x20AC, 0xFEFF, 0x1F600].compactMap(Unicode.Scalar.init)
+        var samples = ["", "abc", "alias/my-key_1", "a b", "{\r\n\t\"Sid\": \"Überprüfung\"}", "ab€", "AB27", "x\u{0}"]
+        samples += scalars.map { String(Character($0)) }
+        samples += scalars.map { "a" + String(Character($0)) + "0" }
+        for sample in samples {
+            #expect(pattern.matches(sample) == pattern.regexMatches(sample), "\(source) on \(sample.unicodeScalars.map(\.value))")
+        }
+    }
+
+    @Test(arguments: [#"[^a]+"#, #"[a-z]{2}"#, #"^([a-z]+-){2,3}\d+$"#, #"[a-z]"#, #"[\p{L}]+"#, #"a[b]+"#, #"[z-a]+"#, #"[a-\w]+"#])
+    func otherShapesFallBackToRegex(source: String) {
+        #expect(CharacterClassPattern(source) == nil)
+    }
+
+    @Test func fallbackStillMatches() {
+        let region = KMSPattern(#"^([a-z]+-){2,3}\d+$"#)
+        #expect(region.characterClass == nil)
+        #expect(region.matches("us-east-1"))
+        #expect(!region.matches("us-east"))
+    }
 }
