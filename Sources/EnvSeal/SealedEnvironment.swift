@@ -28,6 +28,10 @@ public struct SealedEnvironment: Sendable {
         case variables([String: String])
         /// A sealed dotenv file.
         case file(String)
+
+        var isProcessEnvironment: Bool {
+            if case .processEnvironment = self { true } else { false }
+        }
     }
 
     /// How to load.
@@ -85,7 +89,9 @@ public struct SealedEnvironment: Sendable {
         if let key, let cached = cache.fresh(key, maxAge: options.maxAge, variables: variables) { return cached }
         let opened: SealedEnvironment
         do {
-            let sealer = SealedFile(provider: try provider ?? defaultProvider())
+            // The key service is configured from the process environment: `variables` when they were read from it.
+            let sealer = SealedFile(provider: try provider ?? defaultProvider(
+                environment: source.isProcessEnvironment ? variables : ProcessEnvironment.variables()))
             if variables[SealedFileHeader.variableName] != nil {
                 let file = try await sealer.open(environment: variables)
                 var secrets: [String: Secret<String>] = [:]
@@ -98,7 +104,7 @@ public struct SealedEnvironment: Sendable {
                 let plain = variables.filter { secrets[$0.key] == nil && $0.key != SealedFileHeader.variableName }
                 opened = SealedEnvironment(secrets: secrets, plain: plain, keyARN: file.keyARN)
             } else if !options.lambdaVariables.isEmpty {
-                guard let function = options.functionName ?? variables["AWS_LAMBDA_FUNCTION_NAME"] ?? ProcessInfo.processInfo.environment["AWS_LAMBDA_FUNCTION_NAME"] else {
+                guard let function = options.functionName ?? variables["AWS_LAMBDA_FUNCTION_NAME"] ?? ProcessEnvironment.variables()["AWS_LAMBDA_FUNCTION_NAME"] else {
                     throw LoadError(.notConfigured, variable: nil, "lambda-helper mode needs a function name: set AWS_LAMBDA_FUNCTION_NAME or Options.functionName")
                 }
                 let values = try await sealer.openLambda(environment: variables, names: options.lambdaVariables, functionName: function)
@@ -130,7 +136,7 @@ public struct SealedEnvironment: Sendable {
     static func readVariables(_ source: Source) throws(LoadError) -> [String: String] {
         switch source {
         case .processEnvironment:
-            return ProcessInfo.processInfo.environment
+            return ProcessEnvironment.variables()
         case .variables(let variables):
             return variables
         case .file(let path):
@@ -152,8 +158,8 @@ public struct SealedEnvironment: Sendable {
         }
     }
 
-    static func defaultProvider() throws -> any DataKeyProvider {
-        let configuration = try KMSClientConfiguration.resolve()
+    static func defaultProvider(environment: [String: String]) throws -> any DataKeyProvider {
+        let configuration = try KMSClientConfiguration.resolve(environment: environment)
         return KMSDataKeyProvider(client: KMSClient(transport: HTTPKMSTransport(configuration: configuration)))
     }
 

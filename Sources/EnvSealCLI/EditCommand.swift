@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import EnvSealFormat
 import Foundation
+import KMSClient
 import SealedDotenv
 
 /// `envseal edit`: open a sealed file in `$EDITOR` as plain text, seal it again on save.
@@ -110,7 +111,7 @@ final class PrivateWorkspace {
     /// Runs `$VISUAL`, else `$EDITOR`, else `vi`, through the shell (so `code --wait` works), with
     /// SIGINT ignored here while it runs.
     func runEditor() throws -> Int32 {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.variables()
         let editor = [environment["VISUAL"], environment["EDITOR"]].compactMap { $0 }.first { !$0.isEmpty } ?? "vi"
         let arguments = ["/bin/sh", "-c", "\(editor) \"$1\"", "sh", path]
         var attributes = posix_spawnattr_t()

@@ -3,6 +3,7 @@ import ChildProcess
 import EnvSeal
 import EnvSealFormat
 import Foundation
+import KMSClient
 import KMSWire
 import SealedDotenv
 
@@ -74,19 +75,13 @@ struct ExecCommand: AsyncParsableCommand {
         } catch {
             warn("core dumps could not be disabled: \(error)")
         }
-        let ownEnvironment = ProcessInfo.processInfo.environment
+        let ownEnvironment = ProcessEnvironment.variables()
         var environment = ownEnvironment
         var secrets: [String: Secret<String>] = [:]
-        let source: SealedEnvironment.Source
-        if let file {
-            source = .file(file)
-        } else {
-            source = .processEnvironment
-        }
-        let sources = try variables(source)
+        let sources = try file.map(Self.variables(inFile:)) ?? ownEnvironment
         let isSealed = sources[SealedFileHeader.variableName] != nil || !lambdaVariables.isEmpty
         if isSealed {
-            let connection = try await service.connect()
+            let connection = try await service.connect(environment: ownEnvironment)
             let opened: SealedEnvironment
             do {
                 opened = try await SealedEnvironment.load(
@@ -140,18 +135,13 @@ struct ExecCommand: AsyncParsableCommand {
         Foundation.exit(termination.exitCode)
     }
 
-    /// The variables the sealed environment is read from.
-    private func variables(_ source: SealedEnvironment.Source) throws -> [String: String] {
-        switch source {
-        case .file(let path):
-            let dotenv = try FileIO.readDotenv(path)
-            if let duplicate = dotenv.duplicateNames().first {
-                throw CLIError("\(path): variable \(duplicate) is assigned more than once", exitCode: EnvSealExit.malformedInput)
-            }
-            return Dictionary(dotenv.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
-        default:
-            return ProcessInfo.processInfo.environment
+    /// The variables of a sealed dotenv file.
+    private static func variables(inFile path: String) throws -> [String: String] {
+        let dotenv = try FileIO.readDotenv(path)
+        if let duplicate = dotenv.duplicateNames().first {
+            throw CLIError("\(path): variable \(duplicate) is assigned more than once", exitCode: EnvSealExit.malformedInput)
         }
+        return Dictionary(dotenv.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
     static func cliError(_ error: ChildProcessError) -> CLIError {

@@ -20,18 +20,14 @@ struct KeyServiceOptions: ParsableArguments {
 
     @OptionGroup var store: KeyStoreOptions
 
-    /// Whether requests go to a KMS endpoint rather than the embedded store.
-    var isRemote: Bool {
-        endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: ProcessInfo.processInfo.environment)
-    }
-
     /// Connects to the key service this invocation names.
-    func connect() async throws -> KeyServiceConnection {
-        if isRemote {
+    /// - Parameter environment: The process's environment, if the caller has read it already.
+    func connect(environment: [String: String] = ProcessEnvironment.variables()) async throws -> KeyServiceConnection {
+        if endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: environment) {
             let configuration: KMSClientConfiguration
             do {
                 let explicit = endpoint == "aws" ? nil : endpoint
-                var environment = ProcessInfo.processInfo.environment
+                var environment = environment
                 if endpoint == "aws" {
                     environment["AWS_ENDPOINT_URL_KMS"] = nil
                     environment["AWS_ENDPOINT_URL"] = nil

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChildProcess
 import Foundation
 import Hummingbird
+import KMSClient
 import KeyServer
 import KeyService
 import KeyStoreSQLite
@@ -152,7 +153,7 @@ struct KeyStoreOptions: ParsableArguments {
     var regionOption: String?
 
     /// The region in effect.
-    var region: String { regionOption ?? ProcessInfo.processInfo.environment["AWS_REGION"] ?? "us-east-1" }
+    var region: String { regionOption ?? ProcessEnvironment.variables()["AWS_REGION"] ?? "us-east-1" }
 
     @Option(name: .customLong("account-id"), help: "The 12-digit account in key ARNs.")
     var accountID: String = "111122223333"
@@ -184,7 +185,7 @@ struct KeyStoreOptions: ParsableArguments {
 /// The root passphrase: from ENVSEAL_ROOT_PASSPHRASE, or asked for on the terminal without echo.
 enum PassphraseSource {
     static func read() throws -> SecureBytes {
-        if let value = ProcessInfo.processInfo.environment["ENVSEAL_ROOT_PASSPHRASE"], !value.isEmpty {
+        if let value = ProcessEnvironment.variables()["ENVSEAL_ROOT_PASSPHRASE"], !value.isEmpty {
             return try SecureBytes(utf8: value)
         }
         guard isatty(STDIN_FILENO) != 0, let pointer = getpass("envseal: root passphrase: ") else {

@@ -108,7 +108,7 @@ public struct KMSClientConfiguration: Sendable {
     /// - Parameter environment: The variables to look at.
     /// - Returns: `true` when either variable is set.
     public static func endpointIsConfigured(
-        in environment: [String: String] = ProcessInfo.processInfo.environment
+        in environment: [String: String] = ProcessEnvironment.variables()
     ) -> Bool {
         nonEmpty(environment["AWS_ENDPOINT_URL_KMS"]) != nil || nonEmpty(environment["AWS_ENDPOINT_URL"]) != nil
     }
@@ -146,7 +146,7 @@ public struct KMSClientConfiguration: Sendable {
     ///   and where (the file and line of a malformed line, the profile that does not exist); it
     ///   never holds a secret.
     public static func resolve(
-        environment: [String: String] = ProcessInfo.processInfo.environment,
+        environment: [String: String] = ProcessEnvironment.variables(),
         endpoint: String? = nil, region: String? = nil, profile: String? = nil
     ) throws(KMSTransportError) -> KMSClientConfiguration {
         let env = environment.compactMapValues { $0.isEmpty ? nil : $0 }
