@@ -194,7 +194,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EnvSealCLITests",
-            dependencies: ["envseal"],
+            dependencies: ["envseal", "EnvSealCLI"],
             exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),

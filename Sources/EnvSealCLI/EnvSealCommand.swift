@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KMSClient
 
 /// The `envseal` command: its subcommands, and the one place errors are printed.
 public struct EnvSealCommand: AsyncParsableCommand {
@@ -28,6 +29,12 @@ public struct EnvSealCommand: AsyncParsableCommand {
     public static func runMain(_ arguments: [String]? = nil) async -> Never {
         let arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
         do {
+            if arguments.first == ExecCommand.configuration.commandName {
+                let environment = ProcessEnvironment.variables()
+                if let exec = FastExecArguments(Array(arguments.dropFirst()), environment: environment) {
+                    try await exec.run(environment: environment)
+                }
+            }
             var command = try parseExecDirectly(arguments) ?? parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -49,9 +56,10 @@ public struct EnvSealCommand: AsyncParsableCommand {
 
 extension EnvSealCommand {
     /// `envseal exec …` parsed as the exec command alone, without building the parser of every
-    /// other command: `exec` starts every invocation of a function, so its start-up is the one
-    /// that counts. Anything that does not parse cleanly (help, a usage error) returns `nil` and
-    /// goes through the whole tree, so messages are the same either way.
+    /// other command, for the forms ``FastExecArguments`` leaves to ArgumentParser: `exec` starts
+    /// every invocation of a function, so its start-up is the one that counts. Anything that does
+    /// not parse cleanly (help, a usage error) returns `nil` and goes through the whole tree, so
+    /// messages are the same either way.
     static func parseExecDirectly(_ arguments: [String]) -> ExecCommand? {
         guard arguments.first == ExecCommand.configuration.commandName else { return nil }
         return try? ExecCommand.parseAsRoot(Array(arguments.dropFirst())) as? ExecCommand

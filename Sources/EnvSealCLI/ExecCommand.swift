@@ -70,102 +70,14 @@ struct ExecCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        do {
-            try ProcessHardening.disableCoreDumps()
-        } catch {
-            warn("core dumps could not be disabled: \(error)")
-        }
-        let ownEnvironment = ProcessEnvironment.variables()
-        var environment = ownEnvironment
-        var secrets: [String: Secret<String>] = [:]
-        let sources = try file.map(Self.variables(inFile:)) ?? ownEnvironment
-        let isSealed = sources[SealedFileHeader.variableName] != nil || !lambdaVariables.isEmpty
-        if isSealed {
-            let connection = try await service.connect(environment: ownEnvironment)
-            let opened: SealedEnvironment
-            do {
-                opened = try await SealedEnvironment.load(
-                    from: .variables(sources), provider: KMSDataKeyProvider(client: connection.client),
-                    options: .init(maxAge: .zero, lambdaVariables: lambdaVariables, functionName: function))
-            } catch {
-                throw Self.cliError(error, place: file)
-            }
-            secrets = opened.secrets
-            let decrypted = opened.plaintextEnvironment()
-            if pristine {
-                environment = file != nil ? decrypted : decrypted.filter { sources[$0.key].map(SealedValue.isSealed) ?? false || opened.secrets[$0.key] != nil }
-            } else {
-                environment = ownEnvironment.merging(decrypted) { _, new in new }
-            }
-        } else if strict {
-            throw CLIError("\(file ?? "the environment"): nothing is sealed (no \(SealedFileHeader.variableName) header)",
-                           hint: "seal it with `envseal encrypt`, or drop --strict", exitCode: EnvSealExit.malformedInput)
-        } else if let file {
-            environment = pristine ? sources : ownEnvironment.merging(sources) { _, new in new }
-        }
-        environment[SealedFileHeader.variableName] = nil
-        if strict, let name = environment.first(where: { SealedValue.isSealed($0.value) })?.key {
-            throw CLIError("variable \(name) still holds a sealed value after opening", exitCode: EnvSealExit.tampered)
-        }
-
-        guard redact else {
-            do {
-                try ChildProcess.replace(command: command, environment: environment)
-            } catch {
-                throw Self.cliError(error)
-            }
-        }
-        let patterns: RedactionPatterns
-        do {
-            patterns = try RedactionPatterns(secrets: secrets, minimumLength: minLength)
-        } catch {
-            throw CLIError("cannot prepare redaction: \(error)")
-        }
-        for name in patterns.skippedNames {
-            warn("\(name) is shorter than \(minLength) bytes and is not redacted (--min-length)")
-        }
-        var out = patterns.makeRedactor()
-        var err = patterns.makeRedactor()
-        let termination: Termination
-        do {
-            termination = try ChildProcess.supervise(command: command, environment: environment, stdout: &out, stderr: &err)
-        } catch {
-            throw Self.cliError(error)
-        }
-        Foundation.exit(termination.exitCode)
+        let environment = ProcessEnvironment.variables()
+        try await options.run(environment: environment) { try await service.connect(environment: environment) }
     }
 
-    /// The variables of a sealed dotenv file.
-    private static func variables(inFile path: String) throws -> [String: String] {
-        let dotenv = try FileIO.readDotenv(path)
-        if let duplicate = dotenv.duplicateNames().first {
-            throw CLIError("\(path): variable \(duplicate) is assigned more than once", exitCode: EnvSealExit.malformedInput)
-        }
-        return Dictionary(dotenv.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
-    }
-
-    static func cliError(_ error: ChildProcessError) -> CLIError {
-        switch error.code {
-        case .commandNotFound: return CLIError(error.description, exitCode: 127)
-        case .notExecutable: return CLIError(error.description, exitCode: 126)
-        default: return CLIError(error.description)
-        }
-    }
-
-    static func cliError(_ error: SealedEnvironment.LoadError, place: String?) -> CLIError {
-        let prefix = place.map { "\($0): " } ?? ""
-        let code: Int32
-        switch error.cause {
-        case .tampered: code = EnvSealExit.tampered
-        case .malformed, .notSealed: code = EnvSealExit.malformedInput
-        case .unreadable: code = EnvSealExit.cannotRead
-        case .unreachable: code = EnvSealExit.unavailable
-        case .notConfigured: code = EnvSealExit.configuration
-        case .keyService(let type):
-            let (code, hint) = ErrorReport.outcome(of: KMSErrorType(rawValue: type))
-            return CLIError(prefix + error.message, hint: hint, exitCode: code)
-        }
-        return CLIError(prefix + error.message, exitCode: code)
+    /// The parsed options as plain values.
+    var options: ExecOptions {
+        ExecOptions(file: file, redact: redact, pristine: pristine, strict: strict, minLength: minLength,
+                    lambdaVariables: lambdaVariables, function: function, command: command)
     }
 }
 

@@ -24,23 +24,7 @@ struct KeyServiceOptions: ParsableArguments {
     /// - Parameter environment: The process's environment, if the caller has read it already.
     func connect(environment: [String: String] = ProcessEnvironment.variables()) async throws -> KeyServiceConnection {
         if endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: environment) {
-            let configuration: KMSClientConfiguration
-            do {
-                let explicit = endpoint == "aws" ? nil : endpoint
-                var environment = environment
-                if endpoint == "aws" {
-                    environment["AWS_ENDPOINT_URL_KMS"] = nil
-                    environment["AWS_ENDPOINT_URL"] = nil
-                }
-                configuration = try KMSClientConfiguration.resolve(
-                    environment: environment, endpoint: explicit, region: store.regionOption, profile: profile)
-            } catch {
-                throw CLIError(error.description, hint: "set AWS_REGION and credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)",
-                               exitCode: EnvSealExit.configuration)
-            }
-            let transport = HTTPKMSTransport(configuration: configuration)
-            return KeyServiceConnection(client: KMSClient(transport: transport), home: nil,
-                                        name: configuration.endpoint.description)
+            return try Self.remote(endpoint: endpoint, region: store.regionOption, profile: profile, environment: environment)
         }
         let home = try await store.open()
         _ = try await home.ensureAdmin(region: store.region)
@@ -51,6 +35,29 @@ struct KeyServiceOptions: ParsableArguments {
         let principal = Principal(arn: admin.arn, account: store.accountID, isAdmin: true)
         return KeyServiceConnection(client: KMSClient(transport: EmbeddedKMSTransport(engine: home.engine, principal: principal)),
                                     home: home, name: "the embedded key store in \(store.keystore)")
+    }
+
+    /// A KMS client of the endpoint `endpoint` (`aws`: AWS KMS in the region) or, without one, of
+    /// the endpoint the environment names; region, credentials and profile as the AWS CLI finds them.
+    static func remote(
+        endpoint: String?, region: String?, profile: String?, environment: [String: String]
+    ) throws -> KeyServiceConnection {
+        let configuration: KMSClientConfiguration
+        do {
+            let explicit = endpoint == "aws" ? nil : endpoint
+            var environment = environment
+            if endpoint == "aws" {
+                environment["AWS_ENDPOINT_URL_KMS"] = nil
+                environment["AWS_ENDPOINT_URL"] = nil
+            }
+            configuration = try KMSClientConfiguration.resolve(
+                environment: environment, endpoint: explicit, region: region, profile: profile)
+        } catch {
+            throw CLIError(error.description, hint: "set AWS_REGION and credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)",
+                           exitCode: EnvSealExit.configuration)
+        }
+        let transport = HTTPKMSTransport(configuration: configuration)
+        return KeyServiceConnection(client: KMSClient(transport: transport), home: nil, name: configuration.endpoint.description)
     }
 }
 

@@ -1,0 +1,202 @@
+import ChildProcess
+import EnvSeal
+import EnvSealFormat
+import Foundation
+import KMSClient
+import KMSWire
+import SealedDotenv
+
+/// What `envseal exec` was asked to do, as plain values, and doing it.
+///
+/// ArgumentParser fills these from ``ExecCommand``; ``FastExecArguments`` fills them for the plain
+/// forms a function starts with, without building a parser at all.
+struct ExecOptions: Equatable, Sendable {
+    var file: String?
+    var redact = false
+    var pristine = false
+    var strict = false
+    var minLength = RedactionPatterns.defaultMinimumLength
+    var lambdaVariables: [String] = []
+    var function: String?
+    var command: [String] = []
+
+    /// Opens the sealed environment and runs the command with it: replaced by it, or (with
+    /// `redact`) as its parent until it ends, then exits as it did.
+    /// - Parameters:
+    ///   - ownEnvironment: envseal's own environment.
+    ///   - connect: The key service, asked for only when something is sealed.
+    func run(environment ownEnvironment: [String: String], connect: () async throws -> KeyServiceConnection) async throws -> Never {
+        do {
+            try ProcessHardening.disableCoreDumps()
+        } catch {
+            warn("core dumps could not be disabled: \(error)")
+        }
+        var environment = ownEnvironment
+        var secrets: [String: Secret<String>] = [:]
+        let sources = try file.map(Self.variables(inFile:)) ?? ownEnvironment
+        let isSealed = sources[SealedFileHeader.variableName] != nil || !lambdaVariables.isEmpty
+        if isSealed {
+            let connection = try await connect()
+            let opened: SealedEnvironment
+            do {
+                opened = try await SealedEnvironment.load(
+                    from: .variables(sources), provider: KMSDataKeyProvider(client: connection.client),
+                    options: .init(maxAge: .zero, lambdaVariables: lambdaVariables, functionName: function))
+            } catch {
+                throw Self.cliError(error, place: file)
+            }
+            secrets = opened.secrets
+            let decrypted = opened.plaintextEnvironment()
+            if pristine {
+                environment = file != nil ? decrypted : decrypted.filter { sources[$0.key].map(SealedValue.isSealed) ?? false || opened.secrets[$0.key] != nil }
+            } else {
+                environment = ownEnvironment.merging(decrypted) { _, new in new }
+            }
+        } else if strict {
+            throw CLIError("\(file ?? "the environment"): nothing is sealed (no \(SealedFileHeader.variableName) header)",
+                           hint: "seal it with `envseal encrypt`, or drop --strict", exitCode: EnvSealExit.malformedInput)
+        } else if let file {
+            environment = pristine ? sources : ownEnvironment.merging(sources) { _, new in new }
+        }
+        environment[SealedFileHeader.variableName] = nil
+        if strict, let name = environment.first(where: { SealedValue.isSealed($0.value) })?.key {
+            throw CLIError("variable \(name) still holds a sealed value after opening", exitCode: EnvSealExit.tampered)
+        }
+
+        guard redact else {
+            do {
+                try ChildProcess.replace(command: command, environment: environment)
+            } catch {
+                throw Self.cliError(error)
+            }
+        }
+        let patterns: RedactionPatterns
+        do {
+            patterns = try RedactionPatterns(secrets: secrets, minimumLength: minLength)
+        } catch {
+            throw CLIError("cannot prepare redaction: \(error)")
+        }
+        for name in patterns.skippedNames {
+            warn("\(name) is shorter than \(minLength) bytes and is not redacted (--min-length)")
+        }
+        var out = patterns.makeRedactor()
+        var err = patterns.makeRedactor()
+        let termination: Termination
+        do {
+            termination = try ChildProcess.supervise(command: command, environment: environment, stdout: &out, stderr: &err)
+        } catch {
+            throw Self.cliError(error)
+        }
+        Foundation.exit(termination.exitCode)
+    }
+
+    /// The variables of a sealed dotenv file.
+    private static func variables(inFile path: String) throws -> [String: String] {
+        let dotenv = try FileIO.readDotenv(path)
+        if let duplicate = dotenv.duplicateNames().first {
+            throw CLIError("\(path): variable \(duplicate) is assigned more than once", exitCode: EnvSealExit.malformedInput)
+        }
+        return Dictionary(dotenv.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+    }
+
+    static func cliError(_ error: ChildProcessError) -> CLIError {
+        switch error.code {
+        case .commandNotFound: return CLIError(error.description, exitCode: 127)
+        case .notExecutable: return CLIError(error.description, exitCode: 126)
+        default: return CLIError(error.description)
+        }
+    }
+
+    static func cliError(_ error: SealedEnvironment.LoadError, place: String?) -> CLIError {
+        let prefix = place.map { "\($0): " } ?? ""
+        let code: Int32
+        switch error.cause {
+        case .tampered: code = EnvSealExit.tampered
+        case .malformed, .notSealed: code = EnvSealExit.malformedInput
+        case .unreadable: code = EnvSealExit.cannotRead
+        case .unreachable: code = EnvSealExit.unavailable
+        case .notConfigured: code = EnvSealExit.configuration
+        case .keyService(let type):
+            let (code, hint) = ErrorReport.outcome(of: KMSErrorType(rawValue: type))
+            return CLIError(prefix + error.message, hint: hint, exitCode: code)
+        }
+        return CLIError(prefix + error.message, exitCode: code)
+    }
+}
+
+/// `envseal exec` as a function starts it — `[--file F] [--redact] [--pristine] [--strict]
+/// [--min-length N] [--function NAME] [--endpoint URL] [--profile P] [--region R] -- CMD ARGS…`,
+/// with a KMS endpoint from `--endpoint` or the environment — parsed by hand.
+///
+/// `exec` starts every invocation of a function, and ArgumentParser spends about 5 ms of the
+/// 33 ms of `envseal exec` building its parser (reflecting on the command's properties, looking up
+/// the protocol conformances of their wrapper types). Anything outside these forms — help, a
+/// repeated or unknown option, a value that looks like an option, `--lambda-variables`, the
+/// embedded key store — is `nil`, and goes through ArgumentParser with its messages and checks. A
+/// test holds the two to the same result on every form this accepts.
+struct FastExecArguments: Equatable {
+    var options = ExecOptions()
+    var endpoint: String?
+    var profile: String?
+    var region: String?
+
+    /// - Parameters:
+    ///   - arguments: What follows `exec`.
+    ///   - environment: envseal's environment, which may name the KMS endpoint.
+    init?(_ arguments: [String], environment: [String: String]) {
+        var seen: Set<String> = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--" {
+                options.command = Array(arguments[index...])
+                break
+            }
+            var name = argument
+            var value: String?
+            if let equals = argument.firstIndex(of: "=") {
+                name = String(argument[..<equals])
+                value = String(argument[argument.index(after: equals)...])
+            }
+            guard seen.insert(name).inserted else { return nil }
+            switch name {
+            case "--redact", "--pristine", "--strict":
+                guard value == nil else { return nil }
+                switch name {
+                case "--redact": options.redact = true
+                case "--pristine": options.pristine = true
+                default: options.strict = true
+                }
+                continue
+            case "--file", "--min-length", "--function", "--endpoint", "--profile", "--region":
+                if value == nil, index < arguments.endIndex {
+                    value = arguments[index]
+                    index += 1
+                }
+            default:
+                return nil
+            }
+            guard let value, !value.isEmpty, !value.hasPrefix("-") else { return nil }
+            switch name {
+            case "--file": options.file = value
+            case "--min-length":
+                guard let length = Int(value), length >= 1 else { return nil }
+                options.minLength = length
+            case "--function": options.function = value
+            case "--endpoint": endpoint = value
+            case "--profile": profile = value
+            default: region = value
+            }
+        }
+        guard !options.command.isEmpty else { return nil }
+        guard endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: environment) else { return nil }
+    }
+
+    /// Runs the exec against the KMS endpoint.
+    func run(environment: [String: String]) async throws -> Never {
+        try await options.run(environment: environment) {
+            try KeyServiceOptions.remote(endpoint: endpoint, region: region, profile: profile, environment: environment)
+        }
+    }
+}
