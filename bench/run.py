@@ -288,6 +288,13 @@ class Bench:
                             self.wrk_run(server, scripts[server, op], connections, self.p["tp_warmup"])
                         samples[server, op, connections].append(
                             self.wrk_run(server, scripts[server, op], connections, self.p["tp_seconds"]))
+        # The HTTP stack's ceiling: envseal's server answering GET /healthz (no signature, no JSON, no
+        # store) under the same wrk load, at the most connections.
+        most = max(self.p["tp_connections"])
+        ceiling = []
+        for repetition in range(self.p["tp_reps"]):
+            log(f"throughput: envseal GET /healthz, {most} connections, round {repetition + 1}")
+            ceiling.append(self.wrk_run("envseal", None, most, self.p["tp_seconds"], path="/healthz"))
         rows = []
         for op in operations:
             for connections in self.p["tp_connections"]:
@@ -301,7 +308,11 @@ class Bench:
                         "errors": sum(r["errors"] for r in runs),
                     }
                 rows.append(row)
-        self.results["throughput"] = {"seconds": self.p["tp_seconds"], "repetitions": self.p["tp_reps"], "rows": rows}
+        self.results["throughput"] = {
+            "seconds": self.p["tp_seconds"], "repetitions": self.p["tp_reps"], "rows": rows,
+            "healthz": {"connections": most, "rps": summary([r["rps"] for r in ceiling]),
+                        "p50_ms": statistics.median(r["p50_ms"] for r in ceiling)},
+        }
 
     def presign(self, server, operation, body):
         key = self.keys[server]
@@ -310,10 +321,11 @@ class Bench:
             self.base_env, "presign.py")
         return out
 
-    def wrk_run(self, server, script, connections, seconds):
+    def wrk_run(self, server, script, connections, seconds, path="/"):
         threads = min(2, connections)
+        script_arguments = ["-s", str(script)] if script else []
         text = run([self.wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-                    "--latency", "-s", str(script), self.keys[server]["url"] + "/"], self.base_env, "wrk")
+                    "--latency", *script_arguments, self.keys[server]["url"] + path], self.base_env, "wrk")
         parsed = parse_wrk(text)
         if parsed["non2xx"]:
             raise BenchError(f"wrk against {server}: {parsed['non2xx']} answers were not 2xx (a bad signature?)")
