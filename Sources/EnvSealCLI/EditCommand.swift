@@ -72,10 +72,11 @@ final class PrivateWorkspace {
         let base = FileManager.default.fileExists(atPath: shm, isDirectory: &isDirectory) && isDirectory.boolValue && access(shm, W_OK) == 0
             ? shm : NSTemporaryDirectory()
         var template = Array("\(base)/envseal-edit-XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!).map { String(cString: $0) } }
+        guard let created else {
             throw CLIError("cannot make a private folder in \(base): \(String(cString: strerror(errno)))", exitCode: EnvSealExit.cannotWrite)
         }
-        directory = String(cString: template)
+        directory = created
         path = directory + "/" + (name.isEmpty || name == "-" ? "env" : name)
         // Remove the plaintext when terminated. The handlers run on a dispatch queue while the
         // main thread waits for the editor; the signals are ignored at the process level so that
