@@ -30,6 +30,9 @@ extension PostgresKeyStore {
         public var sslRootCertificate: String?
         /// At most this many connections per server.
         public var maximumConnections: Int = 20
+        /// How long a store call waits for a connection — every one busy, or the database
+        /// unreachable while the pool keeps reconnecting — before it fails with `.unavailable`.
+        public var connectionWait: Duration = .seconds(5)
 
         /// libpq's TLS modes. `prefer` and `require` encrypt without checking the certificate,
         /// as libpq does; `verify-full` is the one to use across an untrusted network.

@@ -2,6 +2,7 @@ import Foundation
 import KeyService
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// A ``KeyService/KeyStore`` in a PostgreSQL database, shared by several key servers.
 ///
@@ -100,7 +101,7 @@ public final class PostgresKeyStore: KeyStore {
     ) async throws -> T {
         let logger = logger
         do {
-            return try await client.withConnection { connection in
+            return try await withConnection { connection in
                 try await connection.query("BEGIN", logger: logger)
                 do {
                     let result = try await body(connection, logger)
@@ -121,7 +122,7 @@ public final class PostgresKeyStore: KeyStore {
     func read<T: Sendable>(_ body: @Sendable (PostgresConnection, Logger) async throws -> T) async throws -> T {
         let logger = logger
         do {
-            return try await client.withConnection { connection in
+            return try await withConnection { connection in
                 do {
                     return try await body(connection, logger)
                 } catch {
@@ -130,6 +131,37 @@ public final class PostgresKeyStore: KeyStore {
             }
         } catch {
             throw translate(error)
+        }
+    }
+
+    /// Runs `body` on a connection of the pool, or fails with `.unavailable` when none is handed
+    /// out within ``Configuration/connectionWait``: postgres-nio would wait for as long as the
+    /// database stays unreachable (over a minute was seen), holding the caller's request open.
+    /// Exactly one of the two happens: a connection handed out after the wait ended is given back
+    /// unused, and once `body` has started it runs to its end, however long it takes.
+    func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let lease = ConnectionLease()
+        let (client, wait, name) = (client, configuration.connectionWait, configuration.displayName)
+        // The group ends before this function returns, so `body` does not outlive the call.
+        return try await withoutActuallyEscaping(body) { body in
+            try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in
+                group.addTask {
+                    .done(try await client.withConnection { connection in
+                        guard lease.settle(.leased) else { throw CancellationError() }
+                        return try await body(connection)
+                    })
+                }
+                group.addTask {
+                    try await Task.sleep(for: wait)
+                    guard lease.settle(.abandoned) else { return .stillRunning }
+                    throw KeyStoreError(.unavailable, "key store \(name): no connection within \(wait) (all busy, or the database unreachable)")
+                }
+                defer { group.cancelAll() }
+                while let outcome = try await group.next() {
+                    if case .done(let result) = outcome { return result }
+                }
+                throw CancellationError()  // unreachable: the first task returns or throws
+            }
         }
     }
 
@@ -199,4 +231,27 @@ struct StatementFailure: Error {
 struct UnreadableRecord: Error {
     /// The table holding the row.
     let table: String
+}
+
+/// Whether a store call's wait for a connection ended with the connection or with giving up: the
+/// first to settle it wins (see `PostgresKeyStore.withConnection`).
+private final class ConnectionLease: Sendable {
+    enum State { case waiting, leased, abandoned }
+    private let state = Mutex(State.waiting)
+
+    /// Moves from waiting to `outcome`; `false` when the other outcome came first.
+    func settle(_ outcome: State) -> Bool {
+        state.withLock { state in
+            guard state == .waiting else { return false }
+            state = outcome
+            return true
+        }
+    }
+}
+
+/// What a task of `PostgresKeyStore.withConnection` ends with: the call's result, or (the waiting
+/// task) that the call got its connection in time and is still running.
+private enum LeaseOutcome<T: Sendable>: Sendable {
+    case done(T)
+    case stillRunning
 }

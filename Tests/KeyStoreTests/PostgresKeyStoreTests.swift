@@ -46,6 +46,37 @@ struct PostgresKeyStoreTests {
         #expect(error.map { !"\($0)".contains("hunter2") } == true)
     }
 
+    @Test("a call that gets no connection within the wait is .unavailable; the call holding it finishes")
+    func connectionWait() async throws {
+        var configuration = try PostgresTestDatabase.freshConfiguration()
+        configuration.maximumConnections = 1
+        configuration.connectionWait = .milliseconds(300)
+        let busy = try await PostgresKeyStore.open(configuration)
+        configuration.connectionWait = .seconds(10)
+        let observer = try await PostgresKeyStore.open(configuration)
+        defer { busy.close(); observer.close() }
+
+        // Hold busy's only connection for 6 s, and wait until the database runs that statement.
+        let marker = "envseal-connection-wait-\(UUID().uuidString)"
+        async let held: Void = busy.execute("SELECT pg_sleep(6) /* \(marker) */")
+        var running = false
+        for _ in 0..<200 where !running {
+            running = try await observer.inspect(
+                "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%\(marker)%' AND pid <> pg_backend_pid()") != ["0"]
+            if !running { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try #require(running)
+
+        let started = ContinuousClock.now
+        let error = await #expect(throws: KeyStoreError.self) { _ = try await busy.key(id: UUID()) }
+        #expect(error?.kind == .unavailable)
+        #expect(error?.message.contains("no connection within") == true)
+        #expect(ContinuousClock.now - started < .seconds(5), "it waited for the busy connection")
+        try await held
+        #expect(try await busy.key(id: UUID()) == nil, "the pool serves again once the connection is back")
+        try await observer.execute("DROP SCHEMA \"\(configuration.schema!)\" CASCADE")
+    }
+
     @Test("rotations on two nodes at once get distinct versions and one newest")
     func concurrentVersionsOnTwoNodes() async throws {
         try await PostgresTestDatabase.withStores(2) { (stores) async throws in
