@@ -37,7 +37,9 @@ import Synchronization
 /// exactly; ids and names that are ordered on are `COLLATE "C"`, so the order is the protocol's
 /// whatever the database's locale.
 public final class PostgresKeyStore: KeyStore {
-    /// How long ``open(_:logger:)`` waits for the database.
+    /// How long ``open(_:logger:)`` waits for the schema's migration to finish (another node may
+    /// hold its lock). A database that hands out no connection at all fails sooner, after
+    /// ``Configuration/connectionWait``.
     public static let openTimeout: Duration = .seconds(15)
 
     /// Where the database is and how to log in.
