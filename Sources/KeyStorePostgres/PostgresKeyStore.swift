@@ -37,10 +37,14 @@ import Synchronization
 /// exactly; ids and names that are ordered on are `COLLATE "C"`, so the order is the protocol's
 /// whatever the database's locale.
 public final class PostgresKeyStore: KeyStore {
-    /// How long ``open(_:logger:)`` waits for the schema's migration to finish (another node may
-    /// hold its lock). A database that hands out no connection at all fails sooner, after
-    /// ``Configuration/connectionWait``.
+    /// How long ``open(_:logger:)`` waits for the database: a first connection, and the schema's
+    /// migration (another node may hold its lock).
     public static let openTimeout: Duration = .seconds(15)
+
+    /// While ``open(_:logger:)`` migrates, a call may wait for a connection up to ``openTimeout``
+    /// rather than ``Configuration/connectionWait``: a database that is still starting gets that
+    /// long, and the first connection of a pool under load more than a request would be given.
+    @TaskLocal static var openingWait: Duration?
 
     /// Where the database is and how to log in.
     public let configuration: Configuration
@@ -64,7 +68,7 @@ public final class PostgresKeyStore: KeyStore {
             // postgres-nio keeps retrying a server it cannot reach; a server starting against a
             // wrong URL or a database that is down should say so soon.
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await store.migrate() }
+                group.addTask { try await $openingWait.withValue(openTimeout) { try await store.migrate() } }
                 group.addTask {
                     try await Task.sleep(for: openTimeout)
                     throw KeyStoreError(.unavailable, "key store \(configuration.displayName): no answer within \(openTimeout)")
@@ -143,7 +147,7 @@ public final class PostgresKeyStore: KeyStore {
     /// unused, and once `body` has started it runs to its end, however long it takes.
     func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let lease = ConnectionLease()
-        let (client, wait, name) = (client, configuration.connectionWait, configuration.displayName)
+        let (client, wait, name) = (client, Self.openingWait ?? configuration.connectionWait, configuration.displayName)
         // The group ends before this function returns, so `body` does not outlive the call.
         return try await withoutActuallyEscaping(body) { body in
             try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in

@@ -50,8 +50,8 @@ struct PostgresKeyStoreTests {
     func connectionWait() async throws {
         var configuration = try PostgresTestDatabase.freshConfiguration()
         configuration.maximumConnections = 1
-        configuration.connectionWait = .milliseconds(300)
-        let busy = try await PostgresKeyStore.open(configuration)
+        configuration.connectionWait = .seconds(1)
+        let busy = try await PostgresKeyStore.open(configuration)  // opening may wait longer
         configuration.connectionWait = .seconds(10)
         let observer = try await PostgresKeyStore.open(configuration)
         defer { busy.close(); observer.close() }
