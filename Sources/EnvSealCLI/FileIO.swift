@@ -33,9 +33,15 @@ enum FileIO {
     /// leaves no file at all (the kernel drops the unnamed inode); at any moment the target is
     /// the old file or the new one. Where the file system has no `O_TMPFILE`, a named temporary
     /// file (`mkstemp`) is used and removed on every error.
+    ///
+    /// Linux cannot link a file over an existing name, so a SIGKILL in the microseconds between
+    /// the link and the rename leaves the complete new file under its temporary name,
+    /// `.NAME.envseal-…`, with the target's mode. The next write to the same path removes such
+    /// leftovers first.
     static func writeAtomically(_ bytes: [UInt8], to path: String, isPrivate: Bool = false) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
+        removeLeftovers(of: url.lastPathComponent, in: directory)
         var info = stat()
         let mode: mode_t = isPrivate ? 0o600 : (stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o644)
         let temporaryName = "\(directory)/.\(url.lastPathComponent).envseal-\(UInt32.random(in: .min ... .max))"
@@ -51,6 +57,15 @@ enum FileIO {
             return try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, named: String(cString: template))
         }
         try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, unnamedLinkName: temporaryName)
+    }
+
+    /// Removes the temporary files a killed write to `name` left in `directory`.
+    private static func removeLeftovers(of name: String, in directory: String) {
+        let prefix = ".\(name).envseal-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            unlink("\(directory)/\(entry)")
+        }
     }
 
     /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), which Glibc's Swift module does not import.
