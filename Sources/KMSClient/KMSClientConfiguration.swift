@@ -454,14 +454,21 @@ enum SharedConfigFile {
         }
         defer { close(fd) }
         var status = stat()
-        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+        guard fstat(fd, &status) == 0 else {
+            throw KMSTransportError(.configuration, "cannot read the \(kind) \(path): \(String(cString: strerror(errno)))")
+        }
+        let type = status.st_mode & S_IFMT
+        // A character device or a pipe (`AWS_CONFIG_FILE=/dev/null`, a process substitution) is read
+        // to its end, as botocore and the aws CLI read it, up to the size limit.
+        guard type == S_IFREG || type == S_IFCHR || type == S_IFIFO else {
             throw KMSTransportError(.configuration, "cannot read the \(kind) \(path): not a regular file")
         }
-        guard Int(status.st_size) <= maxFileSize else {
+        let size = type == S_IFREG ? Int(status.st_size) : maxFileSize
+        guard size <= maxFileSize else {
             throw KMSTransportError(.configuration, "the \(kind) \(path) is larger than \(maxFileSize) bytes")
         }
         // One byte more than the file, to see the end of a file that did not grow meanwhile.
-        var buffer = [UInt8](repeating: 0, count: Int(status.st_size) + 1)
+        var buffer = [UInt8](repeating: 0, count: size + 1)
         var filled = 0
         while filled < buffer.count {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
@@ -475,7 +482,8 @@ enum SharedConfigFile {
         }
         guard filled < buffer.count else {
             wipe(&buffer)
-            throw KMSTransportError(.configuration, "the \(kind) \(path) changed while it was read")
+            throw KMSTransportError(.configuration, type == S_IFREG
+                ? "the \(kind) \(path) changed while it was read" : "the \(kind) \(path) is larger than \(maxFileSize) bytes")
         }
         buffer.removeLast(buffer.count - filled)  // shrinks in place: no copy
         return buffer

@@ -250,6 +250,31 @@ struct KMSClientConfigurationTests {
         #expect(configuration.region == "me-south-1" && configuration.credentials.accessKeyID == "AKIDOTHERFILE0000001")
     }
 
+    @Test("AWS_CONFIG_FILE=/dev/null and a pipe read as empty files; a folder is still refused")
+    func deviceAndPipeFiles() throws {
+        let home = try Home(config: Self.config, credentials: Self.credentials)
+        let configuration = try KMSClientConfiguration.resolve(environment: [
+            "HOME": home.path, "AWS_CONFIG_FILE": "/dev/null", "AWS_REGION": "eu-north-1",
+        ])
+        #expect(configuration.region == "eu-north-1" && configuration.credentials.accessKeyID == "AKIDFILEDEFAULT00001")
+
+        let fifo = home.path + "/config.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let writer = Thread {
+            let fd = open(fifo, O_WRONLY)
+            let text = Array("[default]\nregion = af-south-1\n".utf8)
+            _ = text.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            close(fd)
+        }
+        writer.start()
+        let piped = try KMSClientConfiguration.resolve(environment: ["HOME": home.path, "AWS_CONFIG_FILE": fifo])
+        #expect(piped.region == "af-south-1")
+
+        #expect(throws: KMSTransportError.self) {
+            try KMSClientConfiguration.resolve(environment: ["HOME": home.path, "AWS_CONFIG_FILE": home.path, "AWS_REGION": "eu-north-1"])
+        }
+    }
+
     @Test("INI details: comments, ':' delimiters, upper-case names, CRLF, nested settings, [profile default]")
     func iniSyntax() throws {
         let home = try Home(
