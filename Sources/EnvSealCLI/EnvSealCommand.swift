@@ -49,7 +49,7 @@ public struct EnvSealCommand: AsyncParsableCommand {
             }
             Foundation.exit(error.exitCode)
         } catch {
-            exit(withError: error)
+            UsageReport.exit(for: error, arguments: arguments)
         }
     }
 }

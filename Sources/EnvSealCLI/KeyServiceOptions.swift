@@ -21,12 +21,14 @@ struct KeyServiceOptions: ParsableArguments {
     @OptionGroup var store: KeyStoreOptions
 
     /// Connects to the key service this invocation names.
-    /// - Parameter environment: The process's environment, if the caller has read it already.
-    func connect(environment: [String: String] = ProcessEnvironment.variables()) async throws -> KeyServiceConnection {
+    /// - Parameters:
+    ///   - environment: The process's environment, if the caller has read it already.
+    ///   - creatingStore: Create the embedded store when there is none (commands that create keys).
+    func connect(environment: [String: String] = ProcessEnvironment.variables(), creatingStore: Bool = false) async throws -> KeyServiceConnection {
         if endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: environment) {
             return try Self.remote(endpoint: endpoint, region: store.regionOption, profile: profile, environment: environment)
         }
-        let home = try await store.open()
+        let home = try await store.open(creating: creatingStore)
         _ = try await home.ensureAdmin(region: store.region)
         guard let admin = try await home.store.principals().first(where: { $0.isAdmin && $0.isEnabled }) else {
             throw CLIError("the embedded key store in \(store.keystore) has no enabled admin principal",

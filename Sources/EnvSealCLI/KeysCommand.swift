@@ -12,13 +12,13 @@ struct KeysCommand: AsyncParsableCommand {
         discussion: """
         Every subcommand is one KMS call (two for `create --alias`) on the embedded store or, with \
         --endpoint or AWS_ENDPOINT_URL(_KMS), on that KMS endpoint. --output json prints the KMS \
-        response as it came.
+        response as it came. KeyStore/examples/ has key policies to start from.
 
         Examples:
           envseal keys create --description billing --alias alias/billing
           envseal keys list --output json
           envseal keys rotation on alias/billing
-          envseal keys policy put alias/billing KeyStore/examples/function-decrypt-only.json
+          envseal keys policy put alias/billing policy.json
         """,
         subcommands: [
             Create.self, List.self, Describe.self, Enable.self, Disable.self, ScheduleDeletion.self, CancelDeletion.self,
@@ -59,13 +59,38 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "An alias to create for it (alias/NAME).") var alias: String?
         @OptionGroup var common: Common
 
+        /// A bad alias is refused before anything is created: `alias/` and the characters AWS allows.
+        func validate() throws {
+            guard let alias else { return }
+            guard alias.hasPrefix("alias/"), alias.count > 6 else {
+                throw ValidationError("--alias must be alias/NAME, as in alias/billing (got \(alias))")
+            }
+            guard !alias.hasPrefix("alias/aws/") else {
+                throw ValidationError("--alias: alias/aws/ names are reserved for AWS managed keys")
+            }
+            do {
+                try KMS.CreateAliasRequest(aliasName: alias, targetKeyId: "0").validate()
+            } catch {
+                throw ValidationError("--alias \(alias): only letters, digits and /_- are allowed, at most 256 characters")
+            }
+        }
+
         func run() async throws {
             let document = try policy.map { String(decoding: try FileIO.readBytes($0), as: UTF8.self) }
-            let connection = try await common.service.connect()
+            let connection = try await common.service.connect(creatingStore: true)
+            if let alias {
+                try await Self.requireFree(alias, on: connection)
+            }
             let created = try await connection.run { try await connection.client.call(KMS.CreateKeyRequest(policy: document, description: description)) }
             let metadata = created.keyMetadata
             if let alias, let keyID = metadata?.keyId {
-                _ = try await connection.run { try await connection.client.call(KMS.CreateAliasRequest(aliasName: alias, targetKeyId: keyID)) }
+                do {
+                    _ = try await connection.run { try await connection.client.call(KMS.CreateAliasRequest(aliasName: alias, targetKeyId: keyID)) }
+                } catch let error as CLIError {
+                    // The key exists now: say which, so it can be used or scheduled for deletion.
+                    throw CLIError("created key \(metadata?.arn ?? keyID), but not its alias: \(error.message)",
+                                   hint: "add the alias with `envseal keys alias create \(alias) \(keyID)`", exitCode: error.exitCode)
+                }
             }
             switch common.output {
             case .json:
@@ -73,6 +98,21 @@ struct KeysCommand: AsyncParsableCommand {
             case .text:
                 print("created \(metadata?.arn ?? metadata?.keyId ?? "?")" + (alias.map { " with alias \($0)" } ?? ""))
             }
+        }
+
+        /// Refuses an alias that already names a key, before a key is made for it.
+        static func requireFree(_ alias: String, on connection: KeyServiceConnection) async throws {
+            let existing: KMS.DescribeKeyResponse
+            do {
+                existing = try await connection.client.call(KMS.DescribeKeyRequest(keyId: alias))
+            } catch let error as KMSError where error.type == .notFound {
+                return
+            } catch {
+                throw ErrorReport.cliError(error, file: nil)
+            }
+            throw CLIError("\(alias) already exists: it names key \(existing.keyMetadata?.keyId ?? "?"); no key was created",
+                           hint: "choose another alias, or point this one at a new key with `envseal keys alias update`",
+                           exitCode: EnvSealExit.usage)
         }
     }
 
@@ -144,6 +184,11 @@ struct KeysCommand: AsyncParsableCommand {
         @Argument(help: "The key.") var key: String
         @Option(help: "Days to wait, 7 to 30.") var days: Int = 30
         @OptionGroup var common: Common
+
+        func validate() throws {
+            guard (7...30).contains(days) else { throw ValidationError("--days must be 7 to 30, as on AWS KMS (got \(days))") }
+        }
+
         func run() async throws {
             try await common.call(key: key, { KMS.ScheduleKeyDeletionRequest(keyId: $0, pendingWindowInDays: days) }) { response in
                 "deletion of \(response.keyId ?? key) scheduled for \(response.deletionDate.map { ISO8601DateFormatter().string(from: $0) } ?? "?")"

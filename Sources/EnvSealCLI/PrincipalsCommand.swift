@@ -28,7 +28,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
         @Option(help: "Where to write its credentials (default: KEYSTORE/NAME.credentials).") var credentials: String?
 
         func run() async throws {
-            let home = try await store.open()
+            let home = try await store.open(creating: true)
             let made: PrincipalDirectory.Credentials
             do {
                 made = try await home.principals.create(name: name, isAdmin: admin)

@@ -81,7 +81,7 @@ struct ServerCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let home = try await store.open()
+        let home = try await store.open(creating: true)
         if let path = try await home.ensureAdmin(region: store.region) {
             logger.notice("created the admin principal; its credentials are in \(path)")
         }
@@ -167,7 +167,12 @@ struct KeyStoreOptions: ParsableArguments {
         }
     }
 
-    func open() async throws -> KeyStoreHome {
+    /// Opens the key store.
+    /// - Parameter creating: Create the store when there is none. Only the commands that create
+    ///   keys or principals (and the server) pass `true`: anything else, given a mistyped
+    ///   `--keystore`, would create an empty store and then report a misleading "wrong key".
+    func open(creating: Bool = false) async throws -> KeyStoreHome {
+        if !creating { try checkExists() }
         var secret: SecureBytes?
         if passphrase {
             secret = try PassphraseSource.read()
@@ -176,7 +181,31 @@ struct KeyStoreOptions: ParsableArguments {
             return try await KeyStoreHome.open(
                 keystore, passphrase: secret, configuration: .init(region: region, account: accountID), storeURL: storeURL)
         } catch let error as KeyStoreHomeError {
-            throw CLIError(error.description, exitCode: EnvSealExit.cannotRead)
+            throw CLIError(error.description, hint: error.isReadOnly ? Self.readOnlyHint : nil,
+                           exitCode: error.isReadOnly ? EnvSealExit.cannotWrite : EnvSealExit.cannotRead)
+        }
+    }
+
+    static let readOnlyHint = "SQLite writes its journal beside the database and every command appends to the audit log, " +
+        "even one that only reads keys: give this user write access to the folder and its files"
+
+    /// Refuses a key store folder that holds no store. With `--store`, the state is in PostgreSQL and
+    /// the folder keeps only the root key, so the folder alone must exist.
+    private func checkExists() throws {
+        var info = stat()
+        let database = keystore + "/" + KeyStoreHome.sqliteFileName
+        for path in storeURL == nil ? [keystore, database] : [keystore] where stat(path, &info) != 0 && errno != ENOENT && errno != ENOTDIR {
+            throw CLIError("cannot read the key store \(path): \(String(cString: strerror(errno)))", exitCode: EnvSealExit.cannotRead)
+        }
+        var isDirectory: ObjCBool = false
+        let folderExists = FileManager.default.fileExists(atPath: keystore, isDirectory: &isDirectory)
+        if folderExists, !isDirectory.boolValue {
+            throw CLIError("\(keystore) is not a directory, so it cannot be a key store", exitCode: EnvSealExit.cannotRead)
+        }
+        guard folderExists, storeURL != nil || FileManager.default.fileExists(atPath: database) else {
+            throw CLIError("no key store at \(keystore)",
+                           hint: "create one with `envseal keys create` (or `envseal server`), or name an existing one with --keystore DIR",
+                           exitCode: EnvSealExit.cannotRead)
         }
     }
 }

@@ -18,6 +18,9 @@ public struct KeyStoreHome: Sendable {
     /// Its principals.
     public let principals: PrincipalDirectory
 
+    /// The SQLite database's name in the folder.
+    public static let sqliteFileName = "keystore.sqlite"
+
     /// The file the first admin's credentials are written to.
     public var adminCredentialsPath: String { directory + "/admin.credentials" }
 
@@ -50,8 +53,14 @@ public struct KeyStoreHome: Sendable {
                 throw KeyStoreHomeError(description: "cannot open the key store: \(error)")
             }
         } else {
+            let database = directory + "/" + sqliteFileName
+            if let unwritable = [directory, database, database + "-wal", database + "-shm"].first(where: {
+                FileManager.default.fileExists(atPath: $0) && access($0, W_OK) != 0
+            }) {
+                throw KeyStoreHomeError(description: "the key store in \(directory) must be writable, and \(unwritable) is not", isReadOnly: true)
+            }
             do {
-                store = try SQLiteKeyStore(path: directory + "/keystore.sqlite")
+                store = try SQLiteKeyStore(path: database)
             } catch {
                 throw KeyStoreHomeError(description: "cannot open the key store in \(directory): \(error)")
             }
@@ -116,4 +125,11 @@ public struct KeyStoreHome: Sendable {
 public struct KeyStoreHomeError: Error, Sendable, CustomStringConvertible {
     /// What is wrong and where.
     public let description: String
+    /// The folder or a database file cannot be written, which SQLite needs even to read.
+    public let isReadOnly: Bool
+
+    init(description: String, isReadOnly: Bool = false) {
+        self.description = description
+        self.isReadOnly = isReadOnly
+    }
 }

@@ -1,0 +1,156 @@
+"""The CLI as a new user meets it: a mistyped key store is not created, a half-done `keys create`
+says what it did, usage errors read like every other error, and options mean what they say."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import client_env, envseal_binary
+
+
+def envseal(work: Path, *args: str, keystore: str = "ks", env: dict[str, str] | None = None,
+            input_bytes: bytes | None = None) -> subprocess.CompletedProcess:
+    command = [str(envseal_binary()), *args]
+    if keystore:
+        command += ["--keystore", str(work / keystore)]
+    return subprocess.run(command, cwd=work, env=env or client_env(work / "home"), capture_output=True, timeout=120,
+                          input=input_bytes, stdin=None if input_bytes is not None else subprocess.DEVNULL)
+
+
+def text(result: subprocess.CompletedProcess) -> str:
+    return result.stderr.decode(errors="replace")
+
+
+@pytest.fixture
+def sealed(tmp_path: Path) -> Path:
+    (tmp_path / "app.env").write_text("DB_PASSWORD=correct-horse-battery\nMODE=prod\n")
+    assert envseal(tmp_path, "keys", "create", "--alias", "alias/usage").returncode == 0
+    result = envseal(tmp_path, "encrypt", "app.env", "--key", "alias/usage", "-o", "app.sealed")
+    assert result.returncode == 0, text(result)
+    return tmp_path / "app.sealed"
+
+
+# Item 9: stores created by a typo
+
+
+@pytest.mark.parametrize("command", [
+    ["verify", "app.sealed"], ["decrypt", "app.sealed"], ["audit", "verify"], ["audit", "tail"],
+    ["keys", "list"], ["principals", "list"], ["rotate", "app.sealed"],
+])
+def test_a_mistyped_keystore_is_refused_and_not_created(sealed: Path, command: list[str]) -> None:
+    work = sealed.parent
+    result = envseal(work, *command, keystore="ks-typo")
+    assert result.returncode == 66, text(result)
+    assert f"no key store at {work / 'ks-typo'}" in text(result)
+    assert "envseal: hint:" in text(result)
+    assert not (work / "ks-typo").exists(), "the mistyped store was created"
+
+
+def test_commands_that_create_keys_or_principals_create_the_store(tmp_path: Path) -> None:
+    result = envseal(tmp_path, "principals", "create", "ci", keystore="fresh-a")
+    assert result.returncode == 0, text(result)
+    assert (tmp_path / "fresh-a" / "keystore.sqlite").exists()
+    result = envseal(tmp_path, "keys", "create", keystore="fresh-b")
+    assert result.returncode == 0, text(result)
+    assert (tmp_path / "fresh-b" / "keystore.sqlite").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to run as another user")
+def test_a_read_only_store_says_it_must_be_writable(sealed: Path) -> None:
+    # A folder that user nobody can reach (pytest's own is 0700), with the store readable by all.
+    shared = Path(tempfile.mkdtemp(prefix="envseal-readonly-"))
+    try:
+        shutil.copytree(sealed.parent / "ks", shared / "ks")
+        for path in [shared, shared / "ks", *sorted((shared / "ks").iterdir())]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(envseal_binary()),
+             "audit", "verify", "--keystore", str(shared / "ks")],
+            cwd="/", env=client_env(shared / "home"), capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    assert result.returncode == 73, text(result)
+    assert "must be writable" in text(result) and "envseal: hint:" in text(result)
+
+
+# Item 10: half-done commands
+
+
+@pytest.mark.parametrize("alias", ["app", "alias/", "alias/aws/mine", "alias/bad name", "alias/" + "x" * 260])
+def test_keys_create_refuses_a_bad_alias_before_creating_a_key(tmp_path: Path, alias: str) -> None:
+    assert envseal(tmp_path, "keys", "create").returncode == 0
+    before = envseal(tmp_path, "keys", "list").stdout
+    result = envseal(tmp_path, "keys", "create", "--alias", alias)
+    assert result.returncode == 64, text(result)
+    assert text(result).startswith("envseal: error: --alias")
+    assert envseal(tmp_path, "keys", "list").stdout == before, "a key was created for a refused alias"
+
+
+def test_keys_create_refuses_a_taken_alias_before_creating_a_key(tmp_path: Path) -> None:
+    assert envseal(tmp_path, "keys", "create", "--alias", "alias/app").returncode == 0
+    before = envseal(tmp_path, "keys", "list").stdout
+    result = envseal(tmp_path, "keys", "create", "--alias", "alias/app")
+    assert result.returncode == 64, text(result)
+    assert "alias/app already exists" in text(result) and "no key was created" in text(result)
+    assert envseal(tmp_path, "keys", "list").stdout == before
+
+
+# Item 11: smaller ones
+
+
+def test_schedule_deletion_days_out_of_range_is_a_usage_error(sealed: Path) -> None:
+    result = envseal(sealed.parent, "keys", "schedule-deletion", "alias/usage", "--days", "3")
+    assert result.returncode == 64, text(result)
+    assert text(result).startswith("envseal: error: --days must be 7 to 30")
+    assert "Usage:" not in text(result)
+
+
+@pytest.mark.parametrize("arguments,expected", [
+    (["decryt", "x"], "envseal: error: unknown command 'decryt'; did you mean 'decrypt'?"),
+    (["keys", "creat"], "envseal: error: unknown command 'creat'; did you mean 'create'?"),
+    (["decrypt", "--ony", "A", "x"], "envseal: error: unknown option '--ony'; did you mean '--only'?"),
+    (["verify"], "envseal: error: missing expected argument '<file>'"),
+])
+def test_usage_errors_read_like_every_other_error(tmp_path: Path, arguments: list[str], expected: str) -> None:
+    result = envseal(tmp_path, *arguments, keystore="")
+    assert result.returncode == 64, text(result)
+    lines = text(result).splitlines()
+    assert lines[0] == expected, text(result)
+    assert all(line.startswith("envseal: ") for line in lines), text(result)
+
+
+def test_help_and_version_still_go_to_standard_output(tmp_path: Path) -> None:
+    result = envseal(tmp_path, "--version", keystore="")
+    assert result.returncode == 0 and result.stdout.strip() == b"0.1.0"
+    result = envseal(tmp_path, "keys", "--help", keystore="")
+    assert result.returncode == 0 and b"SUBCOMMANDS:" in result.stdout
+
+
+def test_help_examples_are_not_wrapped_mid_command_and_name_real_files(tmp_path: Path) -> None:
+    result = envseal(tmp_path, "keys", "--help", keystore="", env={**client_env(tmp_path / "home"), "COLUMNS": "80"})
+    lines = result.stdout.decode().splitlines()
+    examples = lines[lines.index("Examples:") + 1:]
+    examples = examples[:next(i for i, line in enumerate(examples) if not line.strip())]
+    assert examples and all(line.startswith("  envseal ") for line in examples), examples
+    repository = Path(__file__).resolve().parents[2]
+    for line in examples:
+        for word in line.split():
+            if word.endswith(".json"):
+                assert (repository / word).exists() or "/" not in word, f"the example names a missing file: {word}"
+
+
+def test_aws_config_file_dev_null_reads_as_an_empty_file(tmp_path: Path) -> None:
+    env = client_env(tmp_path / "home", AWS_CONFIG_FILE="/dev/null", AWS_REGION="us-east-1",
+                     AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="not-a-real-secret",
+                     AWS_ENDPOINT_URL_KMS="http://127.0.0.1:9")
+    result = envseal(tmp_path, "keys", "list", keystore="", env=env)
+    # Nothing listens on port 9: the point is that configuration succeeded and a request was tried.
+    assert result.returncode == 69, text(result)
+    assert "/dev/null" not in text(result)
