@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KMSClient
+import Synchronization
 
 /// The `envseal` command: its subcommands, and the one place errors are printed.
 public struct EnvSealCommand: AsyncParsableCommand {
@@ -72,7 +73,23 @@ public enum EnvSealVersion {
     public static let current = "0.1.0"
 }
 
-/// Writes a line to standard error.
+/// Writes a warning to standard error, unless `--quiet` was given.
 func warn(_ message: String) {
+    guard !MessageOptions.isQuiet else { return }
     FileHandle.standardError.write(Data("envseal: warning: \(message)\n".utf8))
+}
+
+/// `--quiet`, which every command takes: no warnings, no progress; errors still print.
+struct MessageOptions: ParsableArguments {
+    @Flag(name: [.customShort("q"), .long], help: "Print no warnings and no progress; errors still print.")
+    var quiet = false
+
+    func validate() throws {
+        if quiet { Self.quietFlag.store(true, ordering: .relaxed) }
+    }
+
+    /// Whether this process was asked to be quiet.
+    static var isQuiet: Bool { quietFlag.load(ordering: .relaxed) }
+
+    private static let quietFlag = Atomic<Bool>(false)
 }

@@ -28,6 +28,8 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var output: OutputFormat = .text
 
+    @OptionGroup var messages: MessageOptions
+
     func run() throws {
         let report = try FileInspection(path: file)
         switch output {

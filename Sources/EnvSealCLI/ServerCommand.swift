@@ -161,6 +161,8 @@ struct KeyStoreOptions: ParsableArguments {
     @Flag(help: "Derive the root key from a passphrase (ENVSEAL_ROOT_PASSPHRASE, or asked for) instead of KEYSTORE/root.key.")
     var passphrase = false
 
+    @OptionGroup var messages: MessageOptions
+
     func validate() throws {
         guard accountID.count == 12, accountID.allSatisfy(\.isNumber) else {
             throw ValidationError("--account-id must be 12 digits, like AWS account ids")

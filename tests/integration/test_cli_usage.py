@@ -154,3 +154,22 @@ def test_aws_config_file_dev_null_reads_as_an_empty_file(tmp_path: Path) -> None
     # Nothing listens on port 9: the point is that configuration succeeded and a request was tried.
     assert result.returncode == 69, text(result)
     assert "/dev/null" not in text(result)
+
+
+@pytest.mark.parametrize("flag", ["--quiet", "-q"])
+def test_quiet_silences_warnings_but_not_errors(tmp_path: Path, flag: str) -> None:
+    (tmp_path / "dup.env").write_text("A=1\nA=2\n")
+    loud = envseal(tmp_path, "inspect", "dup.env", keystore="")
+    assert loud.returncode == 0 and "envseal: warning:" in text(loud)
+    quiet = envseal(tmp_path, "inspect", "dup.env", flag, keystore="")
+    assert quiet.returncode == 0 and text(quiet) == "" and quiet.stdout == loud.stdout
+
+    (tmp_path / "big.env").write_text("".join(f"VARIABLE_{i}={'v' * 60}\n" for i in range(80)))
+    assert envseal(tmp_path, "keys", "create", "--alias", "alias/quiet").returncode == 0
+    loud = envseal(tmp_path, "encrypt", "big.env", "--key", "alias/quiet")
+    assert loud.returncode == 0 and "over Lambda's" in text(loud)
+    quiet = envseal(tmp_path, "encrypt", "big.env", "--key", "alias/quiet", flag)
+    assert quiet.returncode == 0 and "warning" not in text(quiet)
+
+    failed = envseal(tmp_path, "decrypt", "missing.sealed", flag)
+    assert failed.returncode == 66 and text(failed).startswith("envseal: error:")
