@@ -56,7 +56,7 @@ struct GetCommand: AsyncParsableCommand {
         let connection = try await service.connect()
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         if let value = opened.values[name] {
-            try value.withUnsafeBytes { try FileIO.writeAll(STDOUT_FILENO, Array($0)) }
+            try value.withUnsafeBytes { try FileIO.writeStandardOutput(Array($0)) }
         } else if opened.coveredNames.contains(name), let plain = sealed.value(of: name) {
             try FileIO.writeStandardOutput(Array(plain.utf8))
         } else {
