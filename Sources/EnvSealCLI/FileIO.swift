@@ -7,7 +7,11 @@ import Synchronization
 enum FileIO {
     /// Reads and parses a dotenv file; errors name the file, line and column.
     static func readDotenv(_ path: String) throws -> DotenvFile {
-        let bytes = try readBytes(path)
+        try parseDotenv(readBytes(path), from: path)
+    }
+
+    /// Parses the bytes of a dotenv file; errors name `path`, the line and column.
+    static func parseDotenv(_ bytes: [UInt8], from path: String) throws -> DotenvFile {
         do {
             return try DotenvFile.parse(bytes)
         } catch {
@@ -58,6 +62,73 @@ enum FileIO {
             return try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, named: String(cString: template))
         }
         try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, unnamedLinkName: temporaryName)
+    }
+
+    /// The path `path` leads to once every symlink on the way is followed, each relative one
+    /// against its own folder: the file a replacement must go to, so that the link stays a link.
+    /// The last path may not exist yet (a dangling symlink names a file to create).
+    static func followSymlinks(_ path: String) throws -> String {
+        var current = path
+        // The kernel's own limit on symlinks in one lookup (MAXSYMLINKS).
+        for _ in 0..<40 {
+            var info = stat()
+            guard lstat(current, &info) == 0 else {
+                guard errno == ENOENT else { throw cannotWrite(path, errno) }
+                return current
+            }
+            guard info.st_mode & S_IFMT == S_IFLNK else { return current }
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+            let length = readlink(current, &buffer, buffer.count)
+            guard length >= 0 else { throw cannotWrite(path, errno) }
+            let target = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if target.hasPrefix("/") {
+                current = target
+            } else if let slash = current.lastIndex(of: "/") {
+                current = String(current[...slash]) + target
+            } else {
+                current = target
+            }
+        }
+        throw cannotWrite(path, ELOOP)
+    }
+
+    /// Whether `output` (already `stat`ed) is the file `input` names, or standard input's file
+    /// for `-`: the same device and inode, whatever the spelling, symlink or hard link.
+    static func isSameFile(_ output: stat, as input: String) -> Bool {
+        var info = stat()
+        let found = input == "-" ? fstat(STDIN_FILENO, &info) == 0 : stat(input, &info) == 0
+        return found && info.st_mode & S_IFMT == S_IFREG && info.st_dev == output.st_dev && info.st_ino == output.st_ino
+    }
+
+    /// Refuses (73) to replace a file without write permission: its mode grants none (root may
+    /// write anything, and would otherwise replace a 0444 file silently), or the caller has none.
+    static func refuseReadOnly(_ name: String, path: String, info: stat) throws {
+        guard info.st_mode & 0o222 == 0 || access(path, W_OK) != 0 else { return }
+        throw CLIError("\(name) is read-only (mode \(String(info.st_mode & 0o7777, radix: 8))); it was left unchanged",
+                       hint: "give --force to replace it anyway", exitCode: EnvSealExit.cannotWrite)
+    }
+
+    /// The refusal (73) to write over something that is neither a regular file, a character
+    /// device nor a FIFO.
+    static func notWritable(_ name: String, _ info: stat) -> CLIError {
+        let kind = switch info.st_mode & S_IFMT {
+        case S_IFDIR: "a directory"
+        case S_IFSOCK: "a socket"
+        case S_IFBLK: "a block device"
+        default: "not a regular file"
+        }
+        return CLIError("cannot write \(name): it is \(kind)",
+                        hint: "envseal writes regular files (replaced atomically), character devices and FIFOs", exitCode: EnvSealExit.cannotWrite)
+    }
+
+    /// Writes into a character device or FIFO: opened for writing only, without creating or
+    /// truncating anything, as the shell's `>` would on such a file.
+    static func writeStream(_ bytes: [UInt8], to path: String, name: String) throws {
+        let fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { throw cannotWrite(name, errno) }
+        let written = writeFully(fd, bytes)
+        guard written == 0 else { close(fd); throw cannotWrite(name, written) }
+        guard close(fd) == 0 || errno == EINTR else { throw cannotWrite(name, errno) }
     }
 
     /// Removes the temporary files a killed write to `name` left in `directory`.
