@@ -46,8 +46,7 @@ struct EncryptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let target = try output.map { try OutputTarget($0, force: writing.force, input: file, sameFileHint: "give --in-place to replace FILE") }
-            ?? OutputTarget("-", force: false, input: nil)
+        let target = try OutputTarget(output ?? "-", force: writing.force, input: file, sameFileHint: "give --in-place to replace FILE")
         let inPlaceFile = inPlace ? try writing.open(file) : nil
         let plain = try inPlaceFile?.readDotenv() ?? FileIO.readDotenv(file)
         let chosen = try selection.selection()
