@@ -25,10 +25,14 @@ struct EditCommand: AsyncParsableCommand {
     )
 
     @Argument(help: "The sealed file, changed in place.") var file: String
+    @OptionGroup var writing: InPlaceOptions
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
-        let sealed = try FileIO.readDotenv(file)
+        // Locked for the whole session: another writer waits (up to --lock-timeout) instead of
+        // having its change overwritten by the edited text.
+        let target = try writing.open(file)
+        let sealed = try target.readDotenv()
         let connection = try await service.connect()
         let plain = try await connection.run(file: file) { try await connection.sealer.decrypt(sealed) }
         let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent)
@@ -55,7 +59,7 @@ struct EditCommand: AsyncParsableCommand {
                            exitCode: EnvSealExit.malformedInput)
         }
         let resealed = try await connection.run(file: file) { try await connection.sealer.reseal(parsed, from: sealed) }
-        try FileIO.writeAtomically(resealed.render(), to: file)
+        try target.replace(with: resealed.render())
     }
 }
 

@@ -22,14 +22,16 @@ struct SetCommand: AsyncParsableCommand {
 
     @Argument(help: "The sealed file, changed in place.") var file: String
     @Argument(help: "The variable.") var name: String
+    @OptionGroup var writing: InPlaceOptions
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
-        let sealed = try FileIO.readDotenv(file)
+        let target = try writing.open(file)
+        let sealed = try target.readDotenv()
         let value = try SecretInput.read(name: name)
         let connection = try await service.connect()
         let edited = try await connection.run(file: file) { try await connection.sealer.set(name, to: value, in: sealed) }
-        try FileIO.writeAtomically(edited.render(), to: file)
+        try target.replace(with: edited.render())
     }
 }
 
@@ -56,7 +58,7 @@ struct GetCommand: AsyncParsableCommand {
         let connection = try await service.connect()
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         if let value = opened.values[name] {
-            try value.withUnsafeBytes { try FileIO.writeAll(STDOUT_FILENO, Array($0)) }
+            try value.withUnsafeBytes { try FileIO.writeStandardOutput(Array($0)) }
         } else if opened.coveredNames.contains(name), let plain = sealed.value(of: name) {
             try FileIO.writeStandardOutput(Array(plain.utf8))
         } else {
@@ -79,13 +81,15 @@ struct UnsetCommand: AsyncParsableCommand {
 
     @Argument(help: "The sealed file, changed in place.") var file: String
     @Argument(help: "The variable.") var name: String
+    @OptionGroup var writing: InPlaceOptions
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
-        let sealed = try FileIO.readDotenv(file)
+        let target = try writing.open(file)
+        let sealed = try target.readDotenv()
         let connection = try await service.connect()
         let edited = try await connection.run(file: file) { try await connection.sealer.unset(name, in: sealed) }
-        try FileIO.writeAtomically(edited.render(), to: file)
+        try target.replace(with: edited.render())
     }
 }
 
@@ -106,13 +110,15 @@ struct RotateCommand: AsyncParsableCommand {
 
     @Argument(help: "The sealed file, changed in place.") var file: String
     @Option(help: "Move the file to this master key (default: the key that sealed it).") var key: String?
+    @OptionGroup var writing: InPlaceOptions
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
-        let sealed = try FileIO.readDotenv(file)
+        let target = try writing.open(file)
+        let sealed = try target.readDotenv()
         let connection = try await service.connect()
         let edited = try await connection.run(file: file) { try await connection.sealer.rotate(sealed, keyID: key) }
-        try FileIO.writeAtomically(edited.render(), to: file)
+        try target.replace(with: edited.render())
     }
 }
 
@@ -130,13 +136,15 @@ struct RewrapCommand: AsyncParsableCommand {
 
     @Argument(help: "The sealed file, changed in place.") var file: String
     @Option(help: "The master key to wrap under (default: the key that wrapped it).") var key: String?
+    @OptionGroup var writing: InPlaceOptions
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
-        let sealed = try FileIO.readDotenv(file)
+        let target = try writing.open(file)
+        let sealed = try target.readDotenv()
         let connection = try await service.connect()
         let edited = try await connection.run(file: file) { try await connection.sealer.rewrap(sealed, destinationKeyID: key) }
-        try FileIO.writeAtomically(edited.render(), to: file)
+        try target.replace(with: edited.render())
     }
 }
 

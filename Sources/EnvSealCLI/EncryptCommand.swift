@@ -26,8 +26,9 @@ struct EncryptCommand: AsyncParsableCommand {
     )
 
     @Argument(help: "The plain dotenv file (- for standard input).") var file: String
-    @Option(name: .shortAndLong, help: "Write the sealed file here (atomically, keeping its mode).") var output: String?
+    @Option(name: .shortAndLong, help: "Write the sealed file here (atomically, keeping its mode; - for standard output).") var output: String?
     @Flag(help: "Replace FILE with the sealed file.") var inPlace = false
+    @OptionGroup var writing: InPlaceOptions
     @Option(help: "The master key: key ID, ARN, alias name or alias ARN.") var key: String
     @Option(help: "An encryption-context pair key=value; repeat for more.") var context: [String] = []
     @OptionGroup var selection: SelectionOptions
@@ -39,12 +40,15 @@ struct EncryptCommand: AsyncParsableCommand {
     func validate() throws {
         if inPlace, output != nil { throw ValidationError("give -o OUT or --in-place, not both") }
         if inPlace, file == "-" { throw ValidationError("--in-place needs a file, not standard input") }
-        if report == .json, output == nil, !inPlace { throw ValidationError("--report json needs -o OUT or --in-place") }
+        if report == .json, output == nil || output == "-", !inPlace { throw ValidationError("--report json needs -o OUT (a file) or --in-place") }
+        if writing.lockTimeout != nil, !inPlace { throw ValidationError("--lock-timeout applies to --in-place") }
         if mode.mode == .lambda, !context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
     }
 
     func run() async throws {
-        let plain = try FileIO.readDotenv(file)
+        let target = try OutputTarget(output ?? "-", force: writing.force, input: file, sameFileHint: "give --in-place to replace FILE")
+        let inPlaceFile = inPlace ? try writing.open(file) : nil
+        let plain = try inPlaceFile?.readDotenv() ?? FileIO.readDotenv(file)
         let chosen = try selection.selection()
         let encryptionContext = try ContextArgument.parse(context)
         let connection = try await service.connect()
@@ -57,10 +61,10 @@ struct EncryptCommand: AsyncParsableCommand {
             }
         }
         let bytes = sealed.render()
-        if let destination = inPlace ? file : output {
-            try FileIO.writeAtomically(bytes, to: destination)
+        if let inPlaceFile {
+            try inPlaceFile.replace(with: bytes)
         } else {
-            try FileIO.writeStandardOutput(bytes)
+            try target.write(bytes)
         }
         let size = SealedFile.environmentSize(of: sealed)
         let sealedCount = plain.names.filter { sealed.value(of: $0) != plain.value(of: $0) }.count
@@ -95,12 +99,14 @@ struct DecryptCommand: AsyncParsableCommand {
     )
 
     @Argument(help: "The sealed file (- for standard input).") var file: String
-    @Option(name: .shortAndLong, help: "Write the plain file here, mode 0600.") var output: String?
+    @Option(name: .shortAndLong, help: "Write the plain file here, mode 0600 (- for standard output).") var output: String?
+    @Flag(help: "Replace OUT even when it is read-only.") var force = false
     @OptionGroup var selection: SelectionOptions
     @OptionGroup var mode: ModeOptions
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        let target = try OutputTarget(output ?? "-", force: force, input: file)
         let sealed = try FileIO.readDotenv(file)
         let chosen = try selection.selection()
         let connection = try await service.connect()
@@ -112,10 +118,6 @@ struct DecryptCommand: AsyncParsableCommand {
         }
         var bytes = plain.render()
         defer { bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
-        if let output {
-            try FileIO.writeAtomically(bytes, to: output, isPrivate: true)
-        } else {
-            try FileIO.writeStandardOutput(bytes)
-        }
+        try target.write(bytes, isPrivate: true)
     }
 }

@@ -42,6 +42,7 @@ public struct EnvSealCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            try FileIO.finishStandardOutput()
             Foundation.exit(EnvSealExit.success)
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("envseal: error: \(error.message)\n".utf8))

@@ -22,7 +22,7 @@ struct InspectCommand: ParsableCommand {
 
     
 
-    @Argument(help: "The dotenv file to inspect.")
+    @Argument(help: "The dotenv file to inspect (- for standard input).")
     var file: String
 
     @Option(help: "Output format: text or json.")
@@ -67,7 +67,7 @@ struct FileInspection: Encodable {
     let problems: [String]
 
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path) else {
             throw CLIError("cannot read \(path)", hint: "check the path and its permissions", exitCode: EnvSealExit.cannotRead)
         }
         let dotenv: DotenvFile

@@ -90,12 +90,12 @@ enum JSONOutput {
     static func printKMS(_ value: some Encodable) throws {
         let encoder = KMSJSON.encoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        EnvSealCLI.print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     static func print(_ value: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        EnvSealCLI.print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
