@@ -275,8 +275,11 @@ public final class KeyServiceEngine: Sendable {
     // MARK: - Authorization
 
     /// Allows the call or throws `AccessDeniedException`. Runs before any material is unwrapped.
+    /// - Parameter grantLimit: For a call a grant may authorize only within limits (CreateGrant):
+    ///   why a grant that allows the operation still cannot authorize this call, or `nil`.
     func authorize(
-        _ principal: Principal, _ action: String, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil
+        _ principal: Principal, _ action: String, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil,
+        grantLimit: ((GrantRecord) -> String?)? = nil
     ) async throws(KMSError) {
         let policy = try cachedPolicy(key.policy, keyARN: key.arn)
         let request = AuthorizationRequest(
@@ -299,7 +302,14 @@ public final class KeyServiceEngine: Sendable {
         case .implicitDeny:
             let candidates: [GrantRecord]
             if let grants { candidates = grants } else { candidates = try await storeCall { try await store.grants(keyID: key.id) } }
-            if candidates.contains(where: { $0.allows(principal: principal.arn, operation: action, context: context) }) { return }
+            var refusal: String?
+            for grant in candidates where grant.allows(principal: principal.arn, operation: action, context: context) {
+                guard let reason = grantLimit?(grant) else { return }
+                refusal = refusal ?? reason
+            }
+            if let refusal {
+                throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(action) on resource: \(key.arn) because \(refusal)")
+            }
             throw Self.denied(principal, action, key, explicit: false)
         }
     }
