@@ -64,3 +64,59 @@ def test_derived_grant_keeps_the_parent_constraint(kms, new_key, make_principal)
                                  Constraints={"EncryptionContextEquals": {"Dept": "IT"}})
     blob = kms.encrypt(KeyId=key, Plaintext=b"it secret", EncryptionContext={"Dept": "IT"})["CiphertextBlob"]
     assert friend.client.decrypt(CiphertextBlob=blob, EncryptionContext={"Dept": "IT"})["Plaintext"] == b"it secret"
+
+
+def policy_with(admin_arn: str, *statements: dict) -> str:
+    admin = {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "kms:*", "Resource": "*"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [admin, *statements]})
+
+
+@pytest.mark.parametrize("key", ["aws:SourceArn", "kms:NoSuchKey", "aws:ResourceTag/team", "aws:PrincipalTag/role"])
+def test_unsupported_condition_key_is_refused_naming_it(kms, new_key, admin_arn, key):
+    """A condition on a key the server never supplies would always read as absent: refused."""
+    arn = new_key()
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"StringEquals": {key: "x"}}}
+    message = refused(lambda: kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=policy_with(admin_arn, deny)),
+                      "MalformedPolicyDocumentException")
+    assert key in message, message
+    message = refused(lambda: kms.create_key(Policy=policy_with(admin_arn, deny)), "MalformedPolicyDocumentException")
+    assert key in message, message
+
+
+def test_deny_insecure_transport_denies_on_plain_http(kms, admin_arn):
+    """AWS's usual guard against cleartext: on this plain-HTTP server it must deny, even the admin."""
+    deny = {"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    # Without the bypass, the lockout check sees that the admin itself would be shut out.
+    refused(lambda: kms.create_key(Policy=policy_with(admin_arn, deny)), "MalformedPolicyDocumentException")
+    arn = kms.create_key(Policy=policy_with(admin_arn, deny), BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["Arn"]
+    message = refused(lambda: kms.encrypt(KeyId=arn, Plaintext=b"over plain http"), "AccessDeniedException")
+    assert "explicit deny" in message, message
+    refused(lambda: kms.describe_key(KeyId=arn), "AccessDeniedException")
+
+
+def test_source_ip_is_the_connection_address(kms, new_key, make_principal, admin_arn):
+    caller = make_principal("ip-bound")
+    arn = new_key()
+    from_loopback = {"Effect": "Allow", "Principal": {"AWS": caller.arn}, "Action": "kms:Encrypt", "Resource": "*",
+                     "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}
+    kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=policy_with(admin_arn, from_loopback))
+    caller.client.encrypt(KeyId=arn, Plaintext=b"from here")
+    elsewhere = dict(from_loopback, Condition={"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}})
+    kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=policy_with(admin_arn, elsewhere))
+    refused(lambda: caller.client.encrypt(KeyId=arn, Plaintext=b"from here"), "AccessDeniedException")
+
+
+def test_grant_operations_condition_limits_create_grant(kms, new_key, make_principal, admin_arn):
+    """kms:GrantOperations was never supplied, so a policy limiting it limited nothing."""
+    granter = make_principal("limited-granter")
+    arn = new_key()
+    may_grant_decrypt = {"Effect": "Allow", "Principal": {"AWS": granter.arn}, "Action": "kms:CreateGrant", "Resource": "*",
+                         "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]},
+                                       "Bool": {"kms:GrantIsForAWSResource": "false"}}}
+    kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=policy_with(admin_arn, may_grant_decrypt))
+    granter.client.create_grant(KeyId=arn, GranteePrincipal=granter.arn, Operations=["Decrypt"])
+    for operations in (["Decrypt", "Encrypt"], ["CreateGrant"], ["ReEncryptFrom"]):
+        refused(lambda: granter.client.create_grant(KeyId=arn, GranteePrincipal=granter.arn, Operations=operations),
+                "AccessDeniedException")

@@ -25,7 +25,7 @@ extension KeyServiceEngine {
             // only grants whose constraint satisfies it; a grant-authorized call is also capped.
             try await authorize(
                 principal, "CreateGrant", key: key, context: equals ?? subset, grantTokens: request.grantTokens,
-                grantLimit: { parent in parent.excess(operations: operations, equals: equals, subset: subset) })
+                conditionKeys: Self.grantConditionKeys(request), grantLimit: { parent in parent.excess(operations: operations, equals: equals, subset: subset) })
             guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
             try Self.dryRun(request.dryRun)
             let existing = try await storeCall { try await store.grants(keyID: key.id) }
@@ -54,7 +54,7 @@ extension KeyServiceEngine {
             try request.validate()
             let key = try await resolveKey(request.keyId, allowAlias: false)
             note.keyARN = key.arn
-            try await authorize(principal, "ListGrants", key: key)
+            try await authorize(principal, "ListGrants", key: key, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]])
             var grants = try await storeCall { try await store.grants(keyID: key.id) }
             if let id = request.grantId { grants = grants.filter { $0.id == id } }
             if let grantee = request.granteePrincipal { grants = grants.filter { $0.granteePrincipal == grantee } }
@@ -102,7 +102,11 @@ extension KeyServiceEngine {
             note.keyARN = key.arn
             let mayRetire = grant.retiringPrincipal == principal.arn
                 || (grant.granteePrincipal == principal.arn && grant.operations.contains("RetireGrant"))
-            if !mayRetire { try await authorize(principal, "RetireGrant", key: key) }
+            if !mayRetire {
+                try await authorize(
+                    principal, "RetireGrant", key: key, context: grant.encryptionContextEquals ?? grant.encryptionContextSubset,
+                    conditionKeys: ["kms:GrantConstraintType": Self.constraintTypes(equals: grant.encryptionContextEquals, subset: grant.encryptionContextSubset)])
+            }
             try Self.dryRun(request.dryRun)
             _ = try await storeCall { try await store.deleteGrant(id: grant.id) }
         }
@@ -114,7 +118,7 @@ extension KeyServiceEngine {
             try request.validate()
             let key = try await resolveKey(request.keyId, allowAlias: false)
             note.keyARN = key.arn
-            try await authorize(principal, "RevokeGrant", key: key)
+            try await authorize(principal, "RevokeGrant", key: key, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]])
             try Self.dryRun(request.dryRun)
             guard try await storeCall({ try await store.grants(keyID: key.id) }).contains(where: { $0.id == request.grantId }) else {
                 throw KMSError.notFound("Grant \(request.grantId) does not exist on \(key.arn)")
