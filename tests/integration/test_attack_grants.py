@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_ID
+from conftest import Credentials
+from test_tls import https_server  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +97,24 @@ def test_deny_insecure_transport_denies_on_plain_http(kms, admin_arn):
     message = refused(lambda: kms.encrypt(KeyId=arn, Plaintext=b"over plain http"), "AccessDeniedException")
     assert "explicit deny" in message, message
     refused(lambda: kms.describe_key(KeyId=arn), "AccessDeniedException")
+
+
+def test_deny_insecure_transport_allows_over_https(https_server):  # noqa: F811
+    """The same policy over TLS: the server knows it serves HTTPS, so nothing is denied."""
+    port, cert, workdir = https_server
+    credentials = Credentials.read(workdir / "KeyStore" / "admin.credentials")
+    client = boto3.client(
+        "kms", endpoint_url=f"https://127.0.0.1:{port}", region_name="us-east-1", verify=str(cert),
+        aws_access_key_id=credentials.access_key_id, aws_secret_access_key=credentials.secret_access_key,
+        config=Config(retries={"max_attempts": 1}))
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"},
+        {"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+    # No lockout bypass needed: over TLS the deny does not apply to the creator.
+    arn = client.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+    blob = client.encrypt(KeyId=arn, Plaintext=b"over tls")["CiphertextBlob"]
+    assert client.decrypt(CiphertextBlob=blob)["Plaintext"] == b"over tls"
 
 
 def test_source_ip_is_the_connection_address(kms, new_key, make_principal, admin_arn):
