@@ -122,4 +122,36 @@ struct GrantDerivationTests {
         // Constraints still make no sense on a grant of management operations only.
         #expect(await kmsError { _ = try await grant(f, key: key, to: f.function, [.describeKey], constraints: .init(encryptionContextEquals: ["app": "a"]), by: f.admin) } == .validation)
     }
+
+    @Test("soundness: every context a permitted child grant admits, its parent admits too")
+    func derivationIsSound() {
+        // Every constraint over two keys with two values each, and every context over them.
+        let pairs: [[String: String]] = {
+            var all: [[String: String]] = [[:]]
+            for key in ["a", "b"] {
+                all = all.flatMap { base in [base] + ["1", "2"].map { base.merging([key: $0]) { _, new in new } } }
+            }
+            return all
+        }()
+        let constraints: [(equals: [String: String]?, subset: [String: String]?)] =
+            [(nil, nil)] + pairs.map { (equals: $0, subset: nil) } + pairs.map { (equals: nil, subset: $0) }
+        func grant(_ constraint: (equals: [String: String]?, subset: [String: String]?)) -> GrantRecord {
+            GrantRecord(
+                id: "g", token: "t", keyID: UUID(), name: nil, granteePrincipal: "p", retiringPrincipal: nil,
+                operations: ["Decrypt", "CreateGrant"], encryptionContextSubset: constraint.subset,
+                encryptionContextEquals: constraint.equals, issuingAccount: "a", createdAt: Date(), createdBy: "p")
+        }
+        var permitted = 0
+        for parent in constraints {
+            for child in constraints {
+                guard grant(parent).excess(operations: ["Decrypt"], equals: child.equals, subset: child.subset) == nil else { continue }
+                permitted += 1
+                for context in pairs where grant(child).allows(principal: "p", operation: "Decrypt", context: context) {
+                    #expect(grant(parent).allows(principal: "p", operation: "Decrypt", context: context),
+                            "parent \(parent), child \(child), context \(context)")
+                }
+            }
+        }
+        #expect(permitted > constraints.count, "the rule permits more than identical constraints")
+    }
 }
