@@ -24,6 +24,14 @@ let requests: [AuthorizationRequest] = [
     AuthorizationRequest(
         principalARN: "service:lambda.amazonaws.com", principalAccount: "111122223333",
         action: "kms:Encrypt", resourceARN: "*", encryptionContext: ["a*": "?", "": "${aws:username}"]),
+    // Values for the numeric, date and IP address operators, well-formed and not.
+    AuthorizationRequest(
+        principalARN: "arn:aws:iam::111122223333:user/billing-fn", principalAccount: "111122223333",
+        action: "kms:ScheduleKeyDeletion", resourceARN: "arn:aws:kms:us-east-1:111122223333:key/5b7c2a90-3e1f-4d6a-8b2c-9f0e1d2c3b4a",
+        extraConditionKeys: [
+            "aws:SourceIp": ["::ffff:10.0.0.1"], "aws:CurrentTime": ["2026-12-07T18:30:00Z"], "aws:EpochTime": ["not a time"],
+            "kms:ScheduleKeyDeletionPendingWindowInDays": ["7", "1e999"],
+        ]),
 ]
 
 @_cdecl("LLVMFuzzerTestOneInput")

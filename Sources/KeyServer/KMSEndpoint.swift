@@ -15,8 +15,14 @@ struct KMSEndpoint: Sendable {
     let logger: Logger
     let verifier: SigV4Verifier
     let rateLimiter: PrincipalRateLimiter?
+    /// Whether the server serves TLS: `aws:SecureTransport` of every request.
+    let secureTransport: Bool
 
-    init(engine: KeyServiceEngine, principals: PrincipalDirectory, maxBodyBytes: Int, logger: Logger, rateLimiter: PrincipalRateLimiter? = nil) {
+    init(
+        engine: KeyServiceEngine, principals: PrincipalDirectory, maxBodyBytes: Int, logger: Logger, secureTransport: Bool,
+        rateLimiter: PrincipalRateLimiter? = nil
+    ) {
+        self.secureTransport = secureTransport
         self.rateLimiter = rateLimiter
         self.engine = engine
         self.principals = principals
@@ -25,7 +31,8 @@ struct KMSEndpoint: Sendable {
         self.verifier = SigV4Verifier(region: engine.configuration.region, service: "kms")
     }
 
-    func respond(to incoming: Request) async -> Response {
+    /// - Parameter peer: The connection's remote address, the request's `aws:SourceIp`.
+    func respond(to incoming: Request, from peer: SocketAddress?) async -> Response {
         let started = ContinuousClock.now
         let requestID = Self.requestID()
         var operationName = "Unknown"
@@ -52,7 +59,10 @@ struct KMSEndpoint: Sendable {
             if let rateLimiter, !rateLimiter.allow(principal.arn) {
                 throw RequestFailure(KMSError(.throttling, "Rate exceeded"))
             }
-            let output = try await engine.handle(operation, body: bytes, by: principal, requestID: requestID)
+            let origin = RequestOrigin(secureTransport: secureTransport, sourceAddress: peer?.ipAddress)
+            let output = try await RequestOrigin.$current.withValue(origin) {
+                try await engine.handle(operation, body: bytes, by: principal, requestID: requestID)
+            }
             response = Self.json(.ok, output, requestID: requestID)
             record(operationName, outcome: "Allowed", started: started)
         } catch let failure as RequestFailure {

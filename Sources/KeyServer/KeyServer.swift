@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import NIOCore
 import NIOSSL
 import KMSWire
 import KeyService
@@ -72,16 +73,16 @@ public struct KeyServer: Sendable {
         self.logger = logger
         self.endpoint = KMSEndpoint(
             engine: engine, principals: principals, maxBodyBytes: configuration.maxBodyBytes, logger: logger,
-            rateLimiter: configuration.rateLimit.map { PrincipalRateLimiter(rate: $0.perSecond, burst: $0.burst) })
+            secureTransport: configuration.tls != nil, rateLimiter: configuration.rateLimit.map { PrincipalRateLimiter(rate: $0.perSecond, burst: $0.burst) })
     }
 
     /// The routes, for tests that drive them without a socket.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<KeyServerRequestContext> {
+        let router = Router(context: KeyServerRequestContext.self)
         let endpoint = self.endpoint
         let registry = self.registry
-        router.post("/") { request, _ in
-            await endpoint.respond(to: request)
+        router.post("/") { request, context in
+            await endpoint.respond(to: request, from: context.remoteAddress)
         }
         router.get("/healthz") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
@@ -125,6 +126,21 @@ public struct KeyServer: Sendable {
             services: [MaintenanceService(engine: engine, interval: configuration.maintenanceInterval, logger: logger)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+}
+
+/// Hummingbird's request context plus the peer's address, which the key policy sees as
+/// `aws:SourceIp`.
+public struct KeyServerRequestContext: RequestContext, RemoteAddressRequestContext {
+    /// Hummingbird's storage.
+    public var coreContext: CoreRequestContextStorage
+    /// The connection's peer; `nil` when there is no network peer (a test without a socket).
+    public let remoteAddress: SocketAddress?
+
+    /// Creates the context of a request on `source`'s connection.
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 }
 

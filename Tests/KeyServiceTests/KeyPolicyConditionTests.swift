@@ -273,21 +273,21 @@ struct KeyPolicyConditionTests {
 
     @Test("ArnLike matches each ARN component separately")
     func arnOperators() throws {
-        let policy = try allowing(#"{"ArnLike": {"aws:SourceArn": "arn:aws:lambda:*:111122223333:function:billing*"}}"#)
-        func source(_ arn: String) -> PolicyDecision { decision(policy, extra: ["aws:SourceArn": [arn]]) }
+        let policy = try allowing(#"{"ArnLike": {"aws:PrincipalArn": "arn:aws:lambda:*:111122223333:function:billing*"}}"#)
+        func source(_ arn: String) -> PolicyDecision { decision(policy, extra: ["aws:PrincipalArn": [arn]]) }
         #expect(source("arn:aws:lambda:us-east-1:111122223333:function:billing") == .allow)
         #expect(source("arn:aws:lambda:us-east-1:111122223333:function:billing:live") == .allow)
         #expect(source("arn:aws:lambda:us-east-1:444455556666:function:billing") == .implicitDeny)
         #expect(source("arn:aws:lambda:us-east-1:x:111122223333:function:billing") == .implicitDeny)
         #expect(source("not-an-arn") == .implicitDeny)
         // Only a `*` that ends a short pattern's last component runs past colons.
-        let short = try allowing(#"{"ArnLike": {"aws:SourceArn": ["arn:aws:k*s", "arn:aws:s3:::bucket/*"]}}"#)
-        #expect(decision(short, extra: ["aws:SourceArn": ["arn:aws:kms:us-east-1:111122223333:alias/sales"]]) == .implicitDeny)
-        #expect(decision(short, extra: ["aws:SourceArn": ["arn:aws:kms"]]) == .allow)
-        #expect(decision(short, extra: ["aws:SourceArn": ["arn:aws:s3:::bucket/a:b"]]) == .allow)
-        let notEquals = try allowing(#"{"ArnNotEquals": {"aws:SourceArn": "arn:aws:lambda:us-east-1:111122223333:function:billing"}}"#)
-        #expect(decision(notEquals, extra: ["aws:SourceArn": ["arn:aws:lambda:us-east-1:111122223333:function:payroll"]]) == .allow)
-        #expect(decision(notEquals, extra: ["aws:SourceArn": ["arn:aws:lambda:us-east-1:111122223333:function:billing"]]) == .implicitDeny)
+        let short = try allowing(#"{"ArnLike": {"aws:PrincipalArn": ["arn:aws:k*s", "arn:aws:s3:::bucket/*"]}}"#)
+        #expect(decision(short, extra: ["aws:PrincipalArn": ["arn:aws:kms:us-east-1:111122223333:alias/sales"]]) == .implicitDeny)
+        #expect(decision(short, extra: ["aws:PrincipalArn": ["arn:aws:kms"]]) == .allow)
+        #expect(decision(short, extra: ["aws:PrincipalArn": ["arn:aws:s3:::bucket/a:b"]]) == .allow)
+        let notEquals = try allowing(#"{"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:lambda:us-east-1:111122223333:function:billing"}}"#)
+        #expect(decision(notEquals, extra: ["aws:PrincipalArn": ["arn:aws:lambda:us-east-1:111122223333:function:payroll"]]) == .allow)
+        #expect(decision(notEquals, extra: ["aws:PrincipalArn": ["arn:aws:lambda:us-east-1:111122223333:function:billing"]]) == .implicitDeny)
     }
 
     @Test("A policy in the 2008-10-17 language treats ${…} as literal text")

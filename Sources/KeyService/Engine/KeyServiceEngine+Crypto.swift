@@ -12,7 +12,8 @@ extension KeyServiceEngine {
             let context = try Self.context(request.encryptionContext)
             let key = try await resolveKey(request.keyId)
             note.keyARN = key.arn
-            try await authorize(principal, "Encrypt", key: key, context: request.encryptionContext, grantTokens: request.grantTokens)
+            try await authorize(principal, "Encrypt", key: key, context: request.encryptionContext, grantTokens: request.grantTokens,
+                                conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId))
             try requireEnabled(key)
             try Self.dryRun(request.dryRun)
             // The plaintext arrived in a request body: sealing it from there adds no copy.
@@ -37,7 +38,8 @@ extension KeyServiceEngine {
             }
             let opening = try await authorizeOpening(
                 ciphertext, context: request.encryptionContext, keyId: request.keyId, action: "Decrypt",
-                principal: principal, grantTokens: request.grantTokens, dryRun: request.dryRun, note: &note)
+                principal: principal, grantTokens: request.grantTokens, dryRun: request.dryRun,
+                conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId), note: &note)
             // The plaintext goes straight into the response: no guarded copy on the way.
             let plaintext = try opening.open { blob, material, context throws(FormatError) in
                 try blob.openForTransfer(key: material, context: context)
@@ -61,11 +63,15 @@ extension KeyServiceEngine {
             }
             let destinationContext = try Self.context(request.destinationEncryptionContext)
             let destination = try await resolveKey(request.destinationKeyId)
-            try await authorize(principal, "ReEncryptTo", key: destination, context: request.destinationEncryptionContext, grantTokens: request.grantTokens)
+            // kms:ReEncryptOnSameKey; a blob that does not parse is refused by authorizeOpening below.
+            let sameKey = ["kms:ReEncryptOnSameKey": [(try? CiphertextBlob(parsing: ciphertext))?.keyID == destination.id ? "true" : "false"]]
+            try await authorize(principal, "ReEncryptTo", key: destination, context: request.destinationEncryptionContext, grantTokens: request.grantTokens,
+                                conditionKeys: Self.cryptoConditionKeys(keyReference: request.destinationKeyId).merging(sameKey) { lhs, _ in lhs })
             try requireEnabled(destination)
             let opening = try await authorizeOpening(
                 ciphertext, context: request.sourceEncryptionContext, keyId: request.sourceKeyId, action: "ReEncryptFrom",
-                principal: principal, grantTokens: request.grantTokens, dryRun: request.dryRun, note: &note)
+                principal: principal, grantTokens: request.grantTokens, dryRun: request.dryRun,
+                conditionKeys: Self.cryptoConditionKeys(keyReference: request.sourceKeyId).merging(sameKey) { lhs, _ in lhs }, note: &note)
             // This plaintext never leaves the service: it stays in guarded memory.
             let plaintext = try opening.open { blob, material, context throws(FormatError) in
                 try blob.open(key: material, context: context)
@@ -91,7 +97,8 @@ extension KeyServiceEngine {
             let context = try Self.context(request.encryptionContext)
             let key = try await resolveKey(request.keyId)
             note.keyARN = key.arn
-            try await authorize(principal, "GenerateDataKey", key: key, context: request.encryptionContext, grantTokens: request.grantTokens)
+            try await authorize(principal, "GenerateDataKey", key: key, context: request.encryptionContext, grantTokens: request.grantTokens,
+                                conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId))
             try requireEnabled(key)
             try Self.dryRun(request.dryRun)
             // The data key's plaintext goes out in the response, so it is made where it is sent from.
@@ -115,7 +122,8 @@ extension KeyServiceEngine {
             let context = try Self.context(request.encryptionContext)
             let key = try await resolveKey(request.keyId)
             note.keyARN = key.arn
-            try await authorize(principal, "GenerateDataKeyWithoutPlaintext", key: key, context: request.encryptionContext, grantTokens: request.grantTokens)
+            try await authorize(principal, "GenerateDataKeyWithoutPlaintext", key: key, context: request.encryptionContext, grantTokens: request.grantTokens,
+                                conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId))
             try requireEnabled(key)
             try Self.dryRun(request.dryRun)
             let plaintext = try Self.random(count)
@@ -176,7 +184,7 @@ extension KeyServiceEngine {
     /// Parses a blob, finds and authorizes its key, and fetches the material; opening comes after.
     func authorizeOpening(
         _ ciphertext: Data, context: [String: String]?, keyId: String?, action: String, principal: Principal,
-        grantTokens: [String]?, dryRun: Bool?, note: inout AuditNote
+        grantTokens: [String]?, dryRun: Bool?, conditionKeys: [String: [String]], note: inout AuditNote
     ) async throws(KMSError) -> Opening {
         let encryptionContext = try Self.context(context)
         guard let blob = try? CiphertextBlob(parsing: ciphertext) else {
@@ -193,7 +201,7 @@ extension KeyServiceEngine {
                 throw KMSError.incorrectKey("the ciphertext was not encrypted under the KMS key \(named.arn)")
             }
         }
-        try await authorize(principal, action, key: key, context: context, grantTokens: grantTokens)
+        try await authorize(principal, action, key: key, context: context, grantTokens: grantTokens, conditionKeys: conditionKeys)
         try requireEnabled(key)
         try Self.dryRun(dryRun)
         guard blob.keyVersion <= key.currentVersion else {

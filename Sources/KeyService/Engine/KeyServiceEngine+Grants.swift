@@ -11,15 +11,22 @@ extension KeyServiceEngine {
             try request.validate()
             let key = try await resolveKey(request.keyId, allowAlias: false)
             note.keyARN = key.arn
-            try await authorize(principal, "CreateGrant", key: key, grantTokens: request.grantTokens)
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
             guard !request.operations.isEmpty else {
                 throw KMSError.validation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
             }
             let operations = request.operations.map(\.rawValue)
-            if request.constraints != nil, operations.contains(where: { !Self.cryptographicOperations.contains($0) }) {
-                throw KMSError.validation("encryption context constraints are allowed only in grants for cryptographic operations")
+            if request.constraints != nil, operations.contains(where: { !Self.constrainableOperations.contains($0) }) {
+                throw KMSError.validation("encryption context constraints are allowed only in grants for cryptographic operations and CreateGrant")
             }
+            let equals = request.constraints?.encryptionContextEquals
+            let subset = request.constraints?.encryptionContextSubset
+            // The new grant's constraint is the context this CreateGrant is authorized with (AWS's
+            // kms:EncryptionContext:… for CreateGrant), so a constrained CreateGrant grant admits
+            // only grants whose constraint satisfies it; a grant-authorized call is also capped.
+            try await authorize(
+                principal, "CreateGrant", key: key, context: equals ?? subset, grantTokens: request.grantTokens,
+                conditionKeys: Self.grantConditionKeys(request), grantLimit: { parent in parent.excess(operations: operations, equals: equals, subset: subset) })
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
             try Self.dryRun(request.dryRun)
             let existing = try await storeCall { try await store.grants(keyID: key.id) }
             if let name = request.name, let same = existing.first(where: {
@@ -47,7 +54,7 @@ extension KeyServiceEngine {
             try request.validate()
             let key = try await resolveKey(request.keyId, allowAlias: false)
             note.keyARN = key.arn
-            try await authorize(principal, "ListGrants", key: key)
+            try await authorize(principal, "ListGrants", key: key, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]])
             var grants = try await storeCall { try await store.grants(keyID: key.id) }
             if let id = request.grantId { grants = grants.filter { $0.id == id } }
             if let grantee = request.granteePrincipal { grants = grants.filter { $0.granteePrincipal == grantee } }
@@ -95,7 +102,11 @@ extension KeyServiceEngine {
             note.keyARN = key.arn
             let mayRetire = grant.retiringPrincipal == principal.arn
                 || (grant.granteePrincipal == principal.arn && grant.operations.contains("RetireGrant"))
-            if !mayRetire { try await authorize(principal, "RetireGrant", key: key) }
+            if !mayRetire {
+                try await authorize(
+                    principal, "RetireGrant", key: key, context: grant.encryptionContextEquals ?? grant.encryptionContextSubset,
+                    conditionKeys: ["kms:GrantConstraintType": Self.constraintTypes(equals: grant.encryptionContextEquals, subset: grant.encryptionContextSubset)])
+            }
             try Self.dryRun(request.dryRun)
             _ = try await storeCall { try await store.deleteGrant(id: grant.id) }
         }
@@ -107,7 +118,7 @@ extension KeyServiceEngine {
             try request.validate()
             let key = try await resolveKey(request.keyId, allowAlias: false)
             note.keyARN = key.arn
-            try await authorize(principal, "RevokeGrant", key: key)
+            try await authorize(principal, "RevokeGrant", key: key, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]])
             try Self.dryRun(request.dryRun)
             guard try await storeCall({ try await store.grants(keyID: key.id) }).contains(where: { $0.id == request.grantId }) else {
                 throw KMSError.notFound("Grant \(request.grantId) does not exist on \(key.arn)")
@@ -116,10 +127,11 @@ extension KeyServiceEngine {
         }
     }
 
-    /// Operations that may carry encryption context constraints.
-    static let cryptographicOperations: Set<String> = [
+    /// Operations that may carry encryption context constraints: the cryptographic ones, and
+    /// CreateGrant, whose constraint binds the grants made through it.
+    static let constrainableOperations: Set<String> = [
         "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
-        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "CreateGrant",
     ]
 
     func listEntry(_ grant: GrantRecord) -> KMS.GrantListEntry {
@@ -157,4 +169,31 @@ enum Base64URLToken {
     }
 }
 
-
+extension GrantRecord {
+    /// Why a grant with `operations` and these constraints, made on this grant's authority, would
+    /// give more than this grant has; `nil` when it would not.
+    ///
+    /// AWS: its operations must be some or all of this grant's, and its constraint at least as
+    /// strict: every context the new grant admits must be one this grant admits. So a parent
+    /// `EncryptionContextEquals E` needs the child's `Equals E`; a parent
+    /// `EncryptionContextSubset S` needs every pair of `S` in the child's `Equals` or `Subset`.
+    func excess(operations: [String], equals: [String: String]?, subset: [String: String]?) -> String? {
+        let extra = operations.filter { !self.operations.contains($0) }
+        if !extra.isEmpty {
+            return "grant \(id) allows kms:CreateGrant only for its own operations (\(self.operations.joined(separator: ", "))), "
+                + "not \(extra.joined(separator: ", "))"
+        }
+        if let parentEquals = encryptionContextEquals, equals != parentEquals {
+            return "grant \(id) has an EncryptionContextEquals constraint, and a grant made through it must have the same one"
+        }
+        if let parentSubset = encryptionContextSubset {
+            // The pairs every context the new grant admits must hold.
+            let held = (equals ?? [:]).merging(subset ?? [:]) { fromEquals, _ in fromEquals }
+            if !parentSubset.allSatisfy({ held[$0.key] == $0.value }) {
+                return "grant \(id) has an EncryptionContextSubset constraint, and a grant made through it must require "
+                    + "every pair of it (in its EncryptionContextSubset or EncryptionContextEquals)"
+            }
+        }
+        return nil
+    }
+}

@@ -30,9 +30,12 @@ extension KeyServiceEngine {
             let tags = try Self.checkedTags(request.tags ?? [])
             let id = UUID()
             let arn = keyARN(id)
-            let policy = try request.policy.map { (json) throws(KMSError) in
-                try checkNewPolicy(json, keyARN: arn, principal: principal, bypass: request.bypassPolicyLockoutSafetyCheck ?? false)
-            } ?? KeyPolicy.defaultPolicy(account: configuration.account, partition: configuration.partition, admins: [principal.arn] + configuration.administrators).json
+            let policy: String
+            if let json = request.policy {
+                policy = try await checkNewPolicy(json, keyARN: arn, keyID: nil, principal: principal, bypass: request.bypassPolicyLockoutSafetyCheck ?? false)
+            } else {
+                policy = KeyPolicy.defaultPolicy(account: configuration.account, partition: configuration.partition, admins: [principal.arn] + configuration.administrators).json
+            }
             let (version, material) = try newVersion(keyID: id, version: 1, type: .initial)
             let record = KeyRecord(id: id, arn: arn, account: configuration.account, description: request.description ?? "",
                                    createdAt: version.createdAt, createdBy: principal.arn, policy: policy, tags: tags)
@@ -49,7 +52,7 @@ extension KeyServiceEngine {
             try request.validate()
             let key = try await resolveKey(request.keyId)
             note.keyARN = key.arn
-            try await authorize(principal, "DescribeKey", key: key, grantTokens: request.grantTokens)
+            try await authorize(principal, "DescribeKey", key: key, grantTokens: request.grantTokens, conditionKeys: Self.requestAlias(request.keyId))
             let current = try? await material(key, version: key.currentVersion).materialID
             return KMS.DescribeKeyResponse(keyMetadata: metadata(key, materialID: current))
         }
@@ -114,7 +117,10 @@ extension KeyServiceEngine {
     public func scheduleKeyDeletion(_ request: KMS.ScheduleKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ScheduleKeyDeletionResponse {
         let days = request.pendingWindowInDays ?? 30
         let when = now.addingTimeInterval(TimeInterval(days) * 86_400)
-        let key = try await mutateKey(.scheduleKeyDeletion, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+        let key = try await mutateKey(
+            .scheduleKeyDeletion, request.keyId, principal, requestID: requestID, validate: request.validate,
+            conditionKeys: ["kms:ScheduleKeyDeletionPendingWindowInDays": [String(days)]]
+        ) { key throws(KMSError) in
             guard (7...30).contains(days) else {
                 throw KMSError.validation("1 validation error detected: Value at 'pendingWindowInDays' failed to satisfy constraint: Member must be between 7 and 30")
             }
@@ -140,7 +146,9 @@ extension KeyServiceEngine {
     /// TagResource: adds or replaces tags.
     public func tagResource(_ request: KMS.TagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         let tags = try Self.checkedTags(request.tags)
-        try await mutateKey(.tagResource, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+        var tagKeys: [String: [String]] = ["aws:TagKeys": tags.map(\.key)]
+        for tag in tags { tagKeys["aws:RequestTag/" + tag.key, default: []].append(tag.value) }
+        try await mutateKey(.tagResource, request.keyId, principal, requestID: requestID, validate: request.validate, conditionKeys: tagKeys) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
             for tag in tags {
                 if let index = key.tags.firstIndex(where: { $0.key == tag.key }) { key.tags[index] = tag } else { key.tags.append(tag) }
@@ -151,7 +159,8 @@ extension KeyServiceEngine {
 
     /// UntagResource.
     public func untagResource(_ request: KMS.UntagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
-        try await mutateKey(.untagResource, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+        try await mutateKey(.untagResource, request.keyId, principal, requestID: requestID, validate: request.validate,
+                            conditionKeys: ["aws:TagKeys": request.tagKeys]) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
             key.tags.removeAll { request.tagKeys.contains($0.key) }
         }
@@ -175,13 +184,14 @@ extension KeyServiceEngine {
     @discardableResult
     func mutateKey(
         _ operation: KMSOperation, _ reference: String, _ principal: Principal, requestID: String?,
-        validate: () throws(KMSError) -> Void, _ change: @escaping @Sendable (inout KeyRecord) throws(KMSError) -> Void
+        validate: () throws(KMSError) -> Void, conditionKeys: [String: [String]] = [:],
+        _ change: @escaping @Sendable (inout KeyRecord) throws(KMSError) -> Void
     ) async throws(KMSError) -> KeyRecord {
         try await audited(operation, principal, requestID: requestID) { (note) async throws(KMSError) in
             try validate()
             let key = try await resolveKey(reference, allowAlias: false)
             note.keyARN = key.arn
-            try await authorize(principal, operation.rawValue, key: key)
+            try await authorize(principal, operation.rawValue, key: key, conditionKeys: conditionKeys)
             defer { forgetKey(key.id) }
             return try await storeCall {
                 try await store.updateKey(id: key.id) { record in

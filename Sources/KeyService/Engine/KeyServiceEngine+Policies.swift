@@ -22,8 +22,9 @@ extension KeyServiceEngine {
             try Self.requireDefaultPolicyName(request.policyName)
             let key = try await resolveKey(request.keyId, allowAlias: false)
             note.keyARN = key.arn
-            try await authorize(principal, "PutKeyPolicy", key: key)
-            let policy = try checkNewPolicy(request.policy, keyARN: key.arn, principal: principal, bypass: request.bypassPolicyLockoutSafetyCheck ?? false)
+            let bypass = request.bypassPolicyLockoutSafetyCheck ?? false
+            try await authorize(principal, "PutKeyPolicy", key: key, conditionKeys: ["kms:BypassPolicyLockoutSafetyCheck": [bypass ? "true" : "false"]])
+            let policy = try await checkNewPolicy(request.policy, keyARN: key.arn, keyID: key.id, principal: principal, bypass: bypass)
             defer { forgetKey(key.id) }
             _ = try await storeCall {
                 try await store.updateKey(id: key.id) { record in
@@ -45,8 +46,10 @@ extension KeyServiceEngine {
         }
     }
 
-    /// Parses a new policy and, unless bypassed, checks that it still lets the caller change it.
-    func checkNewPolicy(_ json: String, keyARN: String, principal: Principal, bypass: Bool) throws(KMSError) -> String {
+    /// Parses a new policy and, unless bypassed, checks that it still lets the caller change it:
+    /// a PutKeyPolicy from the same caller and connection, now, without the bypass.
+    /// - Parameter keyID: The key, when it exists already (for its aliases).
+    func checkNewPolicy(_ json: String, keyARN: String, keyID: UUID?, principal: Principal, bypass: Bool) async throws(KMSError) -> String {
         let policy: KeyPolicy
         do {
             policy = try KeyPolicy(json: json)
@@ -54,9 +57,11 @@ extension KeyServiceEngine {
             throw KMSError.malformedPolicyDocument("\(error)")
         }
         if !bypass {
+            var keys = try await baseConditionKeys(principal, keyID: keyID, policy: policy)
+            keys["kms:BypassPolicyLockoutSafetyCheck"] = ["false"]
             let request = AuthorizationRequest(
                 principalARN: principal.arn, principalAccount: principal.account, action: "kms:PutKeyPolicy",
-                resourceARN: keyARN, encryptionContext: nil, extraConditionKeys: ["kms:CallerAccount": [principal.account]])
+                resourceARN: keyARN, encryptionContext: nil, extraConditionKeys: keys)
             guard policy.evaluate(request) == .allow else {
                 throw KMSError.malformedPolicyDocument(
                     "The new key policy will not allow you to update the key policy in the future (\(principal.arn) would lose kms:PutKeyPolicy)")

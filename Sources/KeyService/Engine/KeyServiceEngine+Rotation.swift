@@ -10,7 +10,10 @@ extension KeyServiceEngine {
     public func enableKeyRotation(_ request: KMS.EnableKeyRotationRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         let days = request.rotationPeriodInDays ?? 365
         let next = now.addingTimeInterval(TimeInterval(days) * 86_400)
-        try await mutateKey(.enableKeyRotation, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
+        try await mutateKey(
+            .enableKeyRotation, request.keyId, principal, requestID: requestID, validate: request.validate,
+            conditionKeys: ["kms:RotationPeriodInDays": [String(days)]]
+        ) { key throws(KMSError) in
             guard (90...2560).contains(days) else {
                 throw KMSError.validation("1 validation error detected: Value at 'rotationPeriodInDays' failed to satisfy constraint: Member must be between 90 and 2560")
             }

@@ -275,14 +275,21 @@ public final class KeyServiceEngine: Sendable {
     // MARK: - Authorization
 
     /// Allows the call or throws `AccessDeniedException`. Runs before any material is unwrapped.
+    /// - Parameters:
+    ///   - conditionKeys: The operation's own condition keys (`kms:GrantOperations`,
+    ///     `kms:RequestAlias`, …), beside those every request carries (``baseConditionKeys(_:keyID:policy:)``).
+    ///   - grantLimit: For a call a grant may authorize only within limits (CreateGrant): why a
+    ///     grant that allows the operation still cannot authorize this call, or `nil`.
     func authorize(
-        _ principal: Principal, _ action: String, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil
+        _ principal: Principal, _ action: String, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil,
+        conditionKeys: [String: [String]] = [:], grantLimit: ((GrantRecord) -> String?)? = nil
     ) async throws(KMSError) {
         let policy = try cachedPolicy(key.policy, keyARN: key.arn)
+        let base = try await baseConditionKeys(principal, keyID: key.id, policy: policy)
         let request = AuthorizationRequest(
             principalARN: principal.arn, principalAccount: principal.account, action: "kms:\(action)",
             resourceARN: key.arn, encryptionContext: context,
-            extraConditionKeys: ["kms:CallerAccount": [principal.account], "aws:PrincipalArn": [principal.arn]])
+            extraConditionKeys: base.merging(conditionKeys) { _, operation in operation })
         var grants: [GrantRecord]?
         if let grantTokens, !grantTokens.isEmpty {
             let all = try await storeCall { try await store.grants(keyID: key.id) }
@@ -299,7 +306,14 @@ public final class KeyServiceEngine: Sendable {
         case .implicitDeny:
             let candidates: [GrantRecord]
             if let grants { candidates = grants } else { candidates = try await storeCall { try await store.grants(keyID: key.id) } }
-            if candidates.contains(where: { $0.allows(principal: principal.arn, operation: action, context: context) }) { return }
+            var refusal: String?
+            for grant in candidates where grant.allows(principal: principal.arn, operation: action, context: context) {
+                guard let reason = grantLimit?(grant) else { return }
+                refusal = refusal ?? reason
+            }
+            if let refusal {
+                throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(action) on resource: \(key.arn) because \(refusal)")
+            }
             throw Self.denied(principal, action, key, explicit: false)
         }
     }
@@ -313,7 +327,7 @@ public final class KeyServiceEngine: Sendable {
     func cachedPolicy(_ json: String, keyARN: String) throws(KMSError) -> KeyPolicy {
         if let cached = policies.withLock({ $0[json] }) { return cached }
         do {
-            let policy = try KeyPolicy(json: json)
+            let policy = try KeyPolicy(json: json, storedBefore: true)
             policies.withLock { cache in
                 if cache.count > 1024 { cache.removeAll() }
                 cache[json] = policy

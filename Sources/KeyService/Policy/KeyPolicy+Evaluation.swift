@@ -167,6 +167,8 @@ extension AuthorizationRequest {
     /// request has none.
     func forEachValue(of source: PolicyCondition.KeySource, _ body: (String) -> Void) {
         switch source {
+        case .unsupported:
+            return
         case .encryptionContextValue(let contextKey):
             guard let encryptionContext else { return }
             for (key, value) in encryptionContext where WildcardPattern.equalIgnoringCase(key, contextKey) {

@@ -13,14 +13,24 @@ extension KeyPolicy {
     ///   an account ID, an IAM/STS ARN without wildcards, or a service name;
     /// - both or neither of `Action`/`NotAction` and of `Resource`/`NotResource`; an action that is
     ///   not `*` or `kms:<name>`; a resource that is not `*` or an ARN;
+    /// - a condition key envseal does not supply (see ``ConditionKeys``), which would always read as
+    ///   absent;
     /// - an unknown condition operator, condition values that are not strings, booleans or numbers
-    ///   (or non-empty lists of them), non-boolean values for `Bool` and `Null`, and `ForAllValues:`
+    ///   (or non-empty lists of them), non-boolean values for `Bool` and `Null`, values that are not
+    ///   numbers, dates or IP ranges for the numeric, date and IP address operators, and `ForAllValues:`
     ///   with `kms:EncryptionContext:…` or `aws:RequestTag/…`, which AWS KMS refuses as overly permissive;
     /// - features envseal does not implement (`NotPrincipal`, federated principals, policy variables
-    ///   in a `2012-10-17` policy, numeric/date/IP/binary operators), so they are never misread.
+    ///   in a `2012-10-17` policy, `BinaryEquals`), so they are never misread.
     ///
     /// - Parameter json: The document; kept verbatim as ``json``.
     public init(json: String) throws(PolicyError) {
+        try self.init(json: json, storedBefore: false)
+    }
+
+    /// Parses a policy; `storedBefore` reads one accepted before envseal refused condition keys it
+    /// does not supply: such a test then makes an `Allow` statement never apply and a `Deny`
+    /// statement always apply (see ``PolicyCondition``), instead of reading the key as absent.
+    init(json: String, storedBefore: Bool) throws(PolicyError) {
         let size = json.utf8.count
         guard size <= Self.maximumDocumentSize else {
             throw PolicyError(.tooLarge, "the document is \(size) bytes; a key policy may have at most \(Self.maximumDocumentSize)")
@@ -75,7 +85,7 @@ extension KeyPolicy {
         var sidNumbers: [String: Int] = [:]
         for (offset, raw) in rawStatements.enumerated() {
             // Policy variables mean something only in the 2012-10-17 language; in 2008-10-17 `${…}` is literal text.
-            var parser = StatementParser(number: offset + 1, variablesAreSpecial: version == "2012-10-17")
+            var parser = StatementParser(number: offset + 1, variablesAreSpecial: version == "2012-10-17", storedBefore: storedBefore)
             let statement = try parser.parse(raw)
             if let sid = statement.sid {
                 if let first = sidNumbers[sid] {
@@ -114,11 +124,14 @@ extension KeyPolicy {
 private struct StatementParser {
     let number: Int
     let variablesAreSpecial: Bool
+    /// Whether to keep, rather than refuse, condition keys envseal does not supply.
+    let storedBefore: Bool
     var sid: String?
 
-    init(number: Int, variablesAreSpecial: Bool) {
+    init(number: Int, variablesAreSpecial: Bool, storedBefore: Bool) {
         self.number = number
         self.variablesAreSpecial = variablesAreSpecial
+        self.storedBefore = storedBefore
     }
 
     static let elements: Set<String> = [
@@ -306,7 +319,8 @@ private struct StatementParser {
                 throw error(.unknownConditionOperator, "Condition", "\(PolicyError.quoted(block.key)) is not a condition operator")
             case .failure(.unsupported):
                 throw error(.unsupported, "Condition", "the \(PolicyError.quoted(block.key)) operator is not supported (envseal has "
-                    + "the String and Arn operators, Bool and Null, with ForAnyValue:, ForAllValues: and …IfExists)")
+                    + "the String, Arn, Numeric, Date and IpAddress operators, Bool and Null, with ForAnyValue:, ForAllValues: "
+                    + "and …IfExists)")
             case .failure(.invalid(let reason)):
                 throw error(.unknownConditionOperator, "Condition", "\(PolicyError.quoted(block.key)): \(reason)")
             }
@@ -320,10 +334,22 @@ private struct StatementParser {
                 guard !entry.key.isEmpty, lowered != PolicyCondition.KeySource.encryptionContextPrefix else {
                     throw error(.invalidCondition, "Condition", "\(place) is not a condition key")
                 }
+                guard storedBefore || ConditionKeys.isSupported(entry.key) else {
+                    throw error(.unsupportedConditionKey, "Condition", "\(place): envseal does not supply the condition key "
+                        + "\(PolicyError.quoted(entry.key)), so a test of it could never mean what it says (the keys are listed in "
+                        + "docs/KEY-SERVICE.md)")
+                }
                 let values = try conditionValues(entry.value, place)
-                if name.test == .bool || name.test == .null {
-                    for value in values where value.lowercased() != "true" && value.lowercased() != "false" {
-                        throw error(.invalidCondition, "Condition", "\(place): \(PolicyError.quoted(value)) is not true or false")
+                for value in values {
+                    let problem: String? = switch name.test.valueKind {
+                    case .string: nil
+                    case .boolean: value.lowercased() == "true" || value.lowercased() == "false" ? nil : "is not true or false"
+                    case .number: ConditionNumber.parse(value) == nil ? "is not a number" : nil
+                    case .date: ConditionDate.parse(value) == nil ? "is not a date (ISO 8601, such as 2026-12-31T23:59:59Z, or epoch seconds)" : nil
+                    case .ipRange: IPRange(value) == nil ? "is not an IP address or CIDR range" : nil
+                    }
+                    if let problem {
+                        throw error(.invalidCondition, "Condition", "\(place): \(PolicyError.quoted(value)) \(problem)")
                     }
                 }
                 if variablesAreSpecial, values.contains(where: { $0.contains("${") }) {

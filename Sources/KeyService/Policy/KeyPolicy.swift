@@ -25,6 +25,9 @@ public struct KeyPolicy: Sendable, Equatable {
 
     /// The statements compiled for evaluation, in document order.
     let programs: [Statement.Program]
+    /// The condition keys the statements test, lowercased, so the engine fetches a costly value
+    /// (`kms:ResourceAliases`) only for a policy that needs it.
+    let testedConditionKeys: Set<String>
 
     /// Assembles a policy from parsed parts; ``init(json:)`` is the public way in.
     init(version: String?, id: String?, statements: [Statement], json: String) {
@@ -33,6 +36,12 @@ public struct KeyPolicy: Sendable, Equatable {
         self.statements = statements
         self.json = json
         self.programs = statements.map(\.program)
+        self.testedConditionKeys = Set(statements.flatMap { $0.conditions.map { $0.key.lowercased() } })
+    }
+
+    /// Whether a statement tests `key` (lowercased).
+    func testsConditionKey(_ key: String) -> Bool {
+        testedConditionKeys.contains(key)
     }
 
     /// Policies are equal when their documents and parsed parts are; the compiled forms follow from those.
@@ -262,6 +271,9 @@ public struct PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidResource
         /// A condition operator the policy language does not have.
         case unknownConditionOperator
+        /// A condition key envseal does not supply: a test of it would always see the key absent,
+        /// so `Deny … "Bool": {"aws:SecureTransport": "false"}` of a key never supplied would deny nothing.
+        case unsupportedConditionKey
         /// A condition key or value is malformed (not strings, booleans or numbers; not `true` or
         /// `false` where the operator needs a boolean; an empty key or list).
         case invalidCondition
@@ -270,7 +282,7 @@ public struct PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
         case overlyPermissiveCondition
         /// Valid in AWS but not implemented by envseal, so refused rather than misread:
         /// `NotPrincipal`, `Federated`/`CanonicalUser` principals, policy variables (`${…}`), and
-        /// the numeric, date, IP address and binary condition operators.
+        /// the `BinaryEquals` condition operator.
         case unsupported
     }
 

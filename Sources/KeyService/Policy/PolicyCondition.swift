@@ -55,12 +55,84 @@ public struct PolicyCondition: Sendable, Equatable {
         case bool = "Bool"
         /// `Null`: `true` holds when the key is absent, `false` when it is present.
         case null = "Null"
+        /// `NumericEquals`: the request's number equals the policy's.
+        case numericEquals = "NumericEquals"
+        /// `NumericNotEquals`.
+        case numericNotEquals = "NumericNotEquals"
+        /// `NumericLessThan`: the request's number is below the policy's.
+        case numericLessThan = "NumericLessThan"
+        /// `NumericLessThanEquals`.
+        case numericLessThanEquals = "NumericLessThanEquals"
+        /// `NumericGreaterThan`.
+        case numericGreaterThan = "NumericGreaterThan"
+        /// `NumericGreaterThanEquals`.
+        case numericGreaterThanEquals = "NumericGreaterThanEquals"
+        /// `DateEquals`: the request's date (ISO 8601 or epoch seconds) equals the policy's.
+        case dateEquals = "DateEquals"
+        /// `DateNotEquals`.
+        case dateNotEquals = "DateNotEquals"
+        /// `DateLessThan`: the request's date is before the policy's.
+        case dateLessThan = "DateLessThan"
+        /// `DateLessThanEquals`.
+        case dateLessThanEquals = "DateLessThanEquals"
+        /// `DateGreaterThan`: the request's date is after the policy's.
+        case dateGreaterThan = "DateGreaterThan"
+        /// `DateGreaterThanEquals`.
+        case dateGreaterThanEquals = "DateGreaterThanEquals"
+        /// `IpAddress`: the request's address lies in one of the policy's ranges (CIDR).
+        case ipAddress = "IpAddress"
+        /// `NotIpAddress`: in none of them.
+        case notIpAddress = "NotIpAddress"
 
         /// Whether the test holds when the request's value matches *none* of the policy's values.
         public var isNegated: Bool {
             switch self {
-            case .stringNotEquals, .stringNotEqualsIgnoreCase, .stringNotLike, .arnNotEquals, .arnNotLike: true
+            case .stringNotEquals, .stringNotEqualsIgnoreCase, .stringNotLike, .arnNotEquals, .arnNotLike, .numericNotEquals,
+                 .dateNotEquals, .notIpAddress: true
             default: false
+            }
+        }
+
+        /// How a policy value of this test must be written, for those that are not strings.
+        var valueKind: ValueKind {
+            switch self {
+            case .bool, .null: .boolean
+            case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan,
+                 .numericGreaterThanEquals: .number
+            case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan, .dateGreaterThanEquals: .date
+            case .ipAddress, .notIpAddress: .ipRange
+            default: .string
+            }
+        }
+
+        /// The order a numeric or date test requires of the request's value against the policy's.
+        var ordering: Ordering {
+            switch self {
+            case .numericLessThan, .dateLessThan: .less
+            case .numericLessThanEquals, .dateLessThanEquals: .lessOrEqual
+            case .numericGreaterThan, .dateGreaterThan: .greater
+            case .numericGreaterThanEquals, .dateGreaterThanEquals: .greaterOrEqual
+            default: .equal
+            }
+        }
+    }
+
+    /// What a policy value must be for its operator.
+    enum ValueKind: Sendable, Equatable {
+        case string, boolean, number, date, ipRange
+    }
+
+    /// How a request's number or date must compare with a policy's.
+    enum Ordering: Sendable, Equatable {
+        case equal, less, lessOrEqual, greater, greaterOrEqual
+
+        func holds(_ request: Double, _ policy: Double) -> Bool {
+            switch self {
+            case .equal: request == policy
+            case .less: request < policy
+            case .lessOrEqual: request <= policy
+            case .greater: request > policy
+            case .greaterOrEqual: request >= policy
             }
         }
     }
@@ -126,11 +198,7 @@ extension PolicyCondition {
 
     /// The IAM operators envseal does not implement, so that a policy using one is refused as
     /// unsupported rather than called unknown.
-    private static let unsupportedTests: Set<String> = [
-        "numericequals", "numericnotequals", "numericlessthan", "numericlessthanequals", "numericgreaterthan",
-        "numericgreaterthanequals", "dateequals", "datenotequals", "datelessthan", "datelessthanequals",
-        "dategreaterthan", "dategreaterthanequals", "ipaddress", "notipaddress", "binaryequals",
-    ]
+    private static let unsupportedTests: Set<String> = ["binaryequals"]
 
     /// Splits an operator name into set operator, test and `IfExists`. Names are matched without
     /// regard to case, so a policy AWS might accept in another spelling is read the same way here.
@@ -169,6 +237,9 @@ extension PolicyCondition {
 extension PolicyCondition {
     /// Where a condition key's values come from in an ``AuthorizationRequest``.
     enum KeySource: Sendable, Equatable {
+        /// A key envseal does not supply, kept only from a policy stored before such keys were
+        /// refused: the test fails closed (see ``Program/holds(for:everyValue:)``).
+        case unsupported
         /// `kms:EncryptionContext:<context-key>`: the values of the context's pairs whose key equals
         /// `<context-key>` ignoring case.
         case encryptionContextValue(String)
@@ -190,7 +261,9 @@ extension PolicyCondition {
 
         init(_ key: String) {
             let lowered = key.lowercased()
-            if lowered == "kms:encryptioncontextkeys" {
+            if !ConditionKeys.isSupported(key) {
+                self = .unsupported
+            } else if lowered == "kms:encryptioncontextkeys" {
                 self = .encryptionContextKeys
             } else if lowered.hasPrefix(Self.encryptionContextPrefix) {
                 // The prefix is ASCII, so dropping its scalars leaves the context key as written.
@@ -213,8 +286,14 @@ extension PolicyCondition {
         case pattern(WildcardPattern)
         case arn(WildcardPattern.ARN)
         case boolean(Bool)
+        case number(Double, Ordering)
+        case date(Double, Ordering)
+        case ipRange(IPRange)
+        /// A value the parser would have refused; matches nothing.
+        case invalid
 
-        /// Whether a request value matches this policy value.
+        /// Whether a request value matches this policy value. A request value that is not a
+        /// number, date or address where one is needed matches nothing.
         func matches(_ value: String) -> Bool {
             switch self {
             case .exact(let expected): WildcardPattern.sameBytes(value, expected)
@@ -222,6 +301,10 @@ extension PolicyCondition {
             case .pattern(let pattern): pattern.matches(value)
             case .arn(let pattern): pattern.matches(value)
             case .boolean(let expected): WildcardPattern.equalIgnoringCase(value, expected ? "true" : "false")
+            case .number(let expected, let ordering): ConditionNumber.parse(value).map { ordering.holds($0, expected) } ?? false
+            case .date(let expected, let ordering): ConditionDate.parse(value).map { ordering.holds($0, expected) } ?? false
+            case .ipRange(let range): range.contains(value)
+            case .invalid: false
             }
         }
     }
@@ -251,6 +334,12 @@ extension PolicyCondition {
                 case .stringLike, .stringNotLike: .pattern(WildcardPattern(value))
                 case .arnEquals, .arnLike, .arnNotEquals, .arnNotLike: .arn(WildcardPattern.ARN(value))
                 case .bool, .null: .boolean(value.lowercased() == "true")
+                case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan,
+                     .numericGreaterThanEquals:
+                    ConditionNumber.parse(value).map { .number($0, test.ordering) } ?? .invalid
+                case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan, .dateGreaterThanEquals:
+                    ConditionDate.parse(value).map { .date($0, test.ordering) } ?? .invalid
+                case .ipAddress, .notIpAddress: IPRange(value).map { .ipRange($0) } ?? .invalid
                 }
             }
         }
@@ -261,6 +350,8 @@ extension PolicyCondition {
         ///   request: `true` requires all of them to pass (for `Allow` statements), `false` any (for
         ///   `Deny` statements). See ``PolicyCondition``.
         func holds(for request: AuthorizationRequest, everyValue: Bool) -> Bool {
+            // Nothing is known of an unsupported key: an Allow must not apply, a Deny must.
+            if source == .unsupported { return !everyValue }
             if test == .null {
                 var present = false
                 request.forEachValue(of: source) { _ in present = true }
