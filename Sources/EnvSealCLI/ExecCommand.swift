@@ -21,6 +21,11 @@ struct ExecCommand: AsyncParsableCommand {
         inside a function), with one Decrypt call, verifies them, and starts CMD with the \
         plaintext environment, without the ENVSEAL header. Core dumps are disabled first.
 
+        Every variable of FILE must be covered by its header: one added after sealing \
+        (LD_PRELOAD, PATH, …) is tampering (exit 51, naming it). A FILE without a header is \
+        refused (exit 65) unless --allow-unsealed; sealed values (es1:) without a header always \
+        are (exit 51).
+
         Without --redact, envseal replaces itself with CMD (execve): CMD gets envseal's PID and \
         every signal directly. With --redact, envseal stays as CMD's parent, scrubs every secret \
         (and its base64, base64url, URL, JSON and hex encodings) from CMD's stdout and stderr, \
@@ -50,6 +55,9 @@ struct ExecCommand: AsyncParsableCommand {
     @Flag(help: "Refuse to run CMD when nothing is sealed, instead of running it with the environment as it is.")
     var strict = false
 
+    @Flag(help: "Run CMD with FILE's variables as they are when FILE has no ENVSEAL header (sealed es1: values are still refused).")
+    var allowUnsealed = false
+
     @Option(help: "Values shorter than this many bytes are not scrubbed by --redact.")
     var minLength = RedactionPatterns.defaultMinimumLength
 
@@ -77,7 +85,7 @@ struct ExecCommand: AsyncParsableCommand {
     /// The parsed options as plain values.
     var options: ExecOptions {
         ExecOptions(file: file, redact: redact, pristine: pristine, strict: strict, minLength: minLength,
-                    lambdaVariables: lambdaVariables, function: function, command: command)
+                    lambdaVariables: lambdaVariables, function: function, allowUnsealed: allowUnsealed, command: command)
     }
 }
 

@@ -31,6 +31,7 @@ struct FastExecArgumentsTests {
         ["--endpoint", "http://127.0.0.1:9000", "--profile", "deploy", "--region", "eu-west-1", "--", "cmd"],
         ["--endpoint=aws", "--region=us-east-2", "--", "cmd", "--", "more"],
         ["--", "cmd", "--file", "not-envseals"],
+        ["--file", "f", "--allow-unsealed", "--", "cmd"],
     ])
     func agreesWithArgumentParser(arguments: [String]) throws {
         let fast = try #require(FastExecArguments(arguments, environment: Self.remote))
@@ -48,6 +49,7 @@ struct FastExecArgumentsTests {
         ["--lambda-variables", "A", "B", "--", "cmd"],
         ["--keystore", "ks", "--", "cmd"], ["--passphrase", "--", "cmd"], ["--account-id", "123456789012", "--", "cmd"],
         ["--store", "postgres://u@h/db", "--", "cmd"],
+        ["--allow-unsealed=yes", "--", "cmd"], ["--allow-unsealed", "--allow-unsealed", "--", "cmd"],
     ])
     func leavesEverythingElseToArgumentParser(arguments: [String]) {
         #expect(FastExecArguments(arguments, environment: Self.remote) == nil)
