@@ -18,7 +18,8 @@ import Synchronization
 /// header (a variable added to a sealed file, `LD_PRELOAD` say, is tampering), and a file without
 /// a header is refused unless ``Options/allowUnsealed`` says otherwise. In an environment the
 /// platform's own variables are not covered, and are handed out as ``plain``. Either way a value
-/// that looks sealed (`es1:`) must be listed in a header.
+/// that looks sealed (`es1:`) must be listed in a header. ``Options/expectedContext`` and
+/// ``Options/expectedKey`` pin which sealed file is acceptable.
 ///
 /// ```swift
 /// let environment = try await SealedEnvironment.load()
@@ -67,16 +68,36 @@ public struct SealedEnvironment: Sendable {
         /// sealed one. In lambda-helper mode it lets a file hold variables other than
         /// ``lambdaVariables``; without it they are refused, since nothing authenticates them.
         public var allowUnsealed: Bool
+        /// The exact encryption context the header must name, or `nil` for any. A file sealed
+        /// with another context (another app's, another stage's) is refused as tampering, before
+        /// the key service is asked.
+        public var expectedContext: [String: String]?
+        /// The master key that must have wrapped the data key, as key ID, key ARN, alias name or
+        /// alias ARN; `nil` for any. It is passed to Decrypt as `KeyId`, so the key service
+        /// refuses a data key of another key (resolving an alias to the key it names at that
+        /// moment), and a key ID or ARN is also compared with the ARN the key service reports.
+        public var expectedKey: String?
 
         /// Creates options.
         public init(
             maxAge: Duration = .seconds(300), lambdaVariables: [String] = [], functionName: String? = nil,
-            allowUnsealed: Bool = false
+            allowUnsealed: Bool = false, expectedContext: [String: String]? = nil, expectedKey: String? = nil
         ) {
             self.maxAge = maxAge
             self.lambdaVariables = lambdaVariables
             self.functionName = functionName
             self.allowUnsealed = allowUnsealed
+            self.expectedContext = expectedContext
+            self.expectedKey = expectedKey
+        }
+
+        /// The pins as the sealed-file code takes them.
+        func expectation() throws(LoadError) -> SealedFile.Expectation {
+            do {
+                return SealedFile.Expectation(context: try expectedContext.map { try EncryptionContext($0) }, keyID: expectedKey)
+            } catch {
+                throw LoadError(.notConfigured, variable: nil, "the expected context: \(error)")
+            }
         }
     }
 
@@ -111,7 +132,8 @@ public struct SealedEnvironment: Sendable {
         from source: Source = .processEnvironment, provider: (any DataKeyProvider)? = nil, options: Options = .init()
     ) async throws(LoadError) -> SealedEnvironment {
         let variables = try readVariables(source)
-        let key = options.maxAge > .zero ? cacheKey(variables, options: options, file: source.isFile) : nil
+        let expectation = try options.expectation()
+        let key = options.maxAge > .zero ? cacheKey(variables, options: options, expectation: expectation, file: source.isFile) : nil
         if let key, let cached = cache.fresh(key, maxAge: options.maxAge, variables: variables) { return cached }
         let opened: SealedEnvironment
         do {
@@ -122,7 +144,7 @@ public struct SealedEnvironment: Sendable {
             }
             if variables[SealedFileHeader.variableName] != nil {
                 let file = try await sealer().open(
-                    environment: variables, coverage: source.isFile ? .everyVariable : .listedVariables)
+                    environment: variables, coverage: source.isFile ? .everyVariable : .listedVariables, expecting: expectation)
                 var secrets: [String: Secret<String>] = [:]
                 for (name, bytes) in file.values {
                     guard let secret = Secret<String>(secureBytes: bytes) else {
@@ -133,9 +155,12 @@ public struct SealedEnvironment: Sendable {
                 let plain = variables.filter { secrets[$0.key] == nil && $0.key != SealedFileHeader.variableName }
                 opened = SealedEnvironment(secrets: secrets, plain: plain, keyARN: file.keyARN)
             } else {
-                // No header: nothing can verify a sealed-looking value.
+                // No header: nothing can verify a sealed-looking value, nor the file's or context's pins.
                 if let name = variables.keys.sorted().first(where: { SealedValue.isSealed(variables[$0]!) }) {
                     throw SealedFileError(.sealedValueWithoutHeader(name: name))
+                }
+                guard expectation.isEmpty else {
+                    throw LoadError(.notSealed, variable: nil, "no \(SealedFileHeader.variableName) header: the expected context or key cannot be checked")
                 }
                 if !options.lambdaVariables.isEmpty {
                     opened = try await loadLambda(variables, file: source.isFile, sealer: sealer(), options: options)
@@ -221,18 +246,20 @@ public struct SealedEnvironment: Sendable {
 
     /// The cache key: the header (which MACs every sealed and covered variable), or the
     /// lambda-mode function and variable names, hashed, with what the load was held to (a file's
-    /// coverage, unsealed input allowed). Whether the variables still hold what the
+    /// coverage, the pins, unsealed input allowed). Whether the variables still hold what the
     /// entry was opened from is checked against the entry (see
     /// ``watchedVariables(_:options:file:)``), so a warm load neither parses the header nor hashes
     /// every value.
-    static func cacheKey(_ variables: [String: String], options: Options, file: Bool) -> [UInt8] {
+    static func cacheKey(_ variables: [String: String], options: Options, expectation: SealedFile.Expectation, file: Bool) -> [UInt8] {
         var parts: [String]
         if let header = variables[SealedFileHeader.variableName] {
             parts = ["envelope", header]
         } else {
             parts = ["lambda", options.functionName ?? variables["AWS_LAMBDA_FUNCTION_NAME"] ?? ""] + options.lambdaVariables.sorted()
         }
-        parts += [file ? "file" : "environment", options.allowUnsealed ? "unsealed allowed" : "sealed only"]
+        parts += [file ? "file" : "environment", options.allowUnsealed ? "unsealed allowed" : "sealed only",
+                  expectation.context.map { "context " + Base64URL.encode($0.canonicalBytes) } ?? "any context",
+                  expectation.keyID.map { "key " + $0 } ?? "any key"]
         return SHA256.hash(Array(parts.joined(separator: "\u{0}").utf8))
     }
 

@@ -19,6 +19,9 @@ struct ExecOptions: Equatable, Sendable {
     var lambdaVariables: [String] = []
     var function: String?
     var allowUnsealed = false
+    /// `--expect-context` pairs as given (`key=value`).
+    var expectContext: [String] = []
+    var expectKey: String?
     var command: [String] = []
 
     /// Opens the sealed environment and runs the command with it: replaced by it, or (with
@@ -34,6 +37,7 @@ struct ExecOptions: Equatable, Sendable {
         }
         var environment = ownEnvironment
         var secrets: [String: Secret<String>] = [:]
+        let expectedContext = try expectContext.isEmpty ? nil : ContextArgument.parse(expectContext, option: "--expect-context").dictionary
         let dotenv = try file.map(Self.dotenv(inFile:))
         let sources = dotenv.map { Dictionary($0.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last }) } ?? ownEnvironment
         let isSealed = sources[SealedFileHeader.variableName] != nil || !lambdaVariables.isEmpty
@@ -43,7 +47,8 @@ struct ExecOptions: Equatable, Sendable {
             do {
                 opened = try await SealedEnvironment.load(
                     from: dotenv.map { .dotenv($0) } ?? .variables(sources), provider: KMSDataKeyProvider(client: connection.client),
-                    options: .init(maxAge: .zero, lambdaVariables: lambdaVariables, functionName: function, allowUnsealed: allowUnsealed))
+                    options: .init(maxAge: .zero, lambdaVariables: lambdaVariables, functionName: function, allowUnsealed: allowUnsealed,
+                                   expectedContext: expectedContext, expectedKey: expectKey))
             } catch {
                 throw Self.cliError(error, place: file)
             }
@@ -64,6 +69,10 @@ struct ExecOptions: Equatable, Sendable {
             if strict {
                 throw CLIError("\(place): nothing is sealed (no \(SealedFileHeader.variableName) header)",
                                hint: "seal it with `envseal encrypt`, or drop --strict", exitCode: EnvSealExit.malformedInput)
+            }
+            if expectedContext != nil || expectKey != nil {
+                throw CLIError("\(place): no \(SealedFileHeader.variableName) header, so --expect-context and --expect-key cannot be checked",
+                               exitCode: EnvSealExit.malformedInput)
             }
             if let file {
                 guard allowUnsealed else {
@@ -143,7 +152,8 @@ struct ExecOptions: Equatable, Sendable {
 }
 
 /// `envseal exec` as a function starts it — `[--file F] [--redact] [--pristine] [--strict]
-/// [--allow-unsealed] [--min-length N] [--function NAME] [--endpoint URL] [--profile P] [--region R] -- CMD ARGS…`, with a KMS
+/// [--allow-unsealed] [--expect-context K=V]… [--expect-key KEY] [--min-length N]
+/// [--function NAME] [--endpoint URL] [--profile P] [--region R] -- CMD ARGS…`, with a KMS
 /// endpoint from `--endpoint` or the environment — parsed by hand.
 ///
 /// `exec` starts every invocation of a function, and ArgumentParser spends about 5 ms of the
@@ -177,7 +187,8 @@ struct FastExecArguments: Equatable {
                 name = String(argument[..<equals])
                 value = String(argument[argument.index(after: equals)...])
             }
-            guard seen.insert(name).inserted else { return nil }
+            // --expect-context is the one option given once per pair.
+            guard seen.insert(name).inserted || name == "--expect-context" else { return nil }
             switch name {
             case "--redact", "--pristine", "--strict", "--allow-unsealed":
                 guard value == nil else { return nil }
@@ -188,7 +199,7 @@ struct FastExecArguments: Equatable {
                 default: options.strict = true
                 }
                 continue
-            case "--file", "--min-length", "--function", "--endpoint", "--profile", "--region":
+            case "--file", "--min-length", "--function", "--endpoint", "--profile", "--region", "--expect-context", "--expect-key":
                 if value == nil, index < arguments.endIndex {
                     value = arguments[index]
                     index += 1
@@ -203,12 +214,18 @@ struct FastExecArguments: Equatable {
                 guard let length = Int(value), length >= 1 else { return nil }
                 options.minLength = length
             case "--function": options.function = value
+            case "--expect-context": options.expectContext.append(value)
+            case "--expect-key": options.expectKey = value
             case "--endpoint": endpoint = value
             case "--profile": profile = value
             default: region = value
             }
         }
         guard !options.command.isEmpty else { return nil }
+        // A bad pair gets ArgumentParser's usage message.
+        if !options.expectContext.isEmpty {
+            guard (try? ContextArgument.parse(options.expectContext, option: "--expect-context")) != nil else { return nil }
+        }
         guard endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: environment) else { return nil }
     }
 

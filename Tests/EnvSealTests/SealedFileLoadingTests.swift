@@ -7,7 +7,7 @@ import SodiumKit
 import Testing
 
 /// Loading a sealed *file*: every variable must be covered by the header, a file without one is
-/// refused unless the caller allows unsealed input.
+/// refused unless the caller allows unsealed input, and the caller may pin the context and key.
 @Suite struct SealedFileLoadingTests {
     static let plain = "DB_PASSWORD=correct-horse-battery\nAPI_KEY=ak_live_0123456789abcdef\nREGION=eu-west-1\n"
 
@@ -108,5 +108,30 @@ import Testing
         let loaded = try await SealedEnvironment.load(from: .file(path), provider: service, options: allowing)
         #expect(loaded["SECRET"]?.revealed() == "value-0123456789")
         #expect(loaded.plain["LD_PRELOAD"] == "./evil.so")
+    }
+
+    @Test func theExpectedContextAndKeyArePinned() async throws {
+        let service = FakeKeyService()
+        let path = try Self.write(try await Self.sealedText(service, context: try EncryptionContext(["app": "billing"])))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let keyID = String(FakeKeyService.arn.split(separator: "/").last!)
+        for key in [FakeKeyService.arn, keyID, "alias/app"] {
+            let options = SealedEnvironment.Options(maxAge: .zero, expectedContext: ["app": "billing"], expectedKey: key)
+            let loaded = try await SealedEnvironment.load(from: .file(path), provider: service, options: options)
+            #expect(loaded["API_KEY"]?.revealed() == "ak_live_0123456789abcdef")
+        }
+        let calls = service.calls
+        let context = await Self.loadError(.file(path), service, .init(maxAge: .zero, expectedContext: ["app": "payroll"]))
+        #expect(context?.cause == .tampered)
+        #expect(context?.description.contains("payroll") == true)
+        #expect(service.calls == calls, "a context mismatch is refused before the key service is asked")
+        for key in ["alias/payroll", "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000002"] {
+            let error = await Self.loadError(.file(path), service, .init(maxAge: .zero, expectedKey: key))
+            #expect(error?.cause == .tampered)
+        }
+        // Expectations are part of the cache's key: a warm entry opened without them is not served.
+        _ = try await SealedEnvironment.load(from: .file(path), provider: service)
+        #expect(await Self.loadError(.file(path), service, .init(expectedContext: ["app": "payroll"]))?.cause == .tampered)
+        SealedEnvironment.clearCache()
     }
 }

@@ -7,7 +7,8 @@ against the real server and the CLI as a KMS client:
     envseal exec --file sealed.env [--pristine --strict] -- CMD   # exit 51, CMD never runs
 
 and likewise a file whose ENVSEAL header was removed (plain values: refused unless
---allow-unsealed; es1: values: always refused).
+--allow-unsealed; es1: values: always refused), and a genuine sealed file of another context or
+key put in the place of the expected one (--expect-context, --expect-key).
 
 Every command the attack targets must fail closed: the documented exit code, the variable or the
 mismatch named on stderr, no secret on either stream, and the command given to exec never started
@@ -202,3 +203,50 @@ def test_the_other_readers_refuse_a_stripped_header(attack: Attack, sealed: Path
         stderr = result.stderr.decode()
         assert "API_TOKEN" in stderr and "no ENVSEAL header" in stderr, stderr
         assert result.stdout == b""
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 3: another sealed file in the expected one's place
+
+
+def test_a_file_of_another_context_is_refused_under_expect_context(attack: Attack, sealed: Path, keys: dict[str, str],
+                                                                   marker: Path) -> None:
+    foreign = attack.seal("payroll.env", keys["arn"], context="app=payroll")
+    attack.cli("verify", str(foreign))  # genuine and intact: only the pin can tell
+    for options in (("--expect-context", CONTEXT), ("--expect-context", CONTEXT, "--pristine", "--strict")):
+        result = attack.cli(*exec_args(foreign, marker, *options), expect=TAMPERED)
+        stderr = result.stderr.decode()
+        assert "app" in stderr and "payroll" in stderr and "billing" in stderr, stderr
+        assert not marker.exists()
+    # The context must match exactly: a pin on a subset or a superset is refused too.
+    two = attack.seal("two.env", keys["arn"], context="app=billing")
+    attack.cli(*exec_args(two, marker, "--expect-context", CONTEXT, "--expect-context", "stage=prod"), expect=TAMPERED)
+    assert not marker.exists()
+    attack.cli(*exec_args(sealed, marker, "--expect-context", CONTEXT))
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("pin", ["arn", "id", "alias"])
+def test_a_file_of_another_key_is_refused_under_expect_key(attack: Attack, sealed: Path, keys: dict[str, str],
+                                                           marker: Path, pin: str) -> None:
+    foreign = attack.seal(f"other-key-{pin}.env", keys["other_arn"])
+    result = attack.cli(*exec_args(foreign, marker, "--expect-key", keys[pin], "--expect-context", CONTEXT), expect=TAMPERED)
+    assert keys[pin] in result.stderr.decode()
+    assert not marker.exists()
+    attack.cli(*exec_args(sealed, marker, "--expect-key", keys[pin]))
+    assert marker.exists()
+
+
+def test_expectations_need_a_sealed_file(attack: Attack, marker: Path) -> None:
+    unsealed = attack.folder / "unsealed.env"
+    unsealed.write_bytes(b"LOG_LEVEL=info\n")
+    attack.cli(*exec_args(unsealed, marker, "--allow-unsealed", "--expect-context", CONTEXT), expect=MALFORMED)
+    assert not marker.exists()
+
+
+def test_the_rollback_limit_that_remains(attack: Attack, keys: dict[str, str], marker: Path) -> None:
+    """An older sealed file of the same context and key is genuine: the pins cannot tell it from
+    the current one (docs/THREAT_MODEL.md says so). This test keeps that statement honest."""
+    older = attack.seal("older.env", keys["arn"], plain=b"API_TOKEN=revoked-token-0001\n")
+    attack.cli(*exec_args(older, marker, "--expect-context", CONTEXT, "--expect-key", keys["arn"]))
+    assert marker.exists()
