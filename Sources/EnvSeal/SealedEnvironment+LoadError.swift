@@ -12,7 +12,9 @@ extension SealedEnvironment {
         public enum Cause: Sendable, Equatable {
             /// The environment has nothing sealed (no header, no lambda-mode variables).
             case notSealed
-            /// A variable was removed, added, changed or moved after sealing: stop, do not retry.
+            /// A variable was removed, added, changed or moved after sealing, a header was removed
+            /// from sealed values, or the file is not the one expected (another context or key):
+            /// stop, do not retry.
             case tampered
             /// The header or a value does not parse, or a plaintext is not text.
             case malformed
@@ -48,6 +50,8 @@ extension SealedEnvironment {
             case let error as SealedFileError:
                 switch error.kind {
                 case .notSealed: self.init(.notSealed, variable: nil, error.description)
+                case .sealedValueWithoutHeader(let name): self.init(.tampered, variable: name, error.description)
+                case .unexpectedContext, .unexpectedKey: self.init(.tampered, variable: nil, error.description)
                 case .duplicateVariable(let name), .noSuchVariable(let name), .invalidName(let name),
                      .invalidValue(let name, _), .notLambdaCiphertext(let name):
                     self.init(.malformed, variable: name, error.description)

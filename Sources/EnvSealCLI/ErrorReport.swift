@@ -23,6 +23,9 @@ enum ErrorReport {
                 return CLIError(place + error.description, hint: "seal it first with `envseal encrypt`", exitCode: EnvSealExit.malformedInput)
             case .invalidPattern, .nothingSelected, .invalidName, .noSuchVariable:
                 return CLIError(place + error.description, exitCode: EnvSealExit.usage)
+            case .sealedValueWithoutHeader, .unexpectedContext, .unexpectedKey:
+                return CLIError(place + error.description, hint: "the file was changed or replaced after sealing; restore it from version control",
+                                exitCode: EnvSealExit.tampered)
             default:
                 return CLIError(place + error.description, exitCode: EnvSealExit.malformedInput)
             }

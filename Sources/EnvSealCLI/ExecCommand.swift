@@ -21,6 +21,12 @@ struct ExecCommand: AsyncParsableCommand {
         inside a function), with one Decrypt call, verifies them, and starts CMD with the \
         plaintext environment, without the ENVSEAL header. Core dumps are disabled first.
 
+        Every variable of FILE must be covered by its header: one added after sealing \
+        (LD_PRELOAD, PATH, …) is tampering (exit 51, naming it). A FILE without a header is \
+        refused (exit 65) unless --allow-unsealed; sealed values (es1:) without a header always \
+        are (exit 51). --expect-context and --expect-key refuse a genuine sealed file of another \
+        context or key put in FILE's place (exit 51).
+
         Without --redact, envseal replaces itself with CMD (execve): CMD gets envseal's PID and \
         every signal directly. With --redact, envseal stays as CMD's parent, scrubs every secret \
         (and its base64, base64url, URL, JSON and hex encodings) from CMD's stdout and stderr, \
@@ -34,6 +40,7 @@ struct ExecCommand: AsyncParsableCommand {
         Examples:
           envseal exec --file .env.sealed -- node server.js
           envseal exec --file .env.sealed --redact -- ./run-migrations.sh
+          envseal exec --file .env.sealed --expect-context app=billing --expect-key alias/billing -- node server.js
           envseal exec --redact -- python handler.py      # inside a function: sealed variables are in the environment
         """
     )
@@ -49,6 +56,15 @@ struct ExecCommand: AsyncParsableCommand {
 
     @Flag(help: "Refuse to run CMD when nothing is sealed, instead of running it with the environment as it is.")
     var strict = false
+
+    @Flag(help: "Run CMD with FILE's variables as they are when FILE has no ENVSEAL header (sealed es1: values are still refused).")
+    var allowUnsealed = false
+
+    @Option(help: ArgumentHelp("Refuse a sealed file whose encryption context is not exactly these pairs (repeat for each).", valueName: "key=value"))
+    var expectContext: [String] = []
+
+    @Option(help: ArgumentHelp("Refuse a sealed file whose data key is not wrapped under this key (key ID, key ARN, alias name or alias ARN).", valueName: "key"))
+    var expectKey: String?
 
     @Option(help: "Values shorter than this many bytes are not scrubbed by --redact.")
     var minLength = RedactionPatterns.defaultMinimumLength
@@ -67,6 +83,14 @@ struct ExecCommand: AsyncParsableCommand {
     func validate() throws {
         guard !command.isEmpty else { throw ValidationError("give the command to run after --, e.g. envseal exec --file .env.sealed -- node app.js") }
         guard minLength >= 1 else { throw ValidationError("--min-length must be at least 1") }
+        if !expectContext.isEmpty {
+            do {
+                _ = try ContextArgument.parse(expectContext, option: "--expect-context")
+            } catch let error as CLIError {
+                throw ValidationError(error.message)
+            }
+        }
+        if let expectKey, expectKey.isEmpty { throw ValidationError("--expect-key needs a key ID, ARN or alias") }
     }
 
     func run() async throws {
@@ -77,7 +101,8 @@ struct ExecCommand: AsyncParsableCommand {
     /// The parsed options as plain values.
     var options: ExecOptions {
         ExecOptions(file: file, redact: redact, pristine: pristine, strict: strict, minLength: minLength,
-                    lambdaVariables: lambdaVariables, function: function, command: command)
+                    lambdaVariables: lambdaVariables, function: function, allowUnsealed: allowUnsealed,
+                    expectContext: expectContext, expectKey: expectKey, command: command)
     }
 }
 

@@ -18,6 +18,10 @@ struct ExecOptions: Equatable, Sendable {
     var minLength = RedactionPatterns.defaultMinimumLength
     var lambdaVariables: [String] = []
     var function: String?
+    var allowUnsealed = false
+    /// `--expect-context` pairs as given (`key=value`).
+    var expectContext: [String] = []
+    var expectKey: String?
     var command: [String] = []
 
     /// Opens the sealed environment and runs the command with it: replaced by it, or (with
@@ -33,15 +37,18 @@ struct ExecOptions: Equatable, Sendable {
         }
         var environment = ownEnvironment
         var secrets: [String: Secret<String>] = [:]
-        let sources = try file.map(Self.variables(inFile:)) ?? ownEnvironment
+        let expectedContext = try expectContext.isEmpty ? nil : ContextArgument.parse(expectContext, option: "--expect-context").dictionary
+        let dotenv = try file.map(Self.dotenv(inFile:))
+        let sources = dotenv.map { Dictionary($0.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last }) } ?? ownEnvironment
         let isSealed = sources[SealedFileHeader.variableName] != nil || !lambdaVariables.isEmpty
         if isSealed {
             let connection = try await connect()
             let opened: SealedEnvironment
             do {
                 opened = try await SealedEnvironment.load(
-                    from: .variables(sources), provider: KMSDataKeyProvider(client: connection.client),
-                    options: .init(maxAge: .zero, lambdaVariables: lambdaVariables, functionName: function))
+                    from: dotenv.map { .dotenv($0) } ?? .variables(sources), provider: KMSDataKeyProvider(client: connection.client),
+                    options: .init(maxAge: .zero, lambdaVariables: lambdaVariables, functionName: function, allowUnsealed: allowUnsealed,
+                                   expectedContext: expectedContext, expectedKey: expectKey))
             } catch {
                 throw Self.cliError(error, place: file)
             }
@@ -52,11 +59,29 @@ struct ExecOptions: Equatable, Sendable {
             } else {
                 environment = ownEnvironment.merging(decrypted) { _, new in new }
             }
-        } else if strict {
-            throw CLIError("\(file ?? "the environment"): nothing is sealed (no \(SealedFileHeader.variableName) header)",
-                           hint: "seal it with `envseal encrypt`, or drop --strict", exitCode: EnvSealExit.malformedInput)
-        } else if let file {
-            environment = pristine ? sources : ownEnvironment.merging(sources) { _, new in new }
+        } else {
+            let place = file ?? "the environment"
+            // Nothing can verify a sealed-looking value without its header: it was removed.
+            if let name = sources.keys.sorted().first(where: { SealedValue.isSealed(sources[$0]!) }) {
+                throw CLIError("\(place): \(SealedFileError(.sealedValueWithoutHeader(name: name)))",
+                               hint: "restore the file from version control", exitCode: EnvSealExit.tampered)
+            }
+            if strict {
+                throw CLIError("\(place): nothing is sealed (no \(SealedFileHeader.variableName) header)",
+                               hint: "seal it with `envseal encrypt`, or drop --strict", exitCode: EnvSealExit.malformedInput)
+            }
+            if expectedContext != nil || expectKey != nil {
+                throw CLIError("\(place): no \(SealedFileHeader.variableName) header, so --expect-context and --expect-key cannot be checked",
+                               exitCode: EnvSealExit.malformedInput)
+            }
+            if let file {
+                guard allowUnsealed else {
+                    throw CLIError("\(file): the file has no \(SealedFileHeader.variableName) header: nothing authenticates its values",
+                                   hint: "seal it with `envseal encrypt`, or pass --allow-unsealed to run with its values as they are",
+                                   exitCode: EnvSealExit.malformedInput)
+                }
+                environment = pristine ? sources : ownEnvironment.merging(sources) { _, new in new }
+            }
         }
         environment[SealedFileHeader.variableName] = nil
         if strict, let name = environment.first(where: { SealedValue.isSealed($0.value) })?.key {
@@ -90,13 +115,13 @@ struct ExecOptions: Equatable, Sendable {
         Foundation.exit(termination.exitCode)
     }
 
-    /// The variables of a sealed dotenv file.
-    private static func variables(inFile path: String) throws -> [String: String] {
+    /// A sealed dotenv file, refused when a name is assigned twice.
+    private static func dotenv(inFile path: String) throws -> DotenvFile {
         let dotenv = try FileIO.readDotenv(path)
         if let duplicate = dotenv.duplicateNames().first {
             throw CLIError("\(path): variable \(duplicate) is assigned more than once", exitCode: EnvSealExit.malformedInput)
         }
-        return Dictionary(dotenv.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+        return dotenv
     }
 
     static func cliError(_ error: ChildProcessError) -> CLIError {
@@ -111,7 +136,9 @@ struct ExecOptions: Equatable, Sendable {
         let prefix = place.map { "\($0): " } ?? ""
         let code: Int32
         switch error.cause {
-        case .tampered: code = EnvSealExit.tampered
+        case .tampered:
+            return CLIError(prefix + error.message, hint: place.map { _ in "the file was changed or replaced after sealing; restore it from version control" },
+                            exitCode: EnvSealExit.tampered)
         case .malformed, .notSealed: code = EnvSealExit.malformedInput
         case .unreadable: code = EnvSealExit.cannotRead
         case .unreachable: code = EnvSealExit.unavailable
@@ -125,8 +152,9 @@ struct ExecOptions: Equatable, Sendable {
 }
 
 /// `envseal exec` as a function starts it — `[--file F] [--redact] [--pristine] [--strict]
-/// [--min-length N] [--function NAME] [--endpoint URL] [--profile P] [--region R] -- CMD ARGS…`,
-/// with a KMS endpoint from `--endpoint` or the environment — parsed by hand.
+/// [--allow-unsealed] [--expect-context K=V]… [--expect-key KEY] [--min-length N]
+/// [--function NAME] [--endpoint URL] [--profile P] [--region R] -- CMD ARGS…`, with a KMS
+/// endpoint from `--endpoint` or the environment — parsed by hand.
 ///
 /// `exec` starts every invocation of a function, and ArgumentParser spends about 5 ms of the
 /// 33 ms of `envseal exec` building its parser (reflecting on the command's properties, looking up
@@ -159,17 +187,19 @@ struct FastExecArguments: Equatable {
                 name = String(argument[..<equals])
                 value = String(argument[argument.index(after: equals)...])
             }
-            guard seen.insert(name).inserted else { return nil }
+            // --expect-context is the one option given once per pair.
+            guard seen.insert(name).inserted || name == "--expect-context" else { return nil }
             switch name {
-            case "--redact", "--pristine", "--strict":
+            case "--redact", "--pristine", "--strict", "--allow-unsealed":
                 guard value == nil else { return nil }
                 switch name {
                 case "--redact": options.redact = true
                 case "--pristine": options.pristine = true
+                case "--allow-unsealed": options.allowUnsealed = true
                 default: options.strict = true
                 }
                 continue
-            case "--file", "--min-length", "--function", "--endpoint", "--profile", "--region":
+            case "--file", "--min-length", "--function", "--endpoint", "--profile", "--region", "--expect-context", "--expect-key":
                 if value == nil, index < arguments.endIndex {
                     value = arguments[index]
                     index += 1
@@ -184,12 +214,18 @@ struct FastExecArguments: Equatable {
                 guard let length = Int(value), length >= 1 else { return nil }
                 options.minLength = length
             case "--function": options.function = value
+            case "--expect-context": options.expectContext.append(value)
+            case "--expect-key": options.expectKey = value
             case "--endpoint": endpoint = value
             case "--profile": profile = value
             default: region = value
             }
         }
         guard !options.command.isEmpty else { return nil }
+        // A bad pair gets ArgumentParser's usage message.
+        if !options.expectContext.isEmpty {
+            guard (try? ContextArgument.parse(options.expectContext, option: "--expect-context")) != nil else { return nil }
+        }
         guard endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: environment) else { return nil }
     }
 

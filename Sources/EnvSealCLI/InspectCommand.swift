@@ -10,7 +10,7 @@ struct InspectCommand: ParsableCommand {
         discussion: """
         Parses FILE as dotenv (docs/DOTENV.md). For a sealed file it reads the ENVSEAL header \
         (docs/FORMAT.md) and checks, without contacting the key service, that every variable the \
-        header lists is present, that no sealed value is missing from the header, and that every \
+        header lists is present, that every variable of the file is listed, and that every \
         sealed value is well formed. Values are never printed. Authenticity (the MAC and each \
         value's seal) needs the data key: `envseal verify` checks it.
 
@@ -110,7 +110,8 @@ struct FileInspection: Encodable {
                     }
                 }
             }
-            for assignment in others where SealedValue.isSealed(assignment.value) && !listed.contains(assignment.name) {
+            // A sealed file's header must cover every variable, plain ones included.
+            for assignment in others where !listed.contains(assignment.name) {
                 problems.append("line \(assignment.line): \(FormatError(.unlistedVariable(name: assignment.name)))")
             }
             header = Header(

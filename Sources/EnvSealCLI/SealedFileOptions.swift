@@ -62,24 +62,24 @@ enum SecretInput {
     }
 }
 
-/// Parses `--context key=value` pairs.
+/// Parses `--context key=value` pairs (or another option's, named in errors).
 enum ContextArgument {
-    static func parse(_ pairs: [String]) throws -> EncryptionContext {
+    static func parse(_ pairs: [String], option: String = "--context") throws -> EncryptionContext {
         var dictionary: [String: String] = [:]
         for pair in pairs {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                throw CLIError("--context \(pair): expected key=value", exitCode: EnvSealExit.usage)
+                throw CLIError("\(option) \(pair): expected key=value", exitCode: EnvSealExit.usage)
             }
             let key = String(pair[..<equals])
             guard dictionary[key] == nil else {
-                throw CLIError("--context: key \(key) is given twice", exitCode: EnvSealExit.usage)
+                throw CLIError("\(option): key \(key) is given twice", exitCode: EnvSealExit.usage)
             }
             dictionary[key] = String(pair[pair.index(after: equals)...])
         }
         do {
             return try EncryptionContext(dictionary)
         } catch {
-            throw CLIError("--context: \(error)", exitCode: EnvSealExit.usage)
+            throw CLIError("\(option): \(error)", exitCode: EnvSealExit.usage)
         }
     }
 }

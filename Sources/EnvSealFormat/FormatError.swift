@@ -25,8 +25,8 @@ public struct FormatError: Error, Sendable, Equatable, CustomStringConvertible {
         case valueNotAuthentic(name: String)
         /// A sealed variable listed in the header is missing from the file.
         case missingVariable(name: String)
-        /// A variable is sealed in the file but not listed in the header: added, or pasted from
-        /// another file.
+        /// A variable is sealed in the file (or, in a sealed file, any variable) but not listed
+        /// in the header: added, or pasted from another file.
         case unlistedVariable(name: String)
         /// A variable's value differs from the one the header's MAC covers: edited, replaced by an
         /// older sealed value, or a covered plain variable changed.

@@ -193,6 +193,21 @@ public struct SealedFileHeader: Sendable, Equatable {
     /// The names of the covered plain variables.
     public var coveredNames: [String] { entries.filter { $0.kind == .covered }.map(\.name) }
 
+    /// Checks that the header lists every one of `names` (its own name aside): what a sealed
+    /// *file* must pass, where a variable the header does not cover (`LD_PRELOAD`, `PATH`) would
+    /// otherwise reach a process unauthenticated.
+    ///
+    /// Not for a process environment, where the platform's own variables are never listed.
+    /// - Parameter names: Every variable name of the file.
+    /// - Throws: ``FormatError`` `.unlistedVariable` naming the first such variable by name.
+    public func checkListsEvery(_ names: some Sequence<String>) throws(FormatError) {
+        let listed = Set(entries.map(\.name))
+        let unlisted = names.filter { $0 != Self.variableName && !listed.contains($0) }
+        if let first = unlisted.min(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            throw FormatError(.unlistedVariable(name: first))
+        }
+    }
+
     /// Checks that the file's variables are exactly those the header was made for.
     ///
     /// Checks names first (missing or unlisted variables), then the MAC; when the MAC fails, the

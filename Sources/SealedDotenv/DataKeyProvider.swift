@@ -18,8 +18,11 @@ public protocol DataKeyProvider: Sendable {
     /// - Parameters:
     ///   - wrapped: The wrapped data key, as ``generateDataKey(keyID:context:)`` returned it.
     ///   - context: The context it was wrapped with.
+    ///   - keyID: The master key the caller expects (key ID, key ARN, alias name or alias ARN),
+    ///     or `nil`. KMS's Decrypt takes it as `KeyId` and fails with `IncorrectKeyException`
+    ///     when the data key was wrapped under another key; an alias is resolved there.
     /// - Returns: The data key and the ARN of the master key that wrapped it.
-    func unwrapDataKey(_ wrapped: [UInt8], context: EncryptionContext) async throws -> UnwrappedDataKey
+    func unwrapDataKey(_ wrapped: [UInt8], context: EncryptionContext, keyID: String?) async throws -> UnwrappedDataKey
 
     /// Wraps an already wrapped data key again, under the newest version of a master key, without
     /// the plaintext leaving the key service (ReEncrypt).

@@ -31,9 +31,9 @@ public struct KMSDataKeyProvider: DataKeyProvider {
                                 wrapped: Array(wrapped), keyARN: keyARN)
     }
 
-    public func unwrapDataKey(_ wrapped: [UInt8], context: EncryptionContext) async throws -> UnwrappedDataKey {
+    public func unwrapDataKey(_ wrapped: [UInt8], context: EncryptionContext, keyID: String?) async throws -> UnwrappedDataKey {
         let response = try await client.call(KMS.DecryptRequest(
-            ciphertextBlob: Data(wrapped), encryptionContext: context.wireValue))
+            ciphertextBlob: Data(wrapped), encryptionContext: context.wireValue, keyId: keyID))
         guard let keyARN = response.keyId else {
             throw KMSError(.serialization, "Decrypt's response lacks KeyId.")
         }

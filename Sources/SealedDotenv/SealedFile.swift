@@ -56,23 +56,42 @@ public struct SealedFile: Sendable {
     }
 
     /// Verifies a sealed file and opens every sealed value, with one unwrap of the data key.
-    /// - Parameter file: The sealed file.
+    ///
+    /// Every variable of the file must be one the header covers: a variable added to a sealed
+    /// file (`LD_PRELOAD`, `PATH`) is tampering, refused before the key service is asked.
+    /// - Parameters:
+    ///   - file: The sealed file.
+    ///   - expectation: The context and key the caller expects of the file, if any.
     /// - Returns: The plaintexts and what the header says.
-    /// - Throws: ``SealedFileError`` (not sealed, duplicate names), ``FormatError`` (a malformed
-    ///   header or value; tampering, naming the variable), or the provider's error.
-    public func open(_ file: DotenvFile) async throws -> OpenedFile {
-        try await open(environment: try Self.variables(of: file))
+    /// - Throws: ``SealedFileError`` (not sealed, a sealed value without a header, duplicate
+    ///   names, another context or key than expected), ``FormatError`` (a malformed header or
+    ///   value; tampering, naming the variable), or the provider's error.
+    public func open(_ file: DotenvFile, expecting expectation: Expectation = .none) async throws -> OpenedFile {
+        try await open(environment: try Self.variables(of: file), coverage: .everyVariable, expecting: expectation)
     }
 
-    /// Verifies and opens a sealed environment given as variables (a process environment).
-    /// - Parameter environment: Every variable; those the header does not mention are ignored.
+    /// Verifies and opens a sealed environment given as variables.
+    /// - Parameters:
+    ///   - environment: Every variable, the header's included.
+    ///   - coverage: Which of them the header must list: ``Coverage/listedVariables`` for a
+    ///     process environment (the default), ``Coverage/everyVariable`` for a file's variables.
+    ///   - expectation: The context and key the caller expects, if any.
     /// - Returns: The plaintexts and what the header says.
-    /// - Throws: As ``open(_:)``.
-    public func open(environment: [String: String]) async throws -> OpenedFile {
-        guard let text = environment[SealedFileHeader.variableName] else { throw SealedFileError(.notSealed) }
+    /// - Throws: As ``open(_:expecting:)``.
+    public func open(
+        environment: [String: String], coverage: Coverage = .listedVariables, expecting expectation: Expectation = .none
+    ) async throws -> OpenedFile {
+        guard let text = environment[SealedFileHeader.variableName] else {
+            if let name = environment.keys.sorted().first(where: { SealedValue.isSealed(environment[$0]!) }) {
+                throw SealedFileError(.sealedValueWithoutHeader(name: name))
+            }
+            throw SealedFileError(.notSealed)
+        }
         let header = try SealedFileHeader(parsing: text)
+        if coverage == .everyVariable { try header.checkListsEvery(environment.keys) }
+        try expectation.check(header)
         let variables = SealedFileHeader.Variables(environment: environment, header: header)
-        let unwrapped = try await provider.unwrapDataKey(header.wrappedDataKey, context: header.context)
+        let unwrapped = try await expectation.unwrap(header, with: provider)
         let keys = try SealedFileKeys(dataKey: unwrapped.dataKey)
         let values = try header.open(variables, keys: keys)
         return OpenedFile(header: header, keyARN: unwrapped.keyARN, keys: keys, variables: variables, values: values)

@@ -1,3 +1,5 @@
+import EnvSealFormat
+
 /// An error of a sealed-file operation that is neither a format error nor the key service's.
 ///
 /// Descriptions name the variable or pattern at fault and never hold a value.
@@ -22,6 +24,15 @@ public struct SealedFileError: Error, Sendable, Equatable, CustomStringConvertib
         case invalidPattern(pattern: String, reason: String)
         /// Nothing matched the selection.
         case nothingSelected
+        /// A variable holds a sealed (`es1:`) value but there is no `ENVSEAL` header to verify it
+        /// with: the header was removed.
+        case sealedValueWithoutHeader(name: String)
+        /// The header's encryption context is not the one the caller expects: another sealed
+        /// file was put in this one's place.
+        case unexpectedContext(found: EncryptionContext, expected: EncryptionContext)
+        /// The data key is not wrapped under the master key the caller expects (as given: key ID,
+        /// ARN, alias name or alias ARN).
+        case unexpectedKey(expected: String)
     }
 
     /// What went wrong.
@@ -41,6 +52,20 @@ public struct SealedFileError: Error, Sendable, Equatable, CustomStringConvertib
         case .notLambdaCiphertext(let name): return "the value of \(name) is not a base64 KMS ciphertext"
         case .invalidPattern(let pattern, let reason): return "invalid pattern \(pattern): \(reason)"
         case .nothingSelected: return "no variable matches the selection"
+        case .sealedValueWithoutHeader(let name):
+            return "variable \(name) holds a sealed value but the file has no \(SealedFileHeader.variableName) header: the header was removed"
+        case .unexpectedContext(let found, let expected):
+            return "the file is sealed with encryption context \(found), not the expected \(expected): another sealed file is in its place"
+        case .unexpectedKey(let expected):
+            return "the file's data key is not wrapped under the expected key \(expected): another sealed file is in its place"
+        }
+    }
+
+    /// `true` for the kinds that mean "forged or substituted": stop, do not try another way.
+    public var isTampering: Bool {
+        switch kind {
+        case .sealedValueWithoutHeader, .unexpectedContext, .unexpectedKey: return true
+        default: return false
         }
     }
 }

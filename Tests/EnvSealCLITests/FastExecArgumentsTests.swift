@@ -31,6 +31,9 @@ struct FastExecArgumentsTests {
         ["--endpoint", "http://127.0.0.1:9000", "--profile", "deploy", "--region", "eu-west-1", "--", "cmd"],
         ["--endpoint=aws", "--region=us-east-2", "--", "cmd", "--", "more"],
         ["--", "cmd", "--file", "not-envseals"],
+        ["--file", "f", "--allow-unsealed", "--", "cmd"],
+        ["--file", "f", "--expect-context", "app=billing", "--expect-context=stage=prod", "--expect-key", "alias/billing", "--", "cmd"],
+        ["--expect-key=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", "--", "cmd"],
     ])
     func agreesWithArgumentParser(arguments: [String]) throws {
         let fast = try #require(FastExecArguments(arguments, environment: Self.remote))
@@ -48,6 +51,10 @@ struct FastExecArgumentsTests {
         ["--lambda-variables", "A", "B", "--", "cmd"],
         ["--keystore", "ks", "--", "cmd"], ["--passphrase", "--", "cmd"], ["--account-id", "123456789012", "--", "cmd"],
         ["--store", "postgres://u@h/db", "--", "cmd"],
+        ["--allow-unsealed=yes", "--", "cmd"], ["--allow-unsealed", "--allow-unsealed", "--", "cmd"],
+        ["--expect-key", "a", "--expect-key", "b", "--", "cmd"],
+        ["--expect-context", "nokey", "--", "cmd"], ["--expect-context", "a=1", "--expect-context", "a=2", "--", "cmd"],
+        ["--expect-context", "--", "cmd"],
     ])
     func leavesEverythingElseToArgumentParser(arguments: [String]) {
         #expect(FastExecArguments(arguments, environment: Self.remote) == nil)

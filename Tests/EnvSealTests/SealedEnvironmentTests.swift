@@ -30,8 +30,12 @@ final class FakeKeyService: DataKeyProvider {
         return GeneratedDataKey(dataKey: key, wrapped: handle, keyARN: Self.arn)
     }
 
-    func unwrapDataKey(_ wrapped: [UInt8], context: EncryptionContext) async throws -> UnwrappedDataKey {
+    func unwrapDataKey(_ wrapped: [UInt8], context: EncryptionContext, keyID: String?) async throws -> UnwrappedDataKey {
         try count()
+        // As KMS: a named key must be the one that wrapped the data key.
+        if let keyID, ![Self.arn, String(Self.arn.split(separator: "/").last!), "alias/app"].contains(keyID) {
+            throw KMSError(.incorrectKey, "the ciphertext was not encrypted under \(keyID)")
+        }
         guard let (key, bound) = state.withLock({ $0.keys[wrapped] }), bound == context else {
             throw KMSError(.invalidCiphertext, "no")
         }
