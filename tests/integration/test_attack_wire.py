@@ -1,0 +1,210 @@
+"""The wire, attacked: what a client that signs less than it should can do to the real server
+(issue "Fail closed everywhere", item 8).
+
+- The operation must be signed: a request signed with ``SignedHeaders=host;x-amz-date`` whose
+  ``X-Amz-Target`` is swapped afterwards is refused, naming the header; so is one whose
+  ``Content-Type`` is unsigned, and one with ``X-Amz-Target``, ``Content-Type``, ``Host``,
+  ``X-Amz-Date`` or ``Authorization`` repeated — even when the repetition itself is signed.
+
+Requests are built with raw sockets and signed either by botocore's ``SigV4Auth`` or, where
+botocore cannot express the attack (repeated header lines), by the small SigV4 signer below, which
+follows the AWS test suite's rules for repeated headers (values joined with ``,`` in order).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import socket
+from typing import Optional
+
+import botocore.auth
+import botocore.credentials
+import pytest
+from botocore.awsrequest import AWSRequest
+
+from conftest import REGION, Credentials, EnvsealServer
+
+JSON_TYPE = "application/x-amz-json-1.1"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    instance = EnvsealServer(tmp_path_factory.mktemp("wire"))
+    instance.start()
+    yield instance
+    code, _ = instance.stop()
+    assert code == 0, f"the server exited {code} after SIGTERM\n{instance.stderr_tail()}"
+
+
+@pytest.fixture(scope="module")
+def admin(server) -> Credentials:
+    return server.admin_credentials()
+
+
+@pytest.fixture(scope="module")
+def kms(server, admin):
+    return server.client(admin)
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw HTTP
+
+
+class RawReply:
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def json(self) -> dict:
+        try:
+            value = json.loads(self.body)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def header(self, name: str) -> Optional[str]:
+        return next((v for n, v in self.headers if n.lower() == name.lower()), None)
+
+    def describe(self) -> str:
+        return f"HTTP {self.status} {self.json.get('__type')} {self.json.get('message')}"
+
+
+def read_reply(sock: socket.socket) -> RawReply:
+    """One HTTP/1.1 response with a Content-Length (what the server sends)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"the connection closed before a response: {data[:200]!r}")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]
+    length = int(next((v for n, v in headers if n.lower() == "content-length"), "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return RawReply(status, headers, rest[:length])
+
+
+def exchange(server: EnvsealServer, headers: list[tuple[str, str]], body: bytes) -> RawReply:
+    """Sends one request, header lines exactly as given, and reads the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        lines = ["POST / HTTP/1.1", *(f"{name}: {value}" for name, value in headers), f"Content-Length: {len(body)}"]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        return read_reply(sock)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing
+
+
+def botocore_signed(server: EnvsealServer, credentials: Credentials, headers: dict[str, str], body: bytes) -> list[tuple[str, str]]:
+    """botocore's SigV4Auth over exactly ``headers`` (plus Host and X-Amz-Date, which it adds)."""
+    request = AWSRequest(method="POST", url=server.url + "/", data=body, headers=headers)
+    botocore.auth.SigV4Auth(credentials.botocore(), "kms", REGION).add_auth(request)
+    prepared = request.prepare()
+    return [("Host", f"127.0.0.1:{server.port}")] + [
+        (name, value) for name, value in prepared.headers.items() if name.lower() not in ("content-length", "host")
+    ]
+
+
+def hand_signed(credentials: Credentials, headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
+    """SigV4 over every header line given, repeated lines joined with ',' as the AWS test suite
+    (get-header-key-duplicate) does: a client that signs its repeated headers honestly."""
+    amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    lines = headers + [("X-Amz-Date", amz_date)] if not any(n.lower() == "x-amz-date" for n, _ in headers) else headers
+    joined: dict[str, list[str]] = {}
+    for name, value in lines:
+        joined.setdefault(name.lower(), []).append(" ".join(value.split()))
+    names = sorted(joined)
+    canonical = "\n".join([
+        "POST", "/", "",
+        "".join(f"{name}:{','.join(joined[name])}\n" for name in names),
+        ";".join(names),
+        hashlib.sha256(body).hexdigest(),
+    ])
+    date = next(v for n, v in lines if n.lower() == "x-amz-date")
+    scope = f"{date[:8]}/{REGION}/kms/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + credentials.secret_access_key).encode()
+    for part in (date[:8], REGION, "kms", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    authorization = (f"AWS4-HMAC-SHA256 Credential={credentials.access_key_id}/{scope}, "
+                     f"SignedHeaders={';'.join(names)}, Signature={signature}")
+    return lines + [("Authorization", authorization)]
+
+
+def key_state(kms, key_id: str) -> str:
+    return kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 8: the operation must be signed
+
+
+def test_target_swapped_after_signing_without_it_is_refused(server, admin, kms):
+    key = kms.create_key(Description="wire: target swap")["KeyMetadata"]["KeyId"]
+    body = json.dumps({"KeyId": key}).encode()
+    # Signed as SignedHeaders=host;x-amz-date: neither the operation nor the content type.
+    signed = botocore_signed(server, admin, {}, body)
+    assert "SignedHeaders=host;x-amz-date," in dict(signed)["Authorization"]
+    reply = exchange(server, signed + [("Content-Type", JSON_TYPE), ("X-Amz-Target", "TrentService.DisableKey")], body)
+    assert reply.status == 400 and reply.json.get("__type") == "InvalidSignatureException", reply.describe()
+    assert "'X-Amz-Target'" in reply.json.get("message", ""), reply.describe()
+    assert key_state(kms, key) == "Enabled", "the server acted on an operation nobody signed"
+
+
+def test_unsigned_content_type_is_refused(server, admin):
+    body = b"{}"
+    signed = botocore_signed(server, admin, {"X-Amz-Target": "TrentService.ListKeys"}, body)
+    reply = exchange(server, signed + [("Content-Type", JSON_TYPE)], body)
+    assert reply.status == 400 and reply.json.get("__type") == "InvalidSignatureException", reply.describe()
+    assert "'Content-Type'" in reply.json.get("message", ""), reply.describe()
+
+
+def test_fully_signed_request_is_served(server, admin):
+    body = b"{}"
+    reply = exchange(server, botocore_signed(
+        server, admin, {"Content-Type": JSON_TYPE, "X-Amz-Target": "TrentService.ListKeys"}, body), body)
+    assert reply.status == 200, reply.describe()
+
+
+@pytest.mark.parametrize("repeated", ["X-Amz-Target", "Content-Type", "Host", "X-Amz-Date"])
+def test_repeated_header_is_refused_even_when_signed(server, admin, kms, repeated):
+    key = kms.create_key(Description=f"wire: repeated {repeated}")["KeyMetadata"]["KeyId"]
+    body = json.dumps({"KeyId": key}).encode()
+    amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    headers = [("Host", f"127.0.0.1:{server.port}"), ("Content-Type", JSON_TYPE),
+               ("X-Amz-Target", "TrentService.DescribeKey"), ("X-Amz-Date", amz_date)]
+    second = {"X-Amz-Target": "TrentService.DisableKey", "Content-Type": "text/plain",
+              "Host": "evil.example", "X-Amz-Date": amz_date}[repeated]
+    reply = exchange(server, hand_signed(admin, headers + [(repeated, second)], body), body)
+    assert reply.status == 400 and reply.json.get("__type") == "IncompleteSignatureException", reply.describe()
+    assert f"'{repeated}'" in reply.json.get("message", ""), reply.describe()
+    assert key_state(kms, key) == "Enabled"
+
+
+def test_repeated_authorization_is_refused(server, admin):
+    body = b"{}"
+    headers = hand_signed(admin, [("Host", f"127.0.0.1:{server.port}"), ("Content-Type", JSON_TYPE),
+                                  ("X-Amz-Target", "TrentService.ListKeys")], body)
+    authorization = dict(headers)["Authorization"]
+    reply = exchange(server, headers + [("Authorization", authorization)], body)
+    assert reply.status == 400 and reply.json.get("__type") == "IncompleteSignatureException", reply.describe()
+    assert "'Authorization'" in reply.json.get("message", ""), reply.describe()
+
+
+def test_hand_signer_is_honest(server, admin):
+    """The signer above is right: without a repetition its requests are served."""
+    body = b"{}"
+    reply = exchange(server, hand_signed(admin, [("Host", f"127.0.0.1:{server.port}"), ("Content-Type", JSON_TYPE),
+                                                 ("X-Amz-Target", "TrentService.ListKeys")], body), body)
+    assert reply.status == 200, reply.describe()
