@@ -35,6 +35,11 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Address and port to listen on.")
     var listen: String = "127.0.0.1:8417"
 
+    @Option(name: .customLong("request-timeout"), help: ArgumentHelp(
+        "Seconds a request may take to arrive, headers and body; past it: 408 and the connection closed.",
+        valueName: "seconds"))
+    var requestTimeout: Int = 20
+
     @Option(name: .customLong("maintenance-interval"), help: "Seconds between runs of due rotations and deletions.")
     var maintenanceInterval: Int = 60
 
@@ -54,6 +59,7 @@ struct ServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard (1...3600).contains(requestTimeout) else { throw ValidationError("--request-timeout must be 1 to 3600 seconds") }
         _ = try parsedRateLimit()
     }
 
@@ -90,7 +96,7 @@ struct ServerCommand: AsyncParsableCommand {
             configuration: .init(
                 host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval),
                 tls: tlsCert.flatMap { cert in tlsKey.map { (certificateChain: cert, privateKey: $0) } },
-                rateLimit: try parsedRateLimit()),
+                rateLimit: try parsedRateLimit(), requestTimeout: .seconds(requestTimeout)),
             registry: registry, logger: logger)
         let region = store.region
         let scheme = tlsCert == nil ? "http" : "https"

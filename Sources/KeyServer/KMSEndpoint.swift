@@ -60,7 +60,11 @@ struct KMSEndpoint: Sendable {
             response = Self.json(.ok, output, requestID: requestID)
             record(operationName, outcome: "Allowed", started: started)
         } catch let failure as RequestFailure {
-            response = Self.json(failure.status ?? Self.status(failure.error), failure.error.jsonBody(), requestID: requestID)
+            var failed = Self.json(failure.status ?? Self.status(failure.error), failure.error.jsonBody(), requestID: requestID)
+            // The rest of an oversized body is never read: the connection is closed after this
+            // answer rather than left with the client still sending into it.
+            if failure.status == .contentTooLarge { failed.headers[.connection] = "close" }
+            response = failed
             record(operationName, outcome: failure.error.type.rawValue, started: started)
         } catch let error as KMSError {
             response = Self.json(Self.status(error), error.jsonBody(), requestID: requestID)

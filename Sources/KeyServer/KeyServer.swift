@@ -33,13 +33,18 @@ public struct KeyServer: Sendable {
         public var rateLimit: (perSecond: Double, burst: Int)?
         /// How long a connection may stay silent (between requests, or mid-request) before it is closed.
         public var idleTimeout: Duration = .seconds(30)
+        /// How long one request may take to arrive, from its first byte to the end of its body;
+        /// past it the client gets 408 and the connection is closed, however steadily it sends.
+        public var requestTimeout: Duration
 
         /// Creates a configuration.
         public init(
             host: String = "127.0.0.1", port: Int = 8417, maxBodyBytes: Int = 64 * 1024, maintenanceInterval: Duration = .seconds(60),
-            tls: (certificateChain: String, privateKey: String)? = nil, rateLimit: (perSecond: Double, burst: Int)? = nil
+            tls: (certificateChain: String, privateKey: String)? = nil, rateLimit: (perSecond: Double, burst: Int)? = nil,
+            requestTimeout: Duration = .seconds(20)
         ) {
             self.rateLimit = rateLimit
+            self.requestTimeout = requestTimeout
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
@@ -101,11 +106,11 @@ public struct KeyServer: Sendable {
     /// - Parameter onRunning: Called with the bound port once the server listens.
     /// - Throws: ``KeyServerError`` when the TLS certificate or key cannot be read.
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        // A connection that sends nothing for this long (a slow or stuck client) is closed, so
-        // idle connections cannot pile up.
-        let idle = configuration.idleTimeout.components
-        let http1 = HTTPServerBuilder.http1(configuration: .init(
-            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)))
+        // A connection that sends nothing for idleTimeout (a stuck client) is closed, and so is
+        // one whose request takes longer than requestTimeout to arrive (a slow sender), so that
+        // neither can hold connections for long.
+        let http1 = HTTPServerBuilder.http1(
+            idleTimeout: configuration.idleTimeout, requestTimeout: configuration.requestTimeout, logger: logger)
         var server = http1
         if let tls = configuration.tls {
             // TLS is the transport's business: it comes from swift-nio-ssl, not from envseal's

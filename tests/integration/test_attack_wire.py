@@ -1,10 +1,12 @@
-"""The wire, attacked: what a client that signs less than it should can do to the real server
-(issue "Fail closed everywhere", item 8).
+"""The wire, attacked: what a client that signs less than it should and a slow sender can do to
+the real server (issue "Fail closed everywhere", items 8–9).
 
 - The operation must be signed: a request signed with ``SignedHeaders=host;x-amz-date`` whose
   ``X-Amz-Target`` is swapped afterwards is refused, naming the header; so is one whose
   ``Content-Type`` is unsigned, and one with ``X-Amz-Target``, ``Content-Type``, ``Host``,
   ``X-Amz-Date`` or ``Authorization`` repeated — even when the repetition itself is signed.
+- Request time: a sender trickling its headers or body is cut off at the request deadline
+  (``--request-timeout``, 3 s here); a 3 MB body is answered 413 at once and the connection closed.
 
 Requests are built with raw sockets and signed either by botocore's ``SigV4Auth`` or, where
 botocore cannot express the attack (repeated header lines), by the small SigV4 signer below, which
@@ -18,6 +20,8 @@ import hashlib
 import hmac
 import json
 import socket
+import threading
+import time
 from typing import Optional
 
 import botocore.auth
@@ -28,11 +32,19 @@ from botocore.awsrequest import AWSRequest
 from conftest import REGION, Credentials, EnvsealServer
 
 JSON_TYPE = "application/x-amz-json-1.1"
+REQUEST_TIMEOUT = 3
+
+
+class WireServer(EnvsealServer):
+    """The server with a short request deadline, so that the slow-sender tests are quick."""
+
+    def extra_arguments(self) -> list[str]:
+        return ["--request-timeout", str(REQUEST_TIMEOUT)]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    instance = EnvsealServer(tmp_path_factory.mktemp("wire"))
+    instance = WireServer(tmp_path_factory.mktemp("wire"))
     instance.start()
     yield instance
     code, _ = instance.stop()
@@ -99,6 +111,21 @@ def exchange(server: EnvsealServer, headers: list[tuple[str, str]], body: bytes)
         lines = ["POST / HTTP/1.1", *(f"{name}: {value}" for name, value in headers), f"Content-Length: {len(body)}"]
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         return read_reply(sock)
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the peer closes the connection (EOF or reset) within ``seconds``; data is read and dropped."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if not sock.recv(65536):
+                return True
+        except socket.timeout:
+            continue
+        except OSError:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,3 +235,97 @@ def test_hand_signer_is_honest(server, admin):
     reply = exchange(server, hand_signed(admin, [("Host", f"127.0.0.1:{server.port}"), ("Content-Type", JSON_TYPE),
                                                  ("X-Amz-Target", "TrentService.ListKeys")], body), body)
     assert reply.status == 200, reply.describe()
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 9: request time
+
+
+def test_trickled_body_is_cut_off_at_the_deadline(server, admin):
+    body = json.dumps({"Limit": 5}).encode() + b" " * 40
+    headers = botocore_signed(server, admin, {"Content-Type": JSON_TYPE, "X-Amz-Target": "TrentService.ListKeys"}, body)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        lines = ["POST / HTTP/1.1", *(f"{n}: {v}" for n, v in headers), f"Content-Length: {len(body)}"]
+        started = time.monotonic()
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sock.setblocking(False)
+        answer, closed = b"", False
+        for byte in body:  # one byte every 0.5 s: never idle, always late
+            try:
+                sock.send(bytes([byte]))
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                answer += chunk
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+                break
+            if time.monotonic() - started > REQUEST_TIMEOUT + 5:
+                break
+            time.sleep(0.5)
+        sock.setblocking(True)
+        closed = closed or closed_within(sock, 1)
+        elapsed = time.monotonic() - started
+    assert closed, f"the connection was still open after {elapsed:.1f} s of trickling"
+    assert elapsed < REQUEST_TIMEOUT + 4, f"closed only after {elapsed:.1f} s (deadline {REQUEST_TIMEOUT} s)"
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:100]
+
+
+def test_trickled_headers_are_cut_off_at_the_deadline(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        closed = False
+        for index in range(40):
+            try:
+                sock.sendall(f"X-Slow-{index}: x\r\n".encode())
+            except OSError:
+                closed = True
+                break
+            if closed_within(sock, 0.5):
+                closed = True
+                break
+        elapsed = time.monotonic() - started
+    assert closed, f"the connection was still open after {elapsed:.1f} s of trickled headers"
+    assert elapsed < REQUEST_TIMEOUT + 4, f"closed only after {elapsed:.1f} s"
+
+
+def test_a_slow_but_timely_request_is_served(server, admin):
+    body = b"{}"
+    headers = botocore_signed(server, admin, {"Content-Type": JSON_TYPE, "X-Amz-Target": "TrentService.ListKeys"}, body)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        lines = ["POST / HTTP/1.1", *(f"{n}: {v}" for n, v in headers), f"Content-Length: {len(body)}"]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        time.sleep(1)
+        sock.sendall(body)
+        reply = read_reply(sock)
+    assert reply.status == 200, reply.describe()
+
+
+def test_three_megabyte_body_gets_413_at_once_and_the_connection_closes(server, admin):
+    body = b" " * (3 * 1024 * 1024)
+    headers = botocore_signed(server, admin, {"Content-Type": JSON_TYPE, "X-Amz-Target": "TrentService.ListKeys"}, body[:2])
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        lines = ["POST / HTTP/1.1", *(f"{n}: {v}" for n, v in headers), f"Content-Length: {len(body)}"]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+        def push() -> None:
+            try:
+                sock.sendall(body)
+            except OSError:
+                pass  # the server closed: what it should do
+
+        sender = threading.Thread(target=push, daemon=True)
+        started = time.monotonic()
+        sender.start()
+        sock.settimeout(5)
+        reply = read_reply(sock)
+        answered = time.monotonic() - started
+        assert reply.status == 413, reply.describe()
+        assert answered < 3, f"the 413 came after {answered:.1f} s"
+        assert reply.header("Connection") == "close", reply.headers
+        assert closed_within(sock, 3), "the connection stayed open after the 413"
+        sender.join(5)
