@@ -134,15 +134,23 @@ struct KeyServerRouterTests {
         }
     }
 
-    @Test("health, readiness and metrics endpoints")
+    @Test("health and readiness on the KMS listener; metrics only on their own")
     func probes() async throws {
         let s = try await Self.setup(); defer { try? FileManager.default.removeItem(at: s.directory) }
         let app = Application(router: s.server.router())
         try await app.test(.router) { client in
-            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
-            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            let health = try await client.execute(uri: "/healthz", method: .get)
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(health.status == .ok && ready.status == .ok)
+            #expect(metrics.status == .notFound)
+        }
+        try await Application(router: s.server.metricsRouter()).test(.router) { client in
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.status == .ok)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let kms = try await client.execute(uri: "/", method: .post, body: ByteBuffer(string: "{}"))
+            #expect(kms.status == .notFound)
         }
     }
 }

@@ -11,7 +11,7 @@ import NIOEmbedded
 import NIOHTTPTypes
 import Testing
 
-/// The wire rules of the router: what must be signed, what may not repeat.
+/// The wire rules of the router: what must be signed, what may not repeat, what is exposed where.
 @Suite("key server wire rules")
 struct WireRulesTests {
     typealias R = KeyServerRouterTests
@@ -82,6 +82,15 @@ struct WireRulesTests {
             #expect(Self.json(response).type == "IncompleteSignatureException")
             #expect(Self.json(response).message == "The request has more than one '\(name)' header.")
         }
+    }
+
+    @Test("loopback addresses", arguments: [
+        ("127.0.0.1", true), ("127.1.2.3", true), ("localhost", true), ("LOCALHOST", true), ("::1", true), ("[::1]", true),
+        ("0.0.0.0", false), ("::", false), ("10.0.0.1", false), ("128.0.0.1", false), ("127.0.0.256", false),
+        ("127.0.0", false), ("kms.internal", false), ("", false),
+    ])
+    func loopback(host: String, expected: Bool) {
+        #expect(KeyServer.isLoopback(host) == expected)
     }
 }
 

@@ -1,5 +1,5 @@
-"""The wire, attacked: what a client that signs less than it should and a slow sender can do to
-the real server (issue "Fail closed everywhere", items 8–9).
+"""The wire, attacked: what a client that signs less than it should, a slow sender and an
+exposed listener can do to the real server (issue "Fail closed everywhere", items 8–10).
 
 - The operation must be signed: a request signed with ``SignedHeaders=host;x-amz-date`` whose
   ``X-Amz-Target`` is swapped afterwards is refused, naming the header; so is one whose
@@ -7,6 +7,8 @@ the real server (issue "Fail closed everywhere", items 8–9).
   ``X-Amz-Date`` or ``Authorization`` repeated — even when the repetition itself is signed.
 - Request time: a sender trickling its headers or body is cut off at the request deadline
   (``--request-timeout``, 3 s here); a 3 MB body is answered 413 at once and the connection closed.
+- Exposure: a plain-HTTP listener on a non-loopback address refuses to start unless
+  ``--insecure-listen`` is given, and then warns; ``/metrics`` is only on ``--metrics-listen``.
 
 Requests are built with raw sockets and signed either by botocore's ``SigV4Auth`` or, where
 botocore cannot express the attack (repeated header lines), by the small SigV4 signer below, which
@@ -20,8 +22,12 @@ import hashlib
 import hmac
 import json
 import socket
+import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Optional
 
 import botocore.auth
@@ -29,7 +35,7 @@ import botocore.credentials
 import pytest
 from botocore.awsrequest import AWSRequest
 
-from conftest import REGION, Credentials, EnvsealServer
+from conftest import REGION, Credentials, EnvsealServer, envseal_binary, free_port
 
 JSON_TYPE = "application/x-amz-json-1.1"
 REQUEST_TIMEOUT = 3
@@ -329,3 +335,93 @@ def test_three_megabyte_body_gets_413_at_once_and_the_connection_closes(server, 
         assert reply.header("Connection") == "close", reply.headers
         assert closed_within(sock, 3), "the connection stayed open after the 413"
         sender.join(5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 10: exposure
+
+
+def run_server_briefly(tmp_path: Path, *arguments: str, seconds: float = 20) -> tuple[Optional[int], str, int]:
+    """Starts a server with ``arguments``; returns (exit status or None if it was serving, its stderr, port)."""
+    port = free_port()
+    log_path = tmp_path / "server.stderr"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(envseal_binary()), "server", "--keystore", str(tmp_path / "KeyStore"), *arguments],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + seconds
+        code: Optional[int] = None
+        while time.monotonic() < deadline:
+            code = process.poll()
+            if code is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        if process.poll() is None:
+            process.terminate()
+            assert process.wait(timeout=15) == 0
+            code = None
+    return code, log_path.read_text(errors="replace"), port
+
+
+def test_plain_http_on_all_interfaces_is_refused(tmp_path):
+    port = free_port()
+    code, log, _ = run_server_briefly(tmp_path, "--listen", f"0.0.0.0:{port}")
+    assert code not in (None, 0), "the server started on 0.0.0.0 without TLS"
+    assert "--insecure-listen" in log and "0.0.0.0" in log, log[-1000:]
+
+
+def test_insecure_listen_starts_with_a_warning(tmp_path):
+    port = free_port()
+    process_log = tmp_path / "server.stderr"
+    with open(process_log, "wb") as log:
+        process = subprocess.Popen(
+            [str(envseal_binary()), "server", "--keystore", str(tmp_path / "KeyStore"),
+             "--listen", f"0.0.0.0:{port}", "--insecure-listen"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, process_log.read_text(errors="replace")[-1000:]
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, "not ready"
+                time.sleep(0.2)
+        finally:
+            process.terminate()
+            assert process.wait(timeout=15) == 0
+    text = process_log.read_text(errors="replace")
+    assert "warning" in text.lower() and "without TLS" in text, text[-1000:]
+
+
+def test_metrics_listener_on_all_interfaces_needs_insecure_listen(tmp_path):
+    code, log, _ = run_server_briefly(tmp_path, "--listen", f"127.0.0.1:{free_port()}",
+                                      "--metrics-listen", f"0.0.0.0:{free_port()}")
+    assert code not in (None, 0), "the metrics listener started on 0.0.0.0 without --insecure-listen"
+    assert "--insecure-listen" in log, log[-1000:]
+
+
+def test_metrics_are_not_on_the_kms_listener(server):
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server.url + "/metrics", timeout=5)
+    assert refused.value.code == 404
+
+
+def test_metrics_are_on_their_own_listener(server, admin, kms):
+    kms.list_keys()
+    with urllib.request.urlopen(server.metrics_url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert "envseal_requests_total" in text and 'operation="ListKeys"' in text, text[:500]
+    # The metrics listener serves metrics only: no KMS there.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(server.metrics_url + "/", data=b"{}", method="POST"), timeout=5)
+    assert refused.value.code == 404
