@@ -29,7 +29,9 @@ Each vector records:
   canonical_request, string_to_sign, authorization
                    botocore's own values (SigV4Auth.canonical_request / string_to_sign);
   expect           "valid", or the __type the verifier must answer (session-token requests:
-                   "UnrecognizedClientException");
+                   "UnrecognizedClientException"; a request whose X-Amz-Target or Content-Type
+                   was added after signing, so that SignedHeaders leaves it out:
+                   "InvalidSignatureException");
   swift_signs      whether the Swift signer is expected to reproduce `authorization` from
                    `signer_headers`: false only for the request botocore signs with a `Date` header
                    instead of `X-Amz-Date` (the Swift signer always sends `X-Amz-Date`).
@@ -140,7 +142,7 @@ def reproducible(headers):
     return [[k, fixed if k.lower() == "user-agent" else v] for k, v in headers]
 
 
-def describe(request, signer_headers, recorder, stamp, region, token, name, kind, note):
+def describe(request, signer_headers, recorder, stamp, region, token, name, kind, note, expect=None):
     """One vector from a signed request (url, method, headers and body as sent)."""
     split = botocore.compat.urlsplit(request.url)
     path = split.path or "/"
@@ -168,8 +170,8 @@ def describe(request, signer_headers, recorder, stamp, region, token, name, kind
         "canonical_request": recorder.canonical_request,
         "string_to_sign": recorder.string_to_sign,
         "authorization": text(request.headers["Authorization"]),
-        "expect": "UnrecognizedClientException" if token else "valid",
-        "swift_signs": not any(k.lower() == "date" for k, _ in request.headers.items()),
+        "expect": expect or ("UnrecognizedClientException" if token else "valid"),
+        "swift_signs": expect is None and not any(k.lower() == "date" for k, _ in request.headers.items()),
     }
 
 
@@ -210,8 +212,10 @@ def client_vector(name, note, operation, params, stamp, region="us-east-1",
     return describe(seen["request"], seen["signer_headers"], recorder, stamp, region, token, name, "client", note)
 
 
-def direct_vector(name, note, method, url, headers, body, stamp, region="us-east-1", token=None):
-    """Signs a hand-built request with SigV4Auth.add_auth, as another SDK would send it."""
+def direct_vector(name, note, method, url, headers, body, stamp, region="us-east-1", token=None,
+                  added_after_signing=(), expect=None):
+    """Signs a hand-built request with SigV4Auth.add_auth, as another SDK would send it; then adds
+    ``added_after_signing``, headers the signature does not cover."""
     request = AWSRequest(method=method, url=url, data=body)
     for key, value in headers:
         request.headers[key] = value  # HTTPMessage appends, so a repeated name stays repeated
@@ -219,7 +223,9 @@ def direct_vector(name, note, method, url, headers, body, stamp, region="us-east
     creds = Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY, token)
     with Recorder() as recorder, mock.patch.object(botocore.auth, "get_current_datetime", pinned_clock(stamp)):
         SigV4Auth(creds, "kms", region).add_auth(request)
-    return describe(request, signer_headers, recorder, stamp, region, token, name, "sigv4auth", note)
+    for key, value in added_after_signing:
+        request.headers[key] = value
+    return describe(request, signer_headers, recorder, stamp, region, token, name, "sigv4auth", note, expect)
 
 
 JSON_HEADERS = [("Content-Type", "application/x-amz-json-1.1")]
@@ -325,6 +331,29 @@ def build():
             JSON_HEADERS + target("ListKeys"),
             b"",
             "20150830T123600Z",
+        ),
+        direct_vector(
+            "target-not-signed",
+            "signed over host;x-amz-date only, X-Amz-Target and Content-Type added afterwards: whoever "
+            "is on the path could turn a DescribeKey into a DisableKey, so it is refused",
+            "POST",
+            "http://localhost:8080/",
+            [],
+            b'{"KeyId":"alias/envseal-test"}',
+            "20150830T123600Z",
+            added_after_signing=JSON_HEADERS + target("DisableKey"),
+            expect="InvalidSignatureException",
+        ),
+        direct_vector(
+            "content-type-not-signed",
+            "X-Amz-Target signed, Content-Type added afterwards: refused",
+            "POST",
+            "http://localhost:8080/",
+            target("ListKeys"),
+            b"{}",
+            "20150830T123600Z",
+            added_after_signing=JSON_HEADERS,
+            expect="InvalidSignatureException",
         ),
     ]
     return vectors

@@ -24,7 +24,8 @@ struct ServerCommand: AsyncParsableCommand {
 
         Examples:
           envseal server
-          envseal server --keystore /var/lib/envseal --listen 0.0.0.0:8417
+          envseal server --keystore /var/lib/envseal --listen 0.0.0.0:8417 --tls-cert cert.pem --tls-key key.pem
+          envseal server --metrics-listen 127.0.0.1:9417
           AWS_SHARED_CREDENTIALS_FILE=KeyStore/admin.credentials AWS_REGION=us-east-1 \\
             aws --endpoint-url http://127.0.0.1:8417 kms list-keys
         """
@@ -32,8 +33,26 @@ struct ServerCommand: AsyncParsableCommand {
 
     @OptionGroup var store: KeyStoreOptions
 
-    @Option(help: "Address and port to listen on.")
+    @Option(help: ArgumentHelp(
+        "Address and port to listen on.",
+        discussion: "An address other than loopback (127.0.0.0/8, ::1, localhost) needs --tls-cert and --tls-key, or --insecure-listen."))
     var listen: String = "127.0.0.1:8417"
+
+    @Flag(name: .customLong("insecure-listen"), help: ArgumentHelp(
+        "Allow plain HTTP on an address other than loopback (behind a TLS-terminating proxy, say).",
+        discussion: "Without TLS, plaintexts, data keys and ciphertexts cross the network in the clear; signatures stop tampering, not reading."))
+    var insecureListen = false
+
+    @Option(name: .customLong("metrics-listen"), help: ArgumentHelp(
+        "Serve GET /metrics (Prometheus) on this HOST:PORT, plain HTTP (default: metrics are not served).",
+        discussion: "Never on the KMS listener. An address other than loopback needs --insecure-listen.",
+        valueName: "host:port"))
+    var metricsListen: String?
+
+    @Option(name: .customLong("request-timeout"), help: ArgumentHelp(
+        "Seconds a request may take to arrive, headers and body; past it: 408 and the connection closed.",
+        valueName: "seconds"))
+    var requestTimeout: Int = 20
 
     @Option(name: .customLong("maintenance-interval"), help: "Seconds between runs of due rotations and deletions.")
     var maintenanceInterval: Int = 60
@@ -54,11 +73,26 @@ struct ServerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard (1...3600).contains(requestTimeout) else { throw ValidationError("--request-timeout must be 1 to 3600 seconds") }
         _ = try parsedRateLimit()
     }
 
     func run() async throws {
         let (host, port) = try Self.parseListen(listen)
+        let metrics = try metricsListen.map { try Self.parseListen($0, option: "--metrics-listen") }
+        // Plain HTTP beyond loopback is refused unless asked for: secrets would cross the network
+        // in the clear, and a mistyped --listen should not expose them silently.
+        var exposed: [String] = []
+        if tlsCert == nil && !KeyServer.isLoopback(host) { exposed.append("\(host):\(port)") }
+        if let (metricsHost, metricsPort) = metrics, !KeyServer.isLoopback(metricsHost) {
+            exposed.append("\(metricsHost):\(metricsPort) (metrics)")
+        }
+        if !exposed.isEmpty && !insecureListen {
+            throw CLIError(
+                "refusing to serve plain HTTP on \(exposed.joined(separator: " and ")), not a loopback address",
+                hint: "give --tls-cert and --tls-key, or --insecure-listen if a TLS-terminating proxy is in front",
+                exitCode: EnvSealExit.configuration)
+        }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -78,6 +112,13 @@ struct ServerCommand: AsyncParsableCommand {
             }
             return logger
         }()
+        for address in exposed {
+            logger.warning("""
+                INSECURE: serving plain HTTP without TLS on \(address), reachable from the network \
+                (--insecure-listen). Plaintexts, data keys and ciphertexts cross it in the clear; use \
+                --tls-cert/--tls-key or a TLS-terminating proxy in front.
+                """)
+        }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
@@ -90,15 +131,19 @@ struct ServerCommand: AsyncParsableCommand {
             configuration: .init(
                 host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval),
                 tls: tlsCert.flatMap { cert in tlsKey.map { (certificateChain: cert, privateKey: $0) } },
-                rateLimit: try parsedRateLimit()),
+                rateLimit: try parsedRateLimit(), requestTimeout: .seconds(requestTimeout), metricsAddress: metrics),
             registry: registry, logger: logger)
         let region = store.region
         let scheme = tlsCert == nil ? "http" : "https"
         let application: any ApplicationProtocol
         do {
-            application = try server.application { port in
-                logger.notice("envseal key service listening", metadata: ["address": "\(scheme)://\(host):\(port)", "region": "\(region)"])
-            }
+            application = try server.application(
+                onRunning: { port in
+                    logger.notice("envseal key service listening", metadata: ["address": "\(scheme)://\(host):\(port)", "region": "\(region)"])
+                },
+                onMetricsRunning: { port in
+                    logger.notice("envseal metrics listening", metadata: ["address": "http://\(metrics?.0 ?? ""):\(port)/metrics"])
+                })
         } catch let error as KeyServerError {
             throw CLIError(error.description, exitCode: EnvSealExit.cannotRead)
         }
@@ -116,9 +161,9 @@ struct ServerCommand: AsyncParsableCommand {
         logger.notice("envseal key service stopped")
     }
 
-    static func parseListen(_ text: String) throws -> (String, Int) {
+    static func parseListen(_ text: String, option: String = "--listen") throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen must be HOST:PORT, like 127.0.0.1:8417")
+            throw ValidationError("\(option) must be HOST:PORT, like 127.0.0.1:8417")
         }
         return (String(text[..<colon]), port)
     }

@@ -47,6 +47,10 @@ struct KMSEndpoint: Sendable {
                 throw RequestFailure(KMSError(.validation, "the request body is larger than \(maxBodyBytes) bytes"), status: .contentTooLarge)
             }
             let bytes = Data(body.readableBytesView)
+            // Read before verification, so a repeated one is refused here, not joined into one value.
+            guard request.headers[values: .init("X-Amz-Target")!].count < 2 else {
+                throw RequestFailure(SigV4Verifier.repeatedHeaderError("X-Amz-Target"))
+            }
             guard let target = request.headers[.init("X-Amz-Target")!] else {
                 throw RequestFailure(KMSError.unknownOperation("the request has no X-Amz-Target header"))
             }
@@ -66,7 +70,11 @@ struct KMSEndpoint: Sendable {
             response = Self.json(.ok, output, requestID: requestID)
             record(operationName, outcome: "Allowed", started: started)
         } catch let failure as RequestFailure {
-            response = Self.json(failure.status ?? Self.status(failure.error), failure.error.jsonBody(), requestID: requestID)
+            var failed = Self.json(failure.status ?? Self.status(failure.error), failure.error.jsonBody(), requestID: requestID)
+            // The rest of an oversized body is never read: the connection is closed after this
+            // answer rather than left with the client still sending into it.
+            if failure.status == .contentTooLarge { failed.headers[.connection] = "close" }
+            response = failed
             record(operationName, outcome: failure.error.type.rawValue, started: started)
         } catch let error as KMSError {
             response = Self.json(Self.status(error), error.jsonBody(), requestID: requestID)
@@ -88,8 +96,9 @@ struct KMSEndpoint: Sendable {
     /// Checks the SigV4 signature and finds the enabled principal behind the access key.
     func authenticate(_ request: Request, body: Data) async throws -> Principal {
         var headers: [SigV4Request.Header] = []
-        // HTTP/1.1's Host header arrives as the request's authority, not among its fields.
-        if let authority = request.head.authority, request.headers[.init("Host")!] == nil {
+        // HTTP/1.1's first Host header arrives as the request's authority; any further Host
+        // stays among the fields, and the verifier refuses the repetition.
+        if let authority = request.head.authority {
             headers.append(.init("Host", authority))
         }
         for field in request.headers { headers.append(.init(field.name.canonicalName, field.value)) }

@@ -14,8 +14,9 @@ import ServiceLifecycle
 /// KeyServer serves the key service over HTTP with the AWS KMS JSON 1.1 protocol.
 ///
 /// `POST /` with `X-Amz-Target: TrentService.<Operation>`, authenticated with AWS Signature
-/// Version 4, dispatched to ``KeyService/KeyServiceEngine``. Also `GET /healthz`, `/readyz` and
-/// `/metrics` (Prometheus). This module is the only one that knows HTTP.
+/// Version 4, dispatched to ``KeyService/KeyServiceEngine``. Also `GET /healthz` and `/readyz`;
+/// `GET /metrics` (Prometheus) only on a listener of its own, when one is configured. This module
+/// is the only one that knows HTTP.
 public struct KeyServer: Sendable {
     /// How the server listens and what it limits.
     public struct Configuration: Sendable {
@@ -34,13 +35,23 @@ public struct KeyServer: Sendable {
         public var rateLimit: (perSecond: Double, burst: Int)?
         /// How long a connection may stay silent (between requests, or mid-request) before it is closed.
         public var idleTimeout: Duration = .seconds(30)
+        /// How long one request may take to arrive, from its first byte to the end of its body;
+        /// past it the client gets 408 and the connection is closed, however steadily it sends.
+        public var requestTimeout: Duration
+        /// Where to serve `GET /metrics`, on a plain-HTTP listener of its own; `nil`: nowhere.
+        /// Metrics are never served on the KMS listener, which anyone who can reach the key
+        /// service can reach.
+        public var metricsAddress: (host: String, port: Int)?
 
         /// Creates a configuration.
         public init(
             host: String = "127.0.0.1", port: Int = 8417, maxBodyBytes: Int = 64 * 1024, maintenanceInterval: Duration = .seconds(60),
-            tls: (certificateChain: String, privateKey: String)? = nil, rateLimit: (perSecond: Double, burst: Int)? = nil
+            tls: (certificateChain: String, privateKey: String)? = nil, rateLimit: (perSecond: Double, burst: Int)? = nil,
+            requestTimeout: Duration = .seconds(20), metricsAddress: (host: String, port: Int)? = nil
         ) {
             self.rateLimit = rateLimit
+            self.requestTimeout = requestTimeout
+            self.metricsAddress = metricsAddress
             self.host = host
             self.port = port
             self.maxBodyBytes = maxBodyBytes
@@ -76,11 +87,21 @@ public struct KeyServer: Sendable {
             secureTransport: configuration.tls != nil, rateLimiter: configuration.rateLimit.map { PrincipalRateLimiter(rate: $0.perSecond, burst: $0.burst) })
     }
 
+    /// Whether a listening address reaches this machine only: `localhost`, `127.0.0.0/8` or
+    /// `::1`. Anything else, a host name included, may be reached from the network.
+    /// - Parameter host: The address as given to `--listen`.
+    /// - Returns: `true` for a loopback address.
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare.lowercased() == "localhost" || bare == "::1" { return true }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
     /// The routes, for tests that drive them without a socket.
     public func router() -> Router<KeyServerRequestContext> {
         let router = Router(context: KeyServerRequestContext.self)
         let endpoint = self.endpoint
-        let registry = self.registry
         router.post("/") { request, context in
             await endpoint.respond(to: request, from: context.remoteAddress)
         }
@@ -90,6 +111,13 @@ public struct KeyServer: Sendable {
         router.get("/readyz") { _, _ in
             await endpoint.readiness()
         }
+        return router
+    }
+
+    /// The metrics listener's one route, `GET /metrics`.
+    public func metricsRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        let registry = self.registry
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -98,15 +126,21 @@ public struct KeyServer: Sendable {
         return router
     }
 
-    /// The application: the HTTP(S) server plus the maintenance loop, as one service.
-    /// - Parameter onRunning: Called with the bound port once the server listens.
+    /// The application: the HTTP(S) server, the metrics listener if configured, and the
+    /// maintenance loop, as one service.
+    /// - Parameters:
+    ///   - onRunning: Called with the bound port once the server listens.
+    ///   - onMetricsRunning: Called with the metrics listener's bound port once it listens.
     /// - Throws: ``KeyServerError`` when the TLS certificate or key cannot be read.
-    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
-        // A connection that sends nothing for this long (a slow or stuck client) is closed, so
-        // idle connections cannot pile up.
-        let idle = configuration.idleTimeout.components
-        let http1 = HTTPServerBuilder.http1(configuration: .init(
-            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)))
+    public func application(
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onMetricsRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        // A connection that sends nothing for idleTimeout (a stuck client) is closed, and so is
+        // one whose request takes longer than requestTimeout to arrive (a slow sender), so that
+        // neither can hold connections for long.
+        let http1 = HTTPServerBuilder.http1(
+            idleTimeout: configuration.idleTimeout, requestTimeout: configuration.requestTimeout, logger: logger)
         var server = http1
         if let tls = configuration.tls {
             // TLS is the transport's business: it comes from swift-nio-ssl, not from envseal's
@@ -119,11 +153,21 @@ public struct KeyServer: Sendable {
                 throw KeyServerError(description: "cannot use the TLS certificate \(tls.certificateChain) and key \(tls.privateKey): \(error)")
             }
         }
+        var services: [any Service] = [MaintenanceService(engine: engine, interval: configuration.maintenanceInterval, logger: logger)]
+        if let metrics = configuration.metricsAddress {
+            services.append(Application(
+                router: metricsRouter(),
+                server: .http1(
+                    idleTimeout: configuration.idleTimeout, requestTimeout: configuration.requestTimeout, logger: logger),
+                configuration: .init(address: .hostname(metrics.host, port: metrics.port), serverName: "envseal"),
+                onServerRunning: { channel in await onMetricsRunning(channel.localAddress?.port ?? 0) },
+                logger: logger))
+        }
         return Application(
             router: router(),
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "envseal"),
-            services: [MaintenanceService(engine: engine, interval: configuration.maintenanceInterval, logger: logger)],
+            services: services,
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

@@ -43,6 +43,13 @@ extension SigV4Request {
         return copy
     }
 
+    /// A copy with one more header line at the end.
+    func appending(_ name: String, _ value: String) -> SigV4Request {
+        var copy = self
+        copy.headers.append(.init(name, value))
+        return copy
+    }
+
     /// A copy without the headers of that name.
     func removing(_ name: String) -> SigV4Request {
         var copy = self

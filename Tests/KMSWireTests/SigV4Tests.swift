@@ -76,7 +76,8 @@ struct SigV4SuiteTests {
 
     @Test("verifies", arguments: cases)
     func verifies(_ suiteCase: SuiteCase) async throws {
-        let verifier = SigV4Verifier(region: "us-east-1", service: "service")
+        // The suite's requests are not KMS's: they carry no X-Amz-Target to require.
+        let verifier = SigV4Verifier(region: "us-east-1", service: "service", requiredSignedHeaders: [])
         let request = suiteCase.request
             .setting("X-Amz-Date", "20150830T123600Z")
             .setting("Authorization", suiteCase.authorization)

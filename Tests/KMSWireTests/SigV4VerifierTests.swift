@@ -75,7 +75,7 @@ struct SigV4Unhappy: Sendable, CustomTestStringConvertible {
                   request: SigV4Request(method: "POST", path: "/",
                                         headers: F.valid.headers + [.init("authorization", F.authorization)],
                                         body: F.valid.body),
-                  type: .incompleteSignature),
+                  type: .incompleteSignature, message: "The request has more than one 'Authorization' header."),
 
             // Malformed or missing components.
             .init(name: "algorithm only", request: F.with(authorization: "AWS4-HMAC-SHA256"), type: .incompleteSignature,
@@ -172,7 +172,7 @@ struct SigV4Unhappy: Sendable, CustomTestStringConvertible {
                   request: SigV4Request(method: "POST", path: "/",
                                         headers: F.valid.headers + [.init("X-Amz-Date", "20250101T000000Z")],
                                         body: F.valid.body),
-                  type: .incompleteSignature),
+                  type: .incompleteSignature, message: "The request has more than one 'X-Amz-Date' header."),
             .init(name: "Date header that is not a date",
                   request: F.valid.removing("X-Amz-Date").setting("Date", "yesterday"),
                   type: .incompleteSignature),
@@ -200,9 +200,31 @@ struct SigV4Unhappy: Sendable, CustomTestStringConvertible {
 
             // Signed headers.
             .init(name: "host not signed", request: F.with(c, "SignedHeaders=content-type;x-amz-date;x-amz-target", s),
-                  type: .incompleteSignature, message: "'Host' must be a 'SignedHeader' in the AWS Authorization."),
+                  type: .invalidSignature, message: "'Host' must be a 'SignedHeader' in the AWS Authorization."),
             .init(name: "x-amz-date not signed", request: F.with(c, "SignedHeaders=content-type;host;x-amz-target", s),
-                  type: .incompleteSignature, message: "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."),
+                  type: .invalidSignature, message: "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."),
+            .init(name: "x-amz-target not signed", request: F.with(c, "SignedHeaders=content-type;host;x-amz-date", s),
+                  type: .invalidSignature, message: "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."),
+            .init(name: "content-type not signed", request: F.with(c, "SignedHeaders=host;x-amz-date;x-amz-target", s),
+                  type: .invalidSignature, message: "'Content-Type' must be a 'SignedHeader' in the AWS Authorization."),
+            // A valid signature over host;x-amz-date only, the operation set afterwards: the
+            // attack of a DescribeKey turned into a DisableKey.
+            .init(name: "signed over host and date only, target added after",
+                  request: F.signed(SigV4Request(method: "POST", path: "/", headers: [.init("Host", "localhost:8080")],
+                                                 body: F.unsigned.body))
+                      .setting("Content-Type", "application/x-amz-json-1.1").setting("X-Amz-Target", "TrentService.DisableKey"),
+                  type: .invalidSignature, message: "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."),
+
+            // Headers that must appear once, repeated even when the signature covers both values.
+            .init(name: "X-Amz-Target repeated and signed",
+                  request: F.signed(F.unsigned.appending("X-Amz-Target", "TrentService.DisableKey")),
+                  type: .incompleteSignature, message: "The request has more than one 'X-Amz-Target' header."),
+            .init(name: "Content-Type repeated and signed",
+                  request: F.signed(F.unsigned.appending("content-type", "text/plain")),
+                  type: .incompleteSignature, message: "The request has more than one 'Content-Type' header."),
+            .init(name: "Host repeated and signed", request: F.signed(F.unsigned.appending("HOST", "evil.example")),
+                  type: .incompleteSignature, message: "The request has more than one 'Host' header."),
+
             .init(name: "missing signed header", request: F.valid.removing("X-Amz-Target"), type: .invalidSignature,
                   message: "Header 'x-amz-target' is in SignedHeaders but not in the request."),
 
@@ -237,9 +259,11 @@ struct SigV4Unhappy: Sendable, CustomTestStringConvertible {
                   type: .invalidSignature, message: mismatch),
             .init(name: "tampered Host", request: F.valid.setting("Host", "evil.example:8080"),
                   type: .invalidSignature, message: mismatch),
-            .init(name: "signed header repeated", request: SigV4Request(
-                method: "POST", path: "/", headers: F.valid.headers + [.init("Content-Type", "text/plain")],
-                body: F.valid.body), type: .invalidSignature, message: mismatch),
+            .init(name: "signed header repeated", request: F.valid.appending("Content-Type", "text/plain"),
+                  type: .incompleteSignature, message: "The request has more than one 'Content-Type' header."),
+            .init(name: "other signed header repeated", request: F.signed(F.unsigned.appending("X-Custom", "a"))
+                      .appending("X-Custom", "b"),
+                  type: .invalidSignature, message: mismatch),
             .init(name: "other method", request: {
                 var request = F.valid
                 request.method = "PUT"
@@ -281,7 +305,7 @@ struct SigV4Unhappy: Sendable, CustomTestStringConvertible {
         ]
         cases.append(.init(name: "Date header not signed",
                            request: F.valid.removing("X-Amz-Date").setting("Date", "Wed, 01 Jan 2025 00:00:00 GMT"),
-                           type: .incompleteSignature,
+                           type: .invalidSignature,
                            message: "'Date' must be a 'SignedHeader' in the AWS Authorization."))
         return cases
     }()

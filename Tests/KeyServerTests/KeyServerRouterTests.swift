@@ -44,9 +44,17 @@ struct KeyServerRouterTests {
             .init("Host", "localhost"), .init("Content-Type", KMSJSON.contentType), .init("X-Amz-Target", "TrentService.\(operation)"),
         ], body: body)
         let signed = try SigV4Signer(region: region).sign(request, credentials: credentials, date: date)
+        return (fields(signed), ByteBuffer(bytes: body))
+    }
+
+    /// The header fields of a signed request as the router sees them from HTTP/1.1: Host is the
+    /// request's authority (the test client's is `localhost`), not a field.
+    static func fields(_ signed: SigV4Request) -> HTTPFields {
         var fields = HTTPFields()
-        for header in signed.headers { fields.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value)) }
-        return (fields, ByteBuffer(bytes: body))
+        for header in signed.headers where header.name.lowercased() != "host" {
+            fields.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value))
+        }
+        return fields
     }
 
     static func json(_ response: TestResponse) -> [String: Any] {
@@ -121,18 +129,28 @@ struct KeyServerRouterTests {
             let (h5, _) = try Self.signed("ListKeys", "{}", s.admin)
             let huge = try await client.execute(uri: "/", method: .post, headers: h5, body: ByteBuffer(repeating: 0x20, count: 70_000))
             #expect(huge.status == .contentTooLarge)
+            // The rest of the body is never read: the connection is closed after the answer.
+            #expect(huge.headers[.connection] == "close")
         }
     }
 
-    @Test("health, readiness and metrics endpoints")
+    @Test("health and readiness on the KMS listener; metrics only on their own")
     func probes() async throws {
         let s = try await Self.setup(); defer { try? FileManager.default.removeItem(at: s.directory) }
         let app = Application(router: s.server.router())
         try await app.test(.router) { client in
-            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
-            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            let health = try await client.execute(uri: "/healthz", method: .get)
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(health.status == .ok && ready.status == .ok)
+            #expect(metrics.status == .notFound)
+        }
+        try await Application(router: s.server.metricsRouter()).test(.router) { client in
             let metrics = try await client.execute(uri: "/metrics", method: .get)
             #expect(metrics.status == .ok)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+            let kms = try await client.execute(uri: "/", method: .post, body: ByteBuffer(string: "{}"))
+            #expect(kms.status == .notFound)
         }
     }
 }

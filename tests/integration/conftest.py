@@ -167,6 +167,7 @@ class EnvsealServer:
         self.keystore = workdir / "KeyStore"
         self.stderr_path = workdir / "server.stderr"
         self.port = 0
+        self.metrics_port = 0
         self.process: Optional[subprocess.Popen] = None
         self.secrets: list[str] = []
         self._stderr_file = None
@@ -174,6 +175,11 @@ class EnvsealServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """The metrics listener (`--metrics-listen`): /metrics is never on the KMS listener."""
+        return f"http://127.0.0.1:{self.metrics_port}"
 
     @property
     def admin_credentials_path(self) -> Path:
@@ -189,6 +195,7 @@ class EnvsealServer:
         if not binary.exists():
             pytest.fail(f"no envseal binary at {binary}: run `swift build` or set ENVSEAL_BIN", pytrace=False)
         self.port = port or free_port()
+        self.metrics_port = free_port()
         if self._stderr_file:
             self._stderr_file.close()
         self._stderr_file = open(self.stderr_path, "ab")
@@ -197,6 +204,7 @@ class EnvsealServer:
                 str(binary), "server",
                 "--keystore", str(self.keystore),
                 "--listen", f"127.0.0.1:{self.port}",
+                "--metrics-listen", f"127.0.0.1:{self.metrics_port}",
                 "--log-level", LOG_LEVEL,
                 "--region", REGION,
                 "--account-id", ACCOUNT_ID,

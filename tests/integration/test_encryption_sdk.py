@@ -48,7 +48,7 @@ def esdk() -> aws_encryption_sdk.EncryptionSDKClient:
 
 
 def outcome_count(server, operation: str, outcome: str) -> float:
-    with urllib.request.urlopen(server.url + "/metrics", timeout=5) as response:
+    with urllib.request.urlopen(server.metrics_url + "/metrics", timeout=5) as response:
         text = response.read().decode()
     total = 0.0
     for line in text.splitlines():

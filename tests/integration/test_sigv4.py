@@ -120,7 +120,8 @@ def test_health_ready_and_metrics(http, server, admin):
     ready = http.request("GET", server.url + "/readyz")
     assert ready.status == 200
     send(http, sign(server.url, admin))  # at least one KMS request counted
-    metrics = http.request("GET", server.url + "/metrics")
+    assert http.request("GET", server.url + "/metrics").status == 404, "metrics on the KMS listener"
+    metrics = http.request("GET", server.metrics_url + "/metrics")
     assert metrics.status == 200
     text = metrics.data.decode()
     assert metrics.headers.get("Content-Type", "").startswith("text/plain")

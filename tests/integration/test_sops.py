@@ -90,7 +90,7 @@ def test_exec_env_hands_one_variable_to_a_command(sops, sealed, dotenv_values):
 
 def allowed_count(server, operation: str) -> float:
     """envseal_requests_total{operation=…, outcome="Allowed"} from /metrics."""
-    with urllib.request.urlopen(server.url + "/metrics", timeout=5) as response:
+    with urllib.request.urlopen(server.metrics_url + "/metrics", timeout=5) as response:
         text = response.read().decode()
     total = 0.0
     for line in text.splitlines():

@@ -20,8 +20,13 @@ enum SigV4Failure {
 
     // MARK: IncompleteSignatureException
 
-    static let multipleAuthorizationHeaders = KMSError(
-        .incompleteSignature, "The request must have exactly one Authorization header.")
+    /// A header that must appear at most once (`Authorization`, `Host`, `X-Amz-Date`, `Date`,
+    /// `X-Amz-Target`, `Content-Type`) appears more often. SigV4 would sign the values joined by
+    /// `,`, but whoever reads the header afterwards may take the first or the last: the request is
+    /// ambiguous, so it is refused before anything reads it.
+    static func repeated(header: String) -> KMSError {
+        KMSError(.incompleteSignature, "The request has more than one '\(header)' header.")
+    }
 
     /// Any scheme but `AWS4-HMAC-SHA256`. AWS treats a header it cannot read as SigV4 as an
     /// incomplete SigV4 signature (a `Bearer` token gets "Authorization header requires
@@ -61,22 +66,12 @@ enum SigV4Failure {
     static let malformedSignature = KMSError(
         .incompleteSignature, "Signature must be 64 lower-case hexadecimal characters.")
 
-    static let multipleDateHeaders = KMSError(
-        .incompleteSignature, "The request must not have more than one 'X-Amz-Date' header or more than one 'Date' header.")
-
     static let malformedAmzDate = KMSError(
         .incompleteSignature, "X-Amz-Date must be in the ISO-8601 basic format yyyyMMdd'T'HHmmss'Z'.")
 
     static let malformedDate = KMSError(
         .incompleteSignature,
         "Date must be an HTTP date (e.g. 'Sun, 30 Aug 2015 12:36:00 GMT') or in the ISO-8601 basic format.")
-
-    /// AWS: "'Host' must be a 'SignedHeader' in the AWS Authorization."
-    static let hostNotSigned = KMSError(.incompleteSignature, "'Host' must be a 'SignedHeader' in the AWS Authorization.")
-
-    static func dateNotSigned(header: String) -> KMSError {
-        KMSError(.incompleteSignature, "'\(header)' must be a 'SignedHeader' in the AWS Authorization.")
-    }
 
     // MARK: InvalidSignatureException
 
@@ -110,6 +105,14 @@ enum SigV4Failure {
             return KMSError(.invalidSignature, "\(prefix): '\(scopeDate)' != '\(requestDate)', from '\(header)'.")
         }
         return KMSError(.invalidSignature, "\(prefix).")
+    }
+
+    /// A header the server acts on is not among the signed headers, so it could have been changed
+    /// in transit. AWS's text and type for `Host` ("'Host' must be a 'SignedHeader' in the AWS
+    /// Authorization.", `InvalidSignatureException`); the same for `X-Amz-Target`, `Content-Type`
+    /// and the date header.
+    static func notSigned(header: String) -> KMSError {
+        KMSError(.invalidSignature, "'\(header)' must be a 'SignedHeader' in the AWS Authorization.")
     }
 
     /// A name in `SignedHeaders` that names no header of the request: what the client signed is

@@ -14,9 +14,10 @@ import SodiumKit
 /// | Check | Error |
 /// |---|---|
 /// | an `Authorization` header (presigned query-string signatures are not taken) | `MissingAuthenticationTokenException` (`IncompleteSignatureException` for a query signature) |
+/// | no repeated `Authorization`, `Host`, `X-Amz-Date`, `X-Amz-Target` or `Content-Type` (nor `Date` when it is the date header) | `IncompleteSignatureException` naming the header |
 /// | algorithm `AWS4-HMAC-SHA256`; `Credential`, `SignedHeaders`, `Signature` once each and well formed; an `X-Amz-Date` (or `Date`) that parses | `IncompleteSignatureException` |
 /// | scope region, service, `aws4_request`, and date = the request date's day | `InvalidSignatureException` |
-/// | `host` and the date header among the signed headers | `IncompleteSignatureException` |
+/// | `host`, the date header and ``requiredSignedHeaders`` (`x-amz-target`, `content-type`) among the signed headers | `InvalidSignatureException` naming the header |
 /// | no `X-Amz-Security-Token` (this service issues no session credentials) | `UnrecognizedClientException` |
 /// | request time within ±``allowedClockSkew`` of now | `InvalidSignatureException` (`Signature expired: …`) |
 /// | a known access key | `UnrecognizedClientException` |
@@ -32,6 +33,12 @@ import SodiumKit
 /// botocore (1.43) corrects no skew at all: it retries none of these, so boto3 and the aws CLI
 /// just report the error. The server must send an accurate `Date` header with every response
 /// for the SDKs to correct their clocks.
+///
+/// **What must be signed.** The server acts on the operation (`X-Amz-Target`) and reads the body
+/// by its `Content-Type`, so both must be signed, with `Host` and the date: a signature over
+/// `host;x-amz-date` alone would let anyone on the path turn a DescribeKey into a DisableKey.
+/// boto3, the aws CLI, the Go and JavaScript SDKs (sops, the Encryption SDKs) and envseal's own
+/// client sign all four.
 ///
 /// ```swift
 /// let verifier = SigV4Verifier(region: "us-east-1")
@@ -70,16 +77,25 @@ public struct SigV4Verifier: Sendable {
     public let allowedClockSkew: Duration
     /// The server's clock, read by ``verify(_:secret:)``.
     public let clock: @Sendable () -> Date
+    /// Headers that must be signed besides `Host` and the date: for KMS, `X-Amz-Target` and
+    /// `Content-Type`, what the server acts on.
+    public let requiredSignedHeaders: [String]
 
     private let skewSeconds: Int64
     private let cache: SigV4SigningKey.Cache
     private let regionBytes: [UInt8]
     private let serviceBytes: [UInt8]
+    private let requiredNames: [(quoted: String, lowercased: [UInt8])]
 
     private static let hostName: [UInt8] = Array("host".utf8)
     private static let amzDateName: [UInt8] = Array("x-amz-date".utf8)
     private static let dateName: [UInt8] = Array("date".utf8)
     private static let terminator: [UInt8] = Array(SigV4Canonical.terminator.utf8)
+    private static let targetName: [UInt8] = Array("x-amz-target".utf8)
+    private static let contentTypeName: [UInt8] = Array("content-type".utf8)
+
+    /// What KMS's JSON protocol acts on, so what must be signed.
+    public static let kmsRequiredSignedHeaders = ["X-Amz-Target", "Content-Type"]
 
     /// Creates a verifier.
     /// - Parameters:
@@ -90,14 +106,19 @@ public struct SigV4Verifier: Sendable {
     ///   - signingKeyCacheCapacity: How many derived signing keys to keep (one per access key and
     ///     day); 0 derives the key on every request.
     ///   - clock: The current time, for ``verify(_:secret:)``.
+    ///   - requiredSignedHeaders: Headers that must be signed besides `Host` and the date; KMS's
+    ///     by default. Only a verifier for another protocol (the SigV4 test suite's) needs other.
     public init(
         region: String,
         service: String = "kms",
         allowedClockSkew: Duration = .seconds(300),
         signingKeyCacheCapacity: Int = 256,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() },
+        requiredSignedHeaders: [String] = SigV4Verifier.kmsRequiredSignedHeaders
     ) {
         self.region = region
+        self.requiredSignedHeaders = requiredSignedHeaders
+        requiredNames = requiredSignedHeaders.map { ($0, SigV4Text.lowercasedBytes($0)) }
         self.service = service
         self.allowedClockSkew = allowedClockSkew
         self.clock = clock
@@ -136,7 +157,7 @@ public struct SigV4Verifier: Sendable {
         guard let authorizationValue = found.authorization else {
             throw Self.hasQuerySignature(request.path) ? SigV4Failure.querySignature : SigV4Failure.missingToken
         }
-        guard found.authorizationCount == 1 else { throw SigV4Failure.multipleAuthorizationHeaders }
+        if let repeated = found.repeatedHeader { throw SigV4Failure.repeated(header: repeated) }
         let authorization = try SigV4Authorization(
             parsing: authorizationValue, hasDateHeader: found.amzDate != nil || found.date != nil)
 
@@ -144,12 +165,11 @@ public struct SigV4Verifier: Sendable {
         let timestamp: SigV4Timestamp
         let dateHeader: (name: String, signedName: [UInt8])
         if let amzDate = found.amzDate {
-            guard found.amzDateCount == 1 else { throw SigV4Failure.multipleDateHeaders }
             guard let parsed = SigV4Timestamp(amzDate: amzDate) else { throw SigV4Failure.malformedAmzDate }
             timestamp = parsed
             dateHeader = ("X-Amz-Date", Self.amzDateName)
         } else {
-            guard found.dateCount == 1, let date = found.date else { throw SigV4Failure.multipleDateHeaders }
+            guard found.dateCount == 1, let date = found.date else { throw SigV4Failure.repeated(header: "Date") }
             guard let parsed = SigV4Timestamp(httpDate: date) else { throw SigV4Failure.malformedDate }
             timestamp = parsed
             dateHeader = ("Date", Self.dateName)
@@ -172,10 +192,12 @@ public struct SigV4Verifier: Sendable {
                 header: dateHeader.name)
         }
 
-        // Host binds the request to this server, the date to its time: both must be signed.
-        guard authorization.signs(Self.hostName) else { throw SigV4Failure.hostNotSigned }
-        guard authorization.signs(dateHeader.signedName) else {
-            throw SigV4Failure.dateNotSigned(header: dateHeader.name)
+        // Host binds the request to this server, the date to its time, X-Amz-Target and
+        // Content-Type are what the server acts on: all must be signed.
+        guard authorization.signs(Self.hostName) else { throw SigV4Failure.notSigned(header: "Host") }
+        guard authorization.signs(dateHeader.signedName) else { throw SigV4Failure.notSigned(header: dateHeader.name) }
+        for name in requiredNames where !authorization.signs(name.lowercased) {
+            throw SigV4Failure.notSigned(header: name.quoted)
         }
 
         // envseal issues long-term keys only: a session token cannot be one of ours, and AWS
@@ -225,6 +247,14 @@ public struct SigV4Verifier: Sendable {
             signedAt: timestamp.date)
     }
 
+    /// The error a request with a header repeated that must appear once gets, for a caller that
+    /// reads such a header (`X-Amz-Target`) before verifying.
+    /// - Parameter header: The header's name, as it is to be quoted.
+    /// - Returns: An `IncompleteSignatureException` naming the header.
+    public static func repeatedHeaderError(_ header: String) -> KMSError {
+        SigV4Failure.repeated(header: header)
+    }
+
     /// The number of signing keys in the cache (for tests and metrics).
     public var cachedSigningKeyCount: Int { cache.count }
 
@@ -267,10 +297,23 @@ public struct SigV4Verifier: Sendable {
         var amzDateCount = 0
         var date: String?
         var dateCount = 0
+        var hostCount = 0
+        var targetCount = 0
+        var contentTypeCount = 0
         var hasSecurityToken = false
 
         static let authorization: [UInt8] = Array("authorization".utf8)
         static let securityToken: [UInt8] = Array("x-amz-security-token".utf8)
+
+        /// The first header that must appear once but does not (`Date` is checked where it is used).
+        var repeatedHeader: String? {
+            if authorizationCount > 1 { return "Authorization" }
+            if hostCount > 1 { return "Host" }
+            if amzDateCount > 1 { return "X-Amz-Date" }
+            if targetCount > 1 { return "X-Amz-Target" }
+            if contentTypeCount > 1 { return "Content-Type" }
+            return nil
+        }
 
         init(_ request: SigV4Request) {
             for header in request.headers {
@@ -285,6 +328,12 @@ public struct SigV4Verifier: Sendable {
                 case 4 where SigV4Text.nameMatches(header.name, lowercased: SigV4Verifier.dateName[...]):
                     dateCount += 1
                     if date == nil { date = header.value }
+                case 4 where SigV4Text.nameMatches(header.name, lowercased: SigV4Verifier.hostName[...]):
+                    hostCount += 1
+                case 12 where SigV4Text.nameMatches(header.name, lowercased: SigV4Verifier.targetName[...]):
+                    targetCount += 1
+                case 12 where SigV4Text.nameMatches(header.name, lowercased: SigV4Verifier.contentTypeName[...]):
+                    contentTypeCount += 1
                 case 20 where SigV4Text.nameMatches(header.name, lowercased: Self.securityToken[...]):
                     hasSecurityToken = true
                 default:
