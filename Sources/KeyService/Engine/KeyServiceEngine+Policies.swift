@@ -45,7 +45,8 @@ extension KeyServiceEngine {
         }
     }
 
-    /// Parses a new policy and, unless bypassed, checks that it still lets the caller change it.
+    /// Parses a new policy and, unless bypassed, checks that it still lets the caller change it,
+    /// directly or through a statement delegating to the caller's account.
     func checkNewPolicy(_ json: String, keyARN: String, principal: Principal, bypass: Bool) throws(KMSError) -> String {
         let policy: KeyPolicy
         do {
@@ -57,7 +58,10 @@ extension KeyServiceEngine {
             let request = AuthorizationRequest(
                 principalARN: principal.arn, principalAccount: principal.account, action: "kms:PutKeyPolicy",
                 resourceARN: keyARN, encryptionContext: nil, extraConditionKeys: ["kms:CallerAccount": [principal.account]])
-            guard policy.evaluate(request) == .allow else {
+            // As in AWS, delegating PutKeyPolicy to the caller's account passes: the principal's
+            // identity policy (set with the CLI, outside the key service) can then allow it.
+            let decision = policy.evaluate(request)
+            guard decision == .allow || (decision == .implicitDeny && policy.delegatesToAccount(request)) else {
                 throw KMSError.malformedPolicyDocument(
                     "The new key policy will not allow you to update the key policy in the future (\(principal.arn) would lose kms:PutKeyPolicy)")
             }
