@@ -179,6 +179,8 @@ extension PostgresKeyStore {
             else { return false }
             let uniqueID = try row.decode(String.self)
             _ = try await connection.query("DELETE FROM grants WHERE grantee_principal_id = \(uniqueID)", logger: logger)
+            _ = try await connection.query(
+                "UPDATE grants SET retiring_principal = retiring_principal_id WHERE retiring_principal_id = \(uniqueID)", logger: logger)
             return true
         }
     }

@@ -154,6 +154,8 @@ extension SQLiteKeyStore {
                 db.cachedStatement(sql: "SELECT unique_id FROM principals WHERE access_key_id = ?"), arguments: [accessKeyID])
             else { return false }
             try db.cachedStatement(sql: "DELETE FROM grants WHERE grantee_principal_id = ?").execute(arguments: [uniqueID])
+            try db.cachedStatement(sql: "UPDATE grants SET retiring_principal = retiring_principal_id WHERE retiring_principal_id = ?")
+                .execute(arguments: [uniqueID])
             try db.cachedStatement(sql: "DELETE FROM principals WHERE access_key_id = ?").execute(arguments: [accessKeyID])
             return db.changesCount == 1
         }

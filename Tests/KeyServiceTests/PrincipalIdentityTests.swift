@@ -190,6 +190,8 @@ struct IdentityPolicyTests {
         #expect(try await f.store.deletePrincipal(accessKeyID: stored.accessKeyID))
         let namesake = PrincipalDirectory.principal(try await directory.create(name: "retirer").record)
         #expect(try await f.kms.listRetirableGrants(.init(retiringPrincipal: namesake.arn), by: namesake).grants?.isEmpty == true)
+        let listed = try await f.kms.listGrants(.init(keyId: key), by: f.admin).grants?.first { $0.grantId == grant.grantId }
+        #expect(listed?.retiringPrincipal == stored.uniqueID, "ListGrants shows a deleted retiring principal by its unique id")
         #expect(await kmsError { try await f.kms.retireGrant(.init(grantToken: grant.grantToken), by: namesake) } == .accessDenied)
         #expect(try await f.decrypt(blob, as: grantee) == "granted", "the grantee keeps a grant whose retiring principal was deleted")
         try await f.kms.retireGrant(.init(grantToken: grant.grantToken), by: f.admin)

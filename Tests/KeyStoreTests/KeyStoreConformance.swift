@@ -530,7 +530,11 @@ struct KeyStoreConformance {
             for grant in [toFn, toNamesake, unbound, retiredByFn] { try await store.insertGrant(grant) }
             #expect(try await store.grants(keyID: key) == [toFn, toNamesake, unbound, retiredByFn])
             #expect(try await store.deletePrincipal(accessKeyID: fn.accessKeyID))
+            // A grant it could only retire stays, naming it by its unique id.
+            retiredByFn.retiringPrincipal = fn.uniqueID
             #expect(try await store.grants(keyID: key) == [toNamesake, unbound, retiredByFn])
+            #expect(try await store.grants(retiringPrincipal: fn.arn) == [])
+            #expect(try await store.grants(retiringPrincipal: fn.uniqueID) == [retiredByFn])
             #expect(try await store.principal(accessKeyID: fn.accessKeyID) == nil)
         }
     }

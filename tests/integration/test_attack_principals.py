@@ -212,8 +212,13 @@ def test_a_principal_recreated_under_a_deleted_ones_name_gets_none_of_its_grants
     grantee = make_principal("recycled-grantee")
     kept = kms.create_grant(KeyId=key, GranteePrincipal=grantee.arn, RetiringPrincipal=retirer.arn,
                             Operations=["Decrypt"])
+    retirer_id = unique_id(server, "recycled-retirer")
     server.cli("principals", "delete", "recycled-retirer")
     retirer_again = make_principal("recycled-retirer")
+    # As AWS lists it: the deleted retiring principal by its unique id.
+    listed = [entry for entry in kms.list_grants(KeyId=key)["Grants"] if entry["GrantId"] == kept["GrantId"]]
+    assert [entry.get("RetiringPrincipal") for entry in listed] == [retirer_id]
+    assert kms.list_retirable_grants(RetiringPrincipal=retirer_again.arn)["Grants"] == []
     assert error_code(lambda: retirer_again.client.retire_grant(GrantToken=kept["GrantToken"])) == "AccessDeniedException"
     assert error_code(lambda: retirer_again.client.retire_grant(KeyId=key, GrantId=kept["GrantId"])) == "AccessDeniedException"
     assert_same_secret(grantee.client.decrypt(CiphertextBlob=blob)["Plaintext"], SECRET, "Decrypt by the kept grant")

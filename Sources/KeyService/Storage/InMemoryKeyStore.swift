@@ -144,6 +144,9 @@ public actor InMemoryKeyStore: KeyStore {
     public func deletePrincipal(accessKeyID: String) -> Bool {
         guard let removed = principalRecords.removeValue(forKey: accessKeyID) else { return false }
         grantRecords.removeAll { $0.granteePrincipalID == removed.uniqueID }
+        for index in grantRecords.indices where grantRecords[index].retiringPrincipalID == removed.uniqueID {
+            grantRecords[index].retiringPrincipal = removed.uniqueID
+        }
         return true
     }
 

@@ -96,7 +96,8 @@ public protocol KeyStore: Sendable {
     /// unknown access key id.
     func setPrincipalPolicy(accessKeyID: String, _ policy: String?) async throws
     /// Removes a principal and, in the same transaction, every grant whose grantee it is (by
-    /// unique id); `false` when there was none.
+    /// unique id); in grants it may only retire, its unique id replaces its ARN as the retiring
+    /// principal (as AWS shows a deleted principal). `false` when there was none.
     func deletePrincipal(accessKeyID: String) async throws -> Bool
 
     /// Appends audit records: `body` gets the last record (or `nil`) and returns the next ones,
