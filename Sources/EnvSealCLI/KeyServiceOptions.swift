@@ -34,7 +34,7 @@ struct KeyServiceOptions: ParsableArguments {
             throw CLIError("the embedded key store in \(store.keystore) has no enabled admin principal",
                            hint: "enable one with `envseal principals enable`", exitCode: EnvSealExit.configuration)
         }
-        let principal = Principal(arn: admin.arn, account: store.accountID, isAdmin: true)
+        let principal = PrincipalDirectory.principal(admin)
         return KeyServiceConnection(client: KMSClient(transport: EmbeddedKMSTransport(engine: home.engine, principal: principal)),
                                     home: home, name: "the embedded key store in \(store.keystore)")
     }

@@ -9,7 +9,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "principals",
         abstract: "Manage the principals (access-key pairs) of the embedded key store.",
-        subcommands: [Create.self, List.self, Disable.self, Enable.self, Delete.self]
+        subcommands: [Create.self, List.self, Disable.self, Enable.self, Delete.self, Policy.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -55,10 +55,13 @@ struct PrincipalsCommand: AsyncParsableCommand {
                     print("\(p.name)\t\(p.accessKeyID)\t\(p.isAdmin ? "admin" : "-")\t\(p.isEnabled ? "enabled" : "disabled")\t\(p.arn)")
                 }
             case .json:
-                struct Row: Encodable { let name, accessKeyId, arn: String; let admin, enabled: Bool }
+                struct Row: Encodable { let name, accessKeyId, arn, uniqueId: String; let admin, enabled, identityPolicy: Bool }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                let rows = all.map { Row(name: $0.name, accessKeyId: $0.accessKeyID, arn: $0.arn, admin: $0.isAdmin, enabled: $0.isEnabled) }
+                let rows = all.map {
+                    Row(name: $0.name, accessKeyId: $0.accessKeyID, arn: $0.arn, uniqueId: $0.uniqueID, admin: $0.isAdmin,
+                        enabled: $0.isEnabled, identityPolicy: $0.identityPolicy != nil)
+                }
                 print(String(decoding: try encoder.encode(rows), as: UTF8.self))
             }
         }
@@ -79,14 +82,101 @@ struct PrincipalsCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a principal: its access key stops working at once.")
+        static let configuration = CommandConfiguration(
+            commandName: "delete",
+            abstract: "Delete a principal: its access key stops working at once, and the grants made to it are deleted.",
+            discussion: """
+            A principal created later under the same name is another principal: it gets none of these
+            grants, and key policies that named the deleted one show its unique id (AIDA…) instead of its ARN.
+            """)
         @OptionGroup var store: KeyStoreOptions
         @Argument(help: "The principal's name or access key id.") var principal: String
         func run() async throws {
             let home = try await store.open()
             let record = try await PrincipalsCommand.find(principal, home)
-            _ = try await home.store.deletePrincipal(accessKeyID: record.accessKeyID)
-            print("deleted \(record.arn)")
+            do {
+                try await home.principals.delete(accessKeyID: record.accessKeyID)
+            } catch let error as PrincipalError {
+                throw CLIError(error.description, exitCode: EnvSealExit.failure)
+            }
+            print("deleted \(record.arn) (\(record.uniqueID)) and the grants made to it")
+        }
+    }
+
+    /// `envseal principals policy`: a principal's identity policy.
+    struct Policy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "policy",
+            abstract: "Manage a principal's identity policy (what a key policy delegating to the account lets it do).",
+            discussion: """
+            A key policy statement naming the account root (arn:aws:iam::ACCOUNT:root), as AWS's
+            default "Enable IAM User Permissions" does, allows nothing by itself: it lets each
+            principal's identity policy allow. A Deny in an identity policy always applies.
+
+            Examples:
+              envseal principals policy put billing-fn billing-fn.policy.json
+              envseal principals policy get billing-fn
+              envseal principals policy delete billing-fn
+            """,
+            subcommands: [Put.self, Get.self, Delete.self])
+
+        struct Put: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "put", abstract: "Set a principal's identity policy from a JSON file (- for standard input).")
+            @OptionGroup var store: KeyStoreOptions
+            @Argument(help: "The principal's name or access key id.") var principal: String
+            @Argument(help: "The policy document: IAM policy JSON without Principal.") var file: String
+
+            func run() async throws {
+                let bytes = try FileIO.readBytes(file)
+                guard let json = String(bytes: bytes, encoding: .utf8) else {
+                    throw CLIError("\(file): the policy is not UTF-8 text", exitCode: EnvSealExit.malformedInput)
+                }
+                do {
+                    _ = try IdentityPolicy(json: json)
+                } catch {
+                    throw CLIError("\(file): \(error)", hint: "an identity policy is a key policy without Principal, "
+                        + "such as {\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"kms:Decrypt\", \"Resource\": \"*\"}]}",
+                        exitCode: EnvSealExit.malformedInput)
+                }
+                let home = try await store.open()
+                let record = try await PrincipalsCommand.find(principal, home)
+                try await home.principals.setIdentityPolicy(accessKeyID: record.accessKeyID, json)
+                print("set the identity policy of \(record.arn)")
+            }
+        }
+
+        struct Get: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "get", abstract: "Print a principal's identity policy.")
+            @OptionGroup var store: KeyStoreOptions
+            @Argument(help: "The principal's name or access key id.") var principal: String
+
+            func run() async throws {
+                let home = try await store.open()
+                let record = try await PrincipalsCommand.find(principal, home)
+                guard let policy = record.identityPolicy else {
+                    throw CLIError("\(record.name) has no identity policy", hint: "set one with `envseal principals policy put`",
+                                   exitCode: EnvSealExit.failure)
+                }
+                print(policy)
+            }
+        }
+
+        struct Delete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "delete", abstract: "Remove a principal's identity policy: delegating key policies then allow it nothing.")
+            @OptionGroup var store: KeyStoreOptions
+            @Argument(help: "The principal's name or access key id.") var principal: String
+
+            func run() async throws {
+                let home = try await store.open()
+                let record = try await PrincipalsCommand.find(principal, home)
+                guard record.identityPolicy != nil else {
+                    throw CLIError("\(record.name) has no identity policy", exitCode: EnvSealExit.failure)
+                }
+                try await home.principals.setIdentityPolicy(accessKeyID: record.accessKeyID, nil)
+                print("removed the identity policy of \(record.arn)")
+            }
         }
     }
 

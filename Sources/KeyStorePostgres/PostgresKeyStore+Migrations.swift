@@ -8,6 +8,7 @@ extension PostgresKeyStore {
     /// records the ones applied to it (`envseal_migrations`) and gets only the missing ones.
     static let migrations: [(id: String, sql: String)] = [
         ("v1", version1),
+        ("v2-principal-identity", version2),
     ]
 
     /// The identifiers of the schema's migrations, oldest first.
@@ -50,6 +51,25 @@ extension PostgresKeyStore {
             }
         }
     }
+
+    /// v2: each principal has a unique id, which grants are bound to, and an identity policy.
+    ///
+    /// Existing principals get fresh ids (`AIDA` and 16 characters of `A`–`Z`, `2`–`7`: hex digits
+    /// with 0, 1, 8, 9 mapped to W, X, Y, Z), existing grants the id of the principal their ARNs
+    /// name now, and existing admins ``PrincipalDirectory/administratorPolicy``.
+    static let version2 = """
+        ALTER TABLE principals ADD COLUMN unique_id text COLLATE "C";
+        ALTER TABLE principals ADD COLUMN identity_policy text;
+        ALTER TABLE grants ADD COLUMN grantee_principal_id text COLLATE "C";
+        ALTER TABLE grants ADD COLUMN retiring_principal_id text COLLATE "C";
+        UPDATE principals SET unique_id = 'AIDA' || translate(upper(substr(md5(random()::text || access_key_id), 1, 16)), '0189', 'WXYZ');
+        ALTER TABLE principals ALTER COLUMN unique_id SET NOT NULL;
+        UPDATE principals SET identity_policy = '\(PrincipalDirectory.administratorPolicy.replacingOccurrences(of: "'", with: "''"))' WHERE is_admin;
+        UPDATE grants SET grantee_principal_id = (SELECT unique_id FROM principals WHERE arn = grants.grantee_principal);
+        UPDATE grants SET retiring_principal_id = (SELECT unique_id FROM principals WHERE arn = grants.retiring_principal);
+        CREATE UNIQUE INDEX principals_by_unique_id ON principals (unique_id);
+        CREATE INDEX grants_by_grantee_id ON grants (grantee_principal_id)
+        """
 
     /// v1: every table.
     ///

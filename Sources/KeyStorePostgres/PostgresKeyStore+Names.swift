@@ -98,7 +98,7 @@ extension PostgresKeyStore {
                 INSERT INTO grants (\(unescaped: GrantRecord.columns)) VALUES (
                     \(grant.id), \(grant.token), \(grant.keyID.uuidString), \(grant.name), \(grant.granteePrincipal),
                     \(grant.retiringPrincipal), \(operations), \(subset), \(equals), \(grant.issuingAccount),
-                    \(grant.createdAt.storedValue), \(grant.createdBy))
+                    \(grant.createdAt.storedValue), \(grant.createdBy), \(grant.granteePrincipalID), \(grant.retiringPrincipalID))
                 """, logger: logger)
         }
     }
@@ -134,7 +134,8 @@ extension PostgresKeyStore {
                 """
                 INSERT INTO principals (\(unescaped: PrincipalRecord.columns)) VALUES (
                     \(principal.accessKeyID), \(principal.name), \(principal.arn), \(principal.account),
-                    \(Data(principal.wrappedSecret)), \(principal.createdAt.storedValue), \(principal.isAdmin), \(principal.isEnabled))
+                    \(Data(principal.wrappedSecret)), \(principal.createdAt.storedValue), \(principal.isAdmin), \(principal.isEnabled),
+                    \(principal.uniqueID), \(principal.identityPolicy))
                 """, logger: logger)
         }
     }
@@ -162,9 +163,25 @@ extension PostgresKeyStore {
         }
     }
 
+    public func setPrincipalPolicy(accessKeyID: String, _ policy: String?) async throws {
+        try await transaction { connection, logger in
+            let changed = try await connection.changes(
+                "UPDATE principals SET identity_policy = \(policy) WHERE access_key_id = \(accessKeyID) RETURNING 1", logger: logger)
+            guard changed == 1 else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
+        }
+    }
+
     public func deletePrincipal(accessKeyID: String) async throws -> Bool {
         try await transaction { connection, logger in
-            try await connection.changes("DELETE FROM principals WHERE access_key_id = \(accessKeyID) RETURNING 1", logger: logger) == 1
+            // A grant bound to this id and inserted after this transaction can never be used: ids are not reused.
+            guard let row = try await connection.rows(
+                "DELETE FROM principals WHERE access_key_id = \(accessKeyID) RETURNING unique_id", logger: logger).first
+            else { return false }
+            let uniqueID = try row.decode(String.self)
+            _ = try await connection.query("DELETE FROM grants WHERE grantee_principal_id = \(uniqueID)", logger: logger)
+            _ = try await connection.query(
+                "UPDATE grants SET retiring_principal = retiring_principal_id WHERE retiring_principal_id = \(uniqueID)", logger: logger)
+            return true
         }
     }
 }

@@ -151,7 +151,8 @@ extension GrantRecord {
     /// Every column but `position`, which the database numbers.
     static let columns = """
         id, token, key_id, name, grantee_principal, retiring_principal, operations, \
-        encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by
+        encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by, \
+        grantee_principal_id, retiring_principal_id
         """
 
     init(row: PostgresRow) throws {
@@ -166,20 +167,22 @@ extension GrantRecord {
                 encryptionContextEquals: try StoredJSON.decodeIfPresent(
                     [String: String].self, from: try row.optionalString("encryption_context_equals")),
                 issuingAccount: try row.string("issuing_account"), createdAt: try row.date("created_at"),
-                createdBy: try row.string("created_by"))
+                createdBy: try row.string("created_by"), granteePrincipalID: try row.optionalString("grantee_principal_id"),
+                retiringPrincipalID: try row.optionalString("retiring_principal_id"))
         }
     }
 }
 
 extension PrincipalRecord {
-    static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled"
+    static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled, unique_id, identity_policy"
 
     init(row: PostgresRow) throws {
         self = try StoredRow.decode(row, table: "principals") { row in
             PrincipalRecord(
                 accessKeyID: try row.string("access_key_id"), name: try row.string("name"), arn: try row.string("arn"),
                 account: try row.string("account"), wrappedSecret: try row.bytes("wrapped_secret"),
-                createdAt: try row.date("created_at"), isAdmin: try row.bool("is_admin"), isEnabled: try row.bool("enabled"))
+                createdAt: try row.date("created_at"), isAdmin: try row.bool("is_admin"), isEnabled: try row.bool("enabled"),
+                uniqueID: try row.string("unique_id"), identityPolicy: try row.optionalString("identity_policy"))
         }
     }
 }

@@ -35,12 +35,14 @@ extension SQLiteKeyStore {
     package static var schemaMigrations: [String] { migrator.migrations }
 
     /// Creates a database at `path` with the schema of `migration` and the ones before it only,
-    /// as an envseal of that schema would have left it, and closes it.
-    package static func createDatabase(at path: String, upTo migration: String) throws {
+    /// as an envseal of that schema would have left it, runs `statements` (rows of that
+    /// schema), and closes it.
+    package static func createDatabase(at path: String, upTo migration: String, then statements: String = "") throws {
         _ = try createFileIfMissing(at: path)
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
             try migrator.migrate(pool, upTo: migration)
+            if !statements.isEmpty { try pool.write { try $0.execute(sql: statements) } }
             try pool.close()
         } catch {
             throw translate(error, path: path)

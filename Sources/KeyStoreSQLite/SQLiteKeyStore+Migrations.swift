@@ -9,6 +9,7 @@ extension SQLiteKeyStore {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createVersion1)
         migrator.registerMigration("v2-principal-flags", migrate: addPrincipalFlags)
+        migrator.registerMigration("v3-principal-identity", migrate: addPrincipalIdentity)
         return migrator
     }()
 
@@ -37,6 +38,32 @@ extension SQLiteKeyStore {
         } catch {
             throw translate(error, path: path)
         }
+    }
+
+    /// v3: each principal has a unique id, which grants are bound to, and an identity policy.
+    ///
+    /// Existing principals get fresh ids, existing grants the id of the principal their ARNs name
+    /// now, and existing admins ``PrincipalDirectory/administratorPolicy``, so an admin keeps
+    /// using keys whose policies delegate to the account.
+    static func addPrincipalIdentity(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE principals ADD COLUMN unique_id TEXT;
+            ALTER TABLE principals ADD COLUMN identity_policy TEXT;
+            ALTER TABLE grants ADD COLUMN grantee_principal_id TEXT;
+            ALTER TABLE grants ADD COLUMN retiring_principal_id TEXT;
+            """)
+        for accessKeyID in try String.fetchAll(db, sql: "SELECT access_key_id FROM principals") {
+            try db.execute(sql: "UPDATE principals SET unique_id = ? WHERE access_key_id = ?",
+                           arguments: [PrincipalDirectory.newUniqueID(), accessKeyID])
+        }
+        try db.execute(sql: "UPDATE principals SET identity_policy = ? WHERE is_admin = 1",
+                       arguments: [PrincipalDirectory.administratorPolicy])
+        try db.execute(sql: """
+            UPDATE grants SET grantee_principal_id = (SELECT unique_id FROM principals WHERE arn = grants.grantee_principal);
+            UPDATE grants SET retiring_principal_id = (SELECT unique_id FROM principals WHERE arn = grants.retiring_principal);
+            CREATE UNIQUE INDEX principals_by_unique_id ON principals (unique_id);
+            CREATE INDEX grants_by_grantee_id ON grants (grantee_principal_id);
+            """)
     }
 
     /// v2: principals can be admins, and can be disabled without being deleted.

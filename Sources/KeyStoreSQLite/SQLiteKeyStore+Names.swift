@@ -79,7 +79,7 @@ extension SQLiteKeyStore {
             // `position` is one more than the largest, so ordering by it is insertion order.
             try db.cachedStatement(sql: """
                 INSERT INTO grants (position, \(GrantRecord.columns))
-                VALUES ((SELECT coalesce(max(position), 0) + 1 FROM grants), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES ((SELECT coalesce(max(position), 0) + 1 FROM grants), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: try grant.rowArguments())
         }
     }
@@ -113,7 +113,7 @@ extension SQLiteKeyStore {
 
     public func insertPrincipal(_ principal: PrincipalRecord) async throws {
         try await write(conflict: "principal \(principal.name) exists") { db in
-            try db.cachedStatement(sql: "INSERT INTO principals (\(PrincipalRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            try db.cachedStatement(sql: "INSERT INTO principals (\(PrincipalRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .execute(arguments: principal.rowArguments)
         }
     }
@@ -141,8 +141,21 @@ extension SQLiteKeyStore {
         }
     }
 
+    public func setPrincipalPolicy(accessKeyID: String, _ policy: String?) async throws {
+        try await write { db in
+            try db.cachedStatement(sql: "UPDATE principals SET identity_policy = ? WHERE access_key_id = ?").execute(arguments: [policy, accessKeyID])
+            guard db.changesCount == 1 else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
+        }
+    }
+
     public func deletePrincipal(accessKeyID: String) async throws -> Bool {
         try await write { db in
+            guard let uniqueID = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT unique_id FROM principals WHERE access_key_id = ?"), arguments: [accessKeyID])
+            else { return false }
+            try db.cachedStatement(sql: "DELETE FROM grants WHERE grantee_principal_id = ?").execute(arguments: [uniqueID])
+            try db.cachedStatement(sql: "UPDATE grants SET retiring_principal = retiring_principal_id WHERE retiring_principal_id = ?")
+                .execute(arguments: [uniqueID])
             try db.cachedStatement(sql: "DELETE FROM principals WHERE access_key_id = ?").execute(arguments: [accessKeyID])
             return db.changesCount == 1
         }

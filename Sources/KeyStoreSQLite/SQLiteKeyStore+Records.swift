@@ -168,7 +168,8 @@ extension GrantRecord {
     /// Every column but `position`, which the insert computes.
     static let columns = """
         id, token, key_id, name, grantee_principal, retiring_principal, operations, \
-        encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by
+        encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by, \
+        grantee_principal_id, retiring_principal_id
         """
 
     func rowArguments() throws -> StatementArguments {
@@ -184,7 +185,7 @@ extension GrantRecord {
         }
         return [
             id, token, keyID.uuidString, name, granteePrincipal, retiringPrincipal, operations,
-            subset, equals, issuingAccount, createdAt.storedValue, createdBy,
+            subset, equals, issuingAccount, createdAt.storedValue, createdBy, granteePrincipalID, retiringPrincipalID,
         ]
     }
 
@@ -204,16 +205,18 @@ extension GrantRecord {
                     [String: String].self, from: try row.decode(String?.self, forColumn: "encryption_context_equals")),
                 issuingAccount: try row.decode(String.self, forColumn: "issuing_account"),
                 createdAt: try row.date("created_at"),
-                createdBy: try row.decode(String.self, forColumn: "created_by"))
+                createdBy: try row.decode(String.self, forColumn: "created_by"),
+                granteePrincipalID: try row.decode(String?.self, forColumn: "grantee_principal_id"),
+                retiringPrincipalID: try row.decode(String?.self, forColumn: "retiring_principal_id"))
         }
     }
 }
 
 extension PrincipalRecord {
-    static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled"
+    static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled, unique_id, identity_policy"
 
     var rowArguments: StatementArguments {
-        [accessKeyID, name, arn, account, Data(wrappedSecret), createdAt.storedValue, isAdmin, isEnabled]
+        [accessKeyID, name, arn, account, Data(wrappedSecret), createdAt.storedValue, isAdmin, isEnabled, uniqueID, identityPolicy]
     }
 
     init(row: Row) throws {
@@ -226,7 +229,9 @@ extension PrincipalRecord {
                 wrappedSecret: try row.bytes("wrapped_secret"),
                 createdAt: try row.date("created_at"),
                 isAdmin: try row.decode(Bool.self, forColumn: "is_admin"),
-                isEnabled: try row.decode(Bool.self, forColumn: "enabled"))
+                isEnabled: try row.decode(Bool.self, forColumn: "enabled"),
+                uniqueID: try row.decode(String.self, forColumn: "unique_id"),
+                identityPolicy: try row.decode(String?.self, forColumn: "identity_policy"))
         }
     }
 }

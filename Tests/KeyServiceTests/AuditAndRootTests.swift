@@ -127,6 +127,7 @@ actor ReplayStore: KeyStore {
     func principal(accessKeyID: String) -> PrincipalRecord? { nil }
     func principals() -> [PrincipalRecord] { [] }
     func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) {}
+    func setPrincipalPolicy(accessKeyID: String, _ policy: String?) {}
     func deletePrincipal(accessKeyID: String) -> Bool { false }
     func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) throws -> [AuditRecord] { throw KeyStoreError(.notFound, "replay") }
 }

@@ -32,6 +32,11 @@ enum KeyPolicyFixtures {
     }
 
     /// Parses a document made of the given statements.
+    /// An identity policy document of these statements.
+    static func identity(_ statements: String...) -> String {
+        #"{"Version": "2012-10-17", "Statement": ["# + statements.joined(separator: ",") + "]}"
+    }
+
     static func policy(_ statements: String...) throws -> KeyPolicy {
         try KeyPolicy(json: #"{"Version": "2012-10-17", "Statement": ["# + statements.joined(separator: ",") + "]}")
     }
@@ -118,14 +123,20 @@ struct KeyPolicyTests {
         #expect(policy.evaluate(F.request(F.stranger, "kms:DescribeKey")) == .implicitDeny)
     }
 
-    @Test("Without admins the default policy opens the key to the account's principals, and only them")
-    func defaultPolicyWithoutAdmins() {
+    @Test("Without admins the default policy delegates to the account's identity policies, and allows nothing itself")
+    func defaultPolicyWithoutAdmins() throws {
         let policy = KeyPolicy.defaultPolicy(account: F.account, admins: [])
         #expect(policy.statements.count == 1)
         #expect(policy.statements[0].principals == [.account(F.account)])
-        #expect(policy.evaluate(F.request(F.someone, "kms:Decrypt")) == .allow)
-        #expect(policy.evaluate(F.request(F.admin, "kms:DisableKey")) == .allow)
+        #expect(policy.evaluate(F.request(F.someone, "kms:Decrypt")) == .implicitDeny)
+        #expect(policy.evaluate(F.request(F.admin, "kms:DisableKey")) == .implicitDeny)
+        #expect(policy.delegatesToAccount(F.request(F.someone, "kms:Decrypt")))
+        let decrypt = try IdentityPolicy(json: F.identity(#"{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}"#))
+        #expect(policy.evaluate(F.request(F.someone, "kms:Decrypt"), identityPolicy: decrypt) == .allow)
+        #expect(policy.evaluate(F.request(F.someone, "kms:DisableKey"), identityPolicy: decrypt) == .implicitDeny)
         #expect(policy.evaluate(F.request(F.stranger, "kms:Decrypt")) == .implicitDeny)
+        #expect(!policy.delegatesToAccount(F.request(F.stranger, "kms:Decrypt")))
+        #expect(policy.evaluate(F.request(F.stranger, "kms:Decrypt"), identityPolicy: decrypt) == .implicitDeny)
         let china = KeyPolicy.defaultPolicy(account: F.account, partition: "aws-cn", admins: [])
         #expect(china.json.contains("arn:aws-cn:iam::111122223333:root"))
     }
@@ -225,12 +236,15 @@ struct KeyPolicyTests {
         #expect(everyoneAWS.statements[0].principals == [.anyone])
         #expect(everyoneAWS.evaluate(F.request(F.stranger)) == .allow)
 
+        // An account only delegates to its principals' identity policies.
         let root = try F.policy(F.allow(principal: #"{"AWS": "arn:aws:iam::444455556666:root"}"#))
-        #expect(root.evaluate(F.request(F.stranger)) == .allow)
-        #expect(root.evaluate(F.request(F.someone)) == .implicitDeny)
+        #expect(root.evaluate(F.request(F.stranger)) == .implicitDeny)
+        #expect(root.delegatesToAccount(F.request(F.stranger)))
+        #expect(!root.delegatesToAccount(F.request(F.someone)))
         let bare = try F.policy(F.allow(principal: #"{"AWS": "444455556666"}"#))
         #expect(bare.statements[0].principals == [.account("444455556666")])
-        #expect(bare.evaluate(F.request(F.stranger)) == .allow)
+        #expect(bare.evaluate(F.request(F.stranger)) == .implicitDeny)
+        #expect(bare.delegatesToAccount(F.request(F.stranger)))
 
         let exact = try F.policy(F.allow(principal: #"{"AWS": ["arn:aws:iam::111122223333:user/billing"]}"#))
         #expect(exact.evaluate(F.request("arn:aws:iam::111122223333:user/billing")) == .allow)

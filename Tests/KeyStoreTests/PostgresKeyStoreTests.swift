@@ -36,6 +36,49 @@ struct PostgresKeyStoreTests {
         try await stores[0].execute("DROP SCHEMA \"\(configuration.schema!)\" CASCADE")
     }
 
+    @Test("principals of a v1 database get unique ids, their grants are bound to them, admins the administrator policy")
+    func principalIdentityMigration() async throws {
+        let configuration = try PostgresTestDatabase.freshConfiguration()
+        let old = try await PostgresKeyStore.open(configuration)
+        // Back to the v1 schema, with rows as a v1 envseal wrote them.
+        for statement in [
+            "DELETE FROM envseal_migrations WHERE id = 'v2-principal-identity'",
+            "ALTER TABLE principals DROP COLUMN unique_id, DROP COLUMN identity_policy",
+            "ALTER TABLE grants DROP COLUMN grantee_principal_id, DROP COLUMN retiring_principal_id",
+            """
+            INSERT INTO principals (access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled)
+            VALUES ('AKIAADMIN', 'admin', 'arn:aws:iam::111122223333:user/admin', '111122223333', '\\x00', 0, true, true),
+                   ('AKIAFN', 'fn', 'arn:aws:iam::111122223333:user/fn', '111122223333', '\\x00', 0, false, true)
+            """,
+            """
+            INSERT INTO grants (id, token, key_id, name, grantee_principal, retiring_principal, operations,
+                                encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by)
+            VALUES ('to-fn', 't1', 'K', NULL, 'arn:aws:iam::111122223333:user/fn', 'arn:aws:iam::111122223333:user/admin',
+                    '["Decrypt"]', NULL, NULL, '111122223333', 0, 'x'),
+                   ('to-nobody', 't2', 'K', NULL, 'arn:aws:iam::111122223333:user/gone', NULL,
+                    '["Decrypt"]', NULL, NULL, '111122223333', 0, 'x')
+            """,
+        ] { try await old.execute(statement) }
+        old.close()
+
+        let store = try await PostgresKeyStore.open(configuration)
+        defer { store.close() }
+        let principals = try await store.principals()
+        let admin = try #require(principals.first { $0.name == "admin" })
+        let fn = try #require(principals.first { $0.name == "fn" })
+        for principal in principals {
+            #expect(principal.uniqueID.count == 20 && principal.uniqueID.hasPrefix("AIDA"))
+            #expect(principal.uniqueID.dropFirst(4).allSatisfy { ("A"..."Z").contains($0) || ("2"..."7").contains($0) })
+        }
+        #expect(admin.uniqueID != fn.uniqueID)
+        #expect(admin.identityPolicy == PrincipalDirectory.administratorPolicy)
+        #expect(fn.identityPolicy == nil)
+        let bound = try await store.inspect(
+            "SELECT id || ' ' || coalesce(grantee_principal_id, '-') || ' ' || coalesce(retiring_principal_id, '-') FROM grants ORDER BY position")
+        #expect(bound == ["to-fn \(fn.uniqueID) \(admin.uniqueID)", "to-nobody - -"])
+        try await store.execute("DROP SCHEMA \"\(configuration.schema!)\" CASCADE")
+    }
+
     @Test("an unreachable database is .unavailable, and the message names it without the password")
     func unreachable() async throws {
         var configuration = try PostgresTestDatabase.freshConfiguration()

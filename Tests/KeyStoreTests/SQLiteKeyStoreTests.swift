@@ -168,6 +168,36 @@ struct SQLiteKeyStoreTests {
         #expect(try await second.inspect("PRAGMA integrity_check") == ["ok"])
     }
 
+    @Test func principalsOfAV2DatabaseGetUniqueIDsAndTheirGrantsAreBound() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        let user = "arn:aws:iam::111122223333:user/"
+        try SQLiteKeyStore.createDatabase(at: path, upTo: "v2-principal-flags", then: """
+            INSERT INTO principals (access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled)
+            VALUES ('AKIAADMIN', 'admin', '\(user)admin', '111122223333', x'00', 0, 1, 1),
+                   ('AKIAFN', 'fn', '\(user)fn', '111122223333', x'00', 0, 0, 1);
+            INSERT INTO grants (id, position, token, key_id, name, grantee_principal, retiring_principal, operations,
+                                encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by)
+            VALUES ('to-fn', 1, 't1', 'K', NULL, '\(user)fn', '\(user)admin', '["Decrypt"]', NULL, NULL, '111122223333', 0, 'x'),
+                   ('to-nobody', 2, 't2', 'K', NULL, '\(user)gone', NULL, '["Decrypt"]', NULL, NULL, '111122223333', 0, 'x');
+            """)
+        let store = try SQLiteKeyStore(path: path)
+        defer { try? store.close() }
+        let principals = try await store.principals()
+        let admin = try #require(principals.first { $0.name == "admin" })
+        let fn = try #require(principals.first { $0.name == "fn" })
+        for principal in principals {
+            #expect(principal.uniqueID.count == 20 && principal.uniqueID.hasPrefix("AIDA"))
+            #expect(principal.uniqueID.dropFirst(4).allSatisfy { ("A"..."Z").contains($0) || ("2"..."7").contains($0) })
+        }
+        #expect(admin.uniqueID != fn.uniqueID)
+        #expect(admin.identityPolicy == PrincipalDirectory.administratorPolicy)
+        #expect(fn.identityPolicy == nil)
+        let bound = try await store.inspect("SELECT id || ' ' || coalesce(grantee_principal_id, '-') || ' ' || coalesce(retiring_principal_id, '-') FROM grants ORDER BY position")
+        #expect(bound == ["to-fn \(fn.uniqueID) \(admin.uniqueID)", "to-nobody - -"])
+    }
+
     @Test func aMigrationFromTheFutureIsRefused() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -28,9 +28,13 @@ extension KeyServiceEngine {
                 conditionKeys: Self.grantConditionKeys(request), grantLimit: { parent in parent.excess(operations: operations, equals: equals, subset: subset) })
             guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
             try Self.dryRun(request.dryRun)
+            let granteeID = try await uniqueID(of: request.granteePrincipal)
+            var retiringID: String?
+            if let retiring = request.retiringPrincipal { retiringID = try await uniqueID(of: retiring) }
             let existing = try await storeCall { try await store.grants(keyID: key.id) }
             if let name = request.name, let same = existing.first(where: {
                 $0.name == name && $0.granteePrincipal == request.granteePrincipal && $0.retiringPrincipal == request.retiringPrincipal
+                    && $0.granteePrincipalID == granteeID && $0.retiringPrincipalID == retiringID
                     && Set($0.operations) == Set(operations) && $0.encryptionContextSubset == request.constraints?.encryptionContextSubset
                     && $0.encryptionContextEquals == request.constraints?.encryptionContextEquals
             }) {
@@ -42,7 +46,8 @@ extension KeyServiceEngine {
                 granteePrincipal: request.granteePrincipal, retiringPrincipal: request.retiringPrincipal, operations: operations,
                 encryptionContextSubset: request.constraints?.encryptionContextSubset,
                 encryptionContextEquals: request.constraints?.encryptionContextEquals,
-                issuingAccount: "arn:\(configuration.partition):iam::\(principal.account):root", createdAt: now, createdBy: principal.arn)
+                issuingAccount: "arn:\(configuration.partition):iam::\(principal.account):root", createdAt: now, createdBy: principal.arn,
+                granteePrincipalID: granteeID, retiringPrincipalID: retiringID)
             try await storeCall { try await store.insertGrant(grant) }
             return KMS.CreateGrantResponse(grantToken: grant.token, grantId: grant.id)
         }
@@ -67,10 +72,13 @@ extension KeyServiceEngine {
     public func listRetirableGrants(_ request: KMS.ListRetirableGrantsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListGrantsResponse {
         try await audited(.listRetirableGrants, principal, requestID: requestID) { (_) async throws(KMSError) in
             try request.validate()
-            guard principal.isAdmin || request.retiringPrincipal == principal.arn else {
+            let own = request.retiringPrincipal == principal.arn
+            guard principal.isAdmin || own else {
                 throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:ListRetirableGrants for \(request.retiringPrincipal)")
             }
-            let grants = try await storeCall { try await store.grants(retiringPrincipal: request.retiringPrincipal) }
+            var grants = try await storeCall { try await store.grants(retiringPrincipal: request.retiringPrincipal) }
+            // A caller's own list holds only the grants retirable by it, not by a deleted namesake.
+            if own && !principal.isAdmin { grants = grants.filter { $0.isRetirable(by: principal) } }
             let (page, next) = try page(grants, marker: request.marker, limit: Self.limit(request.limit, default: 50), operation: .listRetirableGrants)
             return KMS.ListGrantsResponse(grants: page.map(listEntry), nextMarker: next, truncated: next != nil)
         }
@@ -100,8 +108,7 @@ extension KeyServiceEngine {
                 throw KMSError.notFound("the grant's key does not exist")
             }
             note.keyARN = key.arn
-            let mayRetire = grant.retiringPrincipal == principal.arn
-                || (grant.granteePrincipal == principal.arn && grant.operations.contains("RetireGrant"))
+            let mayRetire = grant.isRetirable(by: principal) || (grant.isGranted(to: principal) && grant.operations.contains("RetireGrant"))
             if !mayRetire {
                 try await authorize(
                     principal, "RetireGrant", key: key, context: grant.encryptionContextEquals ?? grant.encryptionContextSubset,
@@ -155,6 +162,13 @@ extension KeyServiceEngine {
             guard page.count == 500, let last = page.last else { return nil }
             marker = last.id
         }
+    }
+
+    /// The unique id of the principal of the key store with this ARN, or `nil` when there is none
+    /// (another account's principal, a role, a principal not created yet): a grant binds to the
+    /// principal its ARN names when it is made.
+    func uniqueID(of arn: String) async throws(KMSError) -> String? {
+        try await storeCall { try await store.principals() }.first { $0.arn == arn }?.uniqueID
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

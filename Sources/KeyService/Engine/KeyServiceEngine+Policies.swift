@@ -46,8 +46,9 @@ extension KeyServiceEngine {
         }
     }
 
-    /// Parses a new policy and, unless bypassed, checks that it still lets the caller change it:
-    /// a PutKeyPolicy from the same caller and connection, now, without the bypass.
+    /// Parses a new policy and, unless bypassed, checks that it still lets the caller change it,
+    /// directly or through a statement delegating to the caller's account: a PutKeyPolicy from the
+    /// same caller and connection, now, without the bypass.
     /// - Parameter keyID: The key, when it exists already (for its aliases).
     func checkNewPolicy(_ json: String, keyARN: String, keyID: UUID?, principal: Principal, bypass: Bool) async throws(KMSError) -> String {
         let policy: KeyPolicy
@@ -62,7 +63,10 @@ extension KeyServiceEngine {
             let request = AuthorizationRequest(
                 principalARN: principal.arn, principalAccount: principal.account, action: "kms:PutKeyPolicy",
                 resourceARN: keyARN, encryptionContext: nil, extraConditionKeys: keys)
-            guard policy.evaluate(request) == .allow else {
+            // As in AWS, delegating PutKeyPolicy to the caller's account passes: the principal's
+            // identity policy (set with the CLI, outside the key service) can then allow it.
+            let decision = policy.evaluate(request)
+            guard decision == .allow || (decision == .implicitDeny && policy.delegatesToAccount(request)) else {
                 throw KMSError.malformedPolicyDocument(
                     "The new key policy will not allow you to update the key policy in the future (\(principal.arn) would lose kms:PutKeyPolicy)")
             }

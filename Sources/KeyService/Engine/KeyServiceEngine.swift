@@ -59,6 +59,8 @@ public final class KeyServiceEngine: Sendable {
     let root: RootKey
     let materials: MaterialCache
     let policies = Mutex<[String: KeyPolicy]>([:])
+    /// Parsed identity policies by document.
+    let identityPolicies = Mutex<[String: IdentityPolicy]>([:])
     let audit: AuditChain
     /// Key records recently read, with when they were read.
     let keyCache = Mutex<[UUID: (record: KeyRecord, read: ContinuousClock.Instant)]>([:])
@@ -298,7 +300,7 @@ public final class KeyServiceEngine: Sendable {
                 throw KMSError.invalidGrantToken("a grant token is not valid for \(key.arn)")
             }
         }
-        switch policy.evaluate(request) {
+        switch policy.evaluate(request, identityPolicy: try cachedIdentityPolicy(of: principal)) {
         case .allow:
             return
         case .explicitDeny:
@@ -307,7 +309,7 @@ public final class KeyServiceEngine: Sendable {
             let candidates: [GrantRecord]
             if let grants { candidates = grants } else { candidates = try await storeCall { try await store.grants(keyID: key.id) } }
             var refusal: String?
-            for grant in candidates where grant.allows(principal: principal.arn, operation: action, context: context) {
+            for grant in candidates where grant.isGranted(to: principal) && grant.allows(principal: principal.arn, operation: action, context: context) {
                 guard let reason = grantLimit?(grant) else { return }
                 refusal = refusal ?? reason
             }
@@ -321,7 +323,25 @@ public final class KeyServiceEngine: Sendable {
     static func denied(_ principal: Principal, _ action: String, _ key: KeyRecord, explicit: Bool) -> KMSError {
         KMSError.accessDenied(
             "User: \(principal.arn) is not authorized to perform: kms:\(action) on resource: \(key.arn) because "
-                + (explicit ? "an explicit deny in the key policy applies" : "no key policy statement or grant allows it"))
+                + (explicit ? "an explicit deny in the key policy or the principal's identity policy applies"
+                    : "no key policy statement (directly, or through the account and the principal's identity policy) or grant allows it"))
+    }
+
+    /// The caller's identity policy, parsed once per document. A stored policy that no longer
+    /// parses fails the request rather than being skipped, since it may hold a `Deny`.
+    func cachedIdentityPolicy(of principal: Principal) throws(KMSError) -> IdentityPolicy? {
+        guard let json = principal.identityPolicy else { return nil }
+        if let cached = identityPolicies.withLock({ $0[json] }) { return cached }
+        do {
+            let policy = try IdentityPolicy(json: json)
+            identityPolicies.withLock { cache in
+                if cache.count > 1024 { cache.removeAll() }
+                cache[json] = policy
+            }
+            return policy
+        } catch {
+            throw KMSError.kmsInternal("the identity policy of \(principal.arn) does not parse: \(error)")
+        }
     }
 
     func cachedPolicy(_ json: String, keyARN: String) throws(KMSError) -> KeyPolicy {
@@ -353,6 +373,18 @@ public final class KeyServiceEngine: Sendable {
 }
 
 extension GrantRecord {
+    /// Whether the grant was made to this principal: its ARN, and the unique id the ARN named
+    /// when the grant was made (none for a principal the store did not hold), so a principal
+    /// deleted and created again under the same name does not inherit the grant.
+    func isGranted(to principal: Principal) -> Bool {
+        granteePrincipal == principal.arn && granteePrincipalID == principal.uniqueID
+    }
+
+    /// Whether this principal is the grant's retiring principal, by ARN and unique id alike.
+    func isRetirable(by principal: Principal) -> Bool {
+        retiringPrincipal == principal.arn && retiringPrincipalID == principal.uniqueID
+    }
+
     /// Whether the grant lets `principal` perform `operation` with `context`.
     func allows(principal: String, operation: String, context: [String: String]?) -> Bool {
         guard granteePrincipal == principal, operations.contains(operation) else { return false }

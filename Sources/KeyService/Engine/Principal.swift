@@ -6,17 +6,29 @@ public struct Principal: Sendable, Equatable, CustomStringConvertible {
     public let account: String
     /// Whether the principal administers the service (may create keys and principals).
     public let isAdmin: Bool
+    /// The principal's unique id (`AIDA…`), or `nil` for one the key store does not hold (a
+    /// principal made up in-process). Grants are bound to it, so a principal deleted and created
+    /// again under the same name is another principal.
+    public let uniqueID: String?
+    /// The principal's identity policy (JSON), or `nil` for none. It allows only where a key
+    /// policy delegates to the principal's account (the `…:root` principal); its `Deny`s always apply.
+    public let identityPolicy: String?
 
     /// Creates a principal.
-    public init(arn: String, account: String, isAdmin: Bool = false) {
+    public init(arn: String, account: String, isAdmin: Bool = false, uniqueID: String? = nil, identityPolicy: String? = nil) {
         self.arn = arn
         self.account = account
         self.isAdmin = isAdmin
+        self.uniqueID = uniqueID
+        self.identityPolicy = identityPolicy
     }
 
     /// A user principal of an account: `arn:aws:iam::<account>:user/<name>`.
-    public static func user(_ name: String, account: String, isAdmin: Bool = false) -> Principal {
-        Principal(arn: "arn:aws:iam::\(account):user/\(name)", account: account, isAdmin: isAdmin)
+    public static func user(
+        _ name: String, account: String, isAdmin: Bool = false, uniqueID: String? = nil, identityPolicy: String? = nil
+    ) -> Principal {
+        Principal(arn: "arn:aws:iam::\(account):user/\(name)", account: account, isAdmin: isAdmin, uniqueID: uniqueID,
+                  identityPolicy: identityPolicy)
     }
 
     /// The ARN.

@@ -53,8 +53,14 @@ public enum PolicyDecision: Sendable, Equatable {
 }
 
 extension KeyPolicy {
-    /// Decides a request: an explicit `Deny` in any matching statement wins; otherwise any
-    /// matching `Allow` allows; otherwise the request is implicitly denied.
+    /// Decides a request on the key policy alone: an explicit `Deny` in any matching statement
+    /// wins; otherwise a matching `Allow` that names the caller itself (its ARN, `*` or its
+    /// service) allows; otherwise the request is implicitly denied.
+    ///
+    /// An `Allow` naming the caller's account (`arn:aws:iam::<account>:root` or the bare account
+    /// ID) allows nothing by itself: as in AWS it only delegates to the account's identity
+    /// policies, which ``evaluate(_:identityPolicy:)`` consults. A `Deny` naming the account
+    /// applies to every principal of it.
     ///
     /// A statement matches when its principal, action, resource and every condition match. Denies
     /// are checked before allows, so the result does not depend on statement order; the `Sid`
@@ -66,10 +72,34 @@ extension KeyPolicy {
         for program in programs where program.isDeny && program.applies(to: request) {
             return .explicitDeny(sid: program.sid)
         }
-        for program in programs where !program.isDeny && program.applies(to: request) {
+        for program in programs where !program.isDeny && program.match(request) == .direct {
             return .allow
         }
         return .implicitDeny
+    }
+
+    /// Decides a request as IAM does for a caller of the key's account: an explicit `Deny` in the
+    /// key policy or in the caller's identity policy wins; otherwise the request is allowed when
+    /// the key policy allows the caller directly, or when an `Allow` of the key policy names the
+    /// caller's account (delegates to IAM) *and* the identity policy allows the request.
+    ///
+    /// - Parameters:
+    ///   - request: The request.
+    ///   - identityPolicy: The caller's identity policy, or `nil` when it has none.
+    public func evaluate(_ request: AuthorizationRequest, identityPolicy: IdentityPolicy?) -> PolicyDecision {
+        let own = evaluate(request)
+        if case .explicitDeny = own { return own }
+        guard let identityPolicy else { return own }
+        let identity = identityPolicy.evaluate(request)
+        if case .explicitDeny = identity { return identity }
+        if own == .allow { return .allow }
+        return identity == .allow && delegatesToAccount(request) ? .allow : .implicitDeny
+    }
+
+    /// Whether an `Allow` statement naming the caller's account covers the request, so that the
+    /// caller's identity policy may allow it.
+    public func delegatesToAccount(_ request: AuthorizationRequest) -> Bool {
+        programs.contains { !$0.isDeny && $0.match(request) == .account }
     }
 }
 
@@ -110,22 +140,39 @@ extension KeyPolicy.Statement {
             self.conditions = conditions.map(\.program)
         }
 
+        /// How a statement's `Principal` covers a caller.
+        enum PrincipalMatch {
+            /// Not at all.
+            case none
+            /// By the caller's own ARN, `*`, or its service.
+            case direct
+            /// Only through the caller's account (`…:root` or the account ID).
+            case account
+        }
+
         /// Whether the statement covers the request: principal, action, resource and conditions.
+        func applies(to request: AuthorizationRequest) -> Bool {
+            match(request) != .none
+        }
+
+        /// How the statement covers the request: `.none` unless its action, resource and every
+        /// condition match too.
         ///
         /// The cheap tests run first so most non-matching statements never look at conditions: the
         /// principal list is usually one or two exact comparisons, the action list can be long.
-        func applies(to request: AuthorizationRequest) -> Bool {
-            guard coversPrincipal(arn: request.principalARN, account: request.principalAccount),
+        func match(_ request: AuthorizationRequest) -> PrincipalMatch {
+            let principal = principalMatch(arn: request.principalARN, account: request.principalAccount)
+            guard principal != .none,
                   coversAction(request.action),
                   coversResource(request.resourceARN)
-            else { return false }
+            else { return .none }
             // An Allow needs every value of an ambiguous single-valued key to pass; a Deny any
             // (see PolicyCondition), so ambiguity can only ever deny.
             let everyValue = !isDeny
             for condition in conditions where !condition.holds(for: request, everyValue: everyValue) {
-                return false
+                return .none
             }
-            return true
+            return principal
         }
 
         func coversAction(_ action: String) -> Bool {
@@ -146,17 +193,20 @@ extension KeyPolicy.Statement {
             return listed != resourcesNegated
         }
 
-        func coversPrincipal(arn: String, account: String) -> Bool {
+        /// A direct match wins over an account match when a statement names both.
+        func principalMatch(arn: String, account: String) -> PrincipalMatch {
             principals.withUnsafeBufferPointer { principals in
-                principals.indices.contains { index in
+                var result = PrincipalMatch.none
+                for index in principals.indices {
                     switch principals[index] {
-                    case .anyone: true
-                    case .account(let listed): WildcardPattern.sameBytes(account, listed)
-                    case .arn(let listed): WildcardPattern.sameBytes(arn, listed)
+                    case .anyone: return .direct
+                    case .account(let listed): if WildcardPattern.sameBytes(account, listed) { result = .account }
+                    case .arn(let listed): if WildcardPattern.sameBytes(arn, listed) { return .direct }
                     // Compiled into `.arn("service:<name>")` above; kept for exhaustiveness.
-                    case .service(let name): WildcardPattern.sameBytes(arn, PolicyPrincipal.serviceARN(name))
+                    case .service(let name): if WildcardPattern.sameBytes(arn, PolicyPrincipal.serviceARN(name)) { return .direct }
                     }
                 }
+                return result
             }
         }
     }

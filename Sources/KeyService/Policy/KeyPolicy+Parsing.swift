@@ -10,7 +10,7 @@ extension KeyPolicy {
     /// - a `Version` other than `"2012-10-17"` or `"2008-10-17"`; a missing or empty `Statement`;
     ///   duplicate `Sid`s;
     /// - a missing or invalid `Effect`; a missing `Principal`, or a principal that is not `"*"`,
-    ///   an account ID, an IAM/STS ARN without wildcards, or a service name;
+    ///   an account ID, an IAM/STS ARN without wildcards, a unique id (`AIDA…`), or a service name;
     /// - both or neither of `Action`/`NotAction` and of `Resource`/`NotResource`; an action that is
     ///   not `*` or `kms:<name>`; a resource that is not `*` or an ARN;
     /// - a condition key envseal does not supply (see ``ConditionKeys``), which would always read as
@@ -24,13 +24,15 @@ extension KeyPolicy {
     ///
     /// - Parameter json: The document; kept verbatim as ``json``.
     public init(json: String) throws(PolicyError) {
-        try self.init(json: json, storedBefore: false)
+        try self.init(json: json, storedBefore: false, isIdentityPolicy: false)
     }
 
-    /// Parses a policy; `storedBefore` reads one accepted before envseal refused condition keys it
-    /// does not supply: such a test then makes an `Allow` statement never apply and a `Deny`
-    /// statement always apply (see ``PolicyCondition``), instead of reading the key as absent.
-    init(json: String, storedBefore: Bool) throws(PolicyError) {
+    /// Parses a key policy or, with `isIdentityPolicy`, an identity policy: the same language
+    /// without `Principal`, since it applies to the principal it is attached to. `storedBefore`
+    /// reads one accepted before envseal refused condition keys it does not supply: such a test
+    /// then makes an `Allow` statement never apply and a `Deny` statement always apply (see
+    /// ``PolicyCondition``), instead of reading the key as absent.
+    init(json: String, storedBefore: Bool = false, isIdentityPolicy: Bool = false) throws(PolicyError) {
         let size = json.utf8.count
         guard size <= Self.maximumDocumentSize else {
             throw PolicyError(.tooLarge, "the document is \(size) bytes; a key policy may have at most \(Self.maximumDocumentSize)")
@@ -85,7 +87,9 @@ extension KeyPolicy {
         var sidNumbers: [String: Int] = [:]
         for (offset, raw) in rawStatements.enumerated() {
             // Policy variables mean something only in the 2012-10-17 language; in 2008-10-17 `${…}` is literal text.
-            var parser = StatementParser(number: offset + 1, variablesAreSpecial: version == "2012-10-17", storedBefore: storedBefore)
+            var parser = StatementParser(
+                number: offset + 1, variablesAreSpecial: version == "2012-10-17", storedBefore: storedBefore,
+                isIdentityPolicy: isIdentityPolicy)
             let statement = try parser.parse(raw)
             if let sid = statement.sid {
                 if let first = sidNumbers[sid] {
@@ -98,12 +102,15 @@ extension KeyPolicy {
         self.init(version: version, id: id, statements: statements, json: json)
     }
 
-    /// Classifies an entry of `{"AWS": …}`: `"*"`, a 12-digit account ID, an account root ARN, or
-    /// the ARN of an IAM or STS principal. `nil` for anything else, including ARNs with wildcards
-    /// (AWS allows no wildcard in a principal except the lone `*`).
+    /// Classifies an entry of `{"AWS": …}`: `"*"`, a 12-digit account ID, an account root ARN, a
+    /// deleted principal's unique id, or the ARN of an IAM or STS principal. `nil` for anything
+    /// else, including ARNs with wildcards (AWS allows no wildcard in a principal except the lone `*`).
     static func awsPrincipal(_ text: String) -> PolicyPrincipal? {
         if text == "*" { return .anyone }
         if isAccountID(Substring(text)) { return .account(text) }
+        // A unique id (`AIDA…`) is what a key policy shows for a principal deleted since: it
+        // matches no caller, as no id is ever reused.
+        if isUniqueID(text) { return .arn(text) }
         guard text.hasPrefix("arn:"), !text.contains("*") else { return nil }
         let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         guard parts.count == 6, !parts[1].isEmpty, parts[2] == "iam" || parts[2] == "sts", parts[3].isEmpty,
@@ -111,6 +118,13 @@ extension KeyPolicy {
         else { return nil }
         if parts[2] == "iam", parts[5] == "root" { return .account(String(parts[4])) }
         return .arn(text)
+    }
+
+    /// `AIDA` (a user) or `AROA` (a role), then 12 to 124 upper-case letters and digits.
+    static func isUniqueID(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        return (text.hasPrefix("AIDA") || text.hasPrefix("AROA")) && (16...128).contains(utf8.count)
+            && utf8.dropFirst(4).allSatisfy { $0 &- UInt8(ascii: "A") < 26 || $0 &- UInt8(ascii: "0") < 10 }
     }
 
     private static func isAccountID(_ text: Substring) -> Bool {
@@ -126,12 +140,15 @@ private struct StatementParser {
     let variablesAreSpecial: Bool
     /// Whether to keep, rather than refuse, condition keys envseal does not supply.
     let storedBefore: Bool
+    /// An identity policy's statements have no `Principal`: they cover the principal holding them.
+    let isIdentityPolicy: Bool
     var sid: String?
 
-    init(number: Int, variablesAreSpecial: Bool, storedBefore: Bool) {
+    init(number: Int, variablesAreSpecial: Bool, storedBefore: Bool = false, isIdentityPolicy: Bool = false) {
         self.number = number
         self.variablesAreSpecial = variablesAreSpecial
         self.storedBefore = storedBefore
+        self.isIdentityPolicy = isIdentityPolicy
     }
 
     static let elements: Set<String> = [
@@ -167,14 +184,22 @@ private struct StatementParser {
             throw error(.invalidElement, "Effect", "must be \"Allow\" or \"Deny\", not \(effectValue.summary)")
         }
 
-        if fields["NotPrincipal"] != nil {
-            throw error(.unsupported, "NotPrincipal", "is not supported; use \"Principal\": \"*\" with an ArnNotEquals "
-                + "condition on aws:PrincipalArn instead")
+        let principals: [PolicyPrincipal]
+        if isIdentityPolicy {
+            for element in ["Principal", "NotPrincipal"] where fields[element] != nil {
+                throw error(.unknownElement, element, "an identity policy names no principal: it applies to the principal it is attached to")
+            }
+            principals = [.anyone]
+        } else {
+            if fields["NotPrincipal"] != nil {
+                throw error(.unsupported, "NotPrincipal", "is not supported; use \"Principal\": \"*\" with an ArnNotEquals "
+                    + "condition on aws:PrincipalArn instead")
+            }
+            guard let principalValue = fields["Principal"] else {
+                throw error(.missingElement, "Principal", "missing: every key policy statement names its principals")
+            }
+            principals = try parsePrincipal(principalValue)
         }
-        guard let principalValue = fields["Principal"] else {
-            throw error(.missingElement, "Principal", "missing: every key policy statement names its principals")
-        }
-        let principals = try parsePrincipal(principalValue)
 
         let actions = try parseScope(fields, "Action", "NotAction") { (action, element) throws(PolicyError) in
             try validateAction(action, element)

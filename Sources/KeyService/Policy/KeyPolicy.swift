@@ -128,11 +128,12 @@ extension KeyPolicy {
 public enum PolicyPrincipal: Sendable, Hashable {
     /// `"*"` or `{"AWS": "*"}`: every caller.
     case anyone
-    /// `arn:<partition>:iam::<account>:root` or a bare 12-digit account ID: every principal of
-    /// that account. (AWS reads this as "the account, which then delegates to its IAM policies";
-    /// envseal has no IAM policies, so the account's principals are simply all allowed.)
+    /// `arn:<partition>:iam::<account>:root` or a bare 12-digit account ID: the account. As in
+    /// AWS, an `Allow` naming it only delegates to the identity policies of the account's
+    /// principals (it allows nothing by itself); a `Deny` naming it applies to all of them.
     case account(String)
-    /// The exact ARN of a user, role or session.
+    /// The exact ARN of a user, role or session; or the unique id (`AIDA…`) that replaces the ARN
+    /// of a principal deleted since, which matches no caller.
     case arn(String)
     /// `{"Service": "<name>"}`: the AWS service `<name>`, which authenticates to envseal as the
     /// principal `service:<name>`.
@@ -148,9 +149,10 @@ extension KeyPolicy {
     /// The policy a key gets when `CreateKey` names none, shaped like AWS's default key policy.
     ///
     /// It has one statement, `"Allow access for Key Administrators"`, which gives each admin ARN
-    /// `kms:*` on the key (the account root, when `admins` is empty). Unlike AWS's default it does
-    /// not open the key to the whole account, since envseal has no IAM to narrow that down. The
-    /// JSON is laid out as AWS's `GetKeyPolicy` returns it.
+    /// `kms:*` on the key (the account root, when `admins` is empty, which delegates to the
+    /// principals' identity policies). Unlike AWS's default it names the admins directly rather
+    /// than delegating to the account, so a key works for its admins whatever their identity
+    /// policies. The JSON is laid out as AWS's `GetKeyPolicy` returns it.
     ///
     /// - Parameters:
     ///   - account: The key's 12-digit account ID. Anything else is a programming error (the
@@ -164,11 +166,9 @@ extension KeyPolicy {
         let admins = admins.filter { admin in
             Self.awsPrincipal(admin) != nil && !admin.contains("${") && seen.insert(admin).inserted
         }
-        // AWS's default policy also gives `arn:aws:iam::<account>:root` kms:*, delegating to IAM.
-        // envseal has no IAM, and here the account root means every principal of the account, so
-        // that statement would hand every function every key: the default names the admins only.
-        // Only an empty list means "the account"; a list whose every entry was invalid must not
-        // silently widen into it.
+        // AWS's default policy gives `arn:aws:iam::<account>:root` kms:*, delegating to identity
+        // policies; the default here names the admins themselves. Only an empty list means "the
+        // account"; a list whose every entry was invalid must not silently turn into it.
         precondition(!requested.isEmpty == !admins.isEmpty, "defaultPolicy: no valid admin ARN among \(requested)")
         let owners = admins.isEmpty ? ["arn:\(partition):iam::\(account):root"] : admins
         let statements = [PolicyJSONWriter.statement(sid: "Allow access for Key Administrators", principals: owners)]

@@ -51,10 +51,27 @@ public final class PrincipalDirectory: Sendable {
         self.cacheLifetime = cacheLifetime
     }
 
-    /// Creates a principal with a fresh access key pair.
+    /// The identity policy an admin principal gets at creation: `kms:*` on every key. With it an
+    /// admin may use any key whose policy delegates to the account (AWS's stock
+    /// `"Enable IAM User Permissions"` statement), as an AWS administrator may.
+    public static let administratorPolicy = """
+        {
+          "Version": "2012-10-17",
+          "Statement": [{"Sid": "EnvsealAdministrator", "Effect": "Allow", "Action": "kms:*", "Resource": "*"}]
+        }
+        """
+
+    /// A fresh unique id in AWS's user-id form: `AIDA` and 16 characters of `A`–`Z` and `2`–`7`
+    /// (80 random bits), so ids never repeat in practice.
+    public static func newUniqueID() -> String {
+        "AIDA" + base32(SecureRandom.bytes(count: 10))
+    }
+
+    /// Creates a principal with a fresh access key pair and unique id.
     /// - Parameters:
     ///   - name: A short name: letters, digits and `+=,.@_-`, 1 to 64 characters.
-    ///   - isAdmin: Whether it administers the service.
+    ///   - isAdmin: Whether it administers the service; an admin gets ``administratorPolicy`` as
+    ///     its identity policy.
     /// - Returns: The record and the secret, which is not kept anywhere unwrapped.
     /// - Throws: ``PrincipalError`` for a bad or taken name; the store's errors.
     public func create(name: String, isAdmin: Bool = false, now: Date = Date()) async throws -> Credentials {
@@ -67,7 +84,7 @@ public final class PrincipalDirectory: Sendable {
         let wrapped = try root.wrap(secret, id: RootKey.rootID, version: 1, purpose: "principal-secret:\(id)")
         let record = PrincipalRecord(
             accessKeyID: id, name: name, arn: "arn:\(partition):iam::\(account):user/\(name)", account: account,
-            wrappedSecret: wrapped, createdAt: now, isAdmin: isAdmin)
+            wrappedSecret: wrapped, createdAt: now, isAdmin: isAdmin, identityPolicy: isAdmin ? Self.administratorPolicy : nil)
         do {
             try await store.insertPrincipal(record)
         } catch let error as KeyStoreError where error.kind == .alreadyExists {
@@ -93,9 +110,70 @@ public final class PrincipalDirectory: Sendable {
         return (record, secret)
     }
 
+    /// Sets a principal's identity policy after checking it parses as one.
+    /// - Parameters:
+    ///   - accessKeyID: The principal's access key id.
+    ///   - json: The policy document, or `nil` to remove the principal's policy.
+    /// - Throws: ``PrincipalError`` naming what is wrong with the document; the store's errors
+    ///   (`.notFound` for an unknown principal).
+    public func setIdentityPolicy(accessKeyID: String, _ json: String?) async throws {
+        if let json {
+            do {
+                _ = try IdentityPolicy(json: json)
+            } catch {
+                throw PrincipalError(description: "invalid identity policy: \(error)")
+            }
+        }
+        try await store.setPrincipalPolicy(accessKeyID: accessKeyID, json)
+        _ = cache.withLock { $0.removeValue(forKey: accessKeyID) }
+    }
+
+    /// Deletes a principal, unbinding everything from it so that a principal created later under
+    /// the same name is another principal: the grants made to it are deleted with it (in the
+    /// store's transaction), and every key policy naming its ARN as a principal names its unique
+    /// id instead, as AWS shows a deleted principal. Policies are rewritten before the deletion
+    /// (a crash then leaves the principal with less access, never a namesake with more) and
+    /// checked again after it, for a policy put in between.
+    /// - Parameter accessKeyID: The principal's access key id.
+    /// - Returns: The deleted principal, or `nil` when there was none.
+    /// - Throws: The store's errors; ``PrincipalError`` naming a key whose policy could not be rewritten.
+    @discardableResult
+    public func delete(accessKeyID: String) async throws -> PrincipalRecord? {
+        guard let record = try await store.principal(accessKeyID: accessKeyID) else { return nil }
+        try await unbindKeyPolicies(from: record)
+        guard try await store.deletePrincipal(accessKeyID: accessKeyID) else { return nil }
+        _ = cache.withLock { $0.removeValue(forKey: accessKeyID) }
+        try await unbindKeyPolicies(from: record)
+        return record
+    }
+
+    /// Rewrites every key policy naming the principal's ARN to name its unique id.
+    private func unbindKeyPolicies(from record: PrincipalRecord) async throws {
+        var marker: UUID?
+        while true {
+            let page = try await store.keys(after: marker, limit: 500)
+            for key in page {
+                guard (try? KeyPolicy(json: key.policy))?.namesPrincipal(record.arn) == true else { continue }
+                let arn = record.arn, uniqueID = record.uniqueID
+                try await store.updateKey(id: key.id) { key in
+                    guard let rewritten = KeyPolicy.replacingPrincipal(arn, with: uniqueID, in: key.policy) else { return }
+                    key.policy = rewritten
+                }
+                let after = try await store.key(id: key.id)
+                if let policy = after.flatMap({ try? KeyPolicy(json: $0.policy) }), policy.namesPrincipal(record.arn) {
+                    throw PrincipalError(description: "the policy of \(key.arn) names \(record.arn) in a form that cannot be "
+                        + "rewritten to its unique id; edit it (envseal keys policy put) and delete the principal again")
+                }
+            }
+            guard page.count == 500, let last = page.last else { return }
+            marker = last.id
+        }
+    }
+
     /// The engine's view of a principal record.
     public static func principal(_ record: PrincipalRecord) -> Principal {
-        Principal(arn: record.arn, account: record.account, isAdmin: record.isAdmin)
+        Principal(arn: record.arn, account: record.account, isAdmin: record.isAdmin, uniqueID: record.uniqueID,
+                  identityPolicy: record.identityPolicy)
     }
 
     static let nameCharacters = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-")

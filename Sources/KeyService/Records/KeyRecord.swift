@@ -167,12 +167,18 @@ public struct GrantRecord: Sendable, Codable, Equatable {
     public var createdAt: Date
     /// Who created it.
     public var createdBy: String
+    /// The unique id (`AIDA…`) of the principal ``granteePrincipal`` named when the grant was made,
+    /// or `nil` when it named none the store holds. Only a caller with this id (and that ARN) may use it.
+    public var granteePrincipalID: String?
+    /// The unique id of the principal ``retiringPrincipal`` named when the grant was made, or `nil`.
+    public var retiringPrincipalID: String?
 
     /// Creates a record.
     public init(
         id: String, token: String, keyID: UUID, name: String?, granteePrincipal: String, retiringPrincipal: String?,
         operations: [String], encryptionContextSubset: [String: String]?, encryptionContextEquals: [String: String]?,
-        issuingAccount: String, createdAt: Date, createdBy: String
+        issuingAccount: String, createdAt: Date, createdBy: String, granteePrincipalID: String? = nil,
+        retiringPrincipalID: String? = nil
     ) {
         self.id = id
         self.token = token
@@ -186,6 +192,8 @@ public struct GrantRecord: Sendable, Codable, Equatable {
         self.issuingAccount = issuingAccount
         self.createdAt = createdAt
         self.createdBy = createdBy
+        self.granteePrincipalID = granteePrincipalID
+        self.retiringPrincipalID = retiringPrincipalID
     }
 }
 
@@ -207,11 +215,17 @@ public struct PrincipalRecord: Sendable, Codable, Equatable {
     public var isAdmin: Bool
     /// Whether its requests are accepted; a disabled principal is refused as an unknown one.
     public var isEnabled: Bool
+    /// Its unique id, AWS's user-id form: `AIDA` and 16 characters of `A`–`Z` and `2`–`7`. Never
+    /// reused, so grants bound to it do not pass to a later principal of the same name.
+    public var uniqueID: String
+    /// Its identity policy (an IAM policy document without `Principal`), or `nil` for none.
+    public var identityPolicy: String?
 
-    /// Creates a record.
+    /// Creates a record; a fresh ``uniqueID`` unless one is given.
     public init(
         accessKeyID: String, name: String, arn: String, account: String, wrappedSecret: [UInt8], createdAt: Date,
-        isAdmin: Bool = false, isEnabled: Bool = true
+        isAdmin: Bool = false, isEnabled: Bool = true, uniqueID: String = PrincipalDirectory.newUniqueID(),
+        identityPolicy: String? = nil
     ) {
         self.accessKeyID = accessKeyID
         self.name = name
@@ -221,6 +235,8 @@ public struct PrincipalRecord: Sendable, Codable, Equatable {
         self.createdAt = createdAt
         self.isAdmin = isAdmin
         self.isEnabled = isEnabled
+        self.uniqueID = uniqueID
+        self.identityPolicy = identityPolicy
     }
 }
 

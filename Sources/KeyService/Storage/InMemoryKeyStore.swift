@@ -120,7 +120,8 @@ public actor InMemoryKeyStore: KeyStore {
     }
 
     public func insertPrincipal(_ principal: PrincipalRecord) throws {
-        guard principalRecords[principal.accessKeyID] == nil, !principalRecords.values.contains(where: { $0.name == principal.name }) else {
+        guard principalRecords[principal.accessKeyID] == nil,
+              !principalRecords.values.contains(where: { $0.name == principal.name || $0.uniqueID == principal.uniqueID }) else {
             throw KeyStoreError(.alreadyExists, "principal \(principal.name) exists")
         }
         principalRecords[principal.accessKeyID] = principal
@@ -135,7 +136,19 @@ public actor InMemoryKeyStore: KeyStore {
         principalRecords[accessKeyID]?.isEnabled = enabled
     }
 
-    public func deletePrincipal(accessKeyID: String) -> Bool { principalRecords.removeValue(forKey: accessKeyID) != nil }
+    public func setPrincipalPolicy(accessKeyID: String, _ policy: String?) throws {
+        guard principalRecords[accessKeyID] != nil else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
+        principalRecords[accessKeyID]?.identityPolicy = policy
+    }
+
+    public func deletePrincipal(accessKeyID: String) -> Bool {
+        guard let removed = principalRecords.removeValue(forKey: accessKeyID) else { return false }
+        grantRecords.removeAll { $0.granteePrincipalID == removed.uniqueID }
+        for index in grantRecords.indices where grantRecords[index].retiringPrincipalID == removed.uniqueID {
+            grantRecords[index].retiringPrincipal = removed.uniqueID
+        }
+        return true
+    }
 
     public func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) throws -> [AuditRecord] {
         let records = try body(audit.last)

@@ -84,7 +84,7 @@ public protocol KeyStore: Sendable {
     /// Removes a grant; `false` when there was none.
     func deleteGrant(id: String) async throws -> Bool
 
-    /// Adds a principal. Throws `.alreadyExists` for a used access key id or name.
+    /// Adds a principal. Throws `.alreadyExists` for a used access key id, name or unique id.
     func insertPrincipal(_ principal: PrincipalRecord) async throws
     /// The principal with this access key id.
     func principal(accessKeyID: String) async throws -> PrincipalRecord?
@@ -92,7 +92,12 @@ public protocol KeyStore: Sendable {
     func principals() async throws -> [PrincipalRecord]
     /// Enables or disables a principal. Throws `.notFound` for an unknown access key id.
     func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) async throws
-    /// Removes a principal; `false` when there was none.
+    /// Sets or (with `nil`) removes a principal's identity policy. Throws `.notFound` for an
+    /// unknown access key id.
+    func setPrincipalPolicy(accessKeyID: String, _ policy: String?) async throws
+    /// Removes a principal and, in the same transaction, every grant whose grantee it is (by
+    /// unique id); in grants it may only retire, its unique id replaces its ARN as the retiring
+    /// principal (as AWS shows a deleted principal). `false` when there was none.
     func deletePrincipal(accessKeyID: String) async throws -> Bool
 
     /// Appends audit records: `body` gets the last record (or `nil`) and returns the next ones,
