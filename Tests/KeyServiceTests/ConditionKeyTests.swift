@@ -12,7 +12,7 @@ struct ConditionKeyTests {
     // MARK: Validation
 
     @Test("a key envseal does not supply is refused, naming it", arguments: [
-        "aws:SourceArn", "kms:Foo", "aws:ResourceTag/team", "aws:userid", "kms:TrailingDaysWithoutKeyUsage", "kms:EncryptionContext:",
+        "aws:SourceArn", "kms:Foo", "aws:ResourceTag/team", "kms:TrailingDaysWithoutKeyUsage", "kms:EncryptionContext:",
         "aws:RequestTag/",
     ])
     func unsupportedKeyRefused(key: String) throws {
@@ -23,7 +23,7 @@ struct ConditionKeyTests {
 
     static let supportedKeys = [
         "aws:CurrentTime", "aws:EpochTime", "aws:SecureTransport", "aws:SourceIp", "aws:PrincipalArn", "aws:PrincipalAccount",
-        "aws:username", "aws:RequestedRegion", "aws:TagKeys", "aws:RequestTag/team", "kms:CallerAccount", "kms:KeySpec",
+        "aws:username", "aws:userid", "aws:RequestedRegion", "aws:TagKeys", "aws:RequestTag/team", "kms:CallerAccount", "kms:KeySpec",
         "kms:KeyUsage", "kms:KeyOrigin", "kms:MultiRegion", "kms:ResourceAliases", "kms:ViaService", "kms:EncryptionContext:App",
         "kms:EncryptionContextKeys", "kms:EncryptionAlgorithm", "kms:RequestAlias", "kms:ReEncryptOnSameKey", "kms:GrantOperations",
         "kms:GrantConstraintType", "kms:GrantIsForAWSResource", "kms:GranteePrincipal", "kms:RetiringPrincipal",
@@ -180,6 +180,19 @@ struct ConditionKeyTests {
         #expect(await kmsError { _ = try await f.encrypt("x", key: key, as: f.function) } == .accessDenied)
         // kms:EncryptionAlgorithm belongs to cryptographic operations: DescribeKey has none, so the test fails.
         #expect(await kmsError { _ = try await f.kms.describeKey(.init(keyId: "alias/billing"), by: f.function) } == .accessDenied)
+    }
+
+    @Test("aws:userid is the caller's unique id, which a principal of the same name does not share")
+    func userID() async throws {
+        let f = try await Fixture(); defer { f.cleanUp() }
+        let key = try await f.newKey(policy: Self.policy(actions: #""kms:Encrypt""#, condition: """
+            {"StringEquals": {"aws:userid": "AIDAEXAMPLEUSER00001"}}
+            """))
+        let original = Principal.user("billing-fn", account: f.function.account, uniqueID: "AIDAEXAMPLEUSER00001")
+        let recreated = Principal.user("billing-fn", account: f.function.account, uniqueID: "AIDAEXAMPLEUSER00002")
+        _ = try await f.encrypt("x", key: key, as: original)
+        #expect(await kmsError { _ = try await f.encrypt("x", key: key, as: recreated) } == .accessDenied)
+        #expect(await kmsError { _ = try await f.encrypt("x", key: key, as: f.function) } == .accessDenied, "no id, no match")
     }
 
     @Test("kms:ResourceAliases lists the key's aliases")

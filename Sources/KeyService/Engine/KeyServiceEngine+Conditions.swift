@@ -52,6 +52,9 @@ extension KeyServiceEngine {
         ]
         if let address = origin.sourceAddress { keys["aws:SourceIp"] = [address] }
         if let name = Self.userName(principal.arn) { keys["aws:username"] = [name] }
+        // The principal's unique id (AIDA…), which a principal recreated under the same name does
+        // not share, as IAM's aws:userid for a user.
+        if let id = principal.uniqueID { keys["aws:userid"] = [id] }
         if let keyID, policy.testsConditionKey("kms:resourcealiases") {
             let aliases = try await storeCall { try await store.aliases(keyID: keyID, after: nil, limit: 1000) }
             keys["kms:ResourceAliases"] = aliases.map(\.name)

@@ -16,7 +16,7 @@ enum ConditionKeys {
     static let supported: Set<String> = [
         // Global keys.
         "aws:currenttime", "aws:epochtime", "aws:securetransport", "aws:sourceip", "aws:principalarn",
-        "aws:principalaccount", "aws:username", "aws:requestedregion", "aws:tagkeys",
+        "aws:principalaccount", "aws:username", "aws:userid", "aws:requestedregion", "aws:tagkeys",
         // KMS keys of every key operation.
         "kms:calleraccount", "kms:keyspec", "kms:keyusage", "kms:keyorigin", "kms:multiregion", "kms:resourcealiases",
         // kms:ViaService is present only when an AWS service calls on a principal's behalf, which
