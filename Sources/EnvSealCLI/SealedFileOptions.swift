@@ -27,6 +27,29 @@ struct SelectionOptions: ParsableArguments {
     }
 }
 
+/// `-o/--out FILE` for the commands that write a file, and the old `--output FILE` spelling,
+/// still taken with a warning. `--output` is a format (text or json) everywhere else, so
+/// `--output text` or `--output json` here is refused rather than written to a file so named.
+enum OutputFileArgument {
+    /// Refuses (64) both spellings at once, and `--output text|json`.
+    static func validate(out: String?, legacyOutput: String?) throws {
+        guard let legacyOutput else { return }
+        if out != nil { throw ValidationError("give -o/--out FILE only (--output FILE is its old spelling), not both") }
+        if OutputFormat(rawValue: legacyOutput.lowercased()) != nil {
+            throw ValidationError("""
+                --output \(legacyOutput): --output names a format (text or json) in envseal's other commands, not a file; \
+                write to a file with -o/--out FILE (-o ./\(legacyOutput) for a file so named)
+                """)
+        }
+    }
+
+    /// Warns that `--output FILE` is the old spelling of `-o/--out FILE`.
+    static func warnIfLegacy(_ legacyOutput: String?) {
+        guard legacyOutput != nil else { return }
+        warn("--output FILE is deprecated here, and --output will mean a format as in the other commands; write -o/--out FILE")
+    }
+}
+
 /// `--mode` and `--function`, for commands that read or write either format.
 struct ModeOptions: ParsableArguments {
     @Option(help: "envelope (one data key per file, a header with a MAC) or lambda (one KMS ciphertext per value, as AWS's console helper makes).")

@@ -127,4 +127,16 @@ struct FileIOTests {
         #expect(Self.exitCode { _ = try InPlaceOptions.parse([]).timeout(environment: ["ENVSEAL_LOCK_TIMEOUT": "soon"]) } == EnvSealExit.usage)
         #expect(throws: (any Error).self) { try InPlaceOptions.parse(["--lock-timeout", "-1"]) }
     }
+    /// `--output` is a format everywhere: in `encrypt`/`decrypt` the old `--output FILE` still
+    /// parses, but `--output text|json` is a usage error, never a file name.
+    @Test func outputTextOrJSONIsNotAFileName() throws {
+        for value in ["json", "text", "JSON"] {
+            #expect(throws: (any Error).self) { try DecryptCommand.parse(["f", "--output", value]) }
+            #expect(throws: (any Error).self) { try EncryptCommand.parse(["f", "--key", "k", "--output", value]) }
+        }
+        #expect(throws: (any Error).self) { try DecryptCommand.parse(["f", "-o", "a", "--output", "b"]) }
+        #expect(try DecryptCommand.parse(["f", "--out", "plain.env"]).out == "plain.env")
+        #expect(try DecryptCommand.parse(["f", "--output", "plain.env"]).legacyOutput == "plain.env")
+        #expect(try DecryptCommand.parse(["f", "-o", "json"]).out == "json")
+    }
 }

@@ -173,3 +173,42 @@ def test_quiet_silences_warnings_but_not_errors(tmp_path: Path, flag: str) -> No
 
     failed = envseal(tmp_path, "decrypt", "missing.sealed", flag)
     assert failed.returncode == 66 and text(failed).startswith("envseal: error:")
+
+
+# Item 7: --output is a format, -o/--out a file
+
+
+@pytest.mark.parametrize("command", [["decrypt", "app.sealed"], ["encrypt", "app.env", "--key", "alias/usage"]])
+@pytest.mark.parametrize("spelling", [["--output", "json"], ["--output=text"], ["--output", "JSON"]])
+def test_output_text_or_json_in_encrypt_and_decrypt_is_refused_not_a_file(sealed: Path, command: list[str],
+                                                                          spelling: list[str]) -> None:
+    work = sealed.parent
+    before = sorted(path.name for path in work.iterdir())
+    result = envseal(work, *command, *spelling)
+    assert result.returncode == 64, text(result)
+    assert text(result).startswith("envseal: error: --output"), text(result)
+    assert "-o/--out FILE" in text(result)
+    assert result.stdout == b""
+    assert sorted(path.name for path in work.iterdir()) == before, "a file was written"
+
+
+def test_out_writes_a_file_and_the_old_output_file_spelling_warns(sealed: Path) -> None:
+    work = sealed.parent
+    for spelling in (["-o", "a.env"], ["--out", "b.env"], ["--out=c.env"]):
+        result = envseal(work, "decrypt", "app.sealed", *spelling)
+        assert result.returncode == 0 and text(result) == "", text(result)
+    assert (work / "a.env").read_bytes() == (work / "b.env").read_bytes() == (work / "c.env").read_bytes() \
+        == (work / "app.env").read_bytes()
+    result = envseal(work, "decrypt", "app.sealed", "--output", "d.env")
+    assert result.returncode == 0, text(result)
+    assert "envseal: warning: --output FILE is deprecated" in text(result) and "-o/--out" in text(result)
+    assert (work / "d.env").read_bytes() == (work / "app.env").read_bytes()
+    result = envseal(work, "encrypt", "app.env", "--key", "alias/usage", "--output", "e.sealed")
+    assert result.returncode == 0 and "deprecated" in text(result), text(result)
+    assert (work / "e.sealed").exists()
+    result = envseal(work, "decrypt", "app.sealed", "--out", "f.env", "--output", "g.env")
+    assert result.returncode == 64, text(result)
+    assert not (work / "f.env").exists() and not (work / "g.env").exists()
+    for command in (["encrypt", "--help"], ["decrypt", "--help"]):
+        usage = envseal(work, *command, keystore="").stdout.decode()
+        assert "-o, --out <out>" in usage and "--output" not in usage, usage
