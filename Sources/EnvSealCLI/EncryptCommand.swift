@@ -99,6 +99,10 @@ struct DecryptCommand: AsyncParsableCommand {
         Checks the header's MAC and every value first; a tampered file exits 51 and nothing is \
         written. The plain file goes to standard output, or to -o/--out OUT, created with mode 0600.
 
+        --only and --except choose the variables written out (the header's MAC is still checked \
+        over the whole file). In lambda mode, where nothing marks which values are ciphertexts, \
+        they choose the values decrypted, and the others are copied as they are.
+
         Examples:
           envseal decrypt .env.sealed -o .env
           envseal decrypt lambda.env --mode lambda --function billing-fn --only 'PASSWORD$'
@@ -110,7 +114,7 @@ struct DecryptCommand: AsyncParsableCommand {
     var out: String?
     @Option(name: .customLong("output"), help: .hidden) var legacyOutput: String?
     @Flag(help: "Replace OUT even when it is read-only.") var force = false
-    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var selection: DecryptSelectionOptions
     @OptionGroup var mode: ModeOptions
     @OptionGroup var service: KeyServiceOptions
 
@@ -123,12 +127,21 @@ struct DecryptCommand: AsyncParsableCommand {
         let target = try OutputTarget(out ?? legacyOutput ?? "-", force: force, input: file)
         let sealed = try FileIO.readDotenv(file)
         let chosen = try selection.selection()
+        // A choice that matches nothing would write the whole file (lambda mode) or none of it.
+        if selection.isNarrowed, !sealed.assignments.contains(where: {
+            $0.name != SealedFileHeader.variableName && chosen.includes($0.name) && (mode.mode == .envelope || !$0.value.isEmpty)
+        }) {
+            throw ErrorReport.cliError(SealedFileError(.nothingSelected), file: file)
+        }
         let connection = try await service.connect()
-        let plain: DotenvFile = try await connection.run(file: file) {
+        var plain: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope: return try await connection.sealer.decrypt(sealed)
             case .lambda: return try await connection.sealer.decryptLambda(sealed, functionName: mode.function!, selection: chosen)
             }
+        }
+        if mode.mode == .envelope, selection.isNarrowed {
+            plain.removeAll { !chosen.includes($0) }
         }
         var bytes = plain.render()
         defer { bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }

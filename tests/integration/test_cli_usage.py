@@ -212,3 +212,41 @@ def test_out_writes_a_file_and_the_old_output_file_spelling_warns(sealed: Path) 
     for command in (["encrypt", "--help"], ["decrypt", "--help"]):
         usage = envseal(work, *command, keystore="").stdout.decode()
         assert "-o, --out <out>" in usage and "--output" not in usage, usage
+
+
+# Item 8: --only and --except are honoured or refused
+
+
+def test_decrypt_only_and_except_in_envelope_mode_output_only_the_chosen_variables(sealed: Path) -> None:
+    work = sealed.parent
+    result = envseal(work, "decrypt", "app.sealed", "--only", "PASSWORD")
+    assert result.returncode == 0, text(result)
+    assert result.stdout == b"DB_PASSWORD=correct-horse-battery\n"
+    result = envseal(work, "decrypt", "app.sealed", "--except", "PASSWORD")
+    assert result.returncode == 0, text(result)
+    assert result.stdout == b"MODE=prod\n"
+    result = envseal(work, "decrypt", "app.sealed", "--only", "^NOTHING$", "-o", "none.env")
+    assert result.returncode == 64, text(result)
+    assert "no variable matches" in text(result) and not (work / "none.env").exists()
+
+
+def test_decrypt_only_in_lambda_mode_decrypts_the_chosen_and_refuses_an_empty_choice(sealed: Path) -> None:
+    work = sealed.parent
+    result = envseal(work, "encrypt", "app.env", "--key", "alias/usage", "--mode", "lambda", "--function", "billing",
+                     "--only", "PASSWORD", "-o", "lambda.env")
+    assert result.returncode == 0, text(result)
+    result = envseal(work, "decrypt", "lambda.env", "--mode", "lambda", "--function", "billing", "--only", "PASSWORD")
+    assert result.returncode == 0, text(result)
+    assert result.stdout == (work / "app.env").read_bytes()
+    result = envseal(work, "decrypt", "lambda.env", "--mode", "lambda", "--function", "billing", "--only", "^NOTHING$")
+    assert result.returncode == 64 and "no variable matches" in text(result), text(result)
+    assert result.stdout == b""
+
+
+def test_only_and_except_help_says_what_each_command_does(tmp_path: Path) -> None:
+    decrypt = envseal(tmp_path, "decrypt", "--help", keystore="", env={**client_env(tmp_path / "home"), "COLUMNS": "300"})
+    encrypt = envseal(tmp_path, "encrypt", "--help", keystore="", env={**client_env(tmp_path / "home"), "COLUMNS": "300"})
+    decrypt_text, encrypt_text = decrypt.stdout.decode(), encrypt.stdout.decode()
+    assert "Seal" not in decrypt_text.split("OPTIONS:")[1].split("--mode")[0], decrypt_text
+    assert "Decrypt and write only" in decrypt_text and "Leave out" in decrypt_text, decrypt_text
+    assert "Seal only" in encrypt_text, encrypt_text
