@@ -78,7 +78,9 @@ struct EncryptCommand: AsyncParsableCommand {
         let limit = SealedFile.lambdaEnvironmentLimit
         switch report {
         case .text:
-            FileHandle.standardError.write(Data("envseal: sealed \(sealedCount) of \(plain.assignments.count) variables (\(mode.mode.rawValue) mode); environment size \(size) of Lambda's \(limit) bytes\n".utf8))
+            if !MessageOptions.isQuiet {
+                FileHandle.standardError.write(Data("envseal: sealed \(sealedCount) of \(plain.assignments.count) variables (\(mode.mode.rawValue) mode); environment size \(size) of Lambda's \(limit) bytes\n".utf8))
+            }
         case .json:
             struct Report: Encodable { let file: String; let mode: String; let variables: Int; let sealed: Int; let environmentBytes: Int; let lambdaLimitBytes: Int }
             try JSONOutput.print(Report(file: inPlace ? file : output!, mode: mode.mode.rawValue, variables: plain.assignments.count,
