@@ -49,12 +49,15 @@ struct AuditCommand: AsyncParsableCommand {
                            context.isEmpty ? "-" : context, r.outcome].joined(separator: "\t"))
                 }
             case .json:
+                // ISO 8601 with milliseconds: a Date alone would encode as seconds since 2001.
+                let format = ISO8601DateFormatter()
+                format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
                 struct Row: Encodable {
-                    let sequence: Int64; let time: Date; let principal, operation: String; let keyArn: String?
+                    let sequence: Int64; let time: String; let principal, operation: String; let keyArn: String?
                     let encryptionContext: [String: String]?; let outcome, requestId: String
                 }
                 try JSONOutput.print(last.map {
-                    Row(sequence: $0.sequence, time: $0.time, principal: $0.principal, operation: $0.operation, keyArn: $0.keyARN,
+                    Row(sequence: $0.sequence, time: format.string(from: $0.time), principal: $0.principal, operation: $0.operation, keyArn: $0.keyARN,
                         encryptionContext: $0.encryptionContext, outcome: $0.outcome, requestId: $0.requestID)
                 })
             }

@@ -15,7 +15,7 @@ struct EncryptCommand: AsyncParsableCommand {
         selected value with its own Encrypt call under the context {"LambdaFunctionName": NAME}, \
         as AWS's console encryption helper does.
 
-        The sealed file goes to standard output unless -o or --in-place is given. A report of its \
+        The sealed file goes to standard output unless -o/--out or --in-place is given. A report of its \
         size goes to standard error, with a warning above Lambda's 4 KB limit.
 
         Examples:
@@ -26,7 +26,9 @@ struct EncryptCommand: AsyncParsableCommand {
     )
 
     @Argument(help: "The plain dotenv file (- for standard input).") var file: String
-    @Option(name: .shortAndLong, help: "Write the sealed file here (atomically, keeping its mode; - for standard output).") var output: String?
+    @Option(name: [.customShort("o"), .customLong("out")], help: "Write the sealed file here (atomically, keeping its mode; - for standard output).")
+    var out: String?
+    @Option(name: .customLong("output"), help: .hidden) var legacyOutput: String?
     @Flag(help: "Replace FILE with the sealed file.") var inPlace = false
     @OptionGroup var writing: InPlaceOptions
     @Option(help: "The master key: key ID, ARN, alias name or alias ARN.") var key: String
@@ -37,7 +39,11 @@ struct EncryptCommand: AsyncParsableCommand {
     var report: OutputFormat = .text
     @OptionGroup var service: KeyServiceOptions
 
+    /// `-o/--out`, or its old spelling `--output`.
+    private var output: String? { out ?? legacyOutput }
+
     func validate() throws {
+        try OutputFileArgument.validate(out: out, legacyOutput: legacyOutput)
         if inPlace, output != nil { throw ValidationError("give -o OUT or --in-place, not both") }
         if inPlace, file == "-" { throw ValidationError("--in-place needs a file, not standard input") }
         if report == .json, output == nil || output == "-", !inPlace { throw ValidationError("--report json needs -o OUT (a file) or --in-place") }
@@ -46,6 +52,7 @@ struct EncryptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        OutputFileArgument.warnIfLegacy(legacyOutput)
         let target = try OutputTarget(output ?? "-", force: writing.force, input: file, sameFileHint: "give --in-place to replace FILE")
         let inPlaceFile = inPlace ? try writing.open(file) : nil
         let plain = try inPlaceFile?.readDotenv() ?? FileIO.readDotenv(file)
@@ -71,7 +78,9 @@ struct EncryptCommand: AsyncParsableCommand {
         let limit = SealedFile.lambdaEnvironmentLimit
         switch report {
         case .text:
-            FileHandle.standardError.write(Data("envseal: sealed \(sealedCount) of \(plain.assignments.count) variables (\(mode.mode.rawValue) mode); environment size \(size) of Lambda's \(limit) bytes\n".utf8))
+            if !MessageOptions.isQuiet {
+                FileHandle.standardError.write(Data("envseal: sealed \(sealedCount) of \(plain.assignments.count) variables (\(mode.mode.rawValue) mode); environment size \(size) of Lambda's \(limit) bytes\n".utf8))
+            }
         case .json:
             struct Report: Encodable { let file: String; let mode: String; let variables: Int; let sealed: Int; let environmentBytes: Int; let lambdaLimitBytes: Int }
             try JSONOutput.print(Report(file: inPlace ? file : output!, mode: mode.mode.rawValue, variables: plain.assignments.count,
@@ -90,7 +99,11 @@ struct DecryptCommand: AsyncParsableCommand {
         abstract: "Verify a sealed file and write it out in plain text.",
         discussion: """
         Checks the header's MAC and every value first; a tampered file exits 51 and nothing is \
-        written. The plain file goes to standard output, or to -o OUT, created with mode 0600.
+        written. The plain file goes to standard output, or to -o/--out OUT, created with mode 0600.
+
+        --only and --except choose the variables written out (the header's MAC is still checked \
+        over the whole file). In lambda mode, where nothing marks which values are ciphertexts, \
+        they choose the values decrypted, and the others are copied as they are.
 
         Examples:
           envseal decrypt .env.sealed -o .env
@@ -99,22 +112,38 @@ struct DecryptCommand: AsyncParsableCommand {
     )
 
     @Argument(help: "The sealed file (- for standard input).") var file: String
-    @Option(name: .shortAndLong, help: "Write the plain file here, mode 0600 (- for standard output).") var output: String?
+    @Option(name: [.customShort("o"), .customLong("out")], help: "Write the plain file here, mode 0600 (- for standard output).")
+    var out: String?
+    @Option(name: .customLong("output"), help: .hidden) var legacyOutput: String?
     @Flag(help: "Replace OUT even when it is read-only.") var force = false
-    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var selection: DecryptSelectionOptions
     @OptionGroup var mode: ModeOptions
     @OptionGroup var service: KeyServiceOptions
 
+    func validate() throws {
+        try OutputFileArgument.validate(out: out, legacyOutput: legacyOutput)
+    }
+
     func run() async throws {
-        let target = try OutputTarget(output ?? "-", force: force, input: file)
+        OutputFileArgument.warnIfLegacy(legacyOutput)
+        let target = try OutputTarget(out ?? legacyOutput ?? "-", force: force, input: file)
         let sealed = try FileIO.readDotenv(file)
         let chosen = try selection.selection()
+        // A choice that matches nothing would write the whole file (lambda mode) or none of it.
+        if selection.isNarrowed, !sealed.assignments.contains(where: {
+            $0.name != SealedFileHeader.variableName && chosen.includes($0.name) && (mode.mode == .envelope || !$0.value.isEmpty)
+        }) {
+            throw ErrorReport.cliError(SealedFileError(.nothingSelected), file: file)
+        }
         let connection = try await service.connect()
-        let plain: DotenvFile = try await connection.run(file: file) {
+        var plain: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope: return try await connection.sealer.decrypt(sealed)
             case .lambda: return try await connection.sealer.decryptLambda(sealed, functionName: mode.function!, selection: chosen)
             }
+        }
+        if mode.mode == .envelope, selection.isNarrowed {
+            plain.removeAll { !chosen.includes($0) }
         }
         var bytes = plain.render()
         defer { bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }

@@ -20,7 +20,8 @@ enum ErrorReport {
         case let error as SealedFileError:
             switch error.kind {
             case .notSealed:
-                return CLIError(place + error.description, hint: "seal it first with `envseal encrypt`", exitCode: EnvSealExit.malformedInput)
+                let hint = file.flatMap(lambdaModeHint(for:)) ?? "seal it first with `envseal encrypt`"
+                return CLIError(place + error.description, hint: hint, exitCode: EnvSealExit.malformedInput)
             case .invalidPattern, .nothingSelected, .invalidName, .noSuchVariable:
                 return CLIError(place + error.description, exitCode: EnvSealExit.usage)
             case .sealedValueWithoutHeader, .unexpectedContext, .unexpectedKey:
@@ -50,6 +51,19 @@ enum ErrorReport {
         default:
             return CLIError(place + "\(error)")
         }
+    }
+
+    /// For a file without a header whose values look like KMS ciphertexts (base64 of an
+    /// envseal key service blob, or of AWS KMS's, which starts `AQICAH`): how to open it in
+    /// lambda mode. Reads the file again; standard input cannot be, so it gets no such hint.
+    static func lambdaModeHint(for path: String) -> String? {
+        guard path != "-", let dotenv = try? FileIO.readDotenv(path) else { return nil }
+        let looksLikeCiphertext = dotenv.assignments.contains { assignment in
+            guard let blob = Data(base64Encoded: assignment.value) else { return false }
+            return assignment.value.hasPrefix("AQICAH") || (try? CiphertextBlob(parsing: blob)) != nil
+        }
+        guard looksLikeCiphertext else { return nil }
+        return "its values look like KMS ciphertexts of lambda mode: open it with `envseal decrypt \(path) --mode lambda --function NAME`"
     }
 
     static func keyServiceError(_ error: KMSError, place: String) -> CLIError {

@@ -101,8 +101,10 @@ struct ExecOptions: Equatable, Sendable {
         } catch {
             throw CLIError("cannot prepare redaction: \(error)")
         }
-        for name in patterns.skippedNames {
-            warn("\(name) is shorter than \(minLength) bytes and is not redacted (--min-length)")
+        // An empty value has nothing to scrub; the short ones are named in one line.
+        let short = patterns.skippedNames.filter { (secrets[$0]?.byteCount ?? 0) > 0 }
+        if !short.isEmpty {
+            warn("not redacted, shorter than \(minLength) bytes (--min-length): \(short.joined(separator: ", "))")
         }
         var out = patterns.makeRedactor()
         var err = patterns.makeRedactor()

@@ -19,14 +19,36 @@ enum FileIO {
         }
     }
 
-    /// Reads a whole file (`-` is standard input).
+    /// Reads a whole file (`-` is standard input); a failure (66) says why, a folder included.
     static func readBytes(_ path: String) throws -> [UInt8] {
         if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError("cannot read \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")",
-                           exitCode: EnvSealExit.cannotRead)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw cannotRead(path, errno) }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { throw cannotRead(path, EISDIR) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw cannotRead(path, errno)
+            }
+            if n == 0 { return bytes }
+            bytes += chunk[0..<n]
         }
-        return Array(data)
+    }
+
+    /// The error (66) for a file that cannot be read, in words: "no such file", "it is a directory".
+    static func cannotRead(_ path: String, _ code: Int32) -> CLIError {
+        let reason = switch code {
+        case ENOENT: "no such file"
+        case EACCES: "permission denied"
+        case EISDIR: "it is a directory"
+        default: String(cString: strerror(code))
+        }
+        return CLIError("cannot read \(path): \(reason)", exitCode: EnvSealExit.cannotRead)
     }
 
     /// Replaces (or creates) `path` with `bytes` atomically, leaving nothing behind on any exit.

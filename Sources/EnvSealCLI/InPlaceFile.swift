@@ -99,9 +99,8 @@ final class InPlaceFile {
     /// block the open) that may be replaced.
     private static func open(_ name: String, path: String, force: Bool) throws -> Int32 {
         var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw CLIError("cannot read \(name): \(String(cString: strerror(errno)))", exitCode: EnvSealExit.cannotRead)
-        }
+        guard stat(path, &info) == 0 else { throw FileIO.cannotRead(name, errno) }
+        if info.st_mode & S_IFMT == S_IFDIR { throw FileIO.cannotRead(name, EISDIR) }
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw CLIError("\(name) is not a regular file, and only a regular file can be changed in place", exitCode: EnvSealExit.cannotWrite)
         }

@@ -67,8 +67,11 @@ struct FileInspection: Encodable {
     let problems: [String]
 
     init(path: String) throws {
-        guard let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path) else {
-            throw CLIError("cannot read \(path)", hint: "check the path and its permissions", exitCode: EnvSealExit.cannotRead)
+        let data: [UInt8]
+        do {
+            data = try FileIO.readBytes(path)
+        } catch let error as CLIError {
+            throw CLIError(error.message, hint: "check the path and its permissions", exitCode: error.exitCode)
         }
         let dotenv: DotenvFile
         do {

@@ -88,6 +88,8 @@ struct PrincipalsCommand: AsyncParsableCommand {
             discussion: """
             A principal created later under the same name is another principal: it gets none of these
             grants, and key policies that named the deleted one show its unique id (AIDA…) instead of its ARN.
+            Also removes KEYSTORE/NAME.credentials when that file holds this principal's access \
+            key; a file written elsewhere with --credentials is left, and should be deleted.
             """)
         @OptionGroup var store: KeyStoreOptions
         @Argument(help: "The principal's name or access key id.") var principal: String
@@ -100,6 +102,36 @@ struct PrincipalsCommand: AsyncParsableCommand {
                 throw CLIError(error.description, exitCode: EnvSealExit.failure)
             }
             print("deleted \(record.arn) (\(record.uniqueID)) and the grants made to it")
+            let path = "\(store.keystore)/\(record.name).credentials"
+            guard FileManager.default.fileExists(atPath: path) else {
+                print("no credentials file at \(path); one written elsewhere with --credentials holds a dead key: delete it")
+                return
+            }
+            if try Self.holdsAccessKey(record.accessKeyID, path: path) {
+                guard unlink(path) == 0 else { throw FileIO.cannotWrite(path, errno) }
+                print("removed its credentials file \(path)")
+            } else {
+                print("left \(path): it holds another access key, not this principal's")
+            }
+        }
+
+        /// Whether the credentials file names `accessKeyID` as its `aws_access_key_id`.
+        static func holdsAccessKey(_ accessKeyID: String, path: String) throws -> Bool {
+            var bytes = try FileIO.readBytes(path)
+            // The file holds the secret access key too: wipe the copy read.
+            defer { bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
+            // Compared as bytes, so no other line (the secret's) is copied into a String.
+            func trimmed(_ part: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+                var part = part
+                while let first = part.first, first == 0x20 || first == 0x09 { part.removeFirst() }
+                while let last = part.last, last == 0x20 || last == 0x09 { part.removeLast() }
+                return part
+            }
+            return bytes.split(whereSeparator: { $0 == 0x0A || $0 == 0x0D }).contains { line in
+                guard let equals = line.firstIndex(of: UInt8(ascii: "=")) else { return false }
+                return trimmed(line[..<equals]).elementsEqual("aws_access_key_id".utf8)
+                    && trimmed(line[(equals + 1)...]).elementsEqual(accessKeyID.utf8)
+            }
         }
     }
 

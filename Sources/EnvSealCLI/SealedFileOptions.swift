@@ -10,7 +10,7 @@ enum SealMode: String, ExpressibleByArgument, CaseIterable {
     case envelope, lambda
 }
 
-/// `--only`/`--except`: which variables a command seals or opens.
+/// `--only`/`--except` of `encrypt`: which variables it seals.
 struct SelectionOptions: ParsableArguments {
     @Option(help: "Seal only variables whose names match this regular expression.")
     var only: String?
@@ -19,11 +19,56 @@ struct SelectionOptions: ParsableArguments {
     var except: String?
 
     func selection() throws -> VariableSelection {
+        try Self.selection(only: only, except: except)
+    }
+
+    /// The selection the patterns make; a bad pattern is a usage error (64).
+    static func selection(only: String?, except: String?) throws -> VariableSelection {
         do {
             return try VariableSelection(only: only, except: except)
         } catch {
             throw ErrorReport.cliError(error, file: nil)
         }
+    }
+}
+
+/// `--only`/`--except` of `decrypt`: which variables it writes out in plain text (envelope mode),
+/// or which hold ciphertexts to decrypt (lambda mode, where nothing marks them).
+struct DecryptSelectionOptions: ParsableArguments {
+    @Option(help: "Decrypt and write only the variables whose names match this regular expression (lambda mode: decrypt only these, copy the others as they are).")
+    var only: String?
+
+    @Option(help: "Leave out the variables whose names match this regular expression (lambda mode: copy them as they are, not decrypted).")
+    var except: String?
+
+    /// Whether `--only` or `--except` was given.
+    var isNarrowed: Bool { only != nil || except != nil }
+
+    func selection() throws -> VariableSelection {
+        try SelectionOptions.selection(only: only, except: except)
+    }
+}
+
+/// `-o/--out FILE` for the commands that write a file, and the old `--output FILE` spelling,
+/// still taken with a warning. `--output` is a format (text or json) everywhere else, so
+/// `--output text` or `--output json` here is refused rather than written to a file so named.
+enum OutputFileArgument {
+    /// Refuses (64) both spellings at once, and `--output text|json`.
+    static func validate(out: String?, legacyOutput: String?) throws {
+        guard let legacyOutput else { return }
+        if out != nil { throw ValidationError("give -o/--out FILE only (--output FILE is its old spelling), not both") }
+        if OutputFormat(rawValue: legacyOutput.lowercased()) != nil {
+            throw ValidationError("""
+                --output \(legacyOutput): --output names a format (text or json) in envseal's other commands, not a file; \
+                write to a file with -o/--out FILE (-o ./\(legacyOutput) for a file so named)
+                """)
+        }
+    }
+
+    /// Warns that `--output FILE` is the old spelling of `-o/--out FILE`.
+    static func warnIfLegacy(_ legacyOutput: String?) {
+        guard legacyOutput != nil else { return }
+        warn("--output FILE is deprecated here, and --output will mean a format as in the other commands; write -o/--out FILE")
     }
 }
 

@@ -4,10 +4,23 @@ import Foundation
 /// ArgumentParser's usage errors in envseal's words: `envseal: error: …` and `envseal: hint: …`
 /// like every other error (docs/CLI.md), with "did you mean" for a mistyped command.
 enum UsageReport {
-    /// Prints `error` (help, version, or a usage error) and exits with ArgumentParser's code.
+    /// Prints `error` (help, version, or a usage error) and exits with ArgumentParser's code;
+    /// help or a version that cannot be written to standard output exits 73, as other output does.
     static func exit(for error: any Error, arguments: [String]) -> Never {
         let code = EnvSealCommand.exitCode(for: error)
-        guard code != .success else { EnvSealCommand.exit(withError: error) }
+        guard code != .success else {
+            do {
+                let text = EnvSealCommand.fullMessage(for: error)
+                try FileIO.writeStandardOutput(Array((text.isEmpty ? "" : text + "\n").utf8))
+                try FileIO.finishStandardOutput()
+            } catch let failure as CLIError {
+                FileHandle.standardError.write(Data("envseal: error: \(failure.message)\n".utf8))
+                Foundation.exit(failure.exitCode)
+            } catch {
+                Foundation.exit(EnvSealExit.cannotWrite)
+            }
+            Foundation.exit(EnvSealExit.success)
+        }
         let (message, hint) = lines(for: error, arguments: arguments)
         FileHandle.standardError.write(Data("envseal: error: \(message)\n".utf8))
         if let hint { FileHandle.standardError.write(Data("envseal: hint: \(hint)\n".utf8)) }

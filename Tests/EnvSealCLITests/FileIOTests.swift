@@ -127,4 +127,32 @@ struct FileIOTests {
         #expect(Self.exitCode { _ = try InPlaceOptions.parse([]).timeout(environment: ["ENVSEAL_LOCK_TIMEOUT": "soon"]) } == EnvSealExit.usage)
         #expect(throws: (any Error).self) { try InPlaceOptions.parse(["--lock-timeout", "-1"]) }
     }
+
+    @Test func readingAFolderSaysItIsADirectory() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: CLIError.self) { try FileIO.readBytes(dir) }
+        do {
+            _ = try FileIO.readBytes(dir)
+        } catch let error as CLIError {
+            #expect(error.message == "cannot read \(dir): it is a directory")
+            #expect(error.exitCode == EnvSealExit.cannotRead)
+        }
+        #expect(Self.exitCode { _ = try FileIO.readBytes("\(dir)/missing") } == EnvSealExit.cannotRead)
+        try Data("A=1\n".utf8).write(to: URL(fileURLWithPath: "\(dir)/a.env"))
+        #expect(try FileIO.readBytes("\(dir)/a.env") == Array("A=1\n".utf8))
+    }
+
+    /// `--output` is a format everywhere: in `encrypt`/`decrypt` the old `--output FILE` still
+    /// parses, but `--output text|json` is a usage error, never a file name.
+    @Test func outputTextOrJSONIsNotAFileName() throws {
+        for value in ["json", "text", "JSON"] {
+            #expect(throws: (any Error).self) { try DecryptCommand.parse(["f", "--output", value]) }
+            #expect(throws: (any Error).self) { try EncryptCommand.parse(["f", "--key", "k", "--output", value]) }
+        }
+        #expect(throws: (any Error).self) { try DecryptCommand.parse(["f", "-o", "a", "--output", "b"]) }
+        #expect(try DecryptCommand.parse(["f", "--out", "plain.env"]).out == "plain.env")
+        #expect(try DecryptCommand.parse(["f", "--output", "plain.env"]).legacyOutput == "plain.env")
+        #expect(try DecryptCommand.parse(["f", "-o", "json"]).out == "json")
+    }
 }

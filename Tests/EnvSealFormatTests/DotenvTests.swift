@@ -544,6 +544,19 @@ struct DotenvTests {
         #expect(file == before)
     }
 
+    @Test("removeAll(where:) deletes the picked names in one pass and keeps comments")
+    func removeAllWhere() throws {
+        var file = try DotenvFile.parse("# about A\nA=1\nB=2\nA=\"x\ny\"\r\nC=3\n")
+        file.removeAll { $0 != "B" }
+        #expect(file.renderString() == "# about A\nB=2\n")
+        #expect(file.assignments.map(\.line) == [2])
+        #expect(try DotenvFile.parse(file.render()) == file)
+
+        let before = file
+        file.removeAll { _ in false }
+        #expect(file == before)
+    }
+
     // MARK: - Model properties
 
     @Test("Equality compares bytes, not canonically equivalent text")

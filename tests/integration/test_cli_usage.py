@@ -3,11 +3,13 @@ says what it did, usage errors read like every other error, and options mean wha
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 import subprocess
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,166 @@ def test_quiet_silences_warnings_but_not_errors(tmp_path: Path, flag: str) -> No
 
     failed = envseal(tmp_path, "decrypt", "missing.sealed", flag)
     assert failed.returncode == 66 and text(failed).startswith("envseal: error:")
+
+
+def test_a_failed_help_or_version_write_exits_73(tmp_path: Path) -> None:
+    for arguments in (["--help"], ["--version"], ["keys", "--help"], ["help", "decrypt"]):
+        with open("/dev/full", "wb") as full:
+            result = subprocess.run([str(envseal_binary()), *arguments], cwd=tmp_path, env=client_env(tmp_path / "home"),
+                                    stdout=full, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+        assert result.returncode == 73, (arguments, text(result))
+        assert text(result).startswith("envseal: error: cannot write standard output")
+
+
+def test_a_directory_as_input_says_it_is_a_directory(sealed: Path) -> None:
+    work = sealed.parent
+    (work / "folder").mkdir()
+    for command in (["decrypt", "folder"], ["verify", "folder"], ["get", "folder", "A"], ["inspect", "folder"],
+                    ["rotate", "folder"], ["encrypt", "folder", "--key", "alias/usage"],
+                    ["keys", "create", "--policy", "folder"]):
+        result = envseal(work, *command, keystore="" if command[0] == "inspect" else "ks")
+        assert result.returncode == 66, (command, text(result))
+        assert "folder: it is a directory" in text(result), (command, text(result))
+        assert "permission denied" not in text(result)
+
+
+def test_a_lambda_mode_file_read_as_envelope_mode_hints_at_mode_lambda(sealed: Path) -> None:
+    work = sealed.parent
+    result = envseal(work, "encrypt", "app.env", "--key", "alias/usage", "--mode", "lambda", "--function", "billing",
+                     "--only", "PASSWORD", "-o", "lambda.env")
+    assert result.returncode == 0, text(result)
+    for command in (["decrypt", "lambda.env"], ["verify", "lambda.env"], ["get", "lambda.env", "DB_PASSWORD"]):
+        result = envseal(work, *command)
+        assert result.returncode == 65, (command, text(result))
+        assert "--mode lambda --function NAME" in text(result), (command, text(result))
+    # A plain file is not taken for a lambda-mode one.
+    result = envseal(work, "decrypt", "app.env")
+    assert result.returncode == 65 and "--mode lambda" not in text(result), text(result)
+
+
+def test_principals_delete_removes_the_credentials_file_it_wrote(tmp_path: Path) -> None:
+    assert envseal(tmp_path, "principals", "create", "ci").returncode == 0
+    assert envseal(tmp_path, "principals", "create", "other").returncode == 0
+    credentials = tmp_path / "ks" / "ci.credentials"
+    assert credentials.exists()
+    result = envseal(tmp_path, "principals", "delete", "ci")
+    assert result.returncode == 0, text(result)
+    assert not credentials.exists(), "the deleted principal's credentials file was left"
+    assert f"removed its credentials file {credentials}" in result.stdout.decode()
+
+    # A file at that path that holds another principal's key is not this principal's: left, and named.
+    assert envseal(tmp_path, "principals", "create", "ci", "--credentials", str(tmp_path / "elsewhere")).returncode == 0
+    shutil.copy(tmp_path / "ks" / "other.credentials", credentials)
+    result = envseal(tmp_path, "principals", "delete", "ci")
+    assert result.returncode == 0, text(result)
+    assert credentials.exists()
+    assert str(credentials) in result.stdout.decode() + text(result)
+
+
+def test_audit_tail_json_times_are_iso_8601(sealed: Path) -> None:
+    result = envseal(sealed.parent, "audit", "tail", "-n", "3", "--output", "json")
+    assert result.returncode == 0, text(result)
+    rows = json.loads(result.stdout)
+    assert rows
+    for row in rows:
+        assert isinstance(row["time"], str), row["time"]
+        parsed = datetime.fromisoformat(row["time"].replace("Z", "+00:00"))
+        assert abs((datetime.now(timezone.utc) - parsed).total_seconds()) < 600
+
+
+def test_exec_redact_names_short_variables_in_one_line_and_skips_empty_ones(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("A=abc\nB=xy\nEMPTY=\nLONG=a-long-enough-secret\n")
+    assert envseal(tmp_path, "keys", "create", "--alias", "alias/redact").returncode == 0
+    assert envseal(tmp_path, "encrypt", "app.env", "--key", "alias/redact", "-o", "app.sealed").returncode == 0
+    result = envseal(tmp_path, "exec", "--keystore", str(tmp_path / "ks"), "--file", "app.sealed", "--redact", "--", "true",
+                     keystore="")
+    assert result.returncode == 0, text(result)
+    warnings = [line for line in text(result).splitlines() if line.startswith("envseal: warning:")]
+    assert len(warnings) == 1, warnings
+    assert "A, B" in warnings[0] and "EMPTY" not in warnings[0] and "LONG" not in warnings[0], warnings
+
+
+def test_quiet_silences_encrypts_size_report(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text("TOKEN=abc\n")
+    assert envseal(tmp_path, "keys", "create", "--alias", "alias/report").returncode == 0
+    loud = envseal(tmp_path, "encrypt", "app.env", "--key", "alias/report")
+    assert loud.returncode == 0 and "environment size" in text(loud)
+    quiet = envseal(tmp_path, "encrypt", "app.env", "--key", "alias/report", "--quiet")
+    assert quiet.returncode == 0 and text(quiet) == "", text(quiet)
+
+
+# Item 7: --output is a format, -o/--out a file
+
+
+@pytest.mark.parametrize("command", [["decrypt", "app.sealed"], ["encrypt", "app.env", "--key", "alias/usage"]])
+@pytest.mark.parametrize("spelling", [["--output", "json"], ["--output=text"], ["--output", "JSON"]])
+def test_output_text_or_json_in_encrypt_and_decrypt_is_refused_not_a_file(sealed: Path, command: list[str],
+                                                                          spelling: list[str]) -> None:
+    work = sealed.parent
+    before = sorted(path.name for path in work.iterdir())
+    result = envseal(work, *command, *spelling)
+    assert result.returncode == 64, text(result)
+    assert text(result).startswith("envseal: error: --output"), text(result)
+    assert "-o/--out FILE" in text(result)
+    assert result.stdout == b""
+    assert sorted(path.name for path in work.iterdir()) == before, "a file was written"
+
+
+def test_out_writes_a_file_and_the_old_output_file_spelling_warns(sealed: Path) -> None:
+    work = sealed.parent
+    for spelling in (["-o", "a.env"], ["--out", "b.env"], ["--out=c.env"]):
+        result = envseal(work, "decrypt", "app.sealed", *spelling)
+        assert result.returncode == 0 and text(result) == "", text(result)
+    assert (work / "a.env").read_bytes() == (work / "b.env").read_bytes() == (work / "c.env").read_bytes() \
+        == (work / "app.env").read_bytes()
+    result = envseal(work, "decrypt", "app.sealed", "--output", "d.env")
+    assert result.returncode == 0, text(result)
+    assert "envseal: warning: --output FILE is deprecated" in text(result) and "-o/--out" in text(result)
+    assert (work / "d.env").read_bytes() == (work / "app.env").read_bytes()
+    result = envseal(work, "encrypt", "app.env", "--key", "alias/usage", "--output", "e.sealed")
+    assert result.returncode == 0 and "deprecated" in text(result), text(result)
+    assert (work / "e.sealed").exists()
+    result = envseal(work, "decrypt", "app.sealed", "--out", "f.env", "--output", "g.env")
+    assert result.returncode == 64, text(result)
+    assert not (work / "f.env").exists() and not (work / "g.env").exists()
+    for command in (["encrypt", "--help"], ["decrypt", "--help"]):
+        usage = envseal(work, *command, keystore="").stdout.decode()
+        assert "-o, --out <out>" in usage and "--output" not in usage, usage
+
+
+# Item 8: --only and --except are honoured or refused
+
+
+def test_decrypt_only_and_except_in_envelope_mode_output_only_the_chosen_variables(sealed: Path) -> None:
+    work = sealed.parent
+    result = envseal(work, "decrypt", "app.sealed", "--only", "PASSWORD")
+    assert result.returncode == 0, text(result)
+    assert result.stdout == b"DB_PASSWORD=correct-horse-battery\n"
+    result = envseal(work, "decrypt", "app.sealed", "--except", "PASSWORD")
+    assert result.returncode == 0, text(result)
+    assert result.stdout == b"MODE=prod\n"
+    result = envseal(work, "decrypt", "app.sealed", "--only", "^NOTHING$", "-o", "none.env")
+    assert result.returncode == 64, text(result)
+    assert "no variable matches" in text(result) and not (work / "none.env").exists()
+
+
+def test_decrypt_only_in_lambda_mode_decrypts_the_chosen_and_refuses_an_empty_choice(sealed: Path) -> None:
+    work = sealed.parent
+    result = envseal(work, "encrypt", "app.env", "--key", "alias/usage", "--mode", "lambda", "--function", "billing",
+                     "--only", "PASSWORD", "-o", "lambda.env")
+    assert result.returncode == 0, text(result)
+    result = envseal(work, "decrypt", "lambda.env", "--mode", "lambda", "--function", "billing", "--only", "PASSWORD")
+    assert result.returncode == 0, text(result)
+    assert result.stdout == (work / "app.env").read_bytes()
+    result = envseal(work, "decrypt", "lambda.env", "--mode", "lambda", "--function", "billing", "--only", "^NOTHING$")
+    assert result.returncode == 64 and "no variable matches" in text(result), text(result)
+    assert result.stdout == b""
+
+
+def test_only_and_except_help_says_what_each_command_does(tmp_path: Path) -> None:
+    decrypt = envseal(tmp_path, "decrypt", "--help", keystore="", env={**client_env(tmp_path / "home"), "COLUMNS": "300"})
+    encrypt = envseal(tmp_path, "encrypt", "--help", keystore="", env={**client_env(tmp_path / "home"), "COLUMNS": "300"})
+    decrypt_text, encrypt_text = decrypt.stdout.decode(), encrypt.stdout.decode()
+    assert "Seal" not in decrypt_text.split("OPTIONS:")[1].split("--mode")[0], decrypt_text
+    assert "Decrypt and write only" in decrypt_text and "Leave out" in decrypt_text, decrypt_text
+    assert "Seal only" in encrypt_text, encrypt_text

@@ -306,6 +306,15 @@ public struct DotenvFile: Sendable, Equatable {
         renumberLines()
     }
 
+    /// Removes every assignment whose name `shouldBeRemoved` picks, with its lines; comments
+    /// stay. One pass over the file, however many names go.
+    ///
+    /// - Parameter shouldBeRemoved: Whether to remove a name's assignments.
+    public mutating func removeAll(where shouldBeRemoved: (String) throws -> Bool) rethrows {
+        try elements.removeAll { try $0.assignment.map { try shouldBeRemoved($0.name) } ?? false }
+        renumberLines()
+    }
+
     /// Splits blanks between separator and trailing as the parser would for a new unquoted value,
     /// so that the edited file equals its reparse.
     ///
