@@ -8,6 +8,7 @@ in an encryption context.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -54,3 +55,26 @@ def test_exec_child_sees_only_the_standard_descriptors(remote: tuple[Path, dict[
     result = run(work, "exec", "--file", "app.sealed.env", *options, "--", *LIST_DESCRIPTORS, env=env)
     assert result.stdout.decode().split() == ["0", "1", "2"], \
         f"the child inherited descriptors of envseal's: {result.stdout.decode().split()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. `audit tail`: text that a caller chose is printed escaped, one record per line.
+
+
+def test_audit_tail_escapes_what_a_caller_put_in_an_encryption_context(server: EnvsealServer, kms: object) -> None:
+    key = kms.create_key(Description="audit escapes")["KeyMetadata"]["KeyId"]
+    forged = "\n999\t2001-01-01T00:00:00Z\tadmin\tDecrypt\t-\t-\tAllowed"
+    context = {"app\tname": "x\x1b[31mred\x1b[0m" + forged, "line": "a\r\nb\x7f\x9b2J\u2028\u202e,=\\"}
+    kms.encrypt(KeyId=key, Plaintext=b"not secret", EncryptionContext=context)
+    text = server.cli("audit", "tail", "-n", "3").stdout
+    records = json.loads(server.cli("audit", "tail", "-n", "3", "--output", "json").stdout)
+    lines = text.split("\n")
+    assert lines[-1] == "" and len(lines) == len(records) + 1, f"a record spans several lines: {text!r}"
+    for line in lines[:-1]:
+        assert len(line.split("\t")) == 7, f"a record does not have 7 tab-separated fields: {line!r}"
+        assert all(c == "\t" or (ord(c) >= 0x20 and not 0x7f <= ord(c) <= 0x9f) for c in line), \
+            f"a control character: {line!r}"
+        assert "\u2028" not in line and "\u202e" not in line, f"a line separator or bidi override: {line!r}"
+    record = next(line for line in lines if "app" in line)
+    assert "app\\tname=x\\x1b[31mred\\x1b[0m\\n999\\t2001-01-01T00:00:00Z\\tadmin" in record, record
+    assert "line=a\\r\\nb\\x7f\\u009b2J\\u2028\\u202e\\x2c\\x3d\\\\" in record, record
