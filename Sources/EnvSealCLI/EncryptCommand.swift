@@ -101,6 +101,7 @@ struct DecryptCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         let sealed = try FileIO.readDotenv(file)
         let chosen = try selection.selection()
         let connection = try await service.connect()
