@@ -105,6 +105,16 @@ public enum ChildProcess {
             outputDescriptors: (STDOUT_FILENO, STDERR_FILENO))
     }
 
+    /// Marks every descriptor above 2 close-on-exec, so that a program this process starts by
+    /// other means (`posix_spawn` of its own, say) gets 0, 1 and 2 only: whatever a library
+    /// opened without `O_CLOEXEC` (a socket to the key service, an epoll instance) stays here.
+    ///
+    /// ``replace(command:environment:)`` and ``supervise(command:environment:stdout:stderr:)``
+    /// see to this themselves.
+    public static func closeDescriptorsOnExec() {
+        markDescriptorsCloseOnExec()
+    }
+
     /// ``supervise(command:environment:stdout:stderr:)`` writing to the given descriptors
     /// instead of our fd 1 and 2, so that tests can read what was written.
     static func supervise<Out: OutputFilter, Err: OutputFilter>(

@@ -1,4 +1,5 @@
 import KMSClient
+import ChildProcess
 import Foundation
 
 /// A private folder for plaintext: 0700, in /dev/shm when it exists, emptied and removed by
@@ -96,6 +97,8 @@ final class PrivateWorkspace {
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         PlaintextGuard.editorStarting()
+        // The editor gets 0, 1 and 2, not the connection to the key service or our lock.
+        ChildProcess.closeDescriptorsOnExec()
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, "/bin/sh", nil, &attributes, &argv, environ)
         PlaintextGuard.editorRunning(spawned == 0 ? pid : 0)

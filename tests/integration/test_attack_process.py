@@ -61,6 +61,21 @@ def test_exec_child_sees_only_the_standard_descriptors(remote: tuple[Path, dict[
         f"the child inherited descriptors of envseal's: {result.stdout.decode().split()}"
 
 
+
+def test_edit_editor_sees_only_the_standard_descriptors(remote: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    work, env = remote
+    editor = tmp_path / "fds.py"
+    editor.write_text(
+        "#!/usr/bin/env python3\n"
+        "import os, sys\n"
+        "# The descriptor that did the listing is closed by now: only the others resolve.\n"
+        "fds = sorted(int(n) for n in os.listdir('/proc/self/fd') if os.path.lexists(f'/proc/self/fd/{n}'))\n"
+        "open(sys.argv[0] + '.seen', 'w').write(' '.join(map(str, fds)))\n")
+    editor.chmod(0o755)
+    run(work, "edit", "app.sealed.env", env={**env, "EDITOR": str(editor)})
+    seen = (tmp_path / "fds.py.seen").read_text().split()
+    assert seen == ["0", "1", "2"], f"the editor inherited descriptors of envseal's: {seen}"
+
 # ---------------------------------------------------------------------------------------------
 # 2. `envseal edit`: no plaintext outlives it, whatever ends it; a broken edit is not lost.
 
