@@ -245,7 +245,7 @@ def test_the_next_edit_removes_a_folder_a_killed_edit_left(edit_work: tuple[Path
         (killed_state / "release").touch()
     os.kill(int((killed_state / "editor.pid").read_text()), signal.SIGKILL)
     assert stale.exists(), "SIGKILL cannot be caught: the folder must still be there for this test"
-    assert str(os.getpid()) not in stale.name
+    assert f"-{killed.pid}-" in stale.name, f"the folder does not name its process: {stale.name}"
     live = start_edit(work, live_state)
     try:
         in_use = wait_for_folder(live_state, live)
