@@ -15,7 +15,7 @@ import Synchronization
 /// uses only async-signal-safe calls, memory prepared by ``arm(folder:)`` and atomics. The main
 /// thread and a handler agree through ``state`` on who touches the folder: the main thread claims
 /// it for each short read, write or removal (``withFolder(_:)``); a handler on another thread
-/// waits for such a claim to end, one on the claiming thread itself takes over.
+/// waits for such a claim to end (2 s at most), one on the claiming thread itself takes over.
 enum PlaintextGuard {
     private static let idle = 0, armed = 1, busy = 2, cleaning = 3
 
@@ -96,7 +96,12 @@ enum PlaintextGuard {
         guard state.compareExchange(expected: armed, desired: busy, ordering: .acquiringAndReleasing).exchanged else {
             while true { pause() }
         }
-        defer { state.store(armed, ordering: .releasing) }
+        defer {
+            // A handler that waited too long has taken the folder over and will end the process.
+            if !state.compareExchange(expected: busy, desired: armed, ordering: .acquiringAndReleasing).exchanged {
+                while true { pause() }
+            }
+        }
         return try body()
     }
 
@@ -148,10 +153,12 @@ enum PlaintextGuard {
     fileprivate static func handle(_ signal: Int32, fromTerminal: Bool) {
         if signal == SIGINT || signal == SIGQUIT, fromTerminal, editor.load(ordering: .acquiring) != 0 { return }
         let me = UInt(pthread_self())
+        var waited = 0
         while true {
             let current = state.load(ordering: .acquiring)
-            if current == armed || (current == busy && owner.load(ordering: .acquiring) == me) {
-                // A claim of this very thread was interrupted: it cannot go on, so take it over.
+            // A claim of this very thread was interrupted: it cannot go on, so take it over; so
+            // too a claim that has lasted 2 s (a read stuck on a FIFO the editor left, say).
+            if current == armed || (current == busy && (owner.load(ordering: .acquiring) == me || waited >= 2000)) {
                 guard state.compareExchange(expected: current, desired: cleaning, ordering: .acquiringAndReleasing).exchanged
                 else { continue }
                 stopEditor(because: signal)
@@ -162,6 +169,7 @@ enum PlaintextGuard {
                 // The main thread's claim lasts one short file operation.
                 var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
                 nanosleep(&pause, nil)
+                waited += 1
                 continue
             }
             if current == cleaning {

@@ -127,8 +127,9 @@ final class PrivateWorkspace {
     /// The shell command that runs `editor` on the file, `"$1"`.
     static func shellCommand(_ editor: String) -> String {
         let syntax = editor.contains { ";&|<>()`\n".contains($0) }
-        let assignment = editor.split(separator: " ").first?.contains("=") ?? false
-        return (syntax || assignment ? "" : "exec ") + editor + " \"$1\""
+        let first = editor.split(separator: " ").first ?? ""
+        let plain = !syntax && !first.contains("=") && first != "exec"
+        return (plain ? "exec " : "") + editor + " \"$1\""
     }
 
     /// Overwrites and removes the plaintext and everything the editor left beside it (swap and

@@ -12,6 +12,7 @@ struct PrivateWorkspaceTests {
         ("cd /tmp; vi", "cd /tmp; vi \"$1\""),
         ("vi || nano", "vi || nano \"$1\""),
         ("TERM=xterm vi", "TERM=xterm vi \"$1\""),
+        ("exec vim", "exec vim \"$1\""),
     ])
     func shellCommand(editor: String, expected: String) {
         #expect(PrivateWorkspace.shellCommand(editor) == expected)
