@@ -22,8 +22,9 @@ public enum ChildProcess {
     ///
     /// A command without a slash is searched for like `execvp` does, in the `PATH` of
     /// `environment` if it has one, else in ours, else in `/bin:/usr/bin`. The new program keeps
-    /// our pid, open descriptors (those not close-on-exec), signal mask, ignored signals and
-    /// resource limits, as after `exec` in a shell; so a `RLIMIT_CORE` of 0 set by
+    /// our pid, descriptors 0, 1 and 2 (every other one is marked close-on-exec first, so no
+    /// socket or pipe of ours reaches it), signal mask, ignored signals and resource limits, as
+    /// after `exec` in a shell; so a `RLIMIT_CORE` of 0 set by
     /// ``ProcessHardening/disableCoreDumps()`` stays, but the kernel makes the program dumpable
     /// again.
     ///
@@ -42,6 +43,7 @@ public enum ChildProcess {
         let launch = try LaunchRequest(command: command, environment: environment)
         // What this process printed but C stdio still buffers would vanish with the process image.
         fflush(nil)
+        markDescriptorsCloseOnExec()
         // Read errno before `launch` is released: its deinit frees memory, which may change it.
         let failure = withExtendedLifetime(launch) {
             execve(launch.path, launch.arguments.pointer, launch.environment.pointer)
@@ -53,8 +55,8 @@ public enum ChildProcess {
     /// Runs `command` as a child, passing its output through filters, and returns how it ended.
     ///
     /// The child gets exactly `environment` (`PATH` search as in
-    /// ``replace(command:environment:)``), our stdin, an empty signal mask and default
-    /// dispositions for the forwarded signals and SIGPIPE. Its stdout and stderr are pipes, each
+    /// ``replace(command:environment:)``), our stdin, no descriptor but 0, 1 and 2, an empty
+    /// signal mask and default dispositions for the forwarded signals and SIGPIPE. Its stdout and stderr are pipes, each
     /// read as soon as data arrives, passed through its own filter, and whatever the filter
     /// returns written at once, in full, to our fd 1 or 2. When our fd 1 or 2 has no reader
     /// (EPIPE), we close that pipe, so the child meets the broken pipe it would have met writing
@@ -101,6 +103,16 @@ public enum ChildProcess {
         try supervise(
             command: command, environment: environment, stdout: &stdout, stderr: &stderr,
             outputDescriptors: (STDOUT_FILENO, STDERR_FILENO))
+    }
+
+    /// Marks every descriptor above 2 close-on-exec, so that a program this process starts by
+    /// other means (`posix_spawn` of its own, say) gets 0, 1 and 2 only: whatever a library
+    /// opened without `O_CLOEXEC` (a socket to the key service, an epoll instance) stays here.
+    ///
+    /// ``replace(command:environment:)`` and ``supervise(command:environment:stdout:stderr:)``
+    /// see to this themselves.
+    public static func closeDescriptorsOnExec() {
+        markDescriptorsCloseOnExec()
     }
 
     /// ``supervise(command:environment:stdout:stderr:)`` writing to the given descriptors

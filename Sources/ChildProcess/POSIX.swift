@@ -1,10 +1,12 @@
 import Glibc
 
-/// C library calls the Glibc module does not import (`pipe2` is declared only under
-/// `_GNU_SOURCE`, `<sys/prctl.h>` is not in the module map), looked up once in the C library the
-/// process has already loaded.
+/// C library calls the Glibc module does not import (`pipe2` and `close_range` are declared only
+/// under `_GNU_SOURCE`, `<sys/prctl.h>` is not in the module map), looked up once in the C
+/// library the process has already loaded.
 enum LibC {
     typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
+    typealias CloseRange = @convention(c) (UInt32, UInt32, Int32) -> Int32
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
     /// `prctl` is variadic in C; we call it through a fixed five-argument prototype. On x86-64
     /// and AArch64 Linux, integer arguments travel in the same registers either way; the one
     /// difference, %al on x86-64, only tells a variadic callee whether to save vector registers.
@@ -12,6 +14,11 @@ enum LibC {
 
     static let pipe2: Pipe2? = symbol("pipe2")
     static let prctl: Prctl? = symbol("prctl")
+    /// glibc 2.34 and later.
+    static let closeRange: CloseRange? = symbol("close_range")
+    /// glibc 2.34 and later: the spawned child closes every descriptor from a number up, with
+    /// `close_range`, or one by one as `/proc/self/fd` lists them on kernels before 5.9.
+    static let addCloseFrom: AddCloseFrom? = symbol("posix_spawn_file_actions_addclosefrom_np")
 
     private static func symbol<T>(_ name: String) -> T? {
         // A null handle is RTLD_DEFAULT: search the objects already loaded.
@@ -58,6 +65,37 @@ private func raiseAboveStandardStreams(_ fd: Int32) -> Int32 {
     close(fd)
     errno = saved
     return moved
+}
+
+/// `CLOSE_RANGE_CLOEXEC` from `<linux/close_range.h>` (Linux 5.11).
+private let closeRangeCloseOnExec: Int32 = 1 << 2
+
+/// Marks every descriptor above 2 close-on-exec, so that a program this process executes starts
+/// with 0, 1 and 2 only: whatever a library opened without `O_CLOEXEC` (a socket to the key
+/// service, an epoll instance) must not reach it.
+///
+/// Marked rather than closed, so that this process goes on working if the `execve` fails and
+/// other threads keep their descriptors. One `close_range` call where the kernel (5.11) and C
+/// library (2.34) have it; else each descriptor `/proc/self/fd` lists; else every number below
+/// the descriptor limit.
+func markDescriptorsCloseOnExec() {
+    let first = STDERR_FILENO + 1
+    if let closeRange = LibC.closeRange, closeRange(UInt32(first), UInt32.max, closeRangeCloseOnExec) == 0 { return }
+    if let directory = opendir("/proc/self/fd") {
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let number = withUnsafeBytes(of: entry.pointee.d_name) { name in
+                Int32(String(decoding: name.prefix { $0 != 0 }, as: UTF8.self))
+            }
+            if let number, number >= first, number != own { _ = fcntl(number, F_SETFD, FD_CLOEXEC) }
+        }
+        return
+    }
+    let limit = Int32(clamping: min(max(sysconf(Int32(_SC_OPEN_MAX)), 1024), 1 << 20))
+    for fd in first..<limit where fcntl(fd, F_GETFD) >= 0 {
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    }
 }
 
 /// Closes `fd` if it is open. Never retried: on Linux the descriptor is gone even when `close`

@@ -134,7 +134,7 @@ enum Supervision {
         return Termination(waitStatus: status.status)
     }
 
-    /// Starts the child with fd 1 and 2 on the pipes, an empty signal mask, and default
+    /// Starts the child with fd 1 and 2 on the pipes and no other descriptor above them, an empty signal mask, and default
     /// dispositions for the signals we forward and for SIGPIPE, which the caller may ignore
     /// (ignored dispositions survive `execve`; a child ignoring SIGPIPE would not stop when the
     /// reader of its output goes away).
@@ -159,6 +159,14 @@ enum Supervision {
         // Both ends are above 2 (see makePipe), so neither dup2 overwrites the other's source.
         posix_spawn_file_actions_adddup2(&actions, stdout, STDOUT_FILENO)
         posix_spawn_file_actions_adddup2(&actions, stderr, STDERR_FILENO)
+        // The child gets 0, 1 and 2 only. Closed in the child itself where the C library can,
+        // which no other thread of ours can race; else marked close-on-exec here beforehand.
+        if let addCloseFrom = LibC.addCloseFrom {
+            let added = addCloseFrom(&actions, STDERR_FILENO + 1)
+            guard added == 0 else { throw ChildProcessError(.spawnFailed, command: launch.name, errorNumber: added) }
+        } else {
+            markDescriptorsCloseOnExec()
+        }
 
         var pid: pid_t = 0
         let result = posix_spawn(

@@ -18,7 +18,11 @@ struct AuditCommand: AsyncParsableCommand {
             abstract: "Print the last audit records: time, principal, operation, key, context, outcome.",
             discussion: """
             Records never hold a plaintext or a key; the encryption context is shown because it is \
-            not secret (as in AWS CloudTrail). The audit log is the embedded store's; a remote \
+            not secret (as in AWS CloudTrail). In the text form each record is one line of \
+            tab-separated fields, and text a caller chose is escaped: a backslash as \\\\, tab, \
+            newline and carriage return as \\t, \\n, \\r, other control characters as \\xHH \
+            or \\uHHHH (so are line separators and bidirectional overrides), and , and = inside \
+            a context key or value as \\x2c and \\x3d. The audit log is the embedded store's; a remote \
             server's is read on its machine with the same command.
 
             Examples:
@@ -44,9 +48,12 @@ struct AuditCommand: AsyncParsableCommand {
             case .text:
                 let format = ISO8601DateFormatter()
                 for r in last {
-                    let context = (r.encryptionContext ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                    print([String(r.sequence), format.string(from: r.time), r.principal, r.operation, r.keyARN ?? "-",
-                           context.isEmpty ? "-" : context, r.outcome].joined(separator: "\t"))
+                    let context = (r.encryptionContext ?? [:]).sorted { $0.key < $1.key }
+                        .map { AuditText.escape($0.key, also: ",=") + "=" + AuditText.escape($0.value, also: ",=") }
+                        .joined(separator: ",")
+                    let fields = [r.principal, r.operation, r.keyARN ?? "-"].map { AuditText.escape($0) }
+                    print(([String(r.sequence), format.string(from: r.time)] + fields
+                           + [context.isEmpty ? "-" : context, AuditText.escape(r.outcome)]).joined(separator: "\t"))
                 }
             case .json:
                 // ISO 8601 with milliseconds: a Date alone would encode as seconds since 2001.
@@ -90,5 +97,45 @@ struct AuditCommand: AsyncParsableCommand {
             }
             print("audit log intact: \(result.checked) records")
         }
+    }
+}
+
+/// Text from audit records, made safe to print one record per line on a terminal.
+enum AuditText {
+    /// `text` with every character that could end a line, split a field, move the cursor or
+    /// reorder what a terminal shows replaced by a visible escape: a caller chooses the
+    /// encryption context, and must not be able to forge a record line or send escape sequences
+    /// to the operator's terminal. A backslash is escaped too, so the escapes cannot be forged.
+    /// - Parameters:
+    ///   - text: A field of a record.
+    ///   - also: Further characters to escape, as `\xHH` (the context's `,` and `=`).
+    static func escape(_ text: String, also separators: String = "") -> String {
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x5C: escaped += "\\\\"
+            case 0x09: escaped += "\\t"
+            case 0x0A: escaped += "\\n"
+            case 0x0D: escaped += "\\r"
+            case 0x00...0x1F, 0x7F: escaped += "\\x" + hex(scalar.value, digits: 2)
+            // C1 controls (0x9B is a CSI on some terminals), line and paragraph separators,
+            // bidirectional embeddings, overrides and isolates.
+            case 0x80...0x9F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069:
+                escaped += "\\u" + hex(scalar.value, digits: 4)
+            default:
+                if separators.unicodeScalars.contains(scalar) {
+                    escaped += "\\x" + hex(scalar.value, digits: 2)
+                } else {
+                    escaped.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return escaped
+    }
+
+    private static func hex(_ value: UInt32, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
     }
 }

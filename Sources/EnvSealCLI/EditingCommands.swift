@@ -54,6 +54,7 @@ struct GetCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }

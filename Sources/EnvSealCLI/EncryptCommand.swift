@@ -125,6 +125,7 @@ struct DecryptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         OutputFileArgument.warnIfLegacy(legacyOutput)
         let target = try OutputTarget(out ?? legacyOutput ?? "-", force: force, input: file)
         let sealed = try FileIO.readDotenv(file)

@@ -17,6 +17,8 @@
 //   childprocess-probe fill-pipe SIZE
 //       Grows the pipe on its stdout to SIZE bytes, fills it, and exits 0 at once.
 //
+// --leak-fds (supervise and replace) first opens descriptors that are not close-on-exec, as a
+// library might: /dev/null, a TCP socket and an epoll instance, none of which CMD may inherit.
 // --harden calls ProcessHardening.disableCoreDumps() first. On an error the probe prints
 // `error: <code> <command>` (code as in ChildProcessError.Code, e.g. commandNotFound) to stderr
 // and exits 125.
@@ -91,6 +93,18 @@ func fillPipe(_ size: Int32) -> Never {
     exit(written == Int(size) ? 0 : 1)
 }
 
+/// Opens descriptors without close-on-exec and leaves them open.
+func leakDescriptors() {
+    // <sys/epoll.h> is not in the Glibc module; flags 0 is without EPOLL_CLOEXEC.
+    typealias EpollCreate1 = @convention(c) (Int32) -> Int32
+    let epoll = unsafeBitCast(dlsym(nil, "epoll_create1"), to: EpollCreate1.self)
+    let opened = [open("/dev/null", O_RDONLY), socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0), epoll(0)]
+    if opened.contains(where: { $0 < 0 }) {
+        FileHandle.standardError.write(Data("error: cannot open the descriptors to leak\n".utf8))
+        exit(125)
+    }
+}
+
 /// Runs `body` on a new thread and waits for it on this one with all signals unblocked.
 func onSecondThread(_ body: @escaping @Sendable () -> Never) -> Never {
     let thread = Thread { body() }
@@ -115,6 +129,7 @@ let options = Set(arguments[..<separator])
 let command = Array(arguments[(separator + 1)...])
 
 if options.contains("--harden") { harden() }
+if options.contains("--leak-fds") { leakDescriptors() }
 
 switch mode {
 case "replace":
