@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -250,8 +251,10 @@ def test_the_next_edit_removes_a_folder_a_killed_edit_left(edit_work: tuple[Path
     try:
         in_use = wait_for_folder(live_state, live)
         assert not stale.exists(), "the next edit left the abandoned plaintext folder"
-        # And an edit while another runs leaves that one's folder alone.
-        run(work, "edit", "sealed.env", "--keystore", "ks", env=client_env(work / "home", EDITOR="true"))
+        # And an edit while another runs leaves that one's folder alone. (Another file: edits of the
+        # same file take turns under its lock.)
+        shutil.copyfile(work / "sealed.env", work / "other.env")
+        run(work, "edit", "other.env", "--keystore", "ks", env=client_env(work / "home", EDITOR="true"))
         assert in_use.exists() and any(in_use.iterdir()), "an edit removed the folder of a running edit"
     finally:
         (live_state / "release").touch()
