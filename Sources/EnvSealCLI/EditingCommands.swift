@@ -23,8 +23,10 @@ struct SetCommand: AsyncParsableCommand {
     @Argument(help: "The sealed file, changed in place.") var file: String
     @Argument(help: "The variable.") var name: String
     @OptionGroup var service: KeyServiceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() async throws {
+        progress.start()
         let sealed = try FileIO.readDotenv(file)
         let value = try SecretInput.read(name: name)
         let connection = try await service.connect()
@@ -50,8 +52,10 @@ struct GetCommand: AsyncParsableCommand {
     @Argument(help: "The variable.") var name: String
     @Flag(help: "Print the value without a trailing newline.") var noNewline = false
     @OptionGroup var service: KeyServiceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() async throws {
+        progress.start()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
@@ -80,8 +84,10 @@ struct UnsetCommand: AsyncParsableCommand {
     @Argument(help: "The sealed file, changed in place.") var file: String
     @Argument(help: "The variable.") var name: String
     @OptionGroup var service: KeyServiceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() async throws {
+        progress.start()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()
         let edited = try await connection.run(file: file) { try await connection.sealer.unset(name, in: sealed) }
@@ -107,8 +113,10 @@ struct RotateCommand: AsyncParsableCommand {
     @Argument(help: "The sealed file, changed in place.") var file: String
     @Option(help: "Move the file to this master key (default: the key that sealed it).") var key: String?
     @OptionGroup var service: KeyServiceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() async throws {
+        progress.start()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()
         let edited = try await connection.run(file: file) { try await connection.sealer.rotate(sealed, keyID: key) }
@@ -131,8 +139,10 @@ struct RewrapCommand: AsyncParsableCommand {
     @Argument(help: "The sealed file, changed in place.") var file: String
     @Option(help: "The master key to wrap under (default: the key that wrapped it).") var key: String?
     @OptionGroup var service: KeyServiceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() async throws {
+        progress.start()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()
         let edited = try await connection.run(file: file) { try await connection.sealer.rewrap(sealed, destinationKeyID: key) }
@@ -159,8 +169,10 @@ struct VerifyCommand: AsyncParsableCommand {
     @Argument(help: "The sealed file.") var file: String
     @Option(help: "Output format: text or json.") var output: OutputFormat = .text
     @OptionGroup var service: KeyServiceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() async throws {
+        progress.start()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }

@@ -35,6 +35,7 @@ struct EncryptCommand: AsyncParsableCommand {
     @Option(name: .customLong("report"), help: "How to print the size report: text or json (json goes to standard output, so use -o or --in-place).")
     var report: OutputFormat = .text
     @OptionGroup var service: KeyServiceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func validate() throws {
         if inPlace, output != nil { throw ValidationError("give -o OUT or --in-place, not both") }
@@ -44,6 +45,7 @@ struct EncryptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        progress.start()
         let plain = try FileIO.readDotenv(file)
         let chosen = try selection.selection()
         let encryptionContext = try ContextArgument.parse(context)
@@ -63,7 +65,10 @@ struct EncryptCommand: AsyncParsableCommand {
             try FileIO.writeStandardOutput(bytes)
         }
         let size = SealedFile.environmentSize(of: sealed)
-        let sealedCount = plain.names.filter { sealed.value(of: $0) != plain.value(of: $0) }.count
+        // One pass over each file: looking each name up in the other is quadratic in the file's size.
+        let before = Dictionary(plain.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+        let after = Dictionary(sealed.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+        let sealedCount = before.keys.count(where: { after[$0] != before[$0] })
         let limit = SealedFile.lambdaEnvironmentLimit
         switch report {
         case .text:
@@ -99,8 +104,10 @@ struct DecryptCommand: AsyncParsableCommand {
     @OptionGroup var selection: SelectionOptions
     @OptionGroup var mode: ModeOptions
     @OptionGroup var service: KeyServiceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func run() async throws {
+        progress.start()
         let sealed = try FileIO.readDotenv(file)
         let chosen = try selection.selection()
         let connection = try await service.connect()

@@ -19,11 +19,16 @@ import SodiumKit
 public struct SealedFile: Sendable {
     /// Where data keys are made and unwrapped.
     public let provider: any DataKeyProvider
+    /// Receives how far long operations have come, or `nil`.
+    public let progress: SealingProgress.Handler?
 
     /// Creates the operations over a provider.
-    /// - Parameter provider: The key service side.
-    public init(provider: any DataKeyProvider) {
+    /// - Parameters:
+    ///   - provider: The key service side.
+    ///   - progress: Receives progress reports (see ``SealingProgress``), for a display.
+    public init(provider: any DataKeyProvider, progress: SealingProgress.Handler? = nil) {
         self.provider = provider
+        self.progress = progress
     }
 
     /// Seals a plain dotenv file.
@@ -39,6 +44,7 @@ public struct SealedFile: Sendable {
     /// - Throws: ``SealedFileError`` for an already sealed file, duplicate names or an empty
     ///   selection; ``FormatError``; or the provider's error.
     public func seal(_ file: DotenvFile, keyID: String, context: EncryptionContext, selection: VariableSelection) async throws -> DotenvFile {
+        defer { progress?(.finished) }
         guard file.value(of: SealedFileHeader.variableName) == nil else { throw SealedFileError(.alreadySealed) }
         let variables = try Self.variables(of: file)
         let chosen = variables.keys.filter { selection.includes($0) }
@@ -46,7 +52,9 @@ public struct SealedFile: Sendable {
         let generated = try await provider.generateDataKey(keyID: keyID, context: context)
         let keys = try SealedFileKeys(dataKey: generated.dataKey)
         var sealed: [String: String] = [:]
-        for name in chosen {
+        sealed.reserveCapacity(chosen.count)
+        for (index, name) in chosen.enumerated() {
+            report(.sealing, index, chosen.count)
             sealed[name] = try Self.sealValue(variables[name]!, name: name, keys: keys)
         }
         let covered = variables.filter { sealed[$0.key] == nil }
@@ -69,11 +77,13 @@ public struct SealedFile: Sendable {
     /// - Returns: The plaintexts and what the header says.
     /// - Throws: As ``open(_:)``.
     public func open(environment: [String: String]) async throws -> OpenedFile {
+        defer { progress?(.finished) }
         guard let text = environment[SealedFileHeader.variableName] else { throw SealedFileError(.notSealed) }
         let header = try SealedFileHeader(parsing: text)
         let variables = SealedFileHeader.Variables(environment: environment, header: header)
         let unwrapped = try await provider.unwrapDataKey(header.wrappedDataKey, context: header.context)
         let keys = try SealedFileKeys(dataKey: unwrapped.dataKey)
+        progress?(.working(.opening, done: 0, total: header.entries.count))
         let values = try header.open(variables, keys: keys)
         return OpenedFile(header: header, keyARN: unwrapped.keyARN, keys: keys, variables: variables, values: values)
     }
@@ -127,8 +137,10 @@ public struct SealedFile: Sendable {
         let opened = try await open(file)
         let generated = try await provider.generateDataKey(keyID: keyID ?? opened.keyARN, context: opened.header.context)
         let keys = try SealedFileKeys(dataKey: generated.dataKey)
+        defer { progress?(.finished) }
         var variables = opened.variables
-        for (name, value) in opened.values {
+        for (index, (name, value)) in opened.values.enumerated() {
+            report(.sealing, index, opened.values.count)
             variables.sealed[name] = try Self.sealValue(value, name: name, keys: keys)
         }
         return try Self.write(into: file, keyARN: opened.header.keyARN, context: opened.header.context,
@@ -173,9 +185,11 @@ public struct SealedFile: Sendable {
         }
         let plain = try Self.variables(of: edited)
         let wasCovered = Set(opened.coveredNames)
+        defer { progress?(.finished) }
         var sealed: [String: String] = [:]
         var covered: [String: String] = [:]
-        for (name, value) in plain {
+        for (index, (name, value)) in plain.enumerated() {
+            report(.sealing, index, plain.count)
             if wasCovered.contains(name) {
                 covered[name] = value
             } else {
@@ -225,6 +239,11 @@ public struct SealedFile: Sendable {
     public static let lambdaEnvironmentLimit = 4096
 
     // MARK: - Helpers
+
+    /// Reports a loop's progress every ``SealingProgress/interval`` values.
+    func report(_ step: SealingProgress.Step, _ done: Int, _ total: Int) {
+        if let progress, done % SealingProgress.interval == 0 { progress(.working(step, done: done, total: total)) }
+    }
 
     /// The file's variables by name; refuses duplicates, which would make the covered value
     /// ambiguous.
