@@ -44,7 +44,8 @@ extension SealedFile {
                 .base64EncodedString()
         }
         var edited = file
-        try edited.set(chosen.map { (name: $0, value: sealed[$0]!) }, keepingQuotes: true)
+        let lines = Self.assignments(of: file)
+        try edited.set(spellings: chosen.map { (name: $0, spelling: Self.quoted(sealed[$0]!, like: lines[$0]!.quoting)) })
         return edited
     }
 
@@ -98,8 +99,21 @@ extension SealedFile {
             }
             return text
         }
+        // Only the value was encrypted, so each goes back in the quotes its line kept when they hold
+        // it as written (which gives back the bytes the file had), else as `set` writes it.
+        let lines = Self.assignments(of: file)
+        var spelled: [(name: String, spelling: String)] = []
+        var others: [(name: String, value: String)] = []
+        for name in names {
+            if let spelling = Self.spelling(of: texts[name]!, quotedLike: lines[name]!.quoting) {
+                spelled.append((name, spelling))
+            } else {
+                others.append((name, texts[name]!))
+            }
+        }
         var plain = file
-        try plain.set(names.map { (name: $0, value: texts[$0]!) }, keepingQuotes: true)
+        try plain.set(spellings: spelled)
+        try plain.set(others, keepingQuotes: true)
         return plain
     }
 
@@ -141,6 +155,21 @@ extension SealedFile {
 }
 
 extension SealedFile {
+    /// `value` in a quoting with nothing escaped but `\\` and `\"` in double quotes, if that
+    /// reads back as exactly `value` here.
+    static func spelling(of value: String, quotedLike quoting: DotenvFile.Quoting) -> String? {
+        let spelling = switch quoting {
+        case .none: value
+        case .single: "'" + value + "'"
+        case .backtick: "`" + value + "`"
+        case .double: "\"" + value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
+        }
+        guard let (decoded, kind) = DotenvFile.value(ofSpelling: spelling.utf8), kind == quoting,
+              decoded.utf8.elementsEqual(value.utf8)
+        else { return nil }
+        return spelling
+    }
+
     /// KMS calls a lambda-mode operation keeps in flight: enough to hide each call's latency,
     /// few enough that a large file neither floods the key service nor runs out of memory.
     static let lambdaCallsInFlight = 32
