@@ -128,7 +128,7 @@ extension DotenvFile {
     }
 
     /// ASCII letters, digits and `_ - . / : + = @ , %`: nothing a dotenv parser or a shell treats specially.
-    private static func isUnquotedSafe(_ byte: UInt8) -> Bool {
+    static func isUnquotedSafe(_ byte: UInt8) -> Bool {
         DotenvParser.isNameContinuation(byte) || "/:+=@,%".utf8.contains(byte)
     }
 }

@@ -73,6 +73,8 @@ public struct DotenvFile: Sendable, Equatable {
         /// Sealing stores the value alone for such assignments, and the exact spelling for the
         /// others (`"\u00e9"`, `K=${X}`, `A=abc#def`), so that opening gives back the same bytes.
         public var hasCanonicalSpelling: Bool {
+            // The common case without a parse: plain characters, written as they are either way.
+            if quoting == .none, rawValue.utf8.allSatisfy(DotenvFile.isUnquotedSafe) { return true }
             let written = DotenvFile.encodedValue(value, quoted: quoting, trailing: trailing) ?? DotenvFile.encodedValue(value).raw
             return sameBytes(written, rawValue)
         }
@@ -273,6 +275,8 @@ public struct DotenvFile: Sendable, Equatable {
     /// - Returns: The decoded value and its quoting, or `nil` unless the bytes are exactly one
     ///   value (nothing before or after it, no line break outside quotes).
     public static func value(ofSpelling spelling: some Collection<UInt8>) -> (value: String, quoting: Quoting)? {
+        // Plain characters (a sealed text, say) are an unquoted value as they are.
+        if !spelling.isEmpty, spelling.allSatisfy(isUnquotedSafe) { return (String(decoding: spelling, as: UTF8.self), .none) }
         guard let parsed = try? DotenvFile.parse(Array("X=".utf8) + spelling), parsed.elements.count == 1,
               let only = parsed.assignments.first, only.trailing.isEmpty, only.lineEnding.isEmpty,
               only.rawValue.utf8.elementsEqual(spelling)
