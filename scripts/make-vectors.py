@@ -555,7 +555,7 @@ def header_verify(data_key, text, file_sealed, file_covered):
     # 2. every variable whose value has the es1: prefix is an entry of kind 0 (file order is
     #    not given by the vectors; they never hold more than one such variable)
     for name in sorted(file_values, key=lambda n: n.encode("utf-8")):
-        if file_values[name].startswith(SEALED_PREFIX) and listed.get(name) != KIND_SEALED:
+        if file_values[name].startswith((SEALED_PREFIX, SPELLING_PREFIX)) and listed.get(name) != KIND_SEALED:
             raise FormatError("unlisted variable", name)
     # 3. the MAC; else the first entry whose tag does not match; else header mac mismatch
     values = []
@@ -916,7 +916,9 @@ def header_vectors():
     aws_wrapped = bytes.fromhex("0102020078") + fixed("aws-style ciphertext blob", 179)
 
     def ok(name, data_key, arn, ctx, wrapped_key, plain_sealed, covered):
-        sealed = {n: seal_value(data_key, n, v) for n, v in plain_sealed.items()}
+        # A value given as (SPELLING_PREFIX, spelling) is sealed as a spelling (section 3).
+        sealed = {n: seal_value(data_key, n, v[1], prefix=v[0]) if isinstance(v, tuple) else seal_value(data_key, n, v)
+                  for n, v in plain_sealed.items()}
         header = header_for_file(data_key, arn, ctx, wrapped_key, sealed, covered)
         text = b64u_encode(header)
         h = header_verify(data_key, text, sealed, covered)
@@ -943,6 +945,14 @@ def header_vectors():
     # -- success --
     ok("no ARN, one sealed variable", DK_HEADER, None, file_ctx, wrapped,
        {"API_KEY": "sk_live_0123456789abcdef"}, {})
+    _, spelled_header, spelled = ok(
+        "a sealed spelling beside a sealed value and a covered one", DK_HEADER, None, file_ctx, wrapped,
+        {"ACCENT": (SPELLING_PREFIX, '"\\u00e9"'), "API_KEY": "sk_live_0123456789abcdef"}, {"REGION": "eu-west-1"})
+    fail("a sealed spelling added to the file", DK_HEADER, spelled_header,
+         dict(spelled, EXTRA=spelled["ACCENT"]), {"REGION": "eu-west-1"}, "unlisted variable", "EXTRA")
+    fail("a sealed spelling relabelled as a value", DK_HEADER, spelled_header,
+         dict(spelled, ACCENT=SEALED_PREFIX + spelled["ACCENT"][4:]), {"REGION": "eu-west-1"},
+         "authentication failure", "ACCENT")
     ok("with an ARN and an AWS KMS wrapped key", DK_HEADER, AWS_ARN,
        [("LambdaFunctionName", "billing")], aws_wrapped,
        {"DB_PASSWORD": "correct-horse-42", "STRIPE_KEY": "sk_test_abc"}, {})
