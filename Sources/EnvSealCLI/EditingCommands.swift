@@ -26,6 +26,7 @@ struct SetCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
         let value = try SecretInput.read(name: name)
@@ -54,6 +55,7 @@ struct GetCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        TerminalProgress.startIfWanted()
         disableCoreDumpsOrWarn()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()
@@ -86,6 +88,7 @@ struct UnsetCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
         let connection = try await service.connect()
@@ -115,6 +118,7 @@ struct RotateCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
         let connection = try await service.connect()
@@ -141,6 +145,7 @@ struct RewrapCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
         let connection = try await service.connect()
@@ -170,6 +175,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        TerminalProgress.startIfWanted()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }

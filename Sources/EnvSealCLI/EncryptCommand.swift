@@ -52,6 +52,7 @@ struct EncryptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        TerminalProgress.startIfWanted()
         OutputFileArgument.warnIfLegacy(legacyOutput)
         let target = try OutputTarget(output ?? "-", force: writing.force, input: file, sameFileHint: "give --in-place to replace FILE")
         let inPlaceFile = inPlace ? try writing.open(file) : nil
@@ -74,7 +75,10 @@ struct EncryptCommand: AsyncParsableCommand {
             try target.write(bytes)
         }
         let size = SealedFile.environmentSize(of: sealed)
-        let sealedCount = plain.names.filter { sealed.value(of: $0) != plain.value(of: $0) }.count
+        // One pass over each file: looking each name up in the other is quadratic in the file's size.
+        let before = Dictionary(plain.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+        let after = Dictionary(sealed.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+        let sealedCount = before.keys.count(where: { after[$0] != before[$0] })
         let limit = SealedFile.lambdaEnvironmentLimit
         switch report {
         case .text:
@@ -125,6 +129,7 @@ struct DecryptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        TerminalProgress.startIfWanted()
         disableCoreDumpsOrWarn()
         OutputFileArgument.warnIfLegacy(legacyOutput)
         let target = try OutputTarget(out ?? legacyOutput ?? "-", force: force, input: file)

@@ -73,7 +73,7 @@ struct KeyServiceConnection {
     let name: String
 
     /// The sealed-file operations over this key service.
-    var sealer: SealedFile { SealedFile(provider: KMSDataKeyProvider(client: client)) }
+    var sealer: SealedFile { SealedFile(provider: KMSDataKeyProvider(client: client), progress: TerminalProgress.shared.handler) }
 }
 
 /// The embedded store's engine, called in-process as the store's admin: whoever can read the key

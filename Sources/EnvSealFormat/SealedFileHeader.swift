@@ -262,10 +262,25 @@ public struct SealedFileHeader: Sendable, Equatable {
     /// - Parameters:
     ///   - variables: As for ``verify(_:keys:)``.
     ///   - keys: The file's keys.
-    /// - Returns: Every sealed variable's plaintext, in guarded memory, by name.
+    /// - Returns: Every sealed variable's plaintext, in guarded memory, by name (a sealed
+    ///   spelling decoded to its value).
     /// - Throws: ``FormatError`` from ``verify(_:keys:)``, or `.valueNotAuthentic` naming the
     ///   first variable (by name) whose value does not open.
     public func open(_ variables: Variables, keys: SealedFileKeys) throws(FormatError) -> [String: SecureBytes] {
+        try openValuesAndSpellings(variables, keys: keys).values
+    }
+
+    /// Verifies and opens as ``open(_:keys:)``, and also returns the spellings of the variables
+    /// sealed as spellings (`es2:`, see ``SealedValue``), which writing the plain file needs.
+    /// - Parameters:
+    ///   - variables: As for ``verify(_:keys:)``.
+    ///   - keys: The file's keys.
+    /// - Returns: Every sealed variable's value, and the spelling of those sealed as spellings.
+    /// - Throws: As ``open(_:keys:)``, and `.invalidField` for a spelling that opens but is not
+    ///   exactly one dotenv value (only a faulty sealer can write one).
+    public func openValuesAndSpellings(
+        _ variables: Variables, keys: SealedFileKeys
+    ) throws(FormatError) -> (values: [String: SecureBytes], spellings: [String: SecureBytes]) {
         try verify(variables, keys: keys)
         // All the values in one guarded allocation; when one does not open, open them one by
         // one to name the first that fails.
@@ -273,7 +288,8 @@ public struct SealedFileHeader: Sendable, Equatable {
         var items: [(sealed: [UInt8], associatedData: [UInt8])] = []
         items.reserveCapacity(names.count)
         for name in names {
-            items.append((try SealedValue.decode(variables.sealed[name]!, name: name), Array(name.utf8)))
+            let text = variables.sealed[name]!
+            items.append((try SealedValue.decode(text, name: name), SealedValue.associatedData(of: text, name: name)))
         }
         let plaintexts: [SecureBytes]
         do {
@@ -284,7 +300,29 @@ public struct SealedFileHeader: Sendable, Equatable {
             }
             throw FormatError(.invalidField(field: "sealed values", reason: error.description))
         }
-        return Dictionary(uniqueKeysWithValues: zip(names, plaintexts))
+        var values = Dictionary(uniqueKeysWithValues: zip(names, plaintexts))
+        var spellings: [String: SecureBytes] = [:]
+        for name in names where SealedValue.isSpelling(variables.sealed[name]!) {
+            let spelling = values[name]!
+            values[name] = try Self.value(ofSpelling: spelling, name: name)
+            spellings[name] = spelling
+        }
+        return (values, spellings)
+    }
+
+    /// Decodes an opened spelling into its value, in guarded memory.
+    static func value(ofSpelling spelling: SecureBytes, name: String) throws(FormatError) -> SecureBytes {
+        let invalid = FormatError(.invalidField(field: "sealed spelling of \(name)", reason: "it is not exactly one dotenv value"))
+        // The parser works on an array and strings: best-effort wiping of the copy, as for any
+        // plain file the dotenv code reads.
+        var bytes = spelling.withUnsafeBytes { Array($0) }
+        defer { bytes.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        guard let (value, _) = DotenvFile.value(ofSpelling: bytes) else { throw invalid }
+        do {
+            return try SecureBytes(utf8: value)
+        } catch {
+            throw FormatError(.invalidField(field: "sealed spelling of \(name)", reason: error.description))
+        }
     }
 
     static func checkName(_ name: String) throws(FormatError) {

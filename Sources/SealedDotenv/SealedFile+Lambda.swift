@@ -33,20 +33,19 @@ extension SealedFile {
         let chosen = variables.keys.filter { selection.includes($0) && !variables[$0]!.isEmpty }.sorted()
         guard !chosen.isEmpty else { throw SealedFileError(.nothingSelected) }
         let context = try Self.lambdaContext(functionName: functionName)
-        var plaintexts: [String: SecureBytes] = [:]
-        for name in chosen {
-            guard !variables[name]!.utf8.contains(0) else {
-                throw SealedFileError(.invalidValue(name: name, reason: "it contains a NUL byte"))
-            }
-            plaintexts[name] = try SecureBytes(utf8: variables[name]!)
+        for name in chosen where variables[name]!.utf8.contains(0) {
+            throw SealedFileError(.invalidValue(name: name, reason: "it contains a NUL byte"))
         }
         let provider = self.provider
-        let inputs = plaintexts
-        let sealed = try await Self.concurrently(chosen) { name in
-            Data(try await provider.encrypt(inputs[name]!, keyID: keyID, context: context)).base64EncodedString()
+        // Each plaintext is copied into guarded memory only for its own call: a process can hold
+        // only some tens of thousands of guarded allocations at once.
+        let sealed = try await concurrently(chosen, step: .encrypting) { name in
+            Data(try await provider.encrypt(try SecureBytes(utf8: variables[name]!), keyID: keyID, context: context))
+                .base64EncodedString()
         }
         var edited = file
-        try edited.set(chosen.map { (name: $0, value: sealed[$0]!) }, keepingQuotes: true)
+        let lines = Self.assignments(of: file)
+        try edited.set(spellings: chosen.map { (name: $0, spelling: Self.quoted(sealed[$0]!, like: lines[$0]!.quoting)) })
         return edited
     }
 
@@ -60,6 +59,15 @@ extension SealedFile {
     ///   ``LambdaValueError`` naming the variable a call failed for.
     public func openLambda(environment: [String: String], names: [String], functionName: String) async throws -> [String: SecureBytes] {
         let context = try Self.lambdaContext(functionName: functionName)
+        let blobs = try Self.lambdaBlobs(environment: environment, names: names)
+        let provider = self.provider
+        return try await concurrently(names, step: .decrypting) { name in
+            try await provider.decrypt(blobs[name]!, context: context)
+        }
+    }
+
+    /// Each named variable's KMS ciphertext.
+    static func lambdaBlobs(environment: [String: String], names: [String]) throws(SealedFileError) -> [String: [UInt8]] {
         var blobs: [String: [UInt8]] = [:]
         for name in names {
             guard let text = environment[name] else { throw SealedFileError(.noSuchVariable(name: name)) }
@@ -68,11 +76,7 @@ extension SealedFile {
             }
             blobs[name] = Array(blob)
         }
-        let provider = self.provider
-        let inputs = blobs
-        return try await Self.concurrently(names) { name in
-            try await provider.decrypt(inputs[name]!, context: context)
-        }
+        return blobs
     }
 
     /// Decrypts the selected lambda-mode values of a file into a plain file.
@@ -85,32 +89,58 @@ extension SealedFile {
     public func decryptLambda(_ file: DotenvFile, functionName: String, selection: VariableSelection) async throws -> DotenvFile {
         let variables = try Self.variables(of: file)
         let names = variables.keys.filter { selection.includes($0) && !variables[$0]!.isEmpty }.sorted()
-        let opened = try await openLambda(environment: variables, names: names, functionName: functionName)
-        var plain = file
-        var texts: [(name: String, value: String)] = []
-        for name in names {
-            guard let text = opened[name]!.utf8String() else {
+        let context = try Self.lambdaContext(functionName: functionName)
+        let blobs = try Self.lambdaBlobs(environment: variables, names: names)
+        let provider = self.provider
+        // Each plaintext becomes text as soon as it arrives, so guarded allocations do not pile up.
+        let texts = try await concurrently(names, step: .decrypting) { name in
+            guard let text = try await provider.decrypt(blobs[name]!, context: context).utf8String() else {
                 throw SealedFileError(.invalidValue(name: name, reason: "it is not UTF-8 text"))
             }
-            texts.append((name, text))
+            return text
         }
-        try plain.set(texts, keepingQuotes: true)
+        // Only the value was encrypted, so each goes back in the quotes its line kept when they hold
+        // it as written (which gives back the bytes the file had), else as `set` writes it.
+        let lines = Self.assignments(of: file)
+        var spelled: [(name: String, spelling: String)] = []
+        var others: [(name: String, value: String)] = []
+        for name in names {
+            if let spelling = Self.spelling(of: texts[name]!, quotedLike: lines[name]!.quoting) {
+                spelled.append((name, spelling))
+            } else {
+                others.append((name, texts[name]!))
+            }
+        }
+        var plain = file
+        try plain.set(spellings: spelled)
+        try plain.set(others, keepingQuotes: true)
         return plain
     }
 
-    /// Runs one call per name at once; the first failure (by name order) is thrown, naming its
-    /// variable.
-    static func concurrently<Result: Sendable>(
-        _ names: [String], _ call: @escaping @Sendable (String) async throws -> Result
+    /// Calls `call` for every name, at most ``lambdaCallsInFlight`` at a time, reporting progress
+    /// every ``SealingProgress/interval`` completions; the first failure (by name order) is
+    /// thrown, naming its variable.
+    func concurrently<Result: Sendable>(
+        _ names: [String], step: SealingProgress.Step, _ call: @escaping @Sendable (String) async throws -> Result
     ) async throws -> [String: Result] {
+        defer { progress?(.finished) }
         let outcomes = await withTaskGroup(of: (String, Swift.Result<Result, any Error>).self) { group in
-            for name in names {
+            func add(_ name: String) {
                 group.addTask {
                     do { return (name, .success(try await call(name))) } catch { return (name, .failure(error)) }
                 }
             }
+            var pending = names.makeIterator()
+            for _ in 0..<Self.lambdaCallsInFlight {
+                guard let name = pending.next() else { break }
+                add(name)
+            }
             var outcomes: [String: Swift.Result<Result, any Error>] = [:]
-            for await (name, outcome) in group { outcomes[name] = outcome }
+            for await (name, outcome) in group {
+                outcomes[name] = outcome
+                report(step, outcomes.count, names.count)
+                if let next = pending.next() { add(next) }
+            }
             return outcomes
         }
         var results: [String: Result] = [:]
@@ -122,6 +152,27 @@ extension SealedFile {
         }
         return results
     }
+}
+
+extension SealedFile {
+    /// `value` in a quoting with nothing escaped but `\\` and `\"` in double quotes, if that
+    /// reads back as exactly `value` here.
+    static func spelling(of value: String, quotedLike quoting: DotenvFile.Quoting) -> String? {
+        let spelling = switch quoting {
+        case .none: value
+        case .single: "'" + value + "'"
+        case .backtick: "`" + value + "`"
+        case .double: "\"" + value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
+        }
+        guard let (decoded, kind) = DotenvFile.value(ofSpelling: spelling.utf8), kind == quoting,
+              decoded.utf8.elementsEqual(value.utf8)
+        else { return nil }
+        return spelling
+    }
+
+    /// KMS calls a lambda-mode operation keeps in flight: enough to hide each call's latency,
+    /// few enough that a large file neither floods the key service nor runs out of memory.
+    static let lambdaCallsInFlight = 32
 }
 
 /// A key-service call for one lambda-mode value failed.

@@ -19,11 +19,16 @@ import SodiumKit
 public struct SealedFile: Sendable {
     /// Where data keys are made and unwrapped.
     public let provider: any DataKeyProvider
+    /// Receives how far long operations have come, or `nil`.
+    public let progress: SealingProgress.Handler?
 
     /// Creates the operations over a provider.
-    /// - Parameter provider: The key service side.
-    public init(provider: any DataKeyProvider) {
+    /// - Parameters:
+    ///   - provider: The key service side.
+    ///   - progress: Receives progress reports (see ``SealingProgress``), for a display.
+    public init(provider: any DataKeyProvider, progress: SealingProgress.Handler? = nil) {
         self.provider = provider
+        self.progress = progress
     }
 
     /// Seals a plain dotenv file.
@@ -39,6 +44,7 @@ public struct SealedFile: Sendable {
     /// - Throws: ``SealedFileError`` for an already sealed file, duplicate names or an empty
     ///   selection; ``FormatError``; or the provider's error.
     public func seal(_ file: DotenvFile, keyID: String, context: EncryptionContext, selection: VariableSelection) async throws -> DotenvFile {
+        defer { progress?(.finished) }
         guard file.value(of: SealedFileHeader.variableName) == nil else { throw SealedFileError(.alreadySealed) }
         let variables = try Self.variables(of: file)
         let chosen = variables.keys.filter { selection.includes($0) }
@@ -46,8 +52,11 @@ public struct SealedFile: Sendable {
         let generated = try await provider.generateDataKey(keyID: keyID, context: context)
         let keys = try SealedFileKeys(dataKey: generated.dataKey)
         var sealed: [String: String] = [:]
-        for name in chosen {
-            sealed[name] = try Self.sealValue(variables[name]!, name: name, keys: keys)
+        sealed.reserveCapacity(chosen.count)
+        let assignments = Self.assignments(of: file)
+        for (index, name) in chosen.enumerated() {
+            report(.sealing, index, chosen.count)
+            sealed[name] = try Self.seal(assignments[name]!, keys: keys)
         }
         let covered = variables.filter { sealed[$0.key] == nil }
         return try Self.write(
@@ -81,6 +90,7 @@ public struct SealedFile: Sendable {
     public func open(
         environment: [String: String], coverage: Coverage = .listedVariables, expecting expectation: Expectation = .none
     ) async throws -> OpenedFile {
+        defer { progress?(.finished) }
         guard let text = environment[SealedFileHeader.variableName] else {
             if let name = environment.keys.sorted().first(where: { SealedValue.isSealed(environment[$0]!) }) {
                 throw SealedFileError(.sealedValueWithoutHeader(name: name))
@@ -93,8 +103,10 @@ public struct SealedFile: Sendable {
         let variables = SealedFileHeader.Variables(environment: environment, header: header)
         let unwrapped = try await expectation.unwrap(header, with: provider)
         let keys = try SealedFileKeys(dataKey: unwrapped.dataKey)
-        let values = try header.open(variables, keys: keys)
-        return OpenedFile(header: header, keyARN: unwrapped.keyARN, keys: keys, variables: variables, values: values)
+        progress?(.working(.opening, done: 0, total: header.entries.count))
+        let (values, spellings) = try header.openValuesAndSpellings(variables, keys: keys)
+        return OpenedFile(header: header, keyARN: unwrapped.keyARN, keys: keys, variables: variables, values: values,
+                          spellings: spellings)
     }
 
     /// Sets one variable to a sealed value; every other value keeps its exact text.
@@ -146,9 +158,12 @@ public struct SealedFile: Sendable {
         let opened = try await open(file)
         let generated = try await provider.generateDataKey(keyID: keyID ?? opened.keyARN, context: opened.header.context)
         let keys = try SealedFileKeys(dataKey: generated.dataKey)
+        defer { progress?(.finished) }
         var variables = opened.variables
-        for (name, value) in opened.values {
-            variables.sealed[name] = try Self.sealValue(value, name: name, keys: keys)
+        for (index, (name, value)) in opened.values.enumerated() {
+            report(.sealing, index, opened.values.count)
+            variables.sealed[name] = try opened.spellings[name].map { try SealedValue.sealSpelling($0, name: name, keys: keys) }
+                ?? Self.sealValue(value, name: name, keys: keys)
         }
         return try Self.write(into: file, keyARN: opened.header.keyARN, context: opened.header.context,
                               wrapped: generated.wrapped, variables: variables, keys: keys)
@@ -191,14 +206,17 @@ public struct SealedFile: Sendable {
             throw SealedFileError(.invalidName(name: SealedFileHeader.variableName))
         }
         let plain = try Self.variables(of: edited)
+        let assignments = Self.assignments(of: edited)
         let wasCovered = Set(opened.coveredNames)
+        defer { progress?(.finished) }
         var sealed: [String: String] = [:]
         var covered: [String: String] = [:]
-        for (name, value) in plain {
+        for (index, (name, value)) in plain.enumerated() {
+            report(.sealing, index, plain.count)
             if wasCovered.contains(name) {
                 covered[name] = value
             } else {
-                sealed[name] = try Self.sealValue(value, name: name, keys: opened.keys)
+                sealed[name] = try Self.seal(assignments[name]!, keys: opened.keys)
             }
         }
         return try Self.write(into: edited, keyARN: opened.header.keyARN, context: opened.header.context,
@@ -218,8 +236,11 @@ public struct SealedFile: Sendable {
         // A header appended to a file without a final newline has none either (see `write`).
         if !file.endsWithLineEnding { plain.removeFinalLineEnding() }
         var texts: [(name: String, value: String)] = []
+        var spellings: [(name: String, spelling: String)] = []
         for name in opened.values.keys.sorted() {
-            guard let text = opened.values[name]!.utf8String() else {
+            // A value sealed with its spelling goes back exactly as it was written.
+            let spelled = opened.spellings[name]
+            guard let text = (spelled ?? opened.values[name]!).utf8String() else {
                 throw SealedFileError(.invalidValue(name: name, reason: "it is not UTF-8 text"))
             }
             do {
@@ -227,9 +248,16 @@ public struct SealedFile: Sendable {
             } catch {
                 throw SealedFileError(.invalidValue(name: name, reason: error.description))
             }
-            texts.append((name, text))
+            if spelled != nil { spellings.append((name, text)) } else { texts.append((name, text)) }
         }
         try plain.set(texts, keepingQuotes: true)
+        do {
+            try plain.set(spellings: spellings)
+        } catch {
+            // Opening checked every spelling already; name the one refused all the same.
+            let name = spellings.first { DotenvFile.value(ofSpelling: $0.spelling.utf8) == nil }?.name ?? spellings[0].name
+            throw SealedFileError(.invalidValue(name: name, reason: error.description))
+        }
         return plain
     }
 
@@ -245,6 +273,11 @@ public struct SealedFile: Sendable {
 
     // MARK: - Helpers
 
+    /// Reports a loop's progress every ``SealingProgress/interval`` values.
+    func report(_ step: SealingProgress.Step, _ done: Int, _ total: Int) {
+        if let progress, done % SealingProgress.interval == 0 { progress(.working(step, done: done, total: total)) }
+    }
+
     /// The file's variables by name; refuses duplicates, which would make the covered value
     /// ambiguous.
     static func variables(of file: DotenvFile) throws(SealedFileError) -> [String: String] {
@@ -252,6 +285,20 @@ public struct SealedFile: Sendable {
         var variables: [String: String] = [:]
         for assignment in file.assignments { variables[assignment.name] = assignment.value }
         return variables
+    }
+
+    /// The assignments of a file by name (the last of each name).
+    static func assignments(of file: DotenvFile) -> [String: DotenvFile.Assignment] {
+        var assignments: [String: DotenvFile.Assignment] = [:]
+        for assignment in file.assignments { assignments[assignment.name] = assignment }
+        return assignments
+    }
+
+    /// Seals an assignment's value, or its spelling when the value alone would not give the line
+    /// back (`"\u00e9"`, `K=${X}`, `A=abc#def`): see docs/FORMAT.md, section 3.
+    static func seal(_ assignment: DotenvFile.Assignment, keys: SealedFileKeys) throws -> String {
+        if assignment.hasCanonicalSpelling { return try sealValue(assignment.value, name: assignment.name, keys: keys) }
+        return try SealedValue.sealSpelling(try SecureBytes(utf8: assignment.rawValue), name: assignment.name, keys: keys)
     }
 
     static func sealValue(_ value: String, name: String, keys: SealedFileKeys) throws -> String {
@@ -272,14 +319,27 @@ public struct SealedFile: Sendable {
     ) throws -> DotenvFile {
         let header = try SealedFileHeader.make(keyARN: keyARN, context: context, wrappedDataKey: wrapped, variables: variables, keys: keys)
         var edited = file
-        var current: [String: String] = [:]
-        for assignment in edited.assignments { current[assignment.name] = assignment.value }
-        try edited.set(variables.sealed.sorted(by: { $0.key < $1.key }).filter { current[$0.key] != $0.value }
-            .map { (name: $0.key, value: $0.value) }, keepingQuotes: true)
+        let current = assignments(of: edited)
+        // A sealed text keeps the quotes of the line it replaces (it fits in any), so the line's
+        // look and any comment glued to a closing quote stay as they were.
+        try edited.set(spellings: variables.sealed.sorted(by: { $0.key < $1.key }).filter { current[$0.key]?.value != $0.value }
+            .map { (name: $0.key, spelling: Self.quoted($0.value, like: current[$0.key]?.quoting ?? .none)) })
         let hadFinalLineEnding = edited.endsWithLineEnding
         try edited.set(SealedFileHeader.variableName, to: header.text)
         if !hadFinalLineEnding { edited.removeFinalLineEnding() }
         return edited
+    }
+}
+
+extension SealedFile {
+    /// A sealed text (base64url and a prefix, safe in any quoting) written in a quoting.
+    static func quoted(_ text: String, like quoting: DotenvFile.Quoting) -> String {
+        switch quoting {
+        case .none: text
+        case .single: "'" + text + "'"
+        case .double: "\"" + text + "\""
+        case .backtick: "`" + text + "`"
+        }
     }
 }
 
@@ -295,6 +355,8 @@ public struct OpenedFile: Sendable {
     let variables: SealedFileHeader.Variables
     /// Every sealed variable's plaintext, in guarded memory.
     public let values: [String: SecureBytes]
+    /// The spellings of the variables sealed with theirs (`es2:`), as written in the plain file.
+    let spellings: [String: SecureBytes]
 
     /// The names of the covered plain variables.
     public var coveredNames: [String] { header.coveredNames }

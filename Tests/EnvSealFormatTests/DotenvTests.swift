@@ -415,7 +415,14 @@ struct DotenvTests {
             ("line1\nline2", "\"line1\\nline2\""),
             ("a\r\nb", "\"a\\r\\nb\""),
             ("cr\ronly", "\"cr\\ronly\""),
-            ("x'y\"z\\$\t${V}", "\"x'y\\\"z\\\\\\$\\t\\${V}\""),
+            // `$` is never escaped: python-dotenv would keep the backslash of `\$`.
+            ("x'y\"z\\$\t${V}", "\"x'y\\\"z\\\\$\\t${V}\""),
+            // python-dotenv decodes `\\` in single quotes and reads a final `\` as escaping the quote.
+            ("two\\\\backslashes", "\"two\\\\\\\\backslashes\""),
+            ("C:\\dir\\", "C:\\dir\\"),
+            ("it's C:\\", "it's C:\\"),
+            ("a b\\", "a b\\"),
+            ("it's\n\\", "\"it's\\n\\\\\""),
         ]
     )
     func setQuoting(value: String, raw: String) throws {
@@ -465,7 +472,8 @@ struct DotenvTests {
             ("A=\"x\"# c\n", "y", "A=y # c\n"),
             ("A=\"x\"# c\n", "", "A= # c\n"),
             ("A= # c\n", "", "A= # c\n"),
-            ("A= # c\n", "y", "A= y # c\n"),
+            // The blank the empty value's separator held goes back before the comment.
+            ("A= # c\n", "y", "A=y # c\n"),
             ("A='x' # c\n", "y z", "A='y z' # c\n"),
             ("A=x # c\n", "it's", "A=\"it's\" # c\n"),
         ]

@@ -88,6 +88,9 @@ struct FormatVectorTests {
         let data_key_hex: String
         let variable: String
         let value: String?
+        /// The value is a spelling (`es2:`), which decodes to `decoded`.
+        let spelling: Bool?
+        let decoded: String?
         let sealed: String
         let expect: String
         var testDescription: String { name }
@@ -98,7 +101,13 @@ struct FormatVectorTests {
         let keys = try SealedFileKeys(dataKey: key(v.data_key_hex))
         if v.expect == "success" {
             let value = try #require(v.value)
-            #expect(try SealedValue.seal(SecureBytes(utf8: value), name: v.variable, keys: keys) == v.sealed)
+            if v.spelling == true {
+                #expect(try SealedValue.sealSpelling(SecureBytes(utf8: value), name: v.variable, keys: keys) == v.sealed)
+                let decoded = try #require(DotenvFile.value(ofSpelling: value.utf8)?.value)
+                #expect(Array(decoded.utf8) == Array(try #require(v.decoded).utf8))
+            } else {
+                #expect(try SealedValue.seal(SecureBytes(utf8: value), name: v.variable, keys: keys) == v.sealed)
+            }
             #expect(try SealedValue.open(v.sealed, name: v.variable, keys: keys).utf8String() == value)
             return
         }

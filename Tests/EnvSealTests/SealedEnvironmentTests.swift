@@ -91,6 +91,20 @@ final class FakeKeyService: DataKeyProvider {
         #expect(child["PATH"] == "/usr/bin")
     }
 
+    /// A value sealed with its spelling (es2:) reaches the function as its value, not as it was written.
+    @Test func sealedSpellingsOpenToTheirValues() async throws {
+        let service = FakeKeyService()
+        let text = "ACCENT=\"\\u00e9\"\nPRICE=\"it's $5 and \\$6\"\nK=${X}\n"
+        let file = try await SealedFile(provider: service).seal(
+            try DotenvFile.parse(Array(text.utf8)), keyID: "alias/app", context: .empty, selection: .all)
+        let variables = Dictionary(file.assignments.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+        #expect(variables["ACCENT"].map(SealedValue.isSpelling) == true)
+        let environment = try await SealedEnvironment.load(from: .variables(variables), provider: service, options: .init(maxAge: .zero))
+        #expect(environment["ACCENT"]?.revealed() == "\\u00e9")
+        #expect(environment["PRICE"]?.revealed() == "it's $5 and $6")
+        #expect(environment["K"]?.revealed() == "${X}")
+    }
+
     @Test func warmLoadsComeFromTheCacheUntilItExpires() async throws {
         let service = FakeKeyService()
         var variables = try await Self.sealedVariables(service)

@@ -18,6 +18,15 @@ import Testing
         ("byte order mark", "\u{FEFF}A=1\nB=2\n"),
         ("no final newline", "A=1\nB=last"),
         ("blank lines and comments", "\n# top\n\nA=1\n\n\n# bottom\n"),
+        // Spellings the writer would not choose: sealed with the value (es2:), given back exactly.
+        ("quote inside unquoted", "F=unquoted 'quote' inside\n"),
+        ("expansion syntax", "K=${X}\nL=\"${Y:-d}\"\n"),
+        ("hash glued in unquoted", "HASHVAL=abc#def\n"),
+        ("unknown escape", "U=\"\\u00e9\"\n"),
+        ("escaped dollar", "A=\"it's $5 and \\$6\"\n"),
+        ("escaped newline", "N=\"a\\nb\"\nM='x\\y'\n"),
+        ("CRLF inside quotes", "P=\"one\r\ntwo\"\r\n"),
+        ("empty value with a comment", "E= # note\nF=   # wide\n"),
     ]
 
     @Test("seal, then decrypt, gives the same bytes", arguments: corpus)
@@ -26,7 +35,10 @@ import Testing
         let file = try DotenvFile.parse(Array(original.utf8))
         let sealed = try await f.sealer.seal(file, keyID: f.keyARN, context: .empty, selection: .all)
         for assignment in file.assignments {
-            #expect(sealed.value(of: assignment.name)!.hasPrefix("es1:"), "\(name): \(assignment.name) not sealed")
+            let text = try #require(sealed.value(of: assignment.name))
+            #expect(SealedValue.isSealed(text), "\(name): \(assignment.name) not sealed")
+            // The value alone when the writer gives the spelling back, else the spelling.
+            #expect(SealedValue.isSpelling(text) == !assignment.hasCanonicalSpelling, "\(name): \(assignment.name)")
         }
         let plain = try await f.sealer.decrypt(sealed)
         #expect(plain.render() == file.render(), "\(name)")
@@ -34,8 +46,12 @@ import Testing
         #expect(try DotenvFile.parse(sealed.render()) == sealed, "\(name)")
     }
 
+    /// Lambda mode keeps only the value (the function decrypts it as it is), so spellings that
+    /// differ from how the value would be written again cannot come back.
+    static let lambdaLossy: Set = ["unknown escape", "escaped dollar", "escaped newline", "CRLF inside quotes"]
+
     /// Every case with something to encrypt (KMS takes 1 to 4,096 bytes, so empty values stay).
-    @Test("lambda mode round-trips too", arguments: corpus.filter { $0.0 != "empty values" })
+    @Test("lambda mode round-trips too", arguments: corpus.filter { !$0.0.hasPrefix("empty value") && !lambdaLossy.contains($0.0) })
     func lambdaRoundTrip(name: String, text original: String) async throws {
         let f = try await Fixture()
         let file = try DotenvFile.parse(Array(original.utf8))

@@ -67,6 +67,18 @@ public struct DotenvFile: Sendable, Equatable {
         /// Whether the assignment has an `export` prefix.
         public var isExported: Bool { !exportPrefix.isEmpty }
 
+        /// Whether ``rawValue`` is the spelling ``DotenvFile/set(_:to:keepingQuotes:)`` writes for
+        /// ``value`` on this line with `keepingQuotes`, so the value alone gives the line back.
+        ///
+        /// Sealing stores the value alone for such assignments, and the exact spelling for the
+        /// others (`"\u00e9"`, `K=${X}`, `A=abc#def`), so that opening gives back the same bytes.
+        public var hasCanonicalSpelling: Bool {
+            // The common case without a parse: plain characters, written as they are either way.
+            if quoting == .none, rawValue.utf8.allSatisfy(DotenvFile.isUnquotedSafe) { return true }
+            let written = DotenvFile.encodedValue(value, quoted: quoting, trailing: trailing) ?? DotenvFile.encodedValue(value).raw
+            return sameBytes(written, rawValue)
+        }
+
         /// Compares bytes, not canonically equivalent text, because rendering writes bytes.
         public static func == (lhs: Self, rhs: Self) -> Bool {
             lhs.line == rhs.line && lhs.quoting == rhs.quoting
@@ -115,12 +127,15 @@ public struct DotenvFile: Sendable, Equatable {
         case invalidName
         /// The value contains a NUL character, which no environment variable can hold.
         case nulCharacterInValue
+        /// A spelling given to ``DotenvFile/set(spellings:)`` is not exactly one dotenv value.
+        case invalidSpelling
 
         /// A short English explanation that quotes neither name nor value.
         public var description: String {
             switch self {
             case .invalidName: "invalid variable name (names match [A-Za-z_][A-Za-z0-9_.-]*)"
             case .nulCharacterInValue: "value contains a NUL character"
+            case .invalidSpelling: "the spelling is not exactly one dotenv value"
             }
         }
     }
@@ -204,13 +219,15 @@ public struct DotenvFile: Sendable, Equatable {
     /// line (indentation, `export`, spacing, comment, line ending) is kept; earlier duplicates stay.
     /// Otherwise `NAME=value` is appended with the dominant ``lineEnding``, after giving a last line
     /// that lacks one a line ending. The value is written unquoted when it only has characters from
-    /// `A-Z a-z 0-9 _ - . / : + = @ , %`, else single-quoted when it has no `'`, CR or LF, else
-    /// double-quoted with `\\ \" \n \r \t \$` escaped; it always parses back to exactly `value`.
+    /// `A-Z a-z 0-9 _ - . / : + = @ , %`, else single-quoted when it has no `'`, CR, LF or `\\`
+    /// and does not end in `\`, else double-quoted with `\\ \" \n \r \t` escaped (a value ending
+    /// in `\` goes unquoted when it can). It always parses back to exactly `value`, and python-dotenv
+    /// reads the same value (docs/DOTENV.md, section 5).
     ///
     /// With `keepingQuotes`, a replaced value keeps the quoting of the value it replaces when that
-    /// quoting can hold it exactly (unquoted, `'…'`, `` `…` ``, or `"…"` with only `\\` and `\"`
-    /// escaped and line breaks written as they are), so sealing a file and opening it again gives
-    /// back the same bytes.
+    /// quoting can hold it exactly for both readers (unquoted, `'…'`, or `"…"` with only `\\` and
+    /// `\"` escaped and line breaks written as they are; never backticks, which python-dotenv
+    /// keeps as part of the value).
     ///
     /// - Parameters:
     ///   - name: The variable name.
@@ -230,6 +247,46 @@ public struct DotenvFile: Sendable, Equatable {
     /// - Throws: The first pair's ``EditError`` (see ``check(_:_:)``); the file is then unchanged.
     public mutating func set(_ values: [(name: String, value: String)], keepingQuotes: Bool = false) throws(EditError) {
         for (name, value) in values { try Self.check(name, value) }
+        apply(values.map { ($0.name, $0.value, nil) }, keepingQuotes: keepingQuotes)
+    }
+
+    /// Sets variables to values written exactly as given: each spelling becomes the assignment's
+    /// ``Assignment/rawValue`` (quotes, escapes and inner line breaks included), as it came from a
+    /// file. Otherwise as ``set(_:keepingQuotes:)``, in one pass.
+    ///
+    /// - Parameter spellings: Names and spellings, such as `"it's \$5"` or `abc#def`.
+    /// - Throws: ``EditError/invalidName``, ``EditError/nulCharacterInValue``, or
+    ///   ``EditError/invalidSpelling`` when a spelling is not exactly one value (see
+    ///   ``value(ofSpelling:)``); the file is then unchanged.
+    public mutating func set(spellings: [(name: String, spelling: String)]) throws(EditError) {
+        var edits: [(String, String, (raw: String, quoting: Quoting)?)] = []
+        edits.reserveCapacity(spellings.count)
+        for (name, spelling) in spellings {
+            guard let (value, quoting) = Self.value(ofSpelling: spelling.utf8) else { throw .invalidSpelling }
+            try Self.check(name, value)
+            edits.append((name, value, (spelling, quoting)))
+        }
+        apply(edits, keepingQuotes: false)
+    }
+
+    /// Decodes one value as it is written after `NAME=`: its quotes, escapes and inner line breaks.
+    ///
+    /// - Parameter spelling: The bytes of an ``Assignment/rawValue``.
+    /// - Returns: The decoded value and its quoting, or `nil` unless the bytes are exactly one
+    ///   value (nothing before or after it, no line break outside quotes).
+    public static func value(ofSpelling spelling: some Collection<UInt8>) -> (value: String, quoting: Quoting)? {
+        // Plain characters (a sealed text, say) are an unquoted value as they are.
+        if !spelling.isEmpty, spelling.allSatisfy(isUnquotedSafe) { return (String(decoding: spelling, as: UTF8.self), .none) }
+        guard let parsed = try? DotenvFile.parse(Array("X=".utf8) + spelling), parsed.elements.count == 1,
+              let only = parsed.assignments.first, only.trailing.isEmpty, only.lineEnding.isEmpty,
+              only.rawValue.utf8.elementsEqual(spelling)
+        else { return nil }
+        return (only.value, only.quoting)
+    }
+
+    /// Writes each value (with its spelling when given, else as `keepingQuotes` chooses) into the
+    /// last assignment of its name, or appends it.
+    private mutating func apply(_ edits: [(name: String, value: String, spelling: (raw: String, quoting: Quoting)?)], keepingQuotes: Bool) {
         var lastIndex: [String: Int] = [:]
         for (index, element) in elements.enumerated() {
             if let name = element.assignment?.name { lastIndex[name] = index }
@@ -237,10 +294,10 @@ public struct DotenvFile: Sendable, Equatable {
         // Appending the dominant line ending keeps it dominant, so it is worked out once — and
         // again after a last line without one was given one, which can change the count.
         var appendEnding: String?
-        for (name, value) in values {
-            var (rawValue, quoting) = Self.encodedValue(value)
+        for (name, value, spelling) in edits {
+            var (rawValue, quoting) = spelling ?? Self.encodedValue(value)
             if let index = lastIndex[name], case .assignment(var assignment) = elements[index] {
-                if keepingQuotes, let kept = Self.encodedValue(value, quoted: assignment.quoting, trailing: assignment.trailing) {
+                if spelling == nil, keepingQuotes, let kept = Self.encodedValue(value, quoted: assignment.quoting, trailing: assignment.trailing) {
                     rawValue = kept
                     quoting = assignment.quoting
                 }
@@ -331,7 +388,16 @@ public struct DotenvFile: Sendable, Equatable {
                 assignment.separator += " "
             }
         } else if trailing.first == DotenvParser.hash {
-            assignment.trailing = " " + assignment.trailing
+            // The blanks the parser gave the separator of an empty value go back before the
+            // comment, so that emptying the value again restores the line exactly.
+            let separator = assignment.separator.utf8
+            let blanks = separator.reversed().prefix(while: DotenvParser.isBlank).count
+            if blanks > 0 {
+                assignment.separator = String(decoding: separator.dropLast(blanks), as: UTF8.self)
+                assignment.trailing = String(decoding: separator.suffix(blanks), as: UTF8.self) + assignment.trailing
+            } else {
+                assignment.trailing = " " + assignment.trailing
+            }
         }
     }
 
@@ -364,7 +430,7 @@ public struct DotenvFile: Sendable, Equatable {
     }
 }
 
-private func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
+func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
     lhs.utf8.elementsEqual(rhs.utf8)
 }
 

@@ -153,6 +153,9 @@ struct DotenvParser {
 
     // MARK: - Values
 
+    /// The quoting a value that starts with `byte` has, or `nil` for an unquoted one.
+    static func quotingOf(first byte: UInt8) -> DotenvFile.Quoting? { quoting(opening: byte) }
+
     private static func quoting(opening byte: UInt8) -> DotenvFile.Quoting? {
         switch byte {
         case singleQuote: .single
