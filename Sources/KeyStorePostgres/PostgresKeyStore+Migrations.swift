@@ -18,12 +18,15 @@ extension PostgresKeyStore {
     static let migrationLock: Int64 = 0x656e_7673_6561_6c01  // "envseal" + 1
 
     /// Creates the schema when one is configured, then applies the missing migrations in one
-    /// transaction under an advisory lock, refusing a database migrated by a newer envseal.
+    /// transaction under an advisory lock of that schema's, refusing a database migrated by a newer envseal.
     func migrate() async throws {
         let schema = configuration.schema
         let displayName = configuration.displayName
         try await transaction { connection, logger in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+            // One lock per schema: stores in other schemas of the database (tests run many at
+            // once) migrate side by side instead of queueing behind each other.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(Self.migrationLock) # hashtext(\(schema ?? "")::text))", logger: logger)
             if let schema {
                 try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: Self.quoted(schema))", logger: logger)
             }
