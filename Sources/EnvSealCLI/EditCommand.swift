@@ -4,6 +4,7 @@ import EnvSealFormat
 import Foundation
 import KMSClient
 import SealedDotenv
+import SodiumKit
 
 /// `envseal edit`: open a sealed file in `$EDITOR` as plain text, seal it again on save.
 struct EditCommand: AsyncParsableCommand {
@@ -38,7 +39,7 @@ struct EditCommand: AsyncParsableCommand {
         let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent)
         defer { workspace.destroy() }
         var original = plain.render()
-        defer { original.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
+        defer { original.withUnsafeMutableBytes { SecureMemory.zero($0) } }
         try workspace.write(original)
 
         let status = try workspace.runEditor()
@@ -46,7 +47,7 @@ struct EditCommand: AsyncParsableCommand {
             throw CLIError("the editor exited with status \(status); \(file) is unchanged")
         }
         var edited = try workspace.read()
-        defer { edited.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
+        defer { edited.withUnsafeMutableBytes { SecureMemory.zero($0) } }
         guard edited != original else {
             FileHandle.standardError.write(Data("envseal: no changes; \(file) is unchanged\n".utf8))
             return

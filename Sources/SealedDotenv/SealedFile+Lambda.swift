@@ -43,7 +43,7 @@ extension SealedFile {
         let provider = self.provider
         let inputs = plaintexts
         let sealed = try await Self.concurrently(chosen) { name in
-            Data(try await provider.encrypt(inputs[name]!, keyID: keyID, context: context)).base64EncodedString()
+            Base64.encode(try await provider.encrypt(inputs[name]!, keyID: keyID, context: context), variant: .standard)
         }
         var edited = file
         try edited.set(chosen.map { (name: $0, value: sealed[$0]!) }, keepingQuotes: true)
@@ -63,10 +63,10 @@ extension SealedFile {
         var blobs: [String: [UInt8]] = [:]
         for name in names {
             guard let text = environment[name] else { throw SealedFileError(.noSuchVariable(name: name)) }
-            guard let blob = Data(base64Encoded: text), blob.count > 0 else {
+            guard let blob = try? Base64.decode(text, variant: .standard), !blob.isEmpty else {
                 throw SealedFileError(.notLambdaCiphertext(name: name))
             }
-            blobs[name] = Array(blob)
+            blobs[name] = blob
         }
         let provider = self.provider
         let inputs = blobs
