@@ -90,14 +90,26 @@ public struct RootKey: Sendable {
         return try blob.open(key: material, context: Self.context(purpose))
     }
 
-    /// A subkey of the root key for one purpose (the audit chain's MAC key).
-    func subkey(_ id: UInt64) throws -> SubKey {
-        try KeyDerivation.derive(from: material, id: id, context: KeyDerivation.Context("esroot01"))
+    /// The subkey of the root key for one purpose.
+    ///
+    /// Deriving 32 bytes from a valid root key fails only when guarded memory runs out. A stand-in
+    /// key would silently break what the subkey protects (a random audit key makes the chain
+    /// unverifiable), so a failure stops the process instead.
+    func subkey(_ purpose: RootSubkey) -> SubKey {
+        do {
+            return try KeyDerivation.derive(from: material, id: purpose.rawValue, context: KeyDerivation.Context("esroot01"))
+        } catch {
+            preconditionFailure("cannot derive the root key's \(purpose) subkey: \(error)")
+        }
     }
 
     static func context(_ purpose: String) -> EncryptionContext {
-        // Two fixed, non-empty ASCII strings: cannot fail.
-        (try? EncryptionContext(["envseal:purpose": purpose])) ?? .empty
+        do {
+            return try EncryptionContext(["envseal:purpose": purpose])
+        } catch {
+            // An empty context would let one kind of wrapped secret pass for another.
+            preconditionFailure("the wrapping context for \(purpose) is invalid: \(error)")
+        }
     }
 
     static let rootID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
@@ -170,6 +182,18 @@ public struct RootKey: Sendable {
         }
         return key
     }
+}
+
+/// The subkeys of the root key, one id each (in the KDF context `esroot01`). An id belongs to its
+/// purpose for good: stores hold MACs made under these keys, and reusing an id for another purpose
+/// would give two purposes one key.
+enum RootSubkey: UInt64, Sendable {
+    /// The audit chain's MAC key.
+    case auditChain = 1
+    /// The MAC key behind each key version's KeyMaterialId.
+    case keyMaterialID = 2
+    /// The MAC key of pagination markers.
+    case paginationMarker = 3
 }
 
 /// Names of the store's metadata entries.
