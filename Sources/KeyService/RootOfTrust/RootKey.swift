@@ -4,6 +4,10 @@ import SodiumKit
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The root of trust: the key that wraps every master key's material and every principal's
@@ -123,7 +127,7 @@ public struct RootKey: Sendable {
 
     /// Reads the root key file, or creates it when missing. Refuses a file others can read.
     static func loadOrCreateFile(_ path: String) throws -> KeyMaterial {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = openFile(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 && errno == ENOENT {
             return try createFile(path)
         }
@@ -162,7 +166,7 @@ public struct RootKey: Sendable {
         if !directory.isEmpty {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = openFile(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw Error(description: "cannot create the root key \(path): \(String(cString: strerror(errno)))")
         }
@@ -175,7 +179,7 @@ public struct RootKey: Sendable {
             throw Error(description: "cannot write the root key \(path)")
         }
         // Make the new directory entry durable too.
-        let dirfd = Glibc.open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        let dirfd = openFile(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
         if dirfd >= 0 {
             fsync(dirfd)
             close(dirfd)
@@ -194,6 +198,12 @@ enum RootSubkey: UInt64, Sendable {
     case keyMaterialID = 2
     /// The MAC key of pagination markers.
     case paginationMarker = 3
+}
+
+/// `open(2)`, which ``RootKey/open(_:store:)`` hides inside `RootKey`; named here so that no
+/// call needs the C library's module name.
+private func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
+    open(path, flags, mode)
 }
 
 /// Names of the store's metadata entries.
