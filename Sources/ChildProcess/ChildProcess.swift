@@ -1,5 +1,9 @@
 import Glibc
 
+#if !os(Linux)
+#error("ChildProcess is Linux only: it relies on prctl(PR_SET_DUMPABLE) and pipe2")
+#endif
+
 /// ChildProcess starts the program `envseal exec -- CMD ARGS…` runs, with the environment
 /// envseal decrypted, in one of two ways:
 ///

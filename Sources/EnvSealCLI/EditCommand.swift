@@ -3,6 +3,7 @@ import EnvSealFormat
 import Foundation
 import KMSClient
 import SealedDotenv
+import SodiumKit
 
 /// `envseal edit`: open a sealed file in `$EDITOR` as plain text, seal it again on save.
 struct EditCommand: AsyncParsableCommand {
@@ -42,18 +43,18 @@ struct EditCommand: AsyncParsableCommand {
         let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent)
         defer { workspace.destroy() }
         var original = plain.render()
-        defer { original.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
+        defer { original.withUnsafeMutableBytes { SecureMemory.zero($0) } }
         try workspace.write(original)
 
         var edited: [UInt8] = []
-        defer { edited.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
+        defer { edited.withUnsafeMutableBytes { SecureMemory.zero($0) } }
         let parsed: DotenvFile
         while true {
             let status = try workspace.runEditor()
             guard status == 0 else {
                 throw CLIError("the editor exited with status \(status); \(file) is unchanged")
             }
-            edited.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } }
+            edited.withUnsafeMutableBytes { SecureMemory.zero($0) }
             edited = try workspace.read()
             guard edited != original else {
                 FileHandle.standardError.write(Data("envseal: no changes; \(file) is unchanged\n".utf8))

@@ -2,6 +2,7 @@ import ArgumentParser
 import EnvSealFormat
 import Foundation
 import SealedDotenv
+import SodiumKit
 
 /// `envseal encrypt`: seal a plain dotenv file.
 struct EncryptCommand: AsyncParsableCommand {
@@ -152,7 +153,7 @@ struct DecryptCommand: AsyncParsableCommand {
             plain.removeAll { !chosen.includes($0) }
         }
         var bytes = plain.render()
-        defer { bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
+        defer { bytes.withUnsafeMutableBytes { SecureMemory.zero($0) } }
         try target.write(bytes, isPrivate: true)
     }
 }

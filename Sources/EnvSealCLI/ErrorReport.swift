@@ -3,6 +3,7 @@ import Foundation
 import KMSClient
 import KMSWire
 import SealedDotenv
+import SodiumKit
 
 /// Turns the errors of the sealed-file code and the key service into envseal's messages and exit
 /// codes (docs/CLI.md). Messages name the file and variable, never a value.
@@ -59,7 +60,7 @@ enum ErrorReport {
     static func lambdaModeHint(for path: String) -> String? {
         guard path != "-", let dotenv = try? FileIO.readDotenv(path) else { return nil }
         let looksLikeCiphertext = dotenv.assignments.contains { assignment in
-            guard let blob = Data(base64Encoded: assignment.value) else { return false }
+            guard let blob = try? Base64.decode(assignment.value, variant: .standard) else { return false }
             return assignment.value.hasPrefix("AQICAH") || (try? CiphertextBlob(parsing: blob)) != nil
         }
         guard looksLikeCiphertext else { return nil }

@@ -3,6 +3,7 @@ import Foundation
 import KeyServer
 import KeyService
 import KeyStoreSQLite
+import SodiumKit
 
 /// `envseal principals`: the access-key pairs that may call the key service.
 struct PrincipalsCommand: AsyncParsableCommand {
@@ -119,7 +120,7 @@ struct PrincipalsCommand: AsyncParsableCommand {
         static func holdsAccessKey(_ accessKeyID: String, path: String) throws -> Bool {
             var bytes = try FileIO.readBytes(path)
             // The file holds the secret access key too: wipe the copy read.
-            defer { bytes.withUnsafeMutableBytes { if let base = $0.baseAddress { memset(base, 0, $0.count) } } }
+            defer { bytes.withUnsafeMutableBytes { SecureMemory.zero($0) } }
             // Compared as bytes, so no other line (the secret's) is copied into a String.
             func trimmed(_ part: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
                 var part = part

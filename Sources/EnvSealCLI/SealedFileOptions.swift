@@ -102,7 +102,7 @@ enum SecretInput {
         guard let pointer = getpass("envseal: value of \(name): ") else {
             throw CLIError("cannot read the value of \(name) from the terminal")
         }
-        defer { memset(pointer, 0, strlen(pointer)) }
+        defer { SecureMemory.zero(UnsafeMutableRawBufferPointer(start: pointer, count: strlen(pointer))) }
         return try SecureBytes(copying: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
     }
 }

@@ -267,7 +267,7 @@ enum PassphraseSource {
         guard isatty(STDIN_FILENO) != 0, let pointer = getpass("envseal: root passphrase: ") else {
             throw CLIError("no root passphrase: set ENVSEAL_ROOT_PASSPHRASE or run on a terminal")
         }
-        defer { memset(pointer, 0, strlen(pointer)) }
+        defer { SecureMemory.zero(UnsafeMutableRawBufferPointer(start: pointer, count: strlen(pointer))) }
         return try SecureBytes(copying: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
     }
 }

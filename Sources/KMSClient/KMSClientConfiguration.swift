@@ -363,7 +363,7 @@ enum SharedConfigFile {
     static func section(_ profile: String, in path: String, isConfigFile: Bool) throws(KMSTransportError) -> Section? {
         let kind = isConfigFile ? "AWS config file" : "AWS credentials file"
         guard var bytes = try readFile(path, kind: kind) else { return nil }
-        defer { wipe(&bytes) }
+        defer { SecureMemory.zero(&bytes) }
         return try parse(bytes, profile: profile, path: path, kind: kind, isConfigFile: isConfigFile)
     }
 
@@ -445,7 +445,7 @@ enum SharedConfigFile {
     }
 
     /// The file's bytes, `nil` when it does not exist. Read with `read(2)` into one buffer, so
-    /// that the only copy of a secret outside guarded memory is the one ``wipe(_:)`` clears.
+    /// that the only copy of a secret outside guarded memory is the one `SecureMemory.zero` clears.
     static func readFile(_ path: String, kind: String) throws(KMSTransportError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -475,23 +475,17 @@ enum SharedConfigFile {
             if count == 0 { break }
             if count < 0 {
                 if errno == EINTR { continue }
-                wipe(&buffer)
+                SecureMemory.zero(&buffer)
                 throw KMSTransportError(.configuration, "cannot read the \(kind) \(path): \(String(cString: strerror(errno)))")
             }
             filled += count
         }
         guard filled < buffer.count else {
-            wipe(&buffer)
+            SecureMemory.zero(&buffer)
             throw KMSTransportError(.configuration, type == S_IFREG
                 ? "the \(kind) \(path) changed while it was read" : "the \(kind) \(path) is larger than \(maxFileSize) bytes")
         }
         buffer.removeLast(buffer.count - filled)  // shrinks in place: no copy
         return buffer
-    }
-
-    static func wipe(_ bytes: inout [UInt8]) {
-        bytes.withUnsafeMutableBytes { buffer in
-            for index in buffer.indices { buffer[index] = 0 }
-        }
     }
 }

@@ -139,12 +139,14 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The response body: `{"__type":"<Name>","message":"…"}`, UTF-8 JSON.
     public func jsonBody() -> Data {
-        var json = "{\"__type\":"
-        Self.appendJSONString(type.rawValue, to: &json)
-        json += ",\"message\":"
-        Self.appendJSONString(message, to: &json)
-        json += "}"
-        return Data(json.utf8)
+        let encoder = JSONEncoder()
+        // Sorted keys put `__type` first; slashes in ARNs stay as they are.
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return try encoder.encode(WireBody(type: type.rawValue, message: message))
+        } catch {
+            preconditionFailure("two strings always encode as JSON: \(error)")
+        }
     }
 
     /// Parses an error body as botocore does: the type from `__type` (namespace prefix and `:`
@@ -155,6 +157,16 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
               let type = wire.type
         else { return nil }
         self.init(KMSErrorType(wireValue: type), wire.message ?? wire.capitalMessage ?? "")
+    }
+
+    private struct WireBody: Encodable {
+        let type: String
+        let message: String
+
+        enum CodingKeys: String, CodingKey {
+            case type = "__type"
+            case message
+        }
     }
 
     private struct WireError: Decodable {
@@ -174,27 +186,6 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
             message = try? container.decodeIfPresent(String.self, forKey: .message)
             capitalMessage = try? container.decodeIfPresent(String.self, forKey: .capitalMessage)
         }
-    }
-
-    private static func appendJSONString(_ string: String, to json: inout String) {
-        json += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": json += "\\\""
-            case "\\": json += "\\\\"
-            case "\n": json += "\\n"
-            case "\r": json += "\\r"
-            case "\t": json += "\\t"
-            case "\u{08}": json += "\\b"
-            case "\u{0C}": json += "\\f"
-            case "\u{00}"..."\u{1F}", "\u{2028}", "\u{2029}":
-                let hex = String(scalar.value, radix: 16, uppercase: false)
-                json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                json.unicodeScalars.append(scalar)
-            }
-        }
-        json += "\""
     }
 }
 

@@ -143,9 +143,7 @@ struct KMSEndpoint: Sendable {
 
     /// A request id shaped like AWS's (a UUID), from libsodium's CSPRNG, cheaper than `UUID()`.
     static func requestID() -> String {
-        let bytes = SecureRandom.bytes(count: 16)
-        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-        let c = Array(hex)
+        let c = Array(Hex.encode(SecureRandom.bytes(count: 16)))
         return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
     }
 }

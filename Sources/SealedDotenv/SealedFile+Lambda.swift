@@ -40,8 +40,7 @@ extension SealedFile {
         // Each plaintext is copied into guarded memory only for its own call: a process can hold
         // only some tens of thousands of guarded allocations at once.
         let sealed = try await concurrently(chosen, step: .encrypting) { name in
-            Data(try await provider.encrypt(try SecureBytes(utf8: variables[name]!), keyID: keyID, context: context))
-                .base64EncodedString()
+            Base64.encode(try await provider.encrypt(try SecureBytes(utf8: variables[name]!), keyID: keyID, context: context), variant: .standard)
         }
         var edited = file
         let lines = Self.assignments(of: file)
@@ -71,10 +70,10 @@ extension SealedFile {
         var blobs: [String: [UInt8]] = [:]
         for name in names {
             guard let text = environment[name] else { throw SealedFileError(.noSuchVariable(name: name)) }
-            guard let blob = Data(base64Encoded: text), blob.count > 0 else {
+            guard let blob = try? Base64.decode(text, variant: .standard), !blob.isEmpty else {
                 throw SealedFileError(.notLambdaCiphertext(name: name))
             }
-            blobs[name] = Array(blob)
+            blobs[name] = blob
         }
         return blobs
     }

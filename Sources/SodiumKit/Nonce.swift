@@ -46,11 +46,5 @@ public struct MAC: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Hex, since a MAC is not secret.
-    public var description: String { bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
+    public var description: String { Hex.encode(bytes) }
 }

@@ -126,6 +126,10 @@ struct FormatTests {
         }
         #expect(try Base64URL.decode("AAA", field: "t") == [0, 0])
         #expect(throws: FormatError.self) { _ = try Base64URL.decode("AAB", field: "t") }
+        // A sealed value FuzzSealedFile found with U+FFFD inside, once decoded to bytes of another spelling.
+        #expect(throws: FormatError.self) {
+            _ = try SealedValue.decode("es1:A3X6nh8LTv8a_t5\u{FFFD}EW63SGnFW_x18jxx4JBEkfAgf3n9zw", name: "STRIPE_KEY")
+        }
     }
 
     @Test("sizes quoted in docs/FORMAT.md")

@@ -83,6 +83,18 @@ struct KMSErrorTests {
         #expect(KMSError(jsonBody: body) == KMSError(.kmsInvalidState, message))
     }
 
+    @Test func jsonBodyCarriesEveryControlCharacterAndSlash() throws {
+        let message = String(String.UnicodeScalarView((0 ..< 0x20).compactMap(Unicode.Scalar.init)))
+            + "\u{7F} \u{2028} \u{2029} arn:aws:kms:us-east-1:111122223333:alias/a/b"
+        let body = KMSError(.validation, message).jsonBody()
+        let text = String(decoding: body, as: UTF8.self)
+        #expect(text.hasPrefix(#"{"__type":"ValidationException","message":"\u0000"#))
+        #expect(text.contains("alias/a/b"))
+        #expect(!text.unicodeScalars.contains { $0.value < 0x20 })
+        let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: String])
+        #expect(object == ["__type": "ValidationException", "message": message])
+    }
+
     @Test(arguments: [KMSError.disabled("Key is disabled"), .incorrectKey("wrong key"), .throttling("slow down"),
                       .accessDenied("no"), KMSError(KMSErrorType(rawValue: "NewException"), "new")])
     func roundTrip(error: KMSError) {

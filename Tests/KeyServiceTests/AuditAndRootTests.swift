@@ -23,6 +23,21 @@ struct AuditAndRootTests {
         #expect(verification.checked == 4 && verification.problem == nil)
     }
 
+    @Test("each root subkey keeps its id in the esroot01 context, and each purpose has its own key")
+    func rootSubkeyIDsArePinned() throws {
+        // Stores hold MACs under these keys: renumbering one would orphan every chain and marker.
+        let root = RootKey(material: KeyMaterial.random())
+        let pinned: [(RootSubkey, UInt64)] = [(.auditChain, 1), (.keyMaterialID, 2), (.paginationMarker, 3)]
+        for (purpose, id) in pinned {
+            let expected = try KeyDerivation.derive(from: root.material, id: id, context: KeyDerivation.Context("esroot01"))
+            #expect(root.subkey(purpose) == expected, "\(purpose)")
+            #expect(root.subkey(purpose) == root.subkey(purpose), "\(purpose) is deterministic")
+        }
+        #expect(root.subkey(.auditChain) != root.subkey(.keyMaterialID))
+        #expect(root.subkey(.auditChain) != root.subkey(.paginationMarker))
+        #expect(root.subkey(.keyMaterialID) != root.subkey(.paginationMarker))
+    }
+
     @Test("verify names an edited, a deleted and a reordered record")
     func tamperDetected() async throws {
         let inner = InMemoryKeyStore()

@@ -86,13 +86,13 @@ enum SigV4Canonical {
         out.append(SigV4Text.newline)
         out.append(contentsOf: scope)
         out.append(SigV4Text.newline)
-        SigV4Text.appendHex(SHA256.hash(canonicalRequest), to: &out)
+        out.append(contentsOf: Hex.utf8(SHA256.hash(canonicalRequest)))
         return out
     }
 
     /// The hex SHA-256 of a body.
     static func payloadHash(_ body: [UInt8]) -> [UInt8] {
-        SigV4Text.hex(SHA256.hash(body))
+        Hex.utf8(SHA256.hash(body))
     }
 
     /// Appends the canonical URI of a raw path, as botocore computes it for every service but S3

@@ -130,7 +130,7 @@ public struct SigV4Signer: Sendable {
         } catch {
             throw .sodium(error)
         }
-        let signature = String(decoding: SigV4Text.hex(SHA256.hmacPublic(stringToSign, key: key)), as: UTF8.self)
+        let signature = Hex.encode(SHA256.hmacPublic(stringToSign, key: key))
         return "\(SigV4Canonical.algorithm) Credential=\(credentials.accessKeyID)/\(scope), "
             + "SignedHeaders=\(String(decoding: signedHeaders, as: UTF8.self)), Signature=\(signature)"
     }

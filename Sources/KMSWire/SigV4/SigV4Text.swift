@@ -1,4 +1,4 @@
-/// Byte-level text helpers for SigV4: ASCII case folding, SigV4 white space, hex and RFC 3986
+/// Byte-level text helpers for SigV4: ASCII case folding, SigV4 white space, hex digits and RFC 3986
 /// percent-encoding.
 ///
 /// Everything SigV4 compares or hashes is ASCII or raw UTF-8 bytes, so these work on UTF-8 code
@@ -91,26 +91,7 @@ enum SigV4Text {
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
     private static let upperHexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-
-    /// Appends bytes as lower-case hex, as SigV4 writes hashes and signatures.
-    static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
-        hexDigits.withUnsafeBufferPointer { digits in
-            for byte in bytes {
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0x0F)])
-            }
-        }
-    }
-
-    /// Bytes as lower-case hex.
-    static func hex(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        appendHex(bytes, to: &out)
-        return out
-    }
 
     /// Whether a byte is RFC 3986 "unreserved" (`A-Z a-z 0-9 - . _ ~`), which SigV4 never encodes.
     @inline(__always)

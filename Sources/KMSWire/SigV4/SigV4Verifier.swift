@@ -236,7 +236,7 @@ public struct SigV4Verifier: Sendable {
         } catch {
             throw SigV4Failure.outOfMemory
         }
-        let expected = SigV4Text.hex(SHA256.hmacPublic(stringToSign, key: signingKey))
+        let expected = Hex.utf8(SHA256.hmacPublic(stringToSign, key: signingKey))
         // Both as arrays: ConstantTime.equal is generic and not inlinable, and arrays take its
         // cheapest path.
         guard ConstantTime.equal(expected, Array(authorization[authorization.signature])) else {

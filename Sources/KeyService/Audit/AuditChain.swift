@@ -13,8 +13,7 @@ public struct AuditChain: Sendable {
     let committer = AuditCommitter()
 
     init(root: RootKey) {
-        // Deriving 32 bytes from a valid root key cannot fail but for memory exhaustion.
-        key = (try? root.subkey(1)) ?? SubKey.random()
+        key = root.subkey(.auditChain)
     }
 
     static let genesis = [UInt8](repeating: 0, count: 32)

@@ -42,7 +42,7 @@ extension KeyServiceEngine {
             }
             guard existing.count < 50_000 else { throw KMSError.limitExceeded("\(key.arn) has too many grants") }
             let grant = GrantRecord(
-                id: Self.hex(SecureRandom.bytes(count: 32)), token: Base64URLToken.make(), keyID: key.id, name: request.name,
+                id: Hex.encode(SecureRandom.bytes(count: 32)), token: Base64URLToken.make(), keyID: key.id, name: request.name,
                 granteePrincipal: request.granteePrincipal, retiringPrincipal: request.retiringPrincipal, operations: operations,
                 encryptionContextSubset: request.constraints?.encryptionContextSubset,
                 encryptionContextEquals: request.constraints?.encryptionContextEquals,
@@ -169,10 +169,6 @@ extension KeyServiceEngine {
     /// principal its ARN names when it is made.
     func uniqueID(of arn: String) async throws(KMSError) -> String? {
         try await storeCall { try await store.principals() }.first { $0.arn == arn }?.uniqueID
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }
 

@@ -142,7 +142,7 @@ extension KeyServiceEngine {
     ) throws -> (record: KeyVersionRecord, material: KeyMaterial) {
         let material = KeyMaterial.random()
         let wrapped = try root.wrap(material.secureBytes, id: keyID, version: version, purpose: "key-material")
-        let id = try BLAKE2b.mac(key: root.subkey(2), parts: [.bytes(Array(keyID.uuidString.utf8)), .bytes([UInt8](bigEndianBytes: version))])
+        let id = try BLAKE2b.mac(key: root.subkey(.keyMaterialID), parts: [.bytes(Array(keyID.uuidString.utf8)), .bytes([UInt8](bigEndianBytes: version))])
         let record = KeyVersionRecord(keyID: keyID, version: version, wrappedMaterial: wrapped, materialID: id.description,
                                       createdAt: when, rotationType: type)
         return (record, material)

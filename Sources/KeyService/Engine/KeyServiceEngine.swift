@@ -74,8 +74,7 @@ public final class KeyServiceEngine: Sendable {
         self.configuration = configuration
         self.materials = MaterialCache(capacity: configuration.materialCacheCapacity)
         self.audit = AuditChain(root: root)
-        // Deriving 32 bytes from a valid root key cannot fail but for memory exhaustion.
-        self.markerKey = (try? root.subkey(3)) ?? SubKey.random()
+        self.markerKey = root.subkey(.paginationMarker)
     }
 
     var now: Date { configuration.now() }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A KMS key policy: the resource policy attached to one key, parsed and validated once, then
 /// evaluated on every request that uses the key.
 ///
@@ -213,21 +215,13 @@ private enum PolicyJSONWriter {
 
     /// A JSON string literal.
     static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        do {
+            return String(decoding: try encoder.encode(text), as: UTF8.self)
+        } catch {
+            preconditionFailure("a string always encodes as JSON: \(error)")
         }
-        return out + "\""
     }
 }
 

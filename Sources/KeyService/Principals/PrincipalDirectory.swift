@@ -36,7 +36,7 @@ public final class PrincipalDirectory: Sendable {
                 text += secret
                 text += Array("\n".utf8)
                 if let region { text += Array("region = \(region)\n".utf8) }
-                defer { for index in text.indices { text[index] = 0 } }
+                defer { SecureMemory.zero(&text) }
                 return try? SecureBytes(copying: text)
             }
         }

@@ -4,6 +4,10 @@ import SodiumKit
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The root of trust: the key that wraps every master key's material and every principal's
@@ -90,14 +94,26 @@ public struct RootKey: Sendable {
         return try blob.open(key: material, context: Self.context(purpose))
     }
 
-    /// A subkey of the root key for one purpose (the audit chain's MAC key).
-    func subkey(_ id: UInt64) throws -> SubKey {
-        try KeyDerivation.derive(from: material, id: id, context: KeyDerivation.Context("esroot01"))
+    /// The subkey of the root key for one purpose.
+    ///
+    /// Deriving 32 bytes from a valid root key fails only when guarded memory runs out. A stand-in
+    /// key would silently break what the subkey protects (a random audit key makes the chain
+    /// unverifiable), so a failure stops the process instead.
+    func subkey(_ purpose: RootSubkey) -> SubKey {
+        do {
+            return try KeyDerivation.derive(from: material, id: purpose.rawValue, context: KeyDerivation.Context("esroot01"))
+        } catch {
+            preconditionFailure("cannot derive the root key's \(purpose) subkey: \(error)")
+        }
     }
 
     static func context(_ purpose: String) -> EncryptionContext {
-        // Two fixed, non-empty ASCII strings: cannot fail.
-        (try? EncryptionContext(["envseal:purpose": purpose])) ?? .empty
+        do {
+            return try EncryptionContext(["envseal:purpose": purpose])
+        } catch {
+            // An empty context would let one kind of wrapped secret pass for another.
+            preconditionFailure("the wrapping context for \(purpose) is invalid: \(error)")
+        }
     }
 
     static let rootID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
@@ -111,7 +127,7 @@ public struct RootKey: Sendable {
 
     /// Reads the root key file, or creates it when missing. Refuses a file others can read.
     static func loadOrCreateFile(_ path: String) throws -> KeyMaterial {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = openFile(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 && errno == ENOENT {
             return try createFile(path)
         }
@@ -150,7 +166,7 @@ public struct RootKey: Sendable {
         if !directory.isEmpty {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = openFile(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw Error(description: "cannot create the root key \(path): \(String(cString: strerror(errno)))")
         }
@@ -163,13 +179,31 @@ public struct RootKey: Sendable {
             throw Error(description: "cannot write the root key \(path)")
         }
         // Make the new directory entry durable too.
-        let dirfd = Glibc.open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
+        let dirfd = openFile(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY)
         if dirfd >= 0 {
             fsync(dirfd)
             close(dirfd)
         }
         return key
     }
+}
+
+/// The subkeys of the root key, one id each (in the KDF context `esroot01`). An id belongs to its
+/// purpose for good: stores hold MACs made under these keys, and reusing an id for another purpose
+/// would give two purposes one key.
+enum RootSubkey: UInt64, Sendable {
+    /// The audit chain's MAC key.
+    case auditChain = 1
+    /// The MAC key behind each key version's KeyMaterialId.
+    case keyMaterialID = 2
+    /// The MAC key of pagination markers.
+    case paginationMarker = 3
+}
+
+/// `open(2)`, which ``RootKey/open(_:store:)`` hides inside `RootKey`; named here so that no
+/// call needs the C library's module name.
+private func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
+    open(path, flags, mode)
 }
 
 /// Names of the store's metadata entries.
