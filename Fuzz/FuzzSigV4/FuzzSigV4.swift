@@ -95,9 +95,15 @@ func makeRequest(_ input: [UInt8]) -> SigV4Request {
     return SigV4Request(method: method, path: path, headers: headers, body: Array(input[bodyStart...]))
 }
 
-/// The request with a `Host` if it had none, or `nil` when a header name is not an HTTP token
-/// (an HTTP server would refuse it, and SignedHeaders could not list it).
+/// The request with a `Host`, `X-Amz-Target` and `Content-Type` if it had none (the verifier
+/// requires all three signed, as KMS does), or `nil` when a header name is not an HTTP token (an
+/// HTTP server would refuse it, and SignedHeaders could not list it) or when one of those three is
+/// repeated (refused whatever the signature covers). The signer sets `Authorization` and
+/// `X-Amz-Date` itself.
 func signableCopy(of request: SigV4Request) -> SigV4Request? {
+    for name in ["host", "x-amz-target", "content-type"] where request.headers.filter({ $0.name.lowercased() == name }).count > 1 {
+        return nil
+    }
     let tokenPunctuation = Set("!#$%&'*+-.^_`|~".utf8)
     for header in request.headers {
         let name = Array(header.name.utf8)
@@ -106,6 +112,8 @@ func signableCopy(of request: SigV4Request) -> SigV4Request? {
     }
     var copy = request
     if copy.firstValue(for: "Host") == nil { copy.headers.append(.init("Host", "localhost:8080")) }
+    if copy.firstValue(for: "X-Amz-Target") == nil { copy.headers.append(.init("X-Amz-Target", "TrentService.Decrypt")) }
+    if copy.firstValue(for: "Content-Type") == nil { copy.headers.append(.init("Content-Type", "application/x-amz-json-1.1")) }
     return copy
 }
 
