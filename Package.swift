@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "EnvSealTests",
             dependencies: [
-                "EnvSeal", "SodiumKit", "TestSupport", "SealedDotenv", "EnvSealFormat", "KMSWire",
+                "EnvSeal", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
