@@ -1,4 +1,4 @@
-@_spi(Testing) import EnvSeal
+import EnvSeal
 import Foundation
 import Testing
 
