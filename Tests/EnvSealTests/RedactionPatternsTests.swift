@@ -1,6 +1,6 @@
 import Testing
 import TestSupport
-@testable import EnvSeal
+import EnvSeal
 
 @Suite("Redaction: patterns")
 struct RedactionPatternsTests {
