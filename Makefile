@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: test demo build release install deps check-deps integration bench bench-smoke bench-deps clean
+.PHONY: test demo docs build release install deps check-deps integration bench bench-smoke bench-deps clean
 
 ## demo: the README's main command: a key server on a throwaway store, a key, a least-privilege
 ## principal, the example function's .env sealed, the function run with it (logs redacted), a
@@ -19,6 +19,11 @@ test: deps
 	python3 scripts/check-library-deps.py --self-test
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
 	$(MAKE) integration
+
+## docs: the EnvSeal library's API reference (DocC), failing on any warning (a broken symbol link,
+## say); the archive is .build/plugins/Swift-DocC/outputs/EnvSeal.doccarchive
+docs: deps
+	$(SWIFT) package generate-documentation --target EnvSeal --warnings-as-errors
 
 ## integration: the server driven by clients nobody here wrote (needs a debug build)
 integration:

@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // `make docs`: the EnvSeal library's API documentation (DocC), built in CI without warnings.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // libsodium, through pkg-config. The only C crypto this project uses.
@@ -190,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "EnvSealTests",
             dependencies: [
-                "EnvSeal", "SodiumKit", "TestSupport", "SealedDotenv", "EnvSealFormat", "KMSWire",
+                "EnvSeal", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -52,7 +52,7 @@ public struct Secret<Value: SecretRepresentable>: Sendable {
 
     /// Keeps a value as a secret, copying its bytes into guarded memory.
     /// - Parameter value: The plaintext; the caller should drop its own copy soon after.
-    /// - Throws: ``SodiumError`` when guarded memory cannot be had.
+    /// - Throws: `SodiumError` when guarded memory cannot be had.
     public init(_ value: Value) throws(SodiumError) {
         let copied: Result<SecureBytes, SodiumError> = value.withSecretBytes { bytes in
             Result { () throws(SodiumError) in try SecureBytes(copying: bytes) }

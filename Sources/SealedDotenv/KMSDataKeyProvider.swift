@@ -11,17 +11,17 @@ import SodiumKit
 /// let transport = try HTTPKMSTransport(configuration: .resolve())
 /// let provider = KMSDataKeyProvider(client: KMSClient(transport: transport))
 /// ```
-public struct KMSDataKeyProvider: DataKeyProvider {
+package struct KMSDataKeyProvider: DataKeyProvider {
     /// The client every call goes through.
-    public let client: KMSClient
+    package let client: KMSClient
 
     /// Creates a provider.
     /// - Parameter client: The KMS client.
-    public init(client: KMSClient) {
+    package init(client: KMSClient) {
         self.client = client
     }
 
-    public func generateDataKey(keyID: String, context: EncryptionContext) async throws -> GeneratedDataKey {
+    package func generateDataKey(keyID: String, context: EncryptionContext) async throws -> GeneratedDataKey {
         let response = try await client.call(KMS.GenerateDataKeyRequest(
             keyId: keyID, encryptionContext: context.wireValue, keySpec: .aes256))
         guard let wrapped = response.ciphertextBlob, let keyARN = response.keyId else {
@@ -31,7 +31,7 @@ public struct KMSDataKeyProvider: DataKeyProvider {
                                 wrapped: Array(wrapped), keyARN: keyARN)
     }
 
-    public func unwrapDataKey(_ wrapped: [UInt8], context: EncryptionContext, keyID: String?) async throws -> UnwrappedDataKey {
+    package func unwrapDataKey(_ wrapped: [UInt8], context: EncryptionContext, keyID: String?) async throws -> UnwrappedDataKey {
         let response = try await client.call(KMS.DecryptRequest(
             ciphertextBlob: Data(wrapped), encryptionContext: context.wireValue, keyId: keyID))
         guard let keyARN = response.keyId else {
@@ -40,7 +40,7 @@ public struct KMSDataKeyProvider: DataKeyProvider {
         return UnwrappedDataKey(dataKey: try Self.dataKey(response.plaintext, operation: "Decrypt"), keyARN: keyARN)
     }
 
-    public func rewrapDataKey(_ wrapped: [UInt8], context: EncryptionContext, destinationKeyID: String) async throws -> [UInt8] {
+    package func rewrapDataKey(_ wrapped: [UInt8], context: EncryptionContext, destinationKeyID: String) async throws -> [UInt8] {
         let response = try await client.call(KMS.ReEncryptRequest(
             ciphertextBlob: Data(wrapped), sourceEncryptionContext: context.wireValue,
             destinationKeyId: destinationKeyID, destinationEncryptionContext: context.wireValue))
@@ -50,7 +50,7 @@ public struct KMSDataKeyProvider: DataKeyProvider {
         return Array(blob)
     }
 
-    public func encrypt(_ plaintext: SecureBytes, keyID: String, context: EncryptionContext) async throws -> [UInt8] {
+    package func encrypt(_ plaintext: SecureBytes, keyID: String, context: EncryptionContext) async throws -> [UInt8] {
         let request = plaintext.withUnsafeBytes { bytes in
             KMS.EncryptRequest(keyId: keyID, plaintext: Data(bytes), encryptionContext: context.wireValue)
         }
@@ -61,7 +61,7 @@ public struct KMSDataKeyProvider: DataKeyProvider {
         return Array(blob)
     }
 
-    public func decrypt(_ ciphertext: [UInt8], context: EncryptionContext) async throws -> SecureBytes {
+    package func decrypt(_ ciphertext: [UInt8], context: EncryptionContext) async throws -> SecureBytes {
         let response = try await client.call(KMS.DecryptRequest(
             ciphertextBlob: Data(ciphertext), encryptionContext: context.wireValue))
         var plaintext = response.plaintext ?? Data()

@@ -3,7 +3,7 @@ import KMSWire
 
 extension SealedFile {
     /// Which variables of the input the header must list.
-    public enum Coverage: Sendable, Equatable {
+    package enum Coverage: Sendable, Equatable {
         /// A sealed file's variables: every one must be listed; any other is tampering.
         case everyVariable
         /// A process environment: the header's variables are taken from it, and any value that
@@ -22,31 +22,31 @@ extension SealedFile {
     /// let opened = try await sealer.open(file, expecting: .init(
     ///     context: try EncryptionContext(["app": "billing"]), keyID: "alias/billing"))
     /// ```
-    public struct Expectation: Sendable, Equatable {
+    package struct Expectation: Sendable, Equatable {
         /// The exact encryption context the header must name, or `nil` for any.
-        public var context: EncryptionContext?
+        package var context: EncryptionContext?
         /// The master key that must have wrapped the data key, as the caller names it (key ID,
         /// key ARN, alias name or alias ARN), or `nil` for any.
         ///
         /// It goes to the key service as Decrypt's `KeyId`, which refuses a data key of another
         /// key (an alias is resolved there, to the key it names at that moment); a key ID or key
         /// ARN is also compared with the ARN the key service reports.
-        public var keyID: String?
+        package var keyID: String?
 
         /// Creates an expectation.
         /// - Parameters:
         ///   - context: The exact context expected, or `nil`.
         ///   - keyID: The master key expected, or `nil`.
-        public init(context: EncryptionContext? = nil, keyID: String? = nil) {
+        package init(context: EncryptionContext? = nil, keyID: String? = nil) {
             self.context = context
             self.keyID = keyID
         }
 
         /// No expectation: any context, any key.
-        public static let none = Expectation()
+        package static let none = Expectation()
 
         /// Whether anything is pinned.
-        public var isEmpty: Bool { context == nil && keyID == nil }
+        package var isEmpty: Bool { context == nil && keyID == nil }
 
         /// Refuses a header of another context; done before the key service is asked.
         func check(_ header: SealedFileHeader) throws(SealedFileError) {

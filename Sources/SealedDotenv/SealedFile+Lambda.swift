@@ -8,13 +8,13 @@ import SodiumKit
 /// stay empty: KMS encrypts 1 to 4,096 bytes.
 extension SealedFile {
     /// The context key AWS's console helper binds each value to.
-    public static let lambdaContextKey = "LambdaFunctionName"
+    package static let lambdaContextKey = "LambdaFunctionName"
 
     /// The encryption context of a function's values.
     /// - Parameter functionName: The function's name.
     /// - Returns: `{"LambdaFunctionName": functionName}`.
     /// - Throws: ``FormatError`` for a name the context cannot hold.
-    public static func lambdaContext(functionName: String) throws(FormatError) -> EncryptionContext {
+    package static func lambdaContext(functionName: String) throws(FormatError) -> EncryptionContext {
         try EncryptionContext([lambdaContextKey: functionName])
     }
 
@@ -26,7 +26,7 @@ extension SealedFile {
     ///   - selection: Which variables to encrypt.
     /// - Returns: The file with each selected value replaced by base64 of its ciphertext blob.
     /// - Throws: ``SealedFileError``, or ``LambdaValueError`` naming the variable a call failed for.
-    public func sealForLambda(_ file: DotenvFile, keyID: String, functionName: String, selection: VariableSelection) async throws -> DotenvFile {
+    package func sealForLambda(_ file: DotenvFile, keyID: String, functionName: String, selection: VariableSelection) async throws -> DotenvFile {
         guard file.value(of: SealedFileHeader.variableName) == nil else { throw SealedFileError(.alreadySealed) }
         let variables = try Self.variables(of: file)
         // KMS cannot encrypt an empty plaintext; an empty value stays empty.
@@ -56,7 +56,7 @@ extension SealedFile {
     /// - Returns: The plaintexts by name.
     /// - Throws: ``SealedFileError`` `.noSuchVariable`/`.notLambdaCiphertext`, or
     ///   ``LambdaValueError`` naming the variable a call failed for.
-    public func openLambda(environment: [String: String], names: [String], functionName: String) async throws -> [String: SecureBytes] {
+    package func openLambda(environment: [String: String], names: [String], functionName: String) async throws -> [String: SecureBytes] {
         let context = try Self.lambdaContext(functionName: functionName)
         let blobs = try Self.lambdaBlobs(environment: environment, names: names)
         let provider = self.provider
@@ -85,7 +85,7 @@ extension SealedFile {
     ///   - selection: Which variables hold ciphertexts.
     /// - Returns: The plain file.
     /// - Throws: As ``openLambda(environment:names:functionName:)``.
-    public func decryptLambda(_ file: DotenvFile, functionName: String, selection: VariableSelection) async throws -> DotenvFile {
+    package func decryptLambda(_ file: DotenvFile, functionName: String, selection: VariableSelection) async throws -> DotenvFile {
         let variables = try Self.variables(of: file)
         let names = variables.keys.filter { selection.includes($0) && !variables[$0]!.isEmpty }.sorted()
         let context = try Self.lambdaContext(functionName: functionName)
@@ -175,11 +175,11 @@ extension SealedFile {
 }
 
 /// A key-service call for one lambda-mode value failed.
-public struct LambdaValueError: Error, CustomStringConvertible {
+package struct LambdaValueError: Error, CustomStringConvertible {
     /// The variable.
-    public let name: String
+    package let name: String
     /// The provider's error.
-    public let underlying: any Error
+    package let underlying: any Error
 
-    public var description: String { "\(name): \(underlying)" }
+    package var description: String { "\(name): \(underlying)" }
 }

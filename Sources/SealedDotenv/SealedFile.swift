@@ -16,17 +16,17 @@ import SodiumKit
 ///                                    context: try EncryptionContext(["app": "billing"]), selection: .all)
 /// let opened = try await sealer.open(sealed)   // one Decrypt call, whatever the number of values
 /// ```
-public struct SealedFile: Sendable {
+package struct SealedFile: Sendable {
     /// Where data keys are made and unwrapped.
-    public let provider: any DataKeyProvider
+    package let provider: any DataKeyProvider
     /// Receives how far long operations have come, or `nil`.
-    public let progress: SealingProgress.Handler?
+    package let progress: SealingProgress.Handler?
 
     /// Creates the operations over a provider.
     /// - Parameters:
     ///   - provider: The key service side.
     ///   - progress: Receives progress reports (see ``SealingProgress``), for a display.
-    public init(provider: any DataKeyProvider, progress: SealingProgress.Handler? = nil) {
+    package init(provider: any DataKeyProvider, progress: SealingProgress.Handler? = nil) {
         self.provider = provider
         self.progress = progress
     }
@@ -43,7 +43,7 @@ public struct SealedFile: Sendable {
     /// - Returns: The sealed file: the same lines, values replaced, `ENVSEAL` appended.
     /// - Throws: ``SealedFileError`` for an already sealed file, duplicate names or an empty
     ///   selection; ``FormatError``; or the provider's error.
-    public func seal(_ file: DotenvFile, keyID: String, context: EncryptionContext, selection: VariableSelection) async throws -> DotenvFile {
+    package func seal(_ file: DotenvFile, keyID: String, context: EncryptionContext, selection: VariableSelection) async throws -> DotenvFile {
         defer { progress?(.finished) }
         guard file.value(of: SealedFileHeader.variableName) == nil else { throw SealedFileError(.alreadySealed) }
         let variables = try Self.variables(of: file)
@@ -75,7 +75,7 @@ public struct SealedFile: Sendable {
     /// - Throws: ``SealedFileError`` (not sealed, a sealed value without a header, duplicate
     ///   names, another context or key than expected), ``FormatError`` (a malformed header or
     ///   value; tampering, naming the variable), or the provider's error.
-    public func open(_ file: DotenvFile, expecting expectation: Expectation = .none) async throws -> OpenedFile {
+    package func open(_ file: DotenvFile, expecting expectation: Expectation = .none) async throws -> OpenedFile {
         try await open(environment: try Self.variables(of: file), coverage: .everyVariable, expecting: expectation)
     }
 
@@ -87,7 +87,7 @@ public struct SealedFile: Sendable {
     ///   - expectation: The context and key the caller expects, if any.
     /// - Returns: The plaintexts and what the header says.
     /// - Throws: As ``open(_:expecting:)``.
-    public func open(
+    package func open(
         environment: [String: String], coverage: Coverage = .listedVariables, expecting expectation: Expectation = .none
     ) async throws -> OpenedFile {
         defer { progress?(.finished) }
@@ -116,7 +116,7 @@ public struct SealedFile: Sendable {
     ///   - file: The sealed file.
     /// - Returns: The file with the value and the header changed.
     /// - Throws: As ``open(_:)``, and ``SealedFileError`` `.invalidName` / `.invalidValue`.
-    public func set(_ name: String, to value: SecureBytes, in file: DotenvFile) async throws -> DotenvFile {
+    package func set(_ name: String, to value: SecureBytes, in file: DotenvFile) async throws -> DotenvFile {
         guard DotenvFile.isValidName(name), name != SealedFileHeader.variableName else {
             throw SealedFileError(.invalidName(name: name))
         }
@@ -134,7 +134,7 @@ public struct SealedFile: Sendable {
     ///   - file: The sealed file.
     /// - Returns: The file without the variable.
     /// - Throws: As ``open(_:)``, and ``SealedFileError`` `.noSuchVariable`.
-    public func unset(_ name: String, in file: DotenvFile) async throws -> DotenvFile {
+    package func unset(_ name: String, in file: DotenvFile) async throws -> DotenvFile {
         let opened = try await open(file)
         guard name != SealedFileHeader.variableName, file.value(of: name) != nil else {
             throw SealedFileError(.noSuchVariable(name: name))
@@ -154,7 +154,7 @@ public struct SealedFile: Sendable {
     ///   - keyID: A master key to move to, or `nil` to keep the file's.
     /// - Returns: The re-sealed file (every sealed value changes).
     /// - Throws: As ``open(_:)``.
-    public func rotate(_ file: DotenvFile, keyID: String? = nil) async throws -> DotenvFile {
+    package func rotate(_ file: DotenvFile, keyID: String? = nil) async throws -> DotenvFile {
         let opened = try await open(file)
         let generated = try await provider.generateDataKey(keyID: keyID ?? opened.keyARN, context: opened.header.context)
         let keys = try SealedFileKeys(dataKey: generated.dataKey)
@@ -179,7 +179,7 @@ public struct SealedFile: Sendable {
     ///   - destinationKeyID: The master key to wrap under, or `nil` for the file's own.
     /// - Returns: The file with a new header and the same values.
     /// - Throws: As ``open(_:)``.
-    public func rewrap(_ file: DotenvFile, destinationKeyID: String? = nil) async throws -> DotenvFile {
+    package func rewrap(_ file: DotenvFile, destinationKeyID: String? = nil) async throws -> DotenvFile {
         let opened = try await open(file)
         let wrapped = try await provider.rewrapDataKey(
             opened.header.wrappedDataKey, context: opened.header.context,
@@ -200,7 +200,7 @@ public struct SealedFile: Sendable {
     /// - Returns: The new sealed file.
     /// - Throws: As ``open(_:)``; ``SealedFileError`` for duplicate names or an `ENVSEAL` line in
     ///   the edited text.
-    public func reseal(_ edited: DotenvFile, from original: DotenvFile) async throws -> DotenvFile {
+    package func reseal(_ edited: DotenvFile, from original: DotenvFile) async throws -> DotenvFile {
         let opened = try await open(original)
         guard edited.value(of: SealedFileHeader.variableName) == nil else {
             throw SealedFileError(.invalidName(name: SealedFileHeader.variableName))
@@ -229,7 +229,7 @@ public struct SealedFile: Sendable {
     /// - Returns: The plain file.
     /// - Throws: As ``open(_:)``, and ``SealedFileError`` `.invalidValue` for a value that is not
     ///   UTF-8 (a dotenv file holds text).
-    public func decrypt(_ file: DotenvFile) async throws -> DotenvFile {
+    package func decrypt(_ file: DotenvFile) async throws -> DotenvFile {
         let opened = try await open(file)
         var plain = file
         plain.remove(SealedFileHeader.variableName)
@@ -264,12 +264,12 @@ public struct SealedFile: Sendable {
     /// The size Lambda counts against its 4 KB limit: the UTF-8 bytes of every name and value.
     /// - Parameter file: A file.
     /// - Returns: The byte count.
-    public static func environmentSize(of file: DotenvFile) -> Int {
+    package static func environmentSize(of file: DotenvFile) -> Int {
         file.assignments.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count }
     }
 
     /// Lambda's limit on a function's environment: 4 KB, names and values together.
-    public static let lambdaEnvironmentLimit = 4096
+    package static let lambdaEnvironmentLimit = 4096
 
     // MARK: - Helpers
 
@@ -344,20 +344,20 @@ extension SealedFile {
 }
 
 /// A verified sealed file or environment, opened.
-public struct OpenedFile: Sendable {
+package struct OpenedFile: Sendable {
     /// The parsed header.
-    public let header: SealedFileHeader
+    package let header: SealedFileHeader
     /// The ARN of the master key that wrapped the data key, as the key service reported it.
-    public let keyARN: String
+    package let keyARN: String
     /// The file's keys (for re-sealing within this module).
     let keys: SealedFileKeys
     /// The sealed and covered variables as they stand.
     let variables: SealedFileHeader.Variables
     /// Every sealed variable's plaintext, in guarded memory.
-    public let values: [String: SecureBytes]
+    package let values: [String: SecureBytes]
     /// The spellings of the variables sealed with theirs (`es2:`), as written in the plain file.
     let spellings: [String: SecureBytes]
 
     /// The names of the covered plain variables.
-    public var coveredNames: [String] { header.coveredNames }
+    package var coveredNames: [String] { header.coveredNames }
 }

@@ -3,9 +3,9 @@ import EnvSealFormat
 /// An error of a sealed-file operation that is neither a format error nor the key service's.
 ///
 /// Descriptions name the variable or pattern at fault and never hold a value.
-public struct SealedFileError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct SealedFileError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// The file has no `ENVSEAL` header: it was never sealed (or is in lambda mode).
         case notSealed
         /// The file already has an `ENVSEAL` header.
@@ -36,12 +36,12 @@ public struct SealedFileError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     /// What went wrong.
-    public let kind: Kind
+    package let kind: Kind
 
     /// Creates an error.
-    public init(_ kind: Kind) { self.kind = kind }
+    package init(_ kind: Kind) { self.kind = kind }
 
-    public var description: String {
+    package var description: String {
         switch kind {
         case .notSealed: return "the file has no ENVSEAL header: it is not sealed in envelope mode"
         case .alreadySealed: return "the file is already sealed (it has an ENVSEAL header)"
@@ -62,7 +62,7 @@ public struct SealedFileError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     /// `true` for the kinds that mean "forged or substituted": stop, do not try another way.
-    public var isTampering: Bool {
+    package var isTampering: Bool {
         switch kind {
         case .sealedValueWithoutHeader, .unexpectedContext, .unexpectedKey: return true
         default: return false

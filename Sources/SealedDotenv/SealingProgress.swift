@@ -3,9 +3,9 @@
 /// ``SealedFile`` reports while it seals or opens values (every few hundred values, not every one)
 /// and reports ``finished`` when the operation ends, thrown errors included, so a display can
 /// clear itself before anything else is printed. Reports carry counts only, never names or values.
-public enum SealingProgress: Sendable, Equatable {
+package enum SealingProgress: Sendable, Equatable {
     /// What a ``SealingProgress/working(_:done:total:)`` report is doing.
-    public enum Step: String, Sendable {
+    package enum Step: String, Sendable {
         /// Sealing values under the file's data key.
         case sealing
         /// Checking and opening sealed values.
@@ -22,7 +22,7 @@ public enum SealingProgress: Sendable, Equatable {
     case finished
 
     /// Receives reports; called on whatever task does the work, so it must return quickly.
-    public typealias Handler = @Sendable (SealingProgress) -> Void
+    package typealias Handler = @Sendable (SealingProgress) -> Void
 
     /// Values between two reports in a loop: a report per value would cost more than the work.
     static let interval = 512

@@ -7,19 +7,19 @@
 /// let selection = try VariableSelection(only: "(PASSWORD|SECRET|KEY)$", except: "^PUBLIC_")
 /// selection.includes("DB_PASSWORD")   // true
 /// ```
-public struct VariableSelection {
+package struct VariableSelection {
     private let only: Regex<AnyRegexOutput>?
     private let except: Regex<AnyRegexOutput>?
 
     /// Every variable.
-    public static var all: VariableSelection { VariableSelection(only: nil as Regex<AnyRegexOutput>?, except: nil) }
+    package static var all: VariableSelection { VariableSelection(only: nil as Regex<AnyRegexOutput>?, except: nil) }
 
     /// Creates a selection from patterns.
     /// - Parameters:
     ///   - only: Select only names that match.
     ///   - except: Leave out names that match.
     /// - Throws: ``SealedFileError`` `.invalidPattern` for a pattern that does not compile.
-    public init(only: String?, except: String?) throws(SealedFileError) {
+    package init(only: String?, except: String?) throws(SealedFileError) {
         self.only = try Self.compile(only)
         self.except = try Self.compile(except)
     }
@@ -30,7 +30,7 @@ public struct VariableSelection {
     }
 
     /// Whether the selection includes a name.
-    public func includes(_ name: String) -> Bool {
+    package func includes(_ name: String) -> Bool {
         if let only, (try? only.firstMatch(in: name)) == nil { return false }
         if let except, (try? except.firstMatch(in: name)) != nil { return false }
         return true

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Testing
-@testable import EnvSeal
+import EnvSeal
 
 /// Records what reaches the wrapped handler: each event, with the handler's own metadata then.
 final class EventRecorder: @unchecked Sendable {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import EnvSeal
+import EnvSeal
 
 /// Each encoding is produced here by an independent encoder (Foundation's), not by the code under
 /// test, and must come out wholly replaced.

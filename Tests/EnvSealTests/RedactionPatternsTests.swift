@@ -1,7 +1,6 @@
-import SodiumKit
 import Testing
 import TestSupport
-@testable import EnvSeal
+import EnvSeal
 
 @Suite("Redaction: patterns")
 struct RedactionPatternsTests {

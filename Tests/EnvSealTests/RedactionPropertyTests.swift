@@ -1,4 +1,3 @@
-import SodiumKit
 import Testing
 import TestSupport
 @testable import EnvSeal

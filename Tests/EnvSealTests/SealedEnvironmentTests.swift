@@ -1,9 +1,5 @@
 import EnvSeal
-import EnvSealFormat
 import Foundation
-import KMSWire
-import SealedDotenv
-import SodiumKit
 import Synchronization
 import Testing
 
@@ -25,7 +21,7 @@ final class FakeKeyService: DataKeyProvider {
 
     func generateDataKey(keyID: String, context: EncryptionContext) async throws -> GeneratedDataKey {
         let key = DataKey.random()
-        let handle = SecureRandom.bytes(count: 24)
+        let handle = Array(UUID().uuidString.utf8)
         state.withLock { $0.keys[handle] = (key, context) }
         return GeneratedDataKey(dataKey: key, wrapped: handle, keyARN: Self.arn)
     }
@@ -45,7 +41,7 @@ final class FakeKeyService: DataKeyProvider {
     func rewrapDataKey(_ wrapped: [UInt8], context: EncryptionContext, destinationKeyID: String) async throws -> [UInt8] { wrapped }
 
     func encrypt(_ plaintext: SecureBytes, keyID: String, context: EncryptionContext) async throws -> [UInt8] {
-        let handle = SecureRandom.bytes(count: 24)
+        let handle = Array(UUID().uuidString.utf8)
         state.withLock { $0.values[handle] = (plaintext, context) }
         return handle
     }

@@ -1,9 +1,5 @@
 import EnvSeal
-import EnvSealFormat
 import Foundation
-import KMSWire
-import SealedDotenv
-import SodiumKit
 import Testing
 
 /// Loading a sealed *file*: every variable must be covered by the header, a file without one is

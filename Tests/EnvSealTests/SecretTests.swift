@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import EnvSeal
+import EnvSeal
 
 @Suite("Secret")
 struct SecretTests {

@@ -10,7 +10,7 @@ import SodiumKit
 /// caller can warn about them by name.
 ///
 /// The set is immutable and `Sendable`; the compiled matcher lives in guarded memory
-/// (``SecureBytes``) and is zeroed when the last copy of the set goes. It takes about 12 patterns
+/// (`SecureBytes`) and is zeroed when the last copy of the set goes. It takes about 12 patterns
 /// and 6 KB per secret of 30 bytes (``patternCount``, ``compiledByteCount``), and scans log text
 /// at about 1 GB/s whether it holds ten secrets or a thousand.
 ///
@@ -54,7 +54,7 @@ public struct RedactionPatterns: Sendable {
     ///     first name is the one ``RedactionMarker/variableName`` shows.
     ///   - minimumLength: Values shorter than this many bytes are skipped; at least 1.
     ///   - marker: What each secret is replaced with.
-    /// - Throws: ``SodiumError`` when guarded memory cannot be had.
+    /// - Throws: `SodiumError` when guarded memory cannot be had.
     public init(
         secrets: [(name: String, value: SecureBytes)],
         minimumLength: Int = defaultMinimumLength,
@@ -73,7 +73,7 @@ public struct RedactionPatterns: Sendable {
     ///   - secrets: Values by variable name.
     ///   - minimumLength: Values shorter than this many bytes are skipped; at least 1.
     ///   - marker: What each secret is replaced with.
-    /// - Throws: ``SodiumError`` when guarded memory cannot be had.
+    /// - Throws: `SodiumError` when guarded memory cannot be had.
     public init(
         secrets: [String: SecureBytes],
         minimumLength: Int = defaultMinimumLength,
@@ -95,7 +95,7 @@ public struct RedactionPatterns: Sendable {
     ///   - secrets: Values by variable name.
     ///   - minimumLength: Values shorter than this many bytes are skipped; at least 1.
     ///   - marker: What each secret is replaced with.
-    /// - Throws: ``SodiumError`` when guarded memory cannot be had.
+    /// - Throws: `SodiumError` when guarded memory cannot be had.
     public init<Value>(
         secrets: [String: Secret<Value>],
         minimumLength: Int = defaultMinimumLength,
