@@ -100,11 +100,7 @@ public struct KeyStoreHome: Sendable {
 
     /// Closes the store's connections or files.
     public func closeStore() {
-        switch store {
-        case let store as SQLiteKeyStore: try? store.close()
-        case let store as PostgresKeyStore: store.close()
-        default: break
-        }
+        try? store.close()
     }
 
     /// Writes a credentials file: created 0600 before the secret goes in, fsynced.
