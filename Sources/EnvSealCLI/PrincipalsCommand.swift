@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import KeyServer
 import KeyService
+import KeyStoreFolder
 import KeyStoreSQLite
 
 /// `envseal principals`: the access-key pairs that may call the key service.
