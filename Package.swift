@@ -82,11 +82,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The key store folder: the store (SQLite in it, or PostgreSQL), the root key and the
+        // first admin's credentials, opened together; for the server, the CLI and tests.
+        .target(
+            name: "KeyStoreFolder",
+            dependencies: ["KeyService", "KeyStoreSQLite", "KeyStorePostgres", "SodiumKit"],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP server: KMS JSON 1.1 over Hummingbird, SigV4, health, metrics, lifecycle.
         .target(
             name: "KeyServer",
             dependencies: [
-                "KeyService", "KeyStoreSQLite", "KeyStorePostgres", "KMSWire", "SodiumKit",
+                "KeyService", "KMSWire", "SodiumKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -130,7 +137,7 @@ let package = Package(
         .target(
             name: "EnvSealCLI",
             dependencies: [
-                "EnvSeal", "EnvSealFormat", "SodiumKit", "KeyService", "KeyServer", "KeyStoreSQLite", "KMSWire",
+                "EnvSeal", "EnvSealFormat", "SodiumKit", "KeyService", "KeyServer", "KeyStoreFolder", "KeyStoreSQLite", "KMSWire",
                 "KMSClient", "SealedDotenv", "ChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -157,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "KMSClientTests",
             dependencies: [
-                "KMSClient", "KMSWire", "SodiumKit", "KeyServer", "KeyService",
+                "KMSClient", "KMSWire", "SodiumKit", "KeyServer", "KeyService", "KeyStoreFolder",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -179,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "KeyServerTests",
             dependencies: [
-                "KeyServer", "KeyService", "KMSWire", "SodiumKit",
+                "KeyServer", "KeyService", "KeyStoreFolder", "KMSWire", "SodiumKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

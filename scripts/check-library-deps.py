@@ -18,7 +18,8 @@ import subprocess
 import sys
 
 LIBRARY_PRODUCT = "EnvSeal"
-FORBIDDEN_TARGETS = {"EnvSealCLI", "envseal", "KeyServer", "KeyService", "KeyStoreSQLite", "KeyStorePostgres"}
+FORBIDDEN_TARGETS = {"EnvSealCLI", "envseal", "KeyServer", "KeyService", "KeyStoreFolder", "KeyStoreSQLite",
+                     "KeyStorePostgres"}
 FORBIDDEN_PRODUCT_PREFIXES = ("Hummingbird", "GRDB", "PostgresNIO", "PostgresKit", "ArgumentParser")
 FORBIDDEN_PACKAGES = {"hummingbird", "hummingbird-auth", "hummingbird-websocket", "grdb.swift", "postgres-nio",
                       "postgres-kit", "swift-argument-parser"}

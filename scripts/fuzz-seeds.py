@@ -113,8 +113,9 @@ def sealed_file_seeds():
 
 
 def kms_operations():
-    source = (ROOT / "Sources" / "KMSWire" / "KMSOperation.swift").read_text(encoding="utf-8")
-    return re.findall(r'^\s*case \w+ = "(\w+)"', source, re.M)
+    source = (ROOT / "Sources" / "KMSWire" / "KMSShapes.swift").read_text(encoding="utf-8")
+    enum = source[source.index("public enum KMSOperation"):]
+    return re.findall(r'^\s*case \w+ = "(\w+)"', enum[:enum.index("\n}\n")], re.M)
 
 
 KEY = "arn:aws:kms:us-east-1:111122223333:key/5b7c2a90-3e1f-4d6a-8b2c-9f0e1d2c3b4a"

@@ -6,20 +6,21 @@ The model is botocore's data/kms/2014-11-01/service-2.json.gz, found by importin
 sorted order, members in model order, and the header records the botocore version used.
 
 Usage:
-    python3 scripts/gen-kms-shapes.py            # (re)write Sources/KMSWire/KMSShapes.swift
-    python3 scripts/gen-kms-shapes.py --check    # exit 1 if the committed file differs
+    python3 scripts/gen-kms-shapes.py            # (re)write both generated files
+    python3 scripts/gen-kms-shapes.py --check    # exit 1 if a committed file differs
     python3 scripts/gen-kms-shapes.py --output PATH
 
 What is generated (all inside `public enum KMS`, except the extensions of KMSWire's own types):
   * one Codable struct per structure shape reached from the operations in OPERATIONS;
   * one RawRepresentable struct per string-enum shape reached (open set: unknown values decode);
   * `validate()` for every structure reached from an operation's input (min/max/pattern/enum);
-  * KMSRequest/KMSResponse conformances and the KMSOperation request/response/error tables;
+  * the `KMSOperation` enum, one case per entry of OPERATION_LIST, and its
+    request/response/error tables; KMSRequest/KMSResponse conformances;
   * a KMSErrorType static member and HTTP status for every exception shape in the model.
 
-The generator also checks that the cases of the hand-written `KMSOperation` enum
-(Sources/KMSWire/KMSOperation.swift) are exactly OPERATIONS, and fails loudly on model features
-it does not know how to translate, rather than emitting something silently wrong.
+It also writes Sources/KeyService/Engine/KeyServiceEngine+Dispatch.swift, the table that sends
+each operation's decoded request to the engine method of the same name. It fails loudly on model
+features it does not know how to translate, rather than emitting something silently wrong.
 """
 
 import argparse
@@ -34,23 +35,50 @@ import botocore
 
 REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 OUTPUT = os.path.join(REPO_ROOT, "Sources", "KMSWire", "KMSShapes.swift")
-OPERATION_FILE = os.path.join(REPO_ROOT, "Sources", "KMSWire", "KMSOperation.swift")
+DISPATCH_OUTPUT = os.path.join(REPO_ROOT, "Sources", "KeyService", "Engine", "KeyServiceEngine+Dispatch.swift")
 MODEL_RELPATH = "data/kms/2014-11-01/service-2.json.gz"
 
-# The operations envseal serves (symmetric keys only; every member of their shapes is kept so
-# real clients' requests decode).
-OPERATIONS = [
-    "CreateKey", "DescribeKey", "ListKeys", "UpdateKeyDescription", "EnableKey", "DisableKey",
-    "ScheduleKeyDeletion", "CancelKeyDeletion",
-    "CreateAlias", "UpdateAlias", "DeleteAlias", "ListAliases",
-    "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
-    "GenerateRandom",
-    "EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand",
-    "ListKeyRotations",
-    "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies",
-    "CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
-    "TagResource", "UntagResource", "ListResourceTags",
+# The operations envseal serves, each with the documentation of its `KMSOperation` case (symmetric
+# keys only; every member of their shapes is kept so real clients' requests decode). A new
+# operation is one entry here and one `KeyServiceEngine` method named after it (`createKey`).
+OPERATION_LIST = [
+    ("CreateKey", "creates a KMS key."),
+    ("DescribeKey", "returns a key's metadata."),
+    ("ListKeys", "lists the keys of the account and Region."),
+    ("UpdateKeyDescription", "replaces a key's description."),
+    ("EnableKey", "enables a key."),
+    ("DisableKey", "disables a key."),
+    ("ScheduleKeyDeletion", "schedules a key's deletion after a waiting period."),
+    ("CancelKeyDeletion", "cancels a scheduled deletion."),
+    ("CreateAlias", "creates an alias for a key."),
+    ("UpdateAlias", "points an alias at another key."),
+    ("DeleteAlias", "deletes an alias."),
+    ("ListAliases", "lists aliases, optionally of one key."),
+    ("Encrypt", "encrypts up to 4,096 bytes under a key."),
+    ("Decrypt", "decrypts a ciphertext blob."),
+    ("ReEncrypt", "decrypts and re-encrypts under another key, server-side."),
+    ("GenerateDataKey", "returns a data key in plaintext and encrypted under a key."),
+    ("GenerateDataKeyWithoutPlaintext", "returns a data key encrypted under a key only."),
+    ("GenerateRandom", "returns random bytes."),
+    ("EnableKeyRotation", "turns on automatic rotation."),
+    ("DisableKeyRotation", "turns off automatic rotation."),
+    ("GetKeyRotationStatus", "tells whether automatic rotation is on, and its period."),
+    ("RotateKeyOnDemand", "rotates a key's material now."),
+    ("ListKeyRotations", "lists the completed rotations of a key."),
+    ("GetKeyPolicy", "returns a key policy."),
+    ("PutKeyPolicy", "replaces a key policy."),
+    ("ListKeyPolicies", "lists the names of a key's policies (always `default`)."),
+    ("CreateGrant", "adds a grant to a key."),
+    ("ListGrants", "lists the grants of a key."),
+    ("ListRetirableGrants", "lists the grants a principal may retire."),
+    ("RetireGrant", "retires a grant (by its retiring or grantee principal)."),
+    ("RevokeGrant", "revokes a grant (by a key administrator)."),
+    ("TagResource", "adds or replaces tags on a key."),
+    ("UntagResource", "removes tags from a key."),
+    ("ListResourceTags", "lists the tags of a key."),
 ]
+OPERATIONS = [name for name, _ in OPERATION_LIST]
+OPERATION_DOCS = dict(OPERATION_LIST)
 
 # HTTP status codes that the botocore model does not carry. KMS's model has no
 # `error.httpStatusCode` on any exception; Smithy's default is 400 for client errors and 500 for
@@ -319,7 +347,7 @@ class Emitter:
         parts.append(self.pattern_table())  # last: filled while emitting validators
         return "".join(parts)
 
-    def header(self):
+    def header(self, imports="import Foundation\n"):
         meta = self.m.model["metadata"]
         return (
             "// ===========================================================================\n"
@@ -331,9 +359,56 @@ class Emitter:
             "// check it is current with `python3 scripts/gen-kms-shapes.py --check`.\n"
             "// ===========================================================================\n"
             "\n"
-            "import Foundation\n"
+            + imports +
             "\n"
         )
+
+    def dispatch(self):
+        """KeyServiceEngine+Dispatch.swift: each operation's request to its engine method."""
+        out = [self.header("import Foundation\nimport KMSWire\n")]
+        out.append(
+            "extension KeyServiceEngine {\n"
+            "    /// Handles one KMS JSON 1.1 request: decodes the body for its operation, runs it for the\n"
+            "    /// principal, encodes the response. The HTTP server and the CLI's embedded store both call this.\n"
+            "    /// - Parameters:\n"
+            "    ///   - operation: The operation (from `X-Amz-Target`).\n"
+            "    ///   - body: The JSON request body.\n"
+            "    ///   - principal: Who is calling (already authenticated).\n"
+            "    ///   - requestID: The request's ID for the audit log.\n"
+            "    /// - Returns: The JSON response body.\n"
+            "    /// - Throws: ``KMSError`` as AWS would answer.\n"
+            "    public func handle(\n"
+            "        _ operation: KMSOperation, body: Data, by principal: Principal, requestID: String? = nil\n"
+            "    ) async throws(KMSError) -> Data {\n"
+            "        let engine = self\n"
+            "        switch operation {\n")
+        for op in OPERATIONS:
+            case = self.op_case[op]
+            respond = "respond" if self.response_of[op] else "respondEmpty"
+            out.append(
+                f"        case .{case}: return try await {respond}(body, KMS.{self.request_of[op]}.self) "
+                f"{{ (request) async throws(KMSError) in try await engine.{case}(request, by: principal, requestID: requestID) }}\n")
+        out.append(
+            "        }\n"
+            "    }\n"
+            "\n"
+            "    private func respond<Request: KMSRequest, Response: KMSResponse>(\n"
+            "        _ body: Data, _ type: Request.Type, _ call: (Request) async throws(KMSError) -> Response\n"
+            "    ) async throws(KMSError) -> Data {\n"
+            "        let request = try KMSJSON.decodeRequest(Request.self, from: body)\n"
+            "        return try KMSJSON.encodeResponse(try await call(request))\n"
+            "    }\n"
+            "\n"
+            "    /// Operations with no output answer `{}`.\n"
+            "    private func respondEmpty<Request: KMSRequest>(\n"
+            "        _ body: Data, _ type: Request.Type, _ call: (Request) async throws(KMSError) -> Void\n"
+            "    ) async throws(KMSError) -> Data {\n"
+            "        let request = try KMSJSON.decodeRequest(Request.self, from: body)\n"
+            "        try await call(request)\n"
+            "        return Data(\"{}\".utf8)\n"
+            "    }\n"
+            "}\n")
+        return "".join(out)
 
     def namespace(self):
         return (
@@ -352,6 +427,18 @@ class Emitter:
 
     def operation_tables(self):
         out = ["// MARK: - Operations\n\n"]
+        out.append(
+            "/// An AWS KMS operation that envseal serves, named as in the `X-Amz-Target` header\n"
+            "/// (`TrentService.<Name>`).\n"
+            "///\n"
+            "/// The cases, the request and response types, and the exceptions the model lists for each\n"
+            "/// operation (``requestType``, ``responseType``, ``modeledErrors``) are generated from\n"
+            "/// scripts/gen-kms-shapes.py's operation list.\n"
+            "public enum KMSOperation: String, Sendable, CaseIterable {\n")
+        for op in OPERATIONS:
+            out.append(f"    /// `{op}`: {OPERATION_DOCS[op]}\n")
+            out.append(f"    case {self.op_case[op]} = \"{op}\"\n")
+        out.append("}\n\n")
         out.append("extension KMSOperation {\n")
         out.append("    /// The request structure the operation's JSON body decodes to.\n")
         out.append("    public var requestType: any KMSRequest.Type {\n        switch self {\n")
@@ -649,19 +736,6 @@ class Emitter:
 
 # ---------------------------------------------------------------------------------------------
 
-def check_operation_enum(emitter):
-    """The hand-written KMSOperation cases must be exactly OPERATIONS."""
-    if not os.path.exists(OPERATION_FILE):
-        raise GenError(f"{os.path.relpath(OPERATION_FILE, REPO_ROOT)} is missing")
-    with open(OPERATION_FILE, encoding="utf-8") as f:
-        text = f.read()
-    found = re.findall(r"^\s*case (\w+) = \"(\w+)\"", text, flags=re.M)
-    expected = [(emitter.op_case[op], op) for op in OPERATIONS]
-    if found != expected:
-        raise GenError("KMSOperation cases differ from OPERATIONS:\n"
-                       f"  file:     {found}\n  expected: {expected}")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if the output file is stale")
@@ -673,26 +747,28 @@ def main():
         model = json.load(f)
     try:
         emitter = Emitter(Model(model), botocore.__version__)
-        check_operation_enum(emitter)
-        text = emitter.render()
+        files = {args.output: emitter.render(), DISPATCH_OUTPUT: emitter.dispatch()}
     except GenError as e:
         print(f"gen-kms-shapes: {e}", file=sys.stderr)
         return 2
 
     if args.check:
-        try:
-            with open(args.output, encoding="utf-8") as f:
-                current = f.read()
-        except FileNotFoundError:
-            current = None
-        if current != text:
-            print(f"gen-kms-shapes: {os.path.relpath(args.output, REPO_ROOT)} is stale; "
-                  "run python3 scripts/gen-kms-shapes.py", file=sys.stderr)
-            return 1
-        return 0
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
+        stale = 0
+        for path, text in files.items():
+            try:
+                with open(path, encoding="utf-8") as f:
+                    current = f.read()
+            except FileNotFoundError:
+                current = None
+            if current != text:
+                print(f"gen-kms-shapes: {os.path.relpath(path, REPO_ROOT)} is stale; "
+                      "run python3 scripts/gen-kms-shapes.py", file=sys.stderr)
+                stale = 1
+        return stale
+    for path, text in files.items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
     return 0
 
 

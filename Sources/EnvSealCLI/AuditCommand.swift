@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import KeyServer
+import KeyStoreFolder
 import KeyService
 import KeyStoreSQLite
 

@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import KMSClient
 import KMSWire
-import KeyServer
 import KeyService
+import KeyStoreFolder
 import KeyStoreSQLite
 import SealedDotenv
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import KeyServer
 import KeyService
+import KeyStoreFolder
 import KeyStoreSQLite
 import SodiumKit
 

@@ -5,6 +5,7 @@ import Hummingbird
 import KMSClient
 import KeyServer
 import KeyService
+import KeyStoreFolder
 import KeyStoreSQLite
 import Logging
 import Metrics

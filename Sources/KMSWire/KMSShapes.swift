@@ -19,6 +19,83 @@ public enum KMS {}
 
 // MARK: - Operations
 
+/// An AWS KMS operation that envseal serves, named as in the `X-Amz-Target` header
+/// (`TrentService.<Name>`).
+///
+/// The cases, the request and response types, and the exceptions the model lists for each
+/// operation (``requestType``, ``responseType``, ``modeledErrors``) are generated from
+/// scripts/gen-kms-shapes.py's operation list.
+public enum KMSOperation: String, Sendable, CaseIterable {
+    /// `CreateKey`: creates a KMS key.
+    case createKey = "CreateKey"
+    /// `DescribeKey`: returns a key's metadata.
+    case describeKey = "DescribeKey"
+    /// `ListKeys`: lists the keys of the account and Region.
+    case listKeys = "ListKeys"
+    /// `UpdateKeyDescription`: replaces a key's description.
+    case updateKeyDescription = "UpdateKeyDescription"
+    /// `EnableKey`: enables a key.
+    case enableKey = "EnableKey"
+    /// `DisableKey`: disables a key.
+    case disableKey = "DisableKey"
+    /// `ScheduleKeyDeletion`: schedules a key's deletion after a waiting period.
+    case scheduleKeyDeletion = "ScheduleKeyDeletion"
+    /// `CancelKeyDeletion`: cancels a scheduled deletion.
+    case cancelKeyDeletion = "CancelKeyDeletion"
+    /// `CreateAlias`: creates an alias for a key.
+    case createAlias = "CreateAlias"
+    /// `UpdateAlias`: points an alias at another key.
+    case updateAlias = "UpdateAlias"
+    /// `DeleteAlias`: deletes an alias.
+    case deleteAlias = "DeleteAlias"
+    /// `ListAliases`: lists aliases, optionally of one key.
+    case listAliases = "ListAliases"
+    /// `Encrypt`: encrypts up to 4,096 bytes under a key.
+    case encrypt = "Encrypt"
+    /// `Decrypt`: decrypts a ciphertext blob.
+    case decrypt = "Decrypt"
+    /// `ReEncrypt`: decrypts and re-encrypts under another key, server-side.
+    case reEncrypt = "ReEncrypt"
+    /// `GenerateDataKey`: returns a data key in plaintext and encrypted under a key.
+    case generateDataKey = "GenerateDataKey"
+    /// `GenerateDataKeyWithoutPlaintext`: returns a data key encrypted under a key only.
+    case generateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext"
+    /// `GenerateRandom`: returns random bytes.
+    case generateRandom = "GenerateRandom"
+    /// `EnableKeyRotation`: turns on automatic rotation.
+    case enableKeyRotation = "EnableKeyRotation"
+    /// `DisableKeyRotation`: turns off automatic rotation.
+    case disableKeyRotation = "DisableKeyRotation"
+    /// `GetKeyRotationStatus`: tells whether automatic rotation is on, and its period.
+    case getKeyRotationStatus = "GetKeyRotationStatus"
+    /// `RotateKeyOnDemand`: rotates a key's material now.
+    case rotateKeyOnDemand = "RotateKeyOnDemand"
+    /// `ListKeyRotations`: lists the completed rotations of a key.
+    case listKeyRotations = "ListKeyRotations"
+    /// `GetKeyPolicy`: returns a key policy.
+    case getKeyPolicy = "GetKeyPolicy"
+    /// `PutKeyPolicy`: replaces a key policy.
+    case putKeyPolicy = "PutKeyPolicy"
+    /// `ListKeyPolicies`: lists the names of a key's policies (always `default`).
+    case listKeyPolicies = "ListKeyPolicies"
+    /// `CreateGrant`: adds a grant to a key.
+    case createGrant = "CreateGrant"
+    /// `ListGrants`: lists the grants of a key.
+    case listGrants = "ListGrants"
+    /// `ListRetirableGrants`: lists the grants a principal may retire.
+    case listRetirableGrants = "ListRetirableGrants"
+    /// `RetireGrant`: retires a grant (by its retiring or grantee principal).
+    case retireGrant = "RetireGrant"
+    /// `RevokeGrant`: revokes a grant (by a key administrator).
+    case revokeGrant = "RevokeGrant"
+    /// `TagResource`: adds or replaces tags on a key.
+    case tagResource = "TagResource"
+    /// `UntagResource`: removes tags from a key.
+    case untagResource = "UntagResource"
+    /// `ListResourceTags`: lists the tags of a key.
+    case listResourceTags = "ListResourceTags"
+}
+
 extension KMSOperation {
     /// The request structure the operation's JSON body decodes to.
     public var requestType: any KMSRequest.Type {

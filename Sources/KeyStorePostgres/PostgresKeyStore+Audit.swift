@@ -22,12 +22,7 @@ extension PostgresKeyStore {
                 guard record.sequence == expected else {
                     throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")
                 }
-                let context: String?
-                do {
-                    context = try StoredJSON.encodeIfPresent(record.encryptionContext)
-                } catch {
-                    throw KeyStoreError(.unavailable, "audit record \(record.sequence) cannot be encoded")
-                }
+                let context = try record.storedContext()
                 try await connection.query(
                     """
                     INSERT INTO audit (\(unescaped: AuditRecord.columns)) VALUES (

@@ -82,16 +82,7 @@ extension PostgresKeyStore {
     // MARK: - Grants
 
     public func insertGrant(_ grant: GrantRecord) async throws {
-        let operations: String
-        let subset: String?
-        let equals: String?
-        do {
-            operations = try StoredJSON.encode(grant.operations)
-            subset = try StoredJSON.encodeIfPresent(grant.encryptionContextSubset)
-            equals = try StoredJSON.encodeIfPresent(grant.encryptionContextEquals)
-        } catch {
-            throw KeyStoreError(.unavailable, "grant \(grant.id) cannot be encoded")
-        }
+        let (operations, subset, equals) = try grant.storedJSON()
         try await transaction(conflict: "grant exists") { connection, logger in
             _ = try await connection.query(
                 """

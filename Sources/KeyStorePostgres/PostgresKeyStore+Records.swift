@@ -3,16 +3,8 @@ import KeyService
 import Logging
 import PostgresNIO
 
-// How each record maps to its row: the same columns and stored forms as the SQLite store, so
-// the two schemas read alike and a store can be copied from one to the other.
-
-extension Date {
-    /// The stored form: seconds since 2001-01-01, the `Double` the `Date` holds, so it is exact.
-    var storedValue: Double { timeIntervalSinceReferenceDate }
-}
-
-/// A stored value outside its type's range (an id that is no UUID, an unknown enum case).
-private struct InvalidStoredValue: Error {}
+// How each record maps to its row; the columns and stored forms are KeyService's (StoredColumns.swift),
+// shared with the SQLite store.
 
 /// The cells of one row, by column name.
 struct StoredRow {
@@ -23,11 +15,7 @@ struct StoredRow {
     /// Decodes a record from `row`; any failure becomes an ``UnreadableRecord`` of `table`, so no
     /// error message ever carries a stored value.
     static func decode<Record>(_ row: PostgresRow, table: String, _ decode: (StoredRow) throws -> Record) throws -> Record {
-        do {
-            return try decode(StoredRow(row))
-        } catch {
-            throw UnreadableRecord(table: table)
-        }
+        try UnreadableRecord.reading(table: table) { try decode(StoredRow(row)) }
     }
 
     func string(_ column: String) throws -> String { try cells[column].decode(String.self) }
@@ -61,45 +49,7 @@ struct StoredRow {
     }
 }
 
-/// The JSON text of the columns holding lists and maps: sorted keys, so equal values give equal
-/// text.
-enum StoredJSON {
-    static func encode(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<Value: Decodable>(_ type: Value.Type, from text: String) throws -> Value {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-
-    static func encodeIfPresent(_ value: (some Encodable)?) throws -> String? {
-        guard let value else { return nil }
-        return try encode(value)
-    }
-
-    static func decodeIfPresent<Value: Decodable>(_ type: Value.Type, from text: String?) throws -> Value? {
-        try text.map { try decode(type, from: $0) }
-    }
-}
-
 extension KeyRecord {
-    static let columns = """
-        id, state, deletion_date, rotation_enabled, next_rotation_date, arn, account, description, \
-        created_at, created_by, deletion_scheduled_by, deleted_at, deleted_by, rotation_period_days, \
-        on_demand_rotation_count, current_version, tags, policy
-        """
-
-    /// The tags' stored JSON.
-    func storedTags() throws -> String {
-        do {
-            return try StoredJSON.encode(tags)
-        } catch {
-            throw KeyStoreError(.unavailable, "the tags of key \(id) cannot be encoded")
-        }
-    }
-
     init(row: PostgresRow) throws {
         self = try StoredRow.decode(row, table: "keys") { row in
             var key = KeyRecord(
@@ -115,16 +65,13 @@ extension KeyRecord {
             key.rotationPeriodDays = try row.optionalInt("rotation_period_days")
             key.nextRotationDate = try row.optionalDate("next_rotation_date")
             key.onDemandRotationCount = Int(try row.int64("on_demand_rotation_count"))
-            let tags = try row.string("tags")
-            key.tags = tags == "[]" ? [] : try StoredJSON.decode([KeyTag].self, from: tags)
+            key.tags = try StoredJSON.tags(from: try row.string("tags"))
             return key
         }
     }
 }
 
 extension KeyVersionRecord {
-    static let columns = "key_id, version, wrapped_material, material_id, created_at, rotation_type"
-
     init(row: PostgresRow) throws {
         self = try StoredRow.decode(row, table: "key_versions") { row in
             KeyVersionRecord(
@@ -136,8 +83,6 @@ extension KeyVersionRecord {
 }
 
 extension AliasRecord {
-    static let columns = "name, key_id, created_at, updated_at"
-
     init(row: PostgresRow) throws {
         self = try StoredRow.decode(row, table: "aliases") { row in
             AliasRecord(
@@ -148,13 +93,6 @@ extension AliasRecord {
 }
 
 extension GrantRecord {
-    /// Every column but `position`, which the database numbers.
-    static let columns = """
-        id, token, key_id, name, grantee_principal, retiring_principal, operations, \
-        encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by, \
-        grantee_principal_id, retiring_principal_id
-        """
-
     init(row: PostgresRow) throws {
         self = try StoredRow.decode(row, table: "grants") { row in
             GrantRecord(
@@ -174,8 +112,6 @@ extension GrantRecord {
 }
 
 extension PrincipalRecord {
-    static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled, unique_id, identity_policy"
-
     init(row: PostgresRow) throws {
         self = try StoredRow.decode(row, table: "principals") { row in
             PrincipalRecord(
@@ -188,11 +124,6 @@ extension PrincipalRecord {
 }
 
 extension AuditRecord {
-    static let columns = """
-        sequence, time, principal, operation, key_arn, encryption_context, outcome, request_id, \
-        previous_hash, hash
-        """
-
     init(row: PostgresRow) throws {
         self = try StoredRow.decode(row, table: "audit") { row in
             AuditRecord(

@@ -232,13 +232,6 @@ struct StatementFailure: Error {
     let error: any Error
 }
 
-/// A row the store cannot turn back into a record: changed by something else, or damaged.
-/// Reported as `.unavailable` naming the table, never the row's contents.
-struct UnreadableRecord: Error {
-    /// The table holding the row.
-    let table: String
-}
-
 /// Whether a store call's wait for a connection ended with the connection or with giving up: the
 /// first to settle it wins (see `PostgresKeyStore.withConnection`).
 private final class ConnectionLease: Sendable {

@@ -2,13 +2,6 @@ import Foundation
 import GRDB
 import KeyService
 
-/// A row the store cannot turn back into a record: the file was changed by something else, or
-/// damaged. Reported as `.unavailable` naming the table, never the row's contents.
-struct UnreadableRecord: Error {
-    /// The table holding the row.
-    let table: String
-}
-
 extension SQLiteKeyStore {
     /// Runs `body` in a read transaction (a consistent snapshot), translating errors.
     ///

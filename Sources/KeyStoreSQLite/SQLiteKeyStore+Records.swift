@@ -6,23 +6,11 @@ import KeyService
 // defaults, which would store a `UUID` as a 16-byte blob (breaking the protocol's uuidString
 // order) and a `Date` as millisecond text (breaking `==` after a round trip).
 
-extension Date {
-    /// The stored form: seconds since 2001-01-01, the `Double` the `Date` holds, so it is exact.
-    var storedValue: Double { timeIntervalSinceReferenceDate }
-}
-
-/// A stored value outside its type's range (an id that is no UUID, an unknown enum case).
-private struct InvalidStoredValue: Error {}
-
 extension Row {
     /// Decodes a record from this row; any failure becomes an ``UnreadableRecord`` of `table`,
     /// so no error message ever carries a stored value.
     func decodeRecord<Record>(table: String, _ decode: (Row) throws -> Record) throws -> Record {
-        do {
-            return try decode(self)
-        } catch {
-            throw UnreadableRecord(table: table)
-        }
+        try UnreadableRecord.reading(table: table) { try decode(self) }
     }
 
     fileprivate func uuid(_ column: String) throws -> UUID {
@@ -53,44 +41,10 @@ extension Row {
     }
 }
 
-/// The JSON text of the columns holding lists and maps: sorted keys, so equal values give equal
-/// text.
-enum StoredJSON {
-    static func encode(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<Value: Decodable>(_ type: Value.Type, from text: String) throws -> Value {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
-    }
-
-    static func encodeIfPresent(_ value: (some Encodable)?) throws -> String? {
-        guard let value else { return nil }
-        return try encode(value)
-    }
-
-    static func decodeIfPresent<Value: Decodable>(_ type: Value.Type, from text: String?) throws -> Value? {
-        try text.map { try decode(type, from: $0) }
-    }
-}
-
 extension KeyRecord {
-    static let columns = """
-        id, state, deletion_date, rotation_enabled, next_rotation_date, arn, account, description, \
-        created_at, created_by, deletion_scheduled_by, deleted_at, deleted_by, rotation_period_days, \
-        on_demand_rotation_count, current_version, tags, policy
-        """
-
     /// The row, in ``columns`` order, under `storedID` (the row's id, normally `id`).
     func rowArguments(storedAs storedID: UUID) throws -> StatementArguments {
-        let tags: String
-        do {
-            tags = try StoredJSON.encode(self.tags)
-        } catch {
-            throw KeyStoreError(.unavailable, "the tags of key \(id) cannot be encoded")
-        }
+        let tags = try storedTags()
         return [
             storedID.uuidString, state.rawValue, deletionDate?.storedValue, rotationEnabled, nextRotationDate?.storedValue,
             arn, account, description, createdAt.storedValue, createdBy, deletionScheduledBy, deletedAt?.storedValue,
@@ -118,17 +72,13 @@ extension KeyRecord {
             key.rotationPeriodDays = try row.decode(Int?.self, forColumn: "rotation_period_days")
             key.nextRotationDate = try row.optionalDate("next_rotation_date")
             key.onDemandRotationCount = try row.decode(Int.self, forColumn: "on_demand_rotation_count")
-            let tags = try row.decode(String.self, forColumn: "tags")
-            // Most keys have no tags: skip the decoder for them.
-            key.tags = tags == "[]" ? [] : try StoredJSON.decode([KeyTag].self, from: tags)
+            key.tags = try StoredJSON.tags(from: try row.decode(String.self, forColumn: "tags"))
             return key
         }
     }
 }
 
 extension KeyVersionRecord {
-    static let columns = "key_id, version, wrapped_material, material_id, created_at, rotation_type"
-
     var rowArguments: StatementArguments {
         [keyID.uuidString, version, Data(wrappedMaterial), materialID, createdAt.storedValue, rotationType.rawValue]
     }
@@ -147,8 +97,6 @@ extension KeyVersionRecord {
 }
 
 extension AliasRecord {
-    static let columns = "name, key_id, created_at, updated_at"
-
     var rowArguments: StatementArguments {
         [name, keyID.uuidString, createdAt.storedValue, updatedAt.storedValue]
     }
@@ -165,24 +113,8 @@ extension AliasRecord {
 }
 
 extension GrantRecord {
-    /// Every column but `position`, which the insert computes.
-    static let columns = """
-        id, token, key_id, name, grantee_principal, retiring_principal, operations, \
-        encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by, \
-        grantee_principal_id, retiring_principal_id
-        """
-
     func rowArguments() throws -> StatementArguments {
-        let operations: String
-        let subset: String?
-        let equals: String?
-        do {
-            operations = try StoredJSON.encode(self.operations)
-            subset = try StoredJSON.encodeIfPresent(encryptionContextSubset)
-            equals = try StoredJSON.encodeIfPresent(encryptionContextEquals)
-        } catch {
-            throw KeyStoreError(.unavailable, "grant \(id) cannot be encoded")
-        }
+        let (operations, subset, equals) = try storedJSON()
         return [
             id, token, keyID.uuidString, name, granteePrincipal, retiringPrincipal, operations,
             subset, equals, issuingAccount, createdAt.storedValue, createdBy, granteePrincipalID, retiringPrincipalID,
@@ -213,8 +145,6 @@ extension GrantRecord {
 }
 
 extension PrincipalRecord {
-    static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled, unique_id, identity_policy"
-
     var rowArguments: StatementArguments {
         [accessKeyID, name, arn, account, Data(wrappedSecret), createdAt.storedValue, isAdmin, isEnabled, uniqueID, identityPolicy]
     }
@@ -237,18 +167,8 @@ extension PrincipalRecord {
 }
 
 extension AuditRecord {
-    static let columns = """
-        sequence, time, principal, operation, key_arn, encryption_context, outcome, request_id, \
-        previous_hash, hash
-        """
-
     func rowArguments() throws -> StatementArguments {
-        let context: String?
-        do {
-            context = try StoredJSON.encodeIfPresent(encryptionContext)
-        } catch {
-            throw KeyStoreError(.unavailable, "audit record \(sequence) cannot be encoded")
-        }
+        let context = try storedContext()
         return [
             sequence, time.storedValue, principal, operation, keyARN, context, outcome, requestID,
             Data(previousHash), Data(hash),

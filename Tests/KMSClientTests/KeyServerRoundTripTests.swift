@@ -4,6 +4,7 @@ import KMSClient
 import KMSWire
 import KeyServer
 import KeyService
+import KeyStoreFolder
 import Logging
 import Prometheus
 import SodiumKit

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import KMSWire
 @testable import KeyServer
 import KeyService
+import KeyStoreFolder
 import Logging
 import NIOCore
 import Prometheus

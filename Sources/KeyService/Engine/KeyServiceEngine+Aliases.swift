@@ -4,13 +4,14 @@ import KMSWire
 extension KeyServiceEngine {
     /// CreateAlias: `alias/<name>` for a key (id or ARN). Needs kms:CreateAlias on the key.
     public func createAlias(_ request: KMS.CreateAliasRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
-        try await audited(.createAlias, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            try Self.checkAliasName(request.aliasName)
-            let key = try await resolveKey(request.targetKeyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "CreateAlias", key: key)
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+        try await withKey(
+            .createAlias, keyID: request.targetKeyId, allowAlias: false, by: principal, requestID: requestID,
+            validate: { () throws(KMSError) in
+                try request.validate()
+                try Self.checkAliasName(request.aliasName)
+            },
+            state: .notPendingDeletion
+        ) { (key, _) async throws(KMSError) in
             let when = now
             do throws(KMSError) {
                 try await storeCall { try await store.insertAlias(AliasRecord(name: request.aliasName, keyID: key.id, createdAt: when, updatedAt: when)) }
@@ -28,11 +29,10 @@ extension KeyServiceEngine {
             guard let alias = try await storeCall({ try await store.alias(named: request.aliasName) }) else {
                 throw KMSError.notFound("Alias \(aliasARN(request.aliasName)) is not found.")
             }
-            let key = try await resolveKey(request.targetKeyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "UpdateAlias", key: key)
+            let key = try await openKey(KeyAction(.updateAlias), request.targetKeyId, allowAlias: false, by: principal, note: &note)
+            // The alias's old key must allow the move too; its state is checked after both.
             if let old = try await storeCall({ try await store.key(id: alias.keyID) }), old.state != .deleted {
-                try await authorize(principal, "UpdateAlias", key: old)
+                try await authorize(principal, KeyAction(.updateAlias), key: old)
             }
             guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
             let when = now
@@ -50,7 +50,7 @@ extension KeyServiceEngine {
             }
             if let key = try await storeCall({ try await store.key(id: alias.keyID) }), key.state != .deleted {
                 note.keyARN = key.arn
-                try await authorize(principal, "DeleteAlias", key: key)
+                try await authorize(principal, KeyAction(.deleteAlias), key: key)
             }
             _ = try await storeCall { try await store.deleteAlias(named: request.aliasName) }
         }

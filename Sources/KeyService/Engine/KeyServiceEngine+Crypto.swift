@@ -10,12 +10,9 @@ extension KeyServiceEngine {
             try request.validate()
             try Self.requireSymmetric(request.encryptionAlgorithm)
             let context = try Self.context(request.encryptionContext)
-            let key = try await resolveKey(request.keyId)
-            note.keyARN = key.arn
-            try await authorize(principal, "Encrypt", key: key, context: request.encryptionContext, grantTokens: request.grantTokens,
-                                conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId))
-            try requireEnabled(key)
-            try Self.dryRun(request.dryRun)
+            let key = try await openKey(
+                KeyAction(.encrypt), request.keyId, by: principal, note: &note, context: request.encryptionContext, grantTokens: request.grantTokens,
+                conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId), state: .enabled, dryRun: request.dryRun)
             // The plaintext arrived in a request body: sealing it from there adds no copy.
             let (blob, _) = try await seal(key: key, context: context) { material, id, version, context throws(FormatError) in
                 try Self.withBytes(request.plaintext) { (bytes) throws(FormatError) in
@@ -37,7 +34,7 @@ extension KeyServiceEngine {
                 throw KMSError.validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
             }
             let opening = try await authorizeOpening(
-                ciphertext, context: request.encryptionContext, keyId: request.keyId, action: "Decrypt",
+                ciphertext, context: request.encryptionContext, keyId: request.keyId, action: KeyAction(.decrypt),
                 principal: principal, grantTokens: request.grantTokens, dryRun: request.dryRun,
                 conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId), note: &note)
             // The plaintext goes straight into the response: no guarded copy on the way.
@@ -65,11 +62,12 @@ extension KeyServiceEngine {
             let destination = try await resolveKey(request.destinationKeyId)
             // kms:ReEncryptOnSameKey; a blob that does not parse is refused by authorizeOpening below.
             let sameKey = ["kms:ReEncryptOnSameKey": [(try? CiphertextBlob(parsing: ciphertext))?.keyID == destination.id ? "true" : "false"]]
-            try await authorize(principal, "ReEncryptTo", key: destination, context: request.destinationEncryptionContext, grantTokens: request.grantTokens,
+            // Not openKey: the audit record names the destination only once the source is open.
+            try await authorize(principal, .reEncryptTo, key: destination, context: request.destinationEncryptionContext, grantTokens: request.grantTokens,
                                 conditionKeys: Self.cryptoConditionKeys(keyReference: request.destinationKeyId).merging(sameKey) { lhs, _ in lhs })
             try requireEnabled(destination)
             let opening = try await authorizeOpening(
-                ciphertext, context: request.sourceEncryptionContext, keyId: request.sourceKeyId, action: "ReEncryptFrom",
+                ciphertext, context: request.sourceEncryptionContext, keyId: request.sourceKeyId, action: .reEncryptFrom,
                 principal: principal, grantTokens: request.grantTokens, dryRun: request.dryRun,
                 conditionKeys: Self.cryptoConditionKeys(keyReference: request.sourceKeyId).merging(sameKey) { lhs, _ in lhs }, note: &note)
             // This plaintext never leaves the service: it stays in guarded memory.
@@ -95,12 +93,10 @@ extension KeyServiceEngine {
             guard request.recipient == nil else { throw KMSError.unsupportedOperation("envseal does not support Nitro Enclave recipients") }
             let count = try Self.dataKeyLength(keySpec: request.keySpec, numberOfBytes: request.numberOfBytes)
             let context = try Self.context(request.encryptionContext)
-            let key = try await resolveKey(request.keyId)
-            note.keyARN = key.arn
-            try await authorize(principal, "GenerateDataKey", key: key, context: request.encryptionContext, grantTokens: request.grantTokens,
-                                conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId))
-            try requireEnabled(key)
-            try Self.dryRun(request.dryRun)
+            let key = try await openKey(
+                KeyAction(.generateDataKey), request.keyId, by: principal, note: &note, context: request.encryptionContext,
+                grantTokens: request.grantTokens, conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId),
+                state: .enabled, dryRun: request.dryRun)
             // The data key's plaintext goes out in the response, so it is made where it is sent from.
             let plaintext = Data(SecureRandom.bytes(count: count))
             let (blob, materialID) = try await seal(key: key, context: context) { material, id, version, context throws(FormatError) in
@@ -120,12 +116,10 @@ extension KeyServiceEngine {
             try request.validate()
             let count = try Self.dataKeyLength(keySpec: request.keySpec, numberOfBytes: request.numberOfBytes)
             let context = try Self.context(request.encryptionContext)
-            let key = try await resolveKey(request.keyId)
-            note.keyARN = key.arn
-            try await authorize(principal, "GenerateDataKeyWithoutPlaintext", key: key, context: request.encryptionContext, grantTokens: request.grantTokens,
-                                conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId))
-            try requireEnabled(key)
-            try Self.dryRun(request.dryRun)
+            let key = try await openKey(
+                KeyAction(.generateDataKeyWithoutPlaintext), request.keyId, by: principal, note: &note, context: request.encryptionContext,
+                grantTokens: request.grantTokens, conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId),
+                state: .enabled, dryRun: request.dryRun)
             let plaintext = try Self.random(count)
             let (blob, materialID) = try await seal(key: key, context: context) { material, id, version, context throws(FormatError) in
                 try CiphertextBlob.seal(plaintext, key: material, keyID: id, keyVersion: version, context: context)
@@ -183,7 +177,7 @@ extension KeyServiceEngine {
 
     /// Parses a blob, finds and authorizes its key, and fetches the material; opening comes after.
     func authorizeOpening(
-        _ ciphertext: Data, context: [String: String]?, keyId: String?, action: String, principal: Principal,
+        _ ciphertext: Data, context: [String: String]?, keyId: String?, action: KeyAction, principal: Principal,
         grantTokens: [String]?, dryRun: Bool?, conditionKeys: [String: [String]], note: inout AuditNote
     ) async throws(KMSError) -> Opening {
         let encryptionContext = try Self.context(context)

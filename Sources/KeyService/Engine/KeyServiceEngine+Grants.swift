@@ -7,27 +7,26 @@ extension KeyServiceEngine {
     /// CreateGrant: lets a principal use the key for some operations, perhaps only with some
     /// encryption context. A grant with the same name and parameters is returned again.
     public func createGrant(_ request: KMS.CreateGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateGrantResponse {
-        try await audited(.createGrant, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            guard !request.operations.isEmpty else {
-                throw KMSError.validation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
-            }
-            let operations = request.operations.map(\.rawValue)
-            if request.constraints != nil, operations.contains(where: { !Self.constrainableOperations.contains($0) }) {
-                throw KMSError.validation("encryption context constraints are allowed only in grants for cryptographic operations and CreateGrant")
-            }
-            let equals = request.constraints?.encryptionContextEquals
-            let subset = request.constraints?.encryptionContextSubset
-            // The new grant's constraint is the context this CreateGrant is authorized with (AWS's
-            // kms:EncryptionContext:… for CreateGrant), so a constrained CreateGrant grant admits
-            // only grants whose constraint satisfies it; a grant-authorized call is also capped.
-            try await authorize(
-                principal, "CreateGrant", key: key, context: equals ?? subset, grantTokens: request.grantTokens,
-                conditionKeys: Self.grantConditionKeys(request), grantLimit: { parent in parent.excess(operations: operations, equals: equals, subset: subset) })
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
-            try Self.dryRun(request.dryRun)
+        let operations = request.operations.map(\.rawValue)
+        let equals = request.constraints?.encryptionContextEquals
+        let subset = request.constraints?.encryptionContextSubset
+        // The new grant's constraint is the context this CreateGrant is authorized with (AWS's
+        // kms:EncryptionContext:… for CreateGrant), so a constrained CreateGrant grant admits
+        // only grants whose constraint satisfies it; a grant-authorized call is also capped.
+        return try await withKey(
+            .createGrant, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID, validate: request.validate,
+            context: equals ?? subset, grantTokens: request.grantTokens, conditionKeys: Self.grantConditionKeys(request),
+            grantLimit: { parent in parent.excess(operations: operations, equals: equals, subset: subset) },
+            check: { (_) throws(KMSError) in
+                guard !operations.isEmpty else {
+                    throw KMSError.validation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
+                }
+                if request.constraints != nil, operations.contains(where: { !Self.constrainableOperations.contains($0) }) {
+                    throw KMSError.validation("encryption context constraints are allowed only in grants for cryptographic operations and CreateGrant")
+                }
+            },
+            state: .notPendingDeletion, dryRun: request.dryRun
+        ) { (key, _) async throws(KMSError) in
             let granteeID = try await uniqueID(of: request.granteePrincipal)
             var retiringID: String?
             if let retiring = request.retiringPrincipal { retiringID = try await uniqueID(of: retiring) }
@@ -55,11 +54,8 @@ extension KeyServiceEngine {
 
     /// ListGrants: a key's grants, optionally one id or one grantee; paginated.
     public func listGrants(_ request: KMS.ListGrantsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListGrantsResponse {
-        try await audited(.listGrants, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "ListGrants", key: key, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]])
+        try await withKey(.listGrants, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+                          validate: request.validate, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]]) { (key, _) async throws(KMSError) in
             var grants = try await storeCall { try await store.grants(keyID: key.id) }
             if let id = request.grantId { grants = grants.filter { $0.id == id } }
             if let grantee = request.granteePrincipal { grants = grants.filter { $0.granteePrincipal == grantee } }
@@ -108,10 +104,10 @@ extension KeyServiceEngine {
                 throw KMSError.notFound("the grant's key does not exist")
             }
             note.keyARN = key.arn
-            let mayRetire = grant.isRetirable(by: principal) || (grant.isGranted(to: principal) && grant.operations.contains("RetireGrant"))
+            let mayRetire = grant.isRetirable(by: principal) || (grant.isGranted(to: principal) && grant.operations.contains(KeyAction(.retireGrant).name))
             if !mayRetire {
                 try await authorize(
-                    principal, "RetireGrant", key: key, context: grant.encryptionContextEquals ?? grant.encryptionContextSubset,
+                    principal, KeyAction(.retireGrant), key: key, context: grant.encryptionContextEquals ?? grant.encryptionContextSubset,
                     conditionKeys: ["kms:GrantConstraintType": Self.constraintTypes(equals: grant.encryptionContextEquals, subset: grant.encryptionContextSubset)])
             }
             try Self.dryRun(request.dryRun)
@@ -121,12 +117,9 @@ extension KeyServiceEngine {
 
     /// RevokeGrant: needs kms:RevokeGrant on the key.
     public func revokeGrant(_ request: KMS.RevokeGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
-        try await audited(.revokeGrant, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "RevokeGrant", key: key, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]])
-            try Self.dryRun(request.dryRun)
+        try await withKey(.revokeGrant, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+                          validate: request.validate, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]],
+                          dryRun: request.dryRun) { (key, _) async throws(KMSError) in
             guard try await storeCall({ try await store.grants(keyID: key.id) }).contains(where: { $0.id == request.grantId }) else {
                 throw KMSError.notFound("Grant \(request.grantId) does not exist on \(key.arn)")
             }

@@ -11,7 +11,7 @@ extension KeyServiceEngine {
     public func createKey(_ request: KMS.CreateKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateKeyResponse {
         try await audited(.createKey, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
-            try requireAdmin(principal, "CreateKey")
+            try requireAdmin(principal, .createKey)
             if let spec = request.keySpec ?? request.customerMasterKeySpec.map({ KMS.KeySpec(rawValue: $0.rawValue) }), spec != .symmetricDefault {
                 throw KMSError.unsupportedOperation("envseal supports SYMMETRIC_DEFAULT keys only, not \(spec.rawValue)")
             }
@@ -48,11 +48,10 @@ extension KeyServiceEngine {
 
     /// DescribeKey: the key's metadata. Takes aliases.
     public func describeKey(_ request: KMS.DescribeKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.DescribeKeyResponse {
-        try await audited(.describeKey, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId)
-            note.keyARN = key.arn
-            try await authorize(principal, "DescribeKey", key: key, grantTokens: request.grantTokens, conditionKeys: Self.requestAlias(request.keyId))
+        try await withKey(
+            .describeKey, keyID: request.keyId, by: principal, requestID: requestID, validate: request.validate,
+            grantTokens: request.grantTokens, conditionKeys: Self.requestAlias(request.keyId)
+        ) { (key, _) async throws(KMSError) in
             let current = try? await material(key, version: key.currentVersion).materialID
             return KMS.DescribeKeyResponse(keyMetadata: metadata(key, materialID: current))
         }
@@ -168,11 +167,8 @@ extension KeyServiceEngine {
 
     /// ListResourceTags, paginated.
     public func listResourceTags(_ request: KMS.ListResourceTagsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListResourceTagsResponse {
-        try await audited(.listResourceTags, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "ListResourceTags", key: key)
+        try await withKey(.listResourceTags, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+                          validate: request.validate) { (key, _) async throws(KMSError) in
             let (page, next) = try page(key.tags, marker: request.marker, limit: Self.limit(request.limit, default: 50), operation: .listResourceTags)
             return KMS.ListResourceTagsResponse(tags: page.map { KMS.Tag(tagKey: $0.key, tagValue: $0.value) }, nextMarker: next, truncated: next != nil)
         }
@@ -187,11 +183,8 @@ extension KeyServiceEngine {
         validate: () throws(KMSError) -> Void, conditionKeys: [String: [String]] = [:],
         _ change: @escaping @Sendable (inout KeyRecord) throws(KMSError) -> Void
     ) async throws(KMSError) -> KeyRecord {
-        try await audited(operation, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try validate()
-            let key = try await resolveKey(reference, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, operation.rawValue, key: key, conditionKeys: conditionKeys)
+        try await withKey(operation, keyID: reference, allowAlias: false, by: principal, requestID: requestID,
+                          validate: validate, conditionKeys: conditionKeys) { (key, _) async throws(KMSError) in
             defer { forgetKey(key.id) }
             return try await storeCall {
                 try await store.updateKey(id: key.id) { record in

@@ -4,11 +4,8 @@ import KMSWire
 extension KeyServiceEngine {
     /// GetKeyPolicy: the key's only policy, named `default`.
     public func getKeyPolicy(_ request: KMS.GetKeyPolicyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyPolicyResponse {
-        try await audited(.getKeyPolicy, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "GetKeyPolicy", key: key)
+        try await withKey(.getKeyPolicy, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+                          validate: request.validate) { (key, _) async throws(KMSError) in
             try Self.requireDefaultPolicyName(request.policyName)
             return KMS.GetKeyPolicyResponse(policy: key.policy, policyName: "default")
         }
@@ -17,13 +14,15 @@ extension KeyServiceEngine {
     /// PutKeyPolicy: replaces the policy, refusing one that would lock the caller out unless
     /// BypassPolicyLockoutSafetyCheck is set (as AWS does).
     public func putKeyPolicy(_ request: KMS.PutKeyPolicyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
-        try await audited(.putKeyPolicy, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            try Self.requireDefaultPolicyName(request.policyName)
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            let bypass = request.bypassPolicyLockoutSafetyCheck ?? false
-            try await authorize(principal, "PutKeyPolicy", key: key, conditionKeys: ["kms:BypassPolicyLockoutSafetyCheck": [bypass ? "true" : "false"]])
+        let bypass = request.bypassPolicyLockoutSafetyCheck ?? false
+        try await withKey(
+            .putKeyPolicy, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+            validate: { () throws(KMSError) in
+                try request.validate()
+                try Self.requireDefaultPolicyName(request.policyName)
+            },
+            conditionKeys: ["kms:BypassPolicyLockoutSafetyCheck": [bypass ? "true" : "false"]]
+        ) { (key, _) async throws(KMSError) in
             let policy = try await checkNewPolicy(request.policy, keyARN: key.arn, keyID: key.id, principal: principal, bypass: bypass)
             defer { forgetKey(key.id) }
             _ = try await storeCall {
@@ -37,11 +36,8 @@ extension KeyServiceEngine {
 
     /// ListKeyPolicies: always `["default"]`.
     public func listKeyPolicies(_ request: KMS.ListKeyPoliciesRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeyPoliciesResponse {
-        try await audited(.listKeyPolicies, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "ListKeyPolicies", key: key)
+        try await withKey(.listKeyPolicies, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+                          validate: request.validate) { (key, _) async throws(KMSError) in
             return KMS.ListKeyPoliciesResponse(policyNames: ["default"], truncated: false)
         }
     }

@@ -35,11 +35,8 @@ extension KeyServiceEngine {
 
     /// GetKeyRotationStatus.
     public func getKeyRotationStatus(_ request: KMS.GetKeyRotationStatusRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyRotationStatusResponse {
-        try await audited(.getKeyRotationStatus, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "GetKeyRotationStatus", key: key)
+        try await withKey(.getKeyRotationStatus, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+                          validate: request.validate) { (key, _) async throws(KMSError) in
             return KMS.GetKeyRotationStatusResponse(
                 keyRotationEnabled: key.rotationEnabled, keyId: key.arn,
                 rotationPeriodInDays: key.rotationEnabled ? key.rotationPeriodDays : nil,
@@ -49,11 +46,8 @@ extension KeyServiceEngine {
 
     /// RotateKeyOnDemand: a new version now; at most 25 per key.
     public func rotateKeyOnDemand(_ request: KMS.RotateKeyOnDemandRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.RotateKeyOnDemandResponse {
-        try await audited(.rotateKeyOnDemand, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "RotateKeyOnDemand", key: key)
+        try await withKey(.rotateKeyOnDemand, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+                          validate: request.validate) { (key, _) async throws(KMSError) in
             try await rotate(key, type: .onDemand)
             return KMS.RotateKeyOnDemandResponse(keyId: key.arn)
         }
@@ -61,11 +55,8 @@ extension KeyServiceEngine {
 
     /// ListKeyRotations: the versions made by rotation (or every version with ALL_KEY_MATERIAL).
     public func listKeyRotations(_ request: KMS.ListKeyRotationsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeyRotationsResponse {
-        try await audited(.listKeyRotations, principal, requestID: requestID) { (note) async throws(KMSError) in
-            try request.validate()
-            let key = try await resolveKey(request.keyId, allowAlias: false)
-            note.keyARN = key.arn
-            try await authorize(principal, "ListKeyRotations", key: key)
+        try await withKey(.listKeyRotations, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
+                          validate: request.validate) { (key, _) async throws(KMSError) in
             let all = try await storeCall { try await store.versions(keyID: key.id) }
             let shown = request.includeKeyMaterial == .allKeyMaterial ? all : all.filter { $0.rotationType != .initial }
             let (page, next) = try page(shown, marker: request.marker, limit: Self.limit(request.limit), operation: .listKeyRotations)

@@ -128,6 +128,60 @@ public final class KeyServiceEngine: Sendable {
         return try result.get()
     }
 
+    /// What an operation requires of its key's state once the caller is authorized.
+    enum KeyStateRule {
+        /// Any state but deleted (metadata, policies, grants listed, tags).
+        case any
+        /// Enabled or disabled, not pending deletion (aliases, grants made).
+        case notPendingDeletion
+        /// Enabled only: cryptography (``requireEnabled(_:)``).
+        case enabled
+    }
+
+    /// Runs an operation on one key: validates the request, then opens the key with
+    /// ``openKey(_:_:allowAlias:by:note:context:grantTokens:conditionKeys:grantLimit:check:state:dryRun:)``
+    /// for `operation`'s own action, then runs `body`; audited whatever the outcome.
+    /// - Parameter validate: The request's checks that come before the key is looked up.
+    func withKey<T: Sendable>(
+        _ operation: KMSOperation, keyID reference: String, allowAlias: Bool = true, by principal: Principal, requestID: String?,
+        validate: () throws(KMSError) -> Void, context: [String: String]? = nil, grantTokens: [String]? = nil,
+        conditionKeys: [String: [String]] = [:], grantLimit: ((GrantRecord) -> String?)? = nil,
+        check: (KeyRecord) throws(KMSError) -> Void = { _ in }, state: KeyStateRule = .any, dryRun: Bool? = nil,
+        _ body: (KeyRecord, inout AuditNote) async throws(KMSError) -> T
+    ) async throws(KMSError) -> T {
+        try await audited(operation, principal, requestID: requestID) { (note) async throws(KMSError) in
+            try validate()
+            let key = try await openKey(
+                KeyAction(operation), reference, allowAlias: allowAlias, by: principal, note: &note, context: context,
+                grantTokens: grantTokens, conditionKeys: conditionKeys, grantLimit: grantLimit, check: check, state: state, dryRun: dryRun)
+            return try await body(key, &note)
+        }
+    }
+
+    /// Opens a key for an action, in the order AWS answers: resolves the key and notes its ARN
+    /// for the audit log, runs `check`, authorizes the action, checks the key's state, honours
+    /// DryRun. Nothing about the key's material is touched before authorization.
+    func openKey(
+        _ action: KeyAction, _ reference: String, allowAlias: Bool = true, by principal: Principal, note: inout AuditNote,
+        context: [String: String]? = nil, grantTokens: [String]? = nil, conditionKeys: [String: [String]] = [:],
+        grantLimit: ((GrantRecord) -> String?)? = nil, check: (KeyRecord) throws(KMSError) -> Void = { _ in },
+        state: KeyStateRule = .any, dryRun: Bool? = nil
+    ) async throws(KMSError) -> KeyRecord {
+        let key = try await resolveKey(reference, allowAlias: allowAlias)
+        note.keyARN = key.arn
+        try check(key)
+        try await authorize(principal, action, key: key, context: context, grantTokens: grantTokens,
+                            conditionKeys: conditionKeys, grantLimit: grantLimit)
+        switch state {
+        case .any: break
+        case .notPendingDeletion:
+            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+        case .enabled: try requireEnabled(key)
+        }
+        try Self.dryRun(dryRun)
+        return key
+    }
+
     /// Runs a store call, turning its errors into KMS errors.
     func storeCall<T>(_ body: () async throws -> T) async throws(KMSError) -> T {
         do {
@@ -282,13 +336,13 @@ public final class KeyServiceEngine: Sendable {
     ///   - grantLimit: For a call a grant may authorize only within limits (CreateGrant): why a
     ///     grant that allows the operation still cannot authorize this call, or `nil`.
     func authorize(
-        _ principal: Principal, _ action: String, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil,
+        _ principal: Principal, _ action: KeyAction, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil,
         conditionKeys: [String: [String]] = [:], grantLimit: ((GrantRecord) -> String?)? = nil
     ) async throws(KMSError) {
         let policy = try cachedPolicy(key.policy, keyARN: key.arn)
         let base = try await baseConditionKeys(principal, keyID: key.id, policy: policy)
         let request = AuthorizationRequest(
-            principalARN: principal.arn, principalAccount: principal.account, action: "kms:\(action)",
+            principalARN: principal.arn, principalAccount: principal.account, action: "kms:\(action.name)",
             resourceARN: key.arn, encryptionContext: context,
             extraConditionKeys: base.merging(conditionKeys) { _, operation in operation })
         var grants: [GrantRecord]?
@@ -308,20 +362,20 @@ public final class KeyServiceEngine: Sendable {
             let candidates: [GrantRecord]
             if let grants { candidates = grants } else { candidates = try await storeCall { try await store.grants(keyID: key.id) } }
             var refusal: String?
-            for grant in candidates where grant.isGranted(to: principal) && grant.allows(principal: principal.arn, operation: action, context: context) {
+            for grant in candidates where grant.isGranted(to: principal) && grant.allows(principal: principal.arn, operation: action.name, context: context) {
                 guard let reason = grantLimit?(grant) else { return }
                 refusal = refusal ?? reason
             }
             if let refusal {
-                throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(action) on resource: \(key.arn) because \(refusal)")
+                throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(action.name) on resource: \(key.arn) because \(refusal)")
             }
             throw Self.denied(principal, action, key, explicit: false)
         }
     }
 
-    static func denied(_ principal: Principal, _ action: String, _ key: KeyRecord, explicit: Bool) -> KMSError {
+    static func denied(_ principal: Principal, _ action: KeyAction, _ key: KeyRecord, explicit: Bool) -> KMSError {
         KMSError.accessDenied(
-            "User: \(principal.arn) is not authorized to perform: kms:\(action) on resource: \(key.arn) because "
+            "User: \(principal.arn) is not authorized to perform: kms:\(action.name) on resource: \(key.arn) because "
                 + (explicit ? "an explicit deny in the key policy or the principal's identity policy applies"
                     : "no key policy statement (directly, or through the account and the principal's identity policy) or grant allows it"))
     }
@@ -358,9 +412,9 @@ public final class KeyServiceEngine: Sendable {
     }
 
     /// Account-level operations (CreateKey) are for admins; AWS would ask IAM, which envseal has not.
-    func requireAdmin(_ principal: Principal, _ action: String) throws(KMSError) {
+    func requireAdmin(_ principal: Principal, _ operation: KMSOperation) throws(KMSError) {
         guard principal.isAdmin else {
-            throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(action): only admin principals may")
+            throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(operation.rawValue): only admin principals may")
         }
     }
 
@@ -369,6 +423,22 @@ public final class KeyServiceEngine: Sendable {
     static func limit(_ requested: Int?, default value: Int = 100) -> Int {
         min(max(requested ?? value, 1), 1000)
     }
+}
+
+/// The action a call is authorized for (`kms:<name>`): an operation's own, or one half of
+/// ReEncrypt. Made from a ``KMSOperation``, so an action name cannot be mistyped.
+struct KeyAction: Sendable, Equatable {
+    /// The name after `kms:`, as grants list it.
+    let name: String
+
+    init(_ operation: KMSOperation) { name = operation.rawValue }
+
+    private init(name: String) { self.name = name }
+
+    /// ReEncrypt's permission on the source key.
+    static let reEncryptFrom = KeyAction(name: "ReEncryptFrom")
+    /// ReEncrypt's permission on the destination key.
+    static let reEncryptTo = KeyAction(name: "ReEncryptTo")
 }
 
 extension GrantRecord {

@@ -35,6 +35,10 @@ public struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible
 /// killed right after. Implementations: ``InMemoryKeyStore`` (tests), SQLite (the embedded
 /// default) and PostgreSQL (shared by several servers); one conformance suite checks them all.
 public protocol KeyStore: Sendable {
+    /// Closes the store's connections or files; later calls throw `.unavailable`. Optional: they
+    /// close when the store is released.
+    func close() throws
+
     /// A named metadata value (the root-key check, the passphrase salt, the schema), or `nil`.
     func metadata(_ name: String) async throws -> [UInt8]?
     /// Stores `value` under `name` unless a value is there already; returns the stored value.
@@ -114,4 +118,9 @@ extension KeyStore {
         let records = try await appendAudit(batch: { [try body($0)] })
         return records[0]
     }
+}
+
+extension KeyStore {
+    /// A store that holds no connections or files (in memory) has nothing to close.
+    public func close() throws {}
 }

@@ -2,12 +2,14 @@ import Foundation
 import KeyService
 import KeyStorePostgres
 import KeyStoreSQLite
-import Logging
 import SodiumKit
 
 /// The embedded key store's folder (`KeyStore/` by default): the SQLite database, the root key
 /// and the first admin's credentials, opened together. With a PostgreSQL store the database is
 /// elsewhere, shared by several servers, and the folder keeps the root key and the credentials.
+///
+/// Its module, KeyStoreFolder, is the one place that chooses between the SQL stores, for the
+/// server, the CLI and tests; it has nothing of HTTP, and the EnvSeal library never depends on it.
 public struct KeyStoreHome: Sendable {
     /// The folder.
     public let directory: String
@@ -100,11 +102,7 @@ public struct KeyStoreHome: Sendable {
 
     /// Closes the store's connections or files.
     public func closeStore() {
-        switch store {
-        case let store as SQLiteKeyStore: try? store.close()
-        case let store as PostgresKeyStore: store.close()
-        default: break
-        }
+        try? store.close()
     }
 
     /// Writes a credentials file: created 0600 before the secret goes in, fsynced.

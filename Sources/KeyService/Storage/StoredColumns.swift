@@ -1,0 +1,127 @@
+import Foundation
+
+// The columns and stored forms that the SQL stores share, so their schemas read alike and a
+// store can be copied from one to the other. Each store maps its own row type onto these.
+
+extension Date {
+    /// The stored form: seconds since 2001-01-01, the `Double` the `Date` holds, so it is exact.
+    package var storedValue: Double { timeIntervalSinceReferenceDate }
+}
+
+/// A row a store cannot turn back into a record: changed by something else, or damaged.
+/// Reported as `.unavailable` naming the table, never the row's contents.
+package struct UnreadableRecord: Error {
+    /// The table holding the row.
+    package let table: String
+
+    package init(table: String) {
+        self.table = table
+    }
+
+    /// Runs `decode`; any failure becomes an `UnreadableRecord` of `table`, so no error message
+    /// ever carries a stored value.
+    package static func reading<Record>(table: String, _ decode: () throws -> Record) throws -> Record {
+        do {
+            return try decode()
+        } catch {
+            throw UnreadableRecord(table: table)
+        }
+    }
+}
+
+/// A stored value outside its type's range (an id that is no UUID, an unknown enum case).
+package struct InvalidStoredValue: Error {
+    package init() {}
+}
+
+/// The JSON text of the columns holding lists and maps: sorted keys, so equal values give equal
+/// text.
+package enum StoredJSON {
+    package static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    package static func decode<Value: Decodable>(_ type: Value.Type, from text: String) throws -> Value {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+
+    package static func encodeIfPresent(_ value: (some Encodable)?) throws -> String? {
+        guard let value else { return nil }
+        return try encode(value)
+    }
+
+    package static func decodeIfPresent<Value: Decodable>(_ type: Value.Type, from text: String?) throws -> Value? {
+        try text.map { try decode(type, from: $0) }
+    }
+
+    /// A stored `tags` column: most keys have none, so the decoder is skipped for them.
+    package static func tags(from text: String) throws -> [KeyTag] {
+        text == "[]" ? [] : try decode([KeyTag].self, from: text)
+    }
+}
+
+extension KeyRecord {
+    package static let columns = """
+        id, state, deletion_date, rotation_enabled, next_rotation_date, arn, account, description, \
+        created_at, created_by, deletion_scheduled_by, deleted_at, deleted_by, rotation_period_days, \
+        on_demand_rotation_count, current_version, tags, policy
+        """
+
+    /// The tags' stored JSON.
+    package func storedTags() throws -> String {
+        do {
+            return try StoredJSON.encode(tags)
+        } catch {
+            throw KeyStoreError(.unavailable, "the tags of key \(id) cannot be encoded")
+        }
+    }
+}
+
+extension KeyVersionRecord {
+    package static let columns = "key_id, version, wrapped_material, material_id, created_at, rotation_type"
+}
+
+extension AliasRecord {
+    package static let columns = "name, key_id, created_at, updated_at"
+}
+
+extension GrantRecord {
+    /// Every column but `position`, which the store numbers on insert.
+    package static let columns = """
+        id, token, key_id, name, grantee_principal, retiring_principal, operations, \
+        encryption_context_subset, encryption_context_equals, issuing_account, created_at, created_by, \
+        grantee_principal_id, retiring_principal_id
+        """
+
+    /// The stored JSON of the operations and the two constraints.
+    package func storedJSON() throws -> (operations: String, subset: String?, equals: String?) {
+        do {
+            return (try StoredJSON.encode(operations), try StoredJSON.encodeIfPresent(encryptionContextSubset),
+                    try StoredJSON.encodeIfPresent(encryptionContextEquals))
+        } catch {
+            throw KeyStoreError(.unavailable, "grant \(id) cannot be encoded")
+        }
+    }
+}
+
+extension PrincipalRecord {
+    package static let columns = "access_key_id, name, arn, account, wrapped_secret, created_at, is_admin, enabled, unique_id, identity_policy"
+}
+
+extension AuditRecord {
+    package static let columns = """
+        sequence, time, principal, operation, key_arn, encryption_context, outcome, request_id, \
+        previous_hash, hash
+        """
+
+    /// The encryption context's stored JSON.
+    package func storedContext() throws -> String? {
+        do {
+            return try StoredJSON.encodeIfPresent(encryptionContext)
+        } catch {
+            throw KeyStoreError(.unavailable, "audit record \(sequence) cannot be encoded")
+        }
+    }
+}
