@@ -23,8 +23,8 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
     }
 
     /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
-    static let minimum = Self.daysFromCivil(year: 0, month: 1, day: 1) * 86_400
-    static let maximum = Self.daysFromCivil(year: 9999, month: 12, day: 31) * 86_400 + 86_399
+    static let minimum = ProlepticCalendar.daysFromCivil(year: 0, month: 1, day: 1) * 86_400
+    static let maximum = ProlepticCalendar.daysFromCivil(year: 9999, month: 12, day: 31) * 86_400 + 86_399
 
     static func < (lhs: Self, rhs: Self) -> Bool { lhs.secondsSince1970 < rhs.secondsSince1970 }
 
@@ -101,7 +101,7 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
         guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
               hour < 24, minute < 60, second < 60
         else { return nil }
-        let days = Self.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
+        let days = ProlepticCalendar.daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
         self.init(secondsSince1970: days * 86_400 + Int64(hour * 3600 + minute * 60 + second))
     }
 
@@ -126,7 +126,7 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
         let seconds = min(max(secondsSince1970, Self.minimum), Self.maximum)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
-        let (year, month, day) = Self.civilFromDays(days)
+        let (year, month, day) = ProlepticCalendar.civilFromDays(days)
         var out: [UInt8] = []
         out.reserveCapacity(16)
         Self.append(Int(year), width: 4, to: &out)
@@ -150,11 +150,13 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
             divisor /= 10
         }
     }
+}
 
-    // MARK: Calendar
-
+/// The proleptic Gregorian calendar as day counts since 1970-01-01 (Howard Hinnant's algorithms):
+/// SigV4's timestamps and the policy engine's date conditions both use it.
+package enum ProlepticCalendar {
     /// Days since 1970-01-01 of a proleptic Gregorian date.
-    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+    package static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -164,7 +166,7 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
     }
 
     /// The proleptic Gregorian date of a day count since 1970-01-01.
-    static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    package static func civilFromDays(_ days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
