@@ -384,30 +384,34 @@ public final class KeyServiceEngine: Sendable {
     /// parses fails the request rather than being skipped, since it may hold a `Deny`.
     func cachedIdentityPolicy(of principal: Principal) throws(KMSError) -> IdentityPolicy? {
         guard let json = principal.identityPolicy else { return nil }
-        if let cached = identityPolicies.withLock({ $0[json] }) { return cached }
-        do {
-            let policy = try IdentityPolicy(json: json)
-            identityPolicies.withLock { cache in
-                if cache.count > 1024 { cache.removeAll() }
-                cache[json] = policy
-            }
-            return policy
-        } catch {
-            throw KMSError.kmsInternal("the identity policy of \(principal.arn) does not parse: \(error)")
+        return try Self.parsed(json, cache: identityPolicies, what: "the identity policy of \(principal.arn)") { json throws(PolicyError) in
+            try IdentityPolicy(json: json)
         }
     }
 
     func cachedPolicy(_ json: String, keyARN: String) throws(KMSError) -> KeyPolicy {
-        if let cached = policies.withLock({ $0[json] }) { return cached }
+        try Self.parsed(json, cache: policies, what: "the stored policy of \(keyARN)") { json throws(PolicyError) in
+            try KeyPolicy(json: json, storedBefore: true)
+        }
+    }
+
+    /// A stored policy document parsed once and kept (up to 1,024 documents; then the cache starts
+    /// over). A document that no longer parses is an internal error, never a missing policy: it
+    /// may hold a Deny.
+    private static func parsed<Policy: Sendable>(
+        _ json: String, cache: borrowing Mutex<[String: Policy]>, what: @autoclosure () -> String,
+        parse: (String) throws(PolicyError) -> Policy
+    ) throws(KMSError) -> Policy {
+        if let cached = cache.withLock({ $0[json] }) { return cached }
         do {
-            let policy = try KeyPolicy(json: json, storedBefore: true)
-            policies.withLock { cache in
+            let policy = try parse(json)
+            cache.withLock { cache in
                 if cache.count > 1024 { cache.removeAll() }
                 cache[json] = policy
             }
             return policy
         } catch {
-            throw KMSError.kmsInternal("the stored policy of \(keyARN) does not parse: \(error)")
+            throw KMSError.kmsInternal("\(what()) does not parse: \(error)")
         }
     }
 
