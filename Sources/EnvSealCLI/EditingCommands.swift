@@ -26,6 +26,7 @@ struct SetCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
@@ -88,6 +89,7 @@ struct UnsetCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
@@ -118,6 +120,7 @@ struct RotateCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
@@ -145,6 +148,7 @@ struct RewrapCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
@@ -175,6 +179,7 @@ struct VerifyCommand: AsyncParsableCommand {
     @OptionGroup var service: KeyServiceOptions
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         let sealed = try FileIO.readDotenv(file)
         let connection = try await service.connect()

@@ -53,6 +53,7 @@ struct EncryptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         OutputFileArgument.warnIfLegacy(legacyOutput)
         let target = try OutputTarget(output ?? "-", force: writing.force, input: file, sameFileHint: "give --in-place to replace FILE")

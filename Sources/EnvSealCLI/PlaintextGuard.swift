@@ -281,7 +281,8 @@ enum FolderEraser {
     }
 }
 
-/// Disables core dumps for a command that holds plaintext, warning if it cannot.
+/// Disables core dumps for a command that holds plaintext (every file command: encrypt, decrypt,
+/// get, set, unset, edit, rotate, rewrap, verify), warning if it cannot.
 func disableCoreDumpsOrWarn() {
     do {
         try ProcessHardening.disableCoreDumps()

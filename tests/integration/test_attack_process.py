@@ -207,11 +207,16 @@ def test_edit_has_no_core_dumps(edit_work: tuple[Path, str]) -> None:
     assert process.returncode == 0
 
 
-@pytest.mark.parametrize("command", [["get", "sealed.env", "API_KEY"], ["decrypt", "sealed.env"]],
-                         ids=["get", "decrypt"])
-def test_get_and_decrypt_have_no_core_dumps(edit_work: tuple[Path, str], command: list[str]) -> None:
-    """The key service is a socket that never answers, so the command waits while we look."""
+@pytest.mark.parametrize("command", [
+    ["get", "sealed.env", "API_KEY"], ["decrypt", "sealed.env"], ["set", "sealed.env", "NEW_VALUE"],
+    ["unset", "sealed.env", "API_KEY"], ["rotate", "sealed.env"], ["rewrap", "sealed.env", "--key", "alias/other"],
+    ["verify", "sealed.env"], ["encrypt", "plain.env", "--key", "alias/other"],
+], ids=["get", "decrypt", "set", "unset", "rotate", "rewrap", "verify", "encrypt"])
+def test_file_commands_have_no_core_dumps(edit_work: tuple[Path, str], command: list[str]) -> None:
+    """Every file command holds plaintext. The key service is a socket that never answers, so the
+    command waits while we look."""
     work, _ = edit_work
+    (work / "plain.env").write_text("PLAIN_SECRET=not-yet-sealed\n")
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
