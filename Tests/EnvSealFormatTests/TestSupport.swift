@@ -51,3 +51,21 @@ func context(_ pairs: [[String]]) throws -> EncryptionContext {
 func key<K: SymmetricKey>(_ hex: String, as type: K.Type = K.self) throws -> K {
     try K(secureBytes: SecureBytes(copying: [UInt8](hex: hex)))
 }
+
+/// The UTF-8 bytes of `text`.
+func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// The error parsing `text` as a dotenv file throws, or `nil` when it parses.
+func parseError(_ text: String) -> DotenvError? {
+    parseError(bytes(text))
+}
+
+/// The error parsing `input` as a dotenv file throws, or `nil` when it parses.
+func parseError(_ input: [UInt8]) -> DotenvError? {
+    do {
+        _ = try DotenvFile.parse(input)
+        return nil
+    } catch {
+        return error
+    }
+}
