@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: test demo docs build release install deps check-deps integration bench bench-smoke bench-deps clean
+.PHONY: test demo docs build release install deps check-deps check-lengths integration bench bench-smoke bench-deps clean
 
 ## demo: the README's main command: a key server on a throwaway store, a key, a least-privilege
 ## principal, the example function's .env sealed, the function run with it (logs redacted), a
@@ -12,9 +12,11 @@ demo: deps
 	$(SWIFT) build --product billing-function
 	bash scripts/demo.sh
 
-## test: install what is missing (as root), build once, check the library's dependencies, run every
-## Swift test, then drive the real server with boto3, the aws CLI, sops and the Encryption SDK
+## test: install what is missing (as root), check no hand-written Swift file is over 500 lines, build
+## once, check the library's dependencies, run every Swift test, then drive the real server with
+## boto3, the aws CLI, sops and the Encryption SDK
 test: deps
+	python3 scripts/check-file-lengths.py --self-test
 	$(SWIFT) build --build-tests
 	python3 scripts/check-library-deps.py --self-test
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
@@ -96,6 +98,10 @@ deps:
 ## check-deps: prove the EnvSeal library reaches no server dependency and no CLI code
 check-deps:
 	python3 scripts/check-library-deps.py --self-test
+
+## check-lengths: no hand-written Swift file over 500 lines (generated files carry a marker line)
+check-lengths:
+	python3 scripts/check-file-lengths.py --self-test
 
 clean:
 	rm -rf .build .build-release .build-fuzz
