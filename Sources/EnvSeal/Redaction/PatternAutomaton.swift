@@ -1,32 +1,13 @@
 import SodiumKit
 
 /// The compiled form of a ``RedactionPatterns``: an Aho–Corasick automaton over every registered
-/// form of every secret, plus a prefilter, kept in guarded memory.
+/// form of every secret, plus a prefilter.
 ///
-/// The automaton spells out the secrets, so all of it lives in one ``SecureBytes`` block (guard
-/// pages, no swap where the system allows it, read-only, zeroed when released). Layout, each
-/// section 8-byte aligned:
-///
-/// | section      | type        | count                 | what                                           |
-/// |--------------|-------------|-----------------------|------------------------------------------------|
-/// | classes      | `UInt8`     | 256                   | byte → column of the dense table               |
-/// | dense        | `UInt32`    | denseCount × stride   | full transition rows of the states near the root |
-/// | fail         | `UInt32`    | nodeCount             | Aho–Corasick failure links                     |
-/// | live         | `UInt32`    | nodeCount             | longest suffix of the state that can still grow |
-/// | edgeStart    | `UInt32`    | sparseCount + 1       | each deeper state's edges, as a range          |
-/// | edgeTarget   | `UInt32`    | edgeCount             | target state of an edge                        |
-/// | edgeByte     | `UInt8`     | edgeCount             | byte on an edge                                |
-/// | matchLength  | `UInt32`    | matchCount            | longest pattern ending in a matching state     |
-/// | matchSecret  | `UInt32`    | matchCount            | which secret that pattern belongs to           |
-/// | filter       | `UInt64`    | filterWords           | prefilter: hashed leading bytes of patterns    |
-///
-/// States are numbered so that a state's kind follows from its number: `0..<denseCount` are the
-/// states within `denseDepth` of the root (full rows, so one load per byte there),
+/// The automaton spells out the secrets, so all of it lives in one ``SecureBytes`` block, in the
+/// sections `Layout.offsets` lists. A state's kind follows from its number: `0..<denseCount`
+/// are the states within `denseDepth` of the root (full rows, one load per byte),
 /// `denseCount..<matchStart` deeper states with no match, `matchStart..<nodeCount` deeper states
-/// where a pattern ends. No dense state matches, as every pattern is longer than `denseDepth`.
-///
-/// Size: about 17 bytes per state (a thousand secrets of 30 bytes, with all their forms, make
-/// some 350,000 states and 6 MB), plus the dense rows and a prefilter of up to 512 KiB.
+/// where a pattern ends. The layout and sizes are in docs/REDACTION.md.
 final class PatternAutomaton: Sendable {
     let storage: SecureBytes
     let nodeCount: Int
@@ -69,8 +50,9 @@ final class PatternAutomaton: Sendable {
         var matchCount: Int { nodeCount - matchStart }
         var filterWordCount: Int { 1 << (filterBits - 6) }
 
-        /// Section offsets in order, then the total size rounded up to 64 bytes (so that the
-        /// block sodium_malloc places against its guard page starts 64-byte aligned).
+        /// Section offsets in order (classes, dense, fail, live, edgeStart, edgeTarget, edgeByte,
+        /// matchLength, matchSecret, filter), then the total size rounded up to 64 bytes (so that
+        /// the block sodium_malloc places against its guard page starts 64-byte aligned).
         var offsets: [Int] {
             let sizes = [
                 256, denseCount * stride * 4, nodeCount * 4, nodeCount * 4, (sparseCount + 1) * 4,

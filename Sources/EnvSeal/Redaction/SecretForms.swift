@@ -1,24 +1,7 @@
-/// The forms in which a secret shows up in output, each registered as a pattern to scrub.
-///
-/// A value is caught as it is and as the common encoders write it:
-///
-/// - **Plain**, and for a multi-line value each line on its own (a PEM key printed line by line).
-/// - **Base64**, standard and URL-safe alphabets. Base64 maps 3 bytes to 4 characters, so the
-///   characters that encode a secret depend on where the secret starts: `base64("user:" + s)`
-///   shares no characters with `base64(s)`. For each of the three alignments the run of
-///   characters fixed by the secret's bytes alone is registered; the one or two characters at each
-///   edge, which mix in bits of the neighbours, are left out (they carry at most 4 bits of the
-///   secret each). When the secret ends the encoded data, the run continues to the end with its
-///   padding, so nothing of the secret is left behind there.
-/// - **URL-encoding** as RFC 3986 (Python's `quote`), form encoding with `+` for space (Go's
-///   `QueryEscape`, Python's `quote_plus`), JavaScript's `encodeURIComponent`, and WHATWG forms
-///   (`URLSearchParams`, Java's `URLEncoder`); hex digits upper- and lower-case.
-/// - **JSON string escaping** as written by JavaScript, Rust's serde_json and Swift's
-///   `JSONEncoder` (with and without `\/`), Python's `json.dumps` and PHP (`\uXXXX` for non-ASCII),
-///   Go (`<`, `>`, `&` as `\u003c`…), Jackson (upper-case hex) and .NET (`\u0022`…).
-/// - **Hex**, lower- and upper-case.
-///
-/// Every registered form is at least the minimum length; equal forms collapse into one pattern.
+/// The forms in which a secret shows up in output, each registered as a pattern to scrub: as it
+/// is (and line by line), base64 and base64url at each of the three alignments, URL-encoded, JSON
+/// string-escaped and hex, as the encoders named on ``URLStyle`` and ``JSONStyle`` write them.
+/// Forms shorter than the minimum length are dropped. docs/REDACTION.md says what each covers.
 enum SecretForms {
     /// Calls `register` with every form of `value`; the buffer passed is valid only during the call.
     static func forEach(
