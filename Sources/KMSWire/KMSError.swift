@@ -350,7 +350,6 @@ struct KMSValidation: Sendable {
         bounds(count, min: min, max: max, noun: "length", path: path, field: field)
     }
 
-    /// Integer range.
     mutating func range(_ value: Int, min: Int?, max: Int?, path: String, field: String) {
         bounds(value, min: min, max: max, noun: "value", path: path, field: field)
     }

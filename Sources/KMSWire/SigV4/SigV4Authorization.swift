@@ -114,7 +114,6 @@ struct SigV4Authorization {
     /// The bytes of a part.
     subscript(_ range: Range<Int>) -> ArraySlice<UInt8> { bytes[range] }
 
-    /// A part as a string.
     func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
 
     /// Whether `SignedHeaders` lists `name` (lower-case bytes).

@@ -108,7 +108,6 @@ enum SigV4SigningKey {
             }
         }
 
-        /// The number of entries.
         var count: Int { state.withLock { $0.entries.count } }
     }
 }

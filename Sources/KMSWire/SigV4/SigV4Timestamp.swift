@@ -28,7 +28,6 @@ struct SigV4Timestamp: Sendable, Hashable, Comparable {
 
     static func < (lhs: Self, rhs: Self) -> Bool { lhs.secondsSince1970 < rhs.secondsSince1970 }
 
-    /// The `Date`.
     var date: Date { Date(timeIntervalSince1970: TimeInterval(secondsSince1970)) }
 
     // MARK: Parsing

@@ -24,15 +24,9 @@ import SodiumKit
 /// | every signed header present; the signature matches | `InvalidSignatureException` |
 ///
 /// **Clock skew.** A request outside the window gets `InvalidSignatureException` with AWS's own
-/// text, `Signature expired: 20250101T000000Z is now earlier than 20250101T000100Z
-/// (20250101T000600Z - 5 min.)` or `Signature not yet current: … is still later than … (… + 5 min.)`.
-/// That is the type the SDKs that correct skew look for: aws-sdk-go-v2, which sops uses
-/// (`aws/retry`: `InvalidSignatureException`, `SignatureDoesNotMatch`, `AuthFailure`,
-/// `RequestTimeTooSkewed` are retried with a corrected clock once the response `Date` is more
-/// than 4 minutes off; `RequestExpired` is not) and the JS v3 SDK (`CLOCK_SKEW_ERROR_CODES`).
-/// botocore (1.43) corrects no skew at all: it retries none of these, so boto3 and the aws CLI
-/// just report the error. The server must send an accurate `Date` header with every response
-/// for the SDKs to correct their clocks.
+/// `Signature expired: …` or `Signature not yet current: …` text: the error SDKs that correct
+/// their clock retry on (docs/SERVER.md says which do). They read the response's `Date` header,
+/// so the server must send an accurate one.
 ///
 /// **What must be signed.** The server acts on the operation (`X-Amz-Target`) and reads the body
 /// by its `Content-Type`, so both must be signed, with `Host` and the date: a signature over
