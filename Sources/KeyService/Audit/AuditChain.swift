@@ -81,7 +81,6 @@ public struct AuditChain: Sendable {
 
     /// What ``verify(_:)`` found.
     public struct Verification: Sendable, Equatable {
-        /// Records checked.
         public var checked: Int
         /// The first problem, or `nil` when the chain is intact.
         public var problem: Problem?

@@ -11,7 +11,6 @@ public struct RequestOrigin: Sendable, Equatable {
     /// `aws:SourceIp`: the peer's IP address, when there is a network peer.
     public var sourceAddress: String?
 
-    /// Creates an origin.
     public init(secureTransport: Bool, sourceAddress: String?) {
         self.secureTransport = secureTransport
         self.sourceAddress = sourceAddress

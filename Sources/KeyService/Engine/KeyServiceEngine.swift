@@ -23,7 +23,6 @@ public struct KeyServiceConfiguration: Sendable {
     /// server on the same database) within this time.
     public var keyCacheLifetime: Duration
 
-    /// Creates a configuration.
     public init(
         region: String = "us-east-1", account: String = "111122223333", partition: String = "aws",
         materialCacheCapacity: Int = 4096, administrators: [String] = [], keyCacheLifetime: Duration = .seconds(1),
@@ -53,7 +52,6 @@ public struct KeyServiceConfiguration: Sendable {
 /// let key = try await kms.createKey(.init(description: "app secrets"), by: admin)
 /// ```
 public final class KeyServiceEngine: Sendable {
-    /// The configuration.
     public let configuration: KeyServiceConfiguration
     let store: any KeyStore
     let root: RootKey

@@ -14,7 +14,6 @@ public struct Principal: Sendable, Equatable, CustomStringConvertible {
     /// policy delegates to the principal's account (the `…:root` principal); its `Deny`s always apply.
     public let identityPolicy: String?
 
-    /// Creates a principal.
     public init(arn: String, account: String, isAdmin: Bool = false, uniqueID: String? = nil, identityPolicy: String? = nil) {
         self.arn = arn
         self.account = account

@@ -21,7 +21,6 @@ public struct AuthorizationRequest: Sendable {
     /// ``principalARN`` and ``principalAccount`` when not given here.
     public var extraConditionKeys: [String: [String]]
 
-    /// Creates a request.
     public init(
         principalARN: String,
         principalAccount: String,

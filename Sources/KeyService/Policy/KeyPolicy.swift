@@ -60,7 +60,6 @@ extension KeyPolicy {
     public struct Statement: Sendable, Equatable {
         /// Whether a matching statement grants or forbids.
         public enum Effect: String, Sendable, Equatable {
-            /// `"Allow"`.
             case allow = "Allow"
             /// `"Deny"`: wins over every `Allow`.
             case deny = "Deny"

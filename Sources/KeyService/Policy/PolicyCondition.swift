@@ -7,22 +7,16 @@
 /// operator (`StringNotEquals`, `StringNotLike`, `ArnNotEquals`, `ArnNotLike`), when it matches
 /// none of them.
 ///
-/// **Condition keys** are case-insensitive, including the context-key part of
-/// `kms:EncryptionContext:<context-key>` (AWS KMS documents that `kms:EncryptionContext:appname`
-/// matches a context key `AppName`; whether the *value* must match case is up to the operator). To
-/// require the key's exact case, test `kms:EncryptionContextKeys`, whose values are the context's
-/// keys, with a case-sensitive operator.
+/// **Condition keys** are case-insensitive, the context-key part of
+/// `kms:EncryptionContext:<context-key>` included, as in AWS KMS.
 ///
 /// **Missing keys**: when the request has no value for the key, a plain operator fails and a
 /// negated one holds, as in IAM; `…IfExists` makes any operator hold; `Null` tests exactly this.
 ///
 /// **Set operators** for multivalued keys (`kms:EncryptionContextKeys`, or a key given several
 /// values in ``AuthorizationRequest/extraConditionKeys``): `ForAnyValue:` holds when at least one of
-/// the request's values passes, `ForAllValues:` when every one does. Beware the pitfall AWS
-/// documents: `ForAllValues:` over an absent or empty set holds, so
-/// `"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["AppName"]}` on its own allows a
-/// request with *no* encryption context. Pair it with a test that requires the context
-/// (`"Null": {"kms:EncryptionContextKeys": "false"}` or a `kms:EncryptionContext:AppName` test).
+/// the request's values passes, `ForAllValues:` when every one does, and so over an empty set
+/// (docs/KEY-SERVICE.md has the pitfall this makes).
 ///
 /// A single-valued key that nevertheless has several values in a request (a context with both
 /// `AppName` and `appname`, which the case-insensitive key matches twice) has no documented IAM
@@ -35,21 +29,15 @@ public struct PolicyCondition: Sendable, Equatable {
         case stringEquals = "StringEquals"
         /// `StringNotEquals`: none of the values, case-sensitive.
         case stringNotEquals = "StringNotEquals"
-        /// `StringEqualsIgnoreCase`.
         case stringEqualsIgnoreCase = "StringEqualsIgnoreCase"
-        /// `StringNotEqualsIgnoreCase`.
         case stringNotEqualsIgnoreCase = "StringNotEqualsIgnoreCase"
         /// `StringLike`: case-sensitive, with `*` and `?` wildcards.
         case stringLike = "StringLike"
-        /// `StringNotLike`.
         case stringNotLike = "StringNotLike"
         /// `ArnEquals`: an ARN pattern matched component by component (same as `ArnLike`, as in IAM).
         case arnEquals = "ArnEquals"
-        /// `ArnLike`.
         case arnLike = "ArnLike"
-        /// `ArnNotEquals`.
         case arnNotEquals = "ArnNotEquals"
-        /// `ArnNotLike`.
         case arnNotLike = "ArnNotLike"
         /// `Bool`: the request's value is `true` or `false` as the policy says.
         case bool = "Bool"
@@ -57,27 +45,20 @@ public struct PolicyCondition: Sendable, Equatable {
         case null = "Null"
         /// `NumericEquals`: the request's number equals the policy's.
         case numericEquals = "NumericEquals"
-        /// `NumericNotEquals`.
         case numericNotEquals = "NumericNotEquals"
         /// `NumericLessThan`: the request's number is below the policy's.
         case numericLessThan = "NumericLessThan"
-        /// `NumericLessThanEquals`.
         case numericLessThanEquals = "NumericLessThanEquals"
-        /// `NumericGreaterThan`.
         case numericGreaterThan = "NumericGreaterThan"
-        /// `NumericGreaterThanEquals`.
         case numericGreaterThanEquals = "NumericGreaterThanEquals"
         /// `DateEquals`: the request's date (ISO 8601 or epoch seconds) equals the policy's.
         case dateEquals = "DateEquals"
-        /// `DateNotEquals`.
         case dateNotEquals = "DateNotEquals"
         /// `DateLessThan`: the request's date is before the policy's.
         case dateLessThan = "DateLessThan"
-        /// `DateLessThanEquals`.
         case dateLessThanEquals = "DateLessThanEquals"
         /// `DateGreaterThan`: the request's date is after the policy's.
         case dateGreaterThan = "DateGreaterThan"
-        /// `DateGreaterThanEquals`.
         case dateGreaterThanEquals = "DateGreaterThanEquals"
         /// `IpAddress`: the request's address lies in one of the policy's ranges (CIDR).
         case ipAddress = "IpAddress"
@@ -145,7 +126,6 @@ public struct PolicyCondition: Sendable, Equatable {
         case forAllValues = "ForAllValues"
     }
 
-    /// The comparison.
     public let test: Test
     /// The `ForAnyValue:`/`ForAllValues:` prefix, if any.
     public let setOperator: SetOperator?

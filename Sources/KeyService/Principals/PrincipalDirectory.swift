@@ -24,7 +24,6 @@ public final class PrincipalDirectory: Sendable {
 
     /// A principal's new credentials, as handed out once.
     public struct Credentials: Sendable {
-        /// The principal.
         public let record: PrincipalRecord
         /// The secret access key, in guarded memory.
         public let secretAccessKey: SecureBytes

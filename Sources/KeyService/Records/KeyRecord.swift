@@ -22,13 +22,9 @@ public enum RotationType: String, Sendable, Codable {
     case onDemand = "ON_DEMAND"
 }
 
-/// A tag on a key.
 public struct KeyTag: Sendable, Codable, Equatable {
-    /// The tag's key.
     public var key: String
-    /// The tag's value.
     public var value: String
-    /// Creates a tag.
     public init(key: String, value: String) {
         self.key = key
         self.value = value
@@ -37,7 +33,6 @@ public struct KeyTag: Sendable, Codable, Equatable {
 
 /// Everything the store keeps about a master key, except its material.
 public struct KeyRecord: Sendable, Codable, Equatable {
-    /// The key's id.
     public var id: UUID
     /// `arn:aws:kms:<region>:<account>:key/<id>`.
     public var arn: String
@@ -45,15 +40,12 @@ public struct KeyRecord: Sendable, Codable, Equatable {
     public var account: String
     /// The description given at creation or since.
     public var description: String
-    /// When it was created.
     public var createdAt: Date
     /// The principal that created it.
     public var createdBy: String
-    /// Its state.
     public var state: KeyState
     /// When it is to be deleted (PendingDeletion only).
     public var deletionDate: Date?
-    /// Who scheduled the deletion.
     public var deletionScheduledBy: String?
     /// When its material was destroyed (Deleted only).
     public var deletedAt: Date?
@@ -74,7 +66,6 @@ public struct KeyRecord: Sendable, Codable, Equatable {
     /// The newest version: the one Encrypt uses.
     public var currentVersion: UInt32
 
-    /// Creates a record.
     public init(
         id: UUID, arn: String, account: String, description: String, createdAt: Date, createdBy: String,
         state: KeyState = .enabled, policy: String, tags: [KeyTag] = [], currentVersion: UInt32 = 1
@@ -96,7 +87,6 @@ public struct KeyRecord: Sendable, Codable, Equatable {
 
 /// One version of a key's material, wrapped under the root key.
 public struct KeyVersionRecord: Sendable, Codable, Equatable {
-    /// The key.
     public var keyID: UUID
     /// The version number, 1 for the first.
     public var version: UInt32
@@ -109,7 +99,6 @@ public struct KeyVersionRecord: Sendable, Codable, Equatable {
     /// How it was made.
     public var rotationType: RotationType
 
-    /// Creates a record.
     public init(keyID: UUID, version: UInt32, wrappedMaterial: [UInt8], materialID: String, createdAt: Date, rotationType: RotationType) {
         self.keyID = keyID
         self.version = version
@@ -124,14 +113,11 @@ public struct KeyVersionRecord: Sendable, Codable, Equatable {
 public struct AliasRecord: Sendable, Codable, Equatable {
     /// `alias/…`.
     public var name: String
-    /// The key it names.
     public var keyID: UUID
-    /// When it was created.
     public var createdAt: Date
     /// When it was last pointed at a key.
     public var updatedAt: Date
 
-    /// Creates a record.
     public init(name: String, keyID: UUID, createdAt: Date, updatedAt: Date) {
         self.name = name
         self.keyID = keyID
@@ -143,15 +129,12 @@ public struct AliasRecord: Sendable, Codable, Equatable {
 /// A grant: permission for a principal to use a key for some operations, perhaps only with some
 /// encryption context.
 public struct GrantRecord: Sendable, Codable, Equatable {
-    /// The grant's id.
     public var id: String
     /// The grant token (usable before the grant is visible everywhere, as AWS's).
     public var token: String
-    /// The key.
     public var keyID: UUID
     /// An optional name (CreateGrant with the same name and parameters returns the same grant).
     public var name: String?
-    /// The principal the grant is for.
     public var granteePrincipal: String
     /// The principal that may retire it, if any.
     public var retiringPrincipal: String?
@@ -163,9 +146,7 @@ public struct GrantRecord: Sendable, Codable, Equatable {
     public var encryptionContextEquals: [String: String]?
     /// The account that created it.
     public var issuingAccount: String
-    /// When it was created.
     public var createdAt: Date
-    /// Who created it.
     public var createdBy: String
     /// The unique id (`AIDA…`) of the principal ``granteePrincipal`` named when the grant was made,
     /// or `nil` when it named none the store holds. Only a caller with this id (and that ARN) may use it.
@@ -173,7 +154,6 @@ public struct GrantRecord: Sendable, Codable, Equatable {
     /// The unique id of the principal ``retiringPrincipal`` named when the grant was made, or `nil`.
     public var retiringPrincipalID: String?
 
-    /// Creates a record.
     public init(
         id: String, token: String, keyID: UUID, name: String?, granteePrincipal: String, retiringPrincipal: String?,
         operations: [String], encryptionContextSubset: [String: String]?, encryptionContextEquals: [String: String]?,
@@ -205,11 +185,9 @@ public struct PrincipalRecord: Sendable, Codable, Equatable {
     public var name: String
     /// `arn:aws:iam::<account>:user/<name>`.
     public var arn: String
-    /// The account.
     public var account: String
     /// The secret access key, wrapped under the root key.
     public var wrappedSecret: [UInt8]
-    /// When it was created.
     public var createdAt: Date
     /// Whether it administers the service (creates keys; is named in default key policies).
     public var isAdmin: Bool
@@ -256,14 +234,12 @@ public struct AuditRecord: Sendable, Codable, Equatable {
     public var encryptionContext: [String: String]?
     /// `Allowed`, or the error type returned (`AccessDeniedException`, …).
     public var outcome: String
-    /// The request id.
     public var requestID: String
     /// The previous record's hash (32 zero bytes for the first).
     public var previousHash: [UInt8]
     /// This record's hash: keyed BLAKE2b over the previous hash and every field above.
     public var hash: [UInt8]
 
-    /// Creates a record.
     public init(
         sequence: Int64, time: Date, principal: String, operation: String, keyARN: String?,
         encryptionContext: [String: String]?, outcome: String, requestID: String, previousHash: [UInt8], hash: [UInt8]

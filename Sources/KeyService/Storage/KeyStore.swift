@@ -1,6 +1,5 @@
 import Foundation
 
-/// An error from a ``KeyStore``.
 public struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong.
     public enum Kind: Sendable, Equatable {
@@ -17,7 +16,6 @@ public struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible
     /// Details, never holding secrets.
     public let message: String
 
-    /// Creates an error.
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
@@ -60,7 +58,6 @@ public protocol KeyStore: Sendable {
     /// returns the version to insert, having updated the key (its `currentVersion` at least).
     /// One transaction: two concurrent callers get two distinct versions.
     func addVersion(keyID: UUID, _ body: @Sendable (inout KeyRecord, UInt32) throws -> KeyVersionRecord) async throws -> KeyVersionRecord
-    /// One version of a key.
     func version(keyID: UUID, number: UInt32) async throws -> KeyVersionRecord?
     /// Every version of a key, oldest first.
     func versions(keyID: UUID) async throws -> [KeyVersionRecord]
@@ -70,7 +67,6 @@ public protocol KeyStore: Sendable {
 
     /// Adds an alias. Throws `.alreadyExists` for a used name.
     func insertAlias(_ alias: AliasRecord) async throws
-    /// The alias with this name.
     func alias(named name: String) async throws -> AliasRecord?
     /// Points an alias at another key. Throws `.notFound` for an unknown name.
     func updateAlias(named name: String, keyID: UUID, at date: Date) async throws
@@ -79,7 +75,6 @@ public protocol KeyStore: Sendable {
     /// Aliases in name order, for one key or all, after `marker`, at most `limit`.
     func aliases(keyID: UUID?, after marker: String?, limit: Int) async throws -> [AliasRecord]
 
-    /// Adds a grant.
     func insertGrant(_ grant: GrantRecord) async throws
     /// The grants of a key, oldest first.
     func grants(keyID: UUID) async throws -> [GrantRecord]
@@ -90,7 +85,6 @@ public protocol KeyStore: Sendable {
 
     /// Adds a principal. Throws `.alreadyExists` for a used access key id, name or unique id.
     func insertPrincipal(_ principal: PrincipalRecord) async throws
-    /// The principal with this access key id.
     func principal(accessKeyID: String) async throws -> PrincipalRecord?
     /// Every principal, by name.
     func principals() async throws -> [PrincipalRecord]
