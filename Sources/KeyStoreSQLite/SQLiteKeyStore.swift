@@ -14,16 +14,9 @@ import KeyService
 ///
 /// ## Durability
 ///
-/// The database uses SQLite's write-ahead log (WAL). When a method returns, its transaction is
-/// committed to the WAL file:
-///
-/// - ``Durability-swift.enum/normal`` (`PRAGMA synchronous = NORMAL`): the commit has been
-///   written to the operating system but not flushed to the disk. It survives the process being
-///   killed at any point; a power loss or kernel crash may lose the last transactions (never
-///   corrupting the file, and never keeping a later transaction while losing an earlier one).
-/// - ``Durability-swift.enum/full`` (`PRAGMA synchronous = FULL`): the WAL is also flushed to
-///   the disk at every commit, so a returned change survives power loss too, at the price of one
-///   `fsync` per write.
+/// The database uses SQLite's write-ahead log (WAL): when a method returns, its transaction is
+/// committed to the WAL file, and ``Durability-swift.enum`` says what that survives. A lost
+/// transaction never corrupts the file, and a later one is never kept while an earlier is lost.
 ///
 /// ## Crypto-shredding
 ///
@@ -57,7 +50,7 @@ public final class SQLiteKeyStore: KeyStore {
         /// Survives the process being killed at any point; the last transactions may be lost on
         /// power loss or a kernel crash. `PRAGMA synchronous = NORMAL`.
         case normal
-        /// Also survives power loss: every commit is flushed to the disk.
+        /// Also survives power loss: every commit is flushed to the disk (one `fsync` per write).
         /// `PRAGMA synchronous = FULL`.
         case full
     }
