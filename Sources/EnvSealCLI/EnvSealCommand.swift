@@ -70,7 +70,6 @@ extension EnvSealCommand {
 
 /// The version the CLI reports.
 public enum EnvSealVersion {
-    /// The current version.
     public static let current = "0.1.0"
 }
 

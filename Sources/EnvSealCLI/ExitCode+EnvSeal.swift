@@ -2,7 +2,6 @@ import ArgumentParser
 
 /// envseal's exit codes, documented in docs/CLI.md. Scripts may rely on them.
 public enum EnvSealExit {
-    /// Success.
     public static let success: Int32 = 0
     /// A failure with no more specific code.
     public static let failure: Int32 = 1

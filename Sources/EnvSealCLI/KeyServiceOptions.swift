@@ -63,7 +63,6 @@ struct KeyServiceOptions: ParsableArguments {
     }
 }
 
-/// A connected key service.
 struct KeyServiceConnection {
     /// The client every request goes through.
     let client: KMSClient

@@ -198,7 +198,6 @@ struct KeyStoreOptions: ParsableArguments {
     @Option(name: .customLong("region"), help: "The region: of the embedded store's key ARNs (default: AWS_REGION, else us-east-1); with a KMS endpoint, the region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region).")
     var regionOption: String?
 
-    /// The region in effect.
     var region: String { regionOption ?? ProcessEnvironment.variables()["AWS_REGION"] ?? "us-east-1" }
 
     @Option(name: .customLong("account-id"), help: "The 12-digit account in key ARNs.")
