@@ -29,7 +29,6 @@ public struct CiphertextBlob: Sendable, Equatable {
     public let keyID: UUID
     /// The master key version whose material sealed the plaintext (1 or more).
     public let keyVersion: UInt32
-    /// The nonce.
     public let nonce: Nonce
     /// The ciphertext followed by the tag.
     public let sealed: [UInt8]

@@ -39,7 +39,6 @@ public struct FormatError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong.
     public let kind: Kind
 
-    /// Creates an error.
     public init(_ kind: Kind) { self.kind = kind }
 
     /// `true` for the kinds that mean "forged or corrupted": stop, do not try another key.

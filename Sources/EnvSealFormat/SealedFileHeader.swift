@@ -41,7 +41,6 @@ public struct SealedFileHeader: Sendable, Equatable {
 
     /// One variable the header covers.
     public struct Entry: Sendable, Equatable {
-        /// The variable's name.
         public let name: String
         /// Sealed or covered plain.
         public let kind: EntryKind
@@ -67,7 +66,6 @@ public struct SealedFileHeader: Sendable, Equatable {
         /// Plain variables to cover: name → value.
         public var covered: [String: String]
 
-        /// Creates the set.
         public init(sealed: [String: String], covered: [String: String] = [:]) {
             self.sealed = sealed
             self.covered = covered
@@ -188,7 +186,6 @@ public struct SealedFileHeader: Sendable, Equatable {
         Base64URL.encode(Self.encodeBody(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries) + mac.bytes)
     }
 
-    /// The names of the sealed variables.
     public var sealedNames: [String] { entries.filter { $0.kind == .sealed }.map(\.name) }
     /// The names of the covered plain variables.
     public var coveredNames: [String] { entries.filter { $0.kind == .covered }.map(\.name) }
