@@ -22,7 +22,6 @@ public struct KeyServer: Sendable {
     public struct Configuration: Sendable {
         /// The address to bind.
         public var host: String
-        /// The port to bind.
         public var port: Int
         /// The largest request body accepted (AWS KMS's largest request is a 32 KB policy).
         public var maxBodyBytes: Int
@@ -43,7 +42,6 @@ public struct KeyServer: Sendable {
         /// service can reach.
         public var metricsAddress: (host: String, port: Int)?
 
-        /// Creates a configuration.
         public init(
             host: String = "127.0.0.1", port: Int = 8417, maxBodyBytes: Int = 64 * 1024, maintenanceInterval: Duration = .seconds(60),
             tls: (certificateChain: String, privateKey: String)? = nil, rateLimit: (perSecond: Double, burst: Int)? = nil,

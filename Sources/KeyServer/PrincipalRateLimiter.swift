@@ -10,7 +10,6 @@ import Synchronization
 final class PrincipalRateLimiter: Sendable {
     /// Requests per second, on average.
     let rate: Double
-    /// The largest burst.
     let burst: Double
     private let buckets = Mutex<[String: (tokens: Double, last: ContinuousClock.Instant)]>([:])
 
