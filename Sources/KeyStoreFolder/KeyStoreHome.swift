@@ -11,13 +11,10 @@ import SodiumKit
 /// Its module, KeyStoreFolder, is the one place that chooses between the SQL stores, for the
 /// server, the CLI and tests; it has nothing of HTTP, and the EnvSeal library never depends on it.
 public struct KeyStoreHome: Sendable {
-    /// The folder.
     public let directory: String
     /// The store: SQLite in the folder, or PostgreSQL.
     public let store: any KeyStore
-    /// The engine over it.
     public let engine: KeyServiceEngine
-    /// Its principals.
     public let principals: PrincipalDirectory
 
     /// The SQLite database's name in the folder.
