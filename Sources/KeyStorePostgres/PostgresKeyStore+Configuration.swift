@@ -20,7 +20,6 @@ extension PostgresKeyStore {
         public var username: String
         /// The password, when the server asks for one. Never printed.
         public var password: String?
-        /// The database.
         public var database: String
         /// The schema holding the tables; `nil` for the role's default (`public`).
         public var schema: String?
