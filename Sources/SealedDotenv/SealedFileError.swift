@@ -38,7 +38,6 @@ package struct SealedFileError: Error, Sendable, Equatable, CustomStringConverti
     /// What went wrong.
     package let kind: Kind
 
-    /// Creates an error.
     package init(_ kind: Kind) { self.kind = kind }
 
     package var description: String {

@@ -11,7 +11,6 @@ package struct VariableSelection {
     private let only: Regex<AnyRegexOutput>?
     private let except: Regex<AnyRegexOutput>?
 
-    /// Every variable.
     package static var all: VariableSelection { VariableSelection(only: nil as Regex<AnyRegexOutput>?, except: nil) }
 
     /// Creates a selection from patterns.
