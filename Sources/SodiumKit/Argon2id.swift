@@ -33,7 +33,6 @@ public enum Argon2id {
     public struct Salt: Sendable, Hashable, Codable {
         /// The salt length (`crypto_pwhash_argon2id_SALTBYTES`).
         public static let byteCount = 16
-        /// The salt's bytes.
         public let bytes: [UInt8]
         /// Wraps existing salt bytes.
         /// - Throws: ``SodiumError`` for a length other than 16.
@@ -52,9 +51,7 @@ public enum Argon2id {
 
     /// A key derived from a passphrase, with what is needed to derive it again.
     public struct DerivedKey: Sendable {
-        /// The key.
         public let key: KeyMaterial
-        /// The salt used.
         public let salt: Salt
         /// The cost parameters used.
         public let parameters: Parameters

@@ -4,7 +4,6 @@ public struct Nonce: Sendable, Hashable {
     /// in practice (2^96 messages under one key before a collision becomes likely).
     public static let byteCount = 24
 
-    /// The nonce's bytes.
     public let bytes: [UInt8]
 
     /// Wraps existing nonce bytes.
