@@ -18,7 +18,6 @@ public protocol OutputFilter {
 
 /// An ``OutputFilter`` that passes every byte through unchanged.
 public struct PassThroughFilter: OutputFilter {
-    /// Creates the filter.
     public init() {}
 
     /// Returns `bytes` unchanged.
