@@ -302,6 +302,14 @@ public final class KeyServiceEngine: Sendable {
     /// the store.
     func material(_ key: KeyRecord, version: UInt32) async throws(KMSError) -> MaterialCache.CachedMaterial {
         if let cached = materials.get(key.id, version) { return cached }
+        let cached = try await unwrapMaterial(key, version: version)
+        materials.put(key.id, version, cached)
+        return cached
+    }
+
+    /// Reads one version of a key from the store and unwraps its material under the root key:
+    /// what ``material(_:version:)`` does when the cache does not hold the version.
+    func unwrapMaterial(_ key: KeyRecord, version: UInt32) async throws(KMSError) -> MaterialCache.CachedMaterial {
         guard let record = try await storeCall({ try await store.version(keyID: key.id, number: version) }) else {
             throw KMSError.invalidCiphertext("the ciphertext names a key version that does not exist")
         }
@@ -310,9 +318,7 @@ public final class KeyServiceEngine: Sendable {
         }
         do {
             let material = try KeyMaterial(secureBytes: root.unwrap(record.wrappedMaterial, id: key.id, version: version, purpose: "key-material"))
-            let cached = MaterialCache.CachedMaterial(material: material, materialID: record.materialID)
-            materials.put(key.id, version, cached)
-            return cached
+            return MaterialCache.CachedMaterial(material: material, materialID: record.materialID)
         } catch {
             throw KMSError.kmsInternal("the material of \(key.arn) version \(version) does not open under the root key")
         }
