@@ -29,33 +29,46 @@ extension KeyServiceEngine {
     /// The condition keys every request on a key carries: the caller, the connection, the time,
     /// and the key's properties. Operations add their own (see ``authorize(_:_:key:context:grantTokens:conditionKeys:grantLimit:)``).
     ///
+    /// Only the keys that `policy` or `identityPolicy` tests are made: a key no statement tests
+    /// cannot change a decision, and most policies test none, so most requests build nothing (no
+    /// clock read, no formatted `aws:CurrentTime`).
+    ///
     /// - Parameters:
     ///   - keyID: The key, to look up its aliases for `kms:ResourceAliases`; `nil` for a key
     ///     that does not exist yet.
-    ///   - policy: The policy that will be evaluated: aliases are read only when it tests them.
-    func baseConditionKeys(_ principal: Principal, keyID: UUID?, policy: KeyPolicy) async throws(KMSError) -> [String: [String]] {
+    ///   - policy: The key policy that will be evaluated.
+    ///   - identityPolicy: The caller's identity policy that will be evaluated with it, if any.
+    func baseConditionKeys(
+        _ principal: Principal, keyID: UUID?, policy: KeyPolicy, identityPolicy: IdentityPolicy? = nil
+    ) async throws(KMSError) -> [String: [String]] {
+        let identity = identityPolicy?.policy
+        guard !policy.testedConditionKeys.isEmpty || identity?.testedConditionKeys.isEmpty == false else { return [:] }
+        func tests(_ lowercased: String) -> Bool {
+            policy.testsConditionKey(lowercased) || identity?.testsConditionKey(lowercased) == true
+        }
+        var keys: [String: [String]] = [:]
+        if tests("kms:calleraccount") { keys["kms:CallerAccount"] = [principal.account] }
+        if tests("aws:principalarn") { keys["aws:PrincipalArn"] = [principal.arn] }
         let origin = RequestOrigin.current
-        let time = now.timeIntervalSince1970
-        var keys: [String: [String]] = [
-            "kms:CallerAccount": [principal.account],
-            "aws:PrincipalArn": [principal.arn],
-            "aws:SecureTransport": [origin.secureTransport ? "true" : "false"],
-            "aws:CurrentTime": [ConditionDate.format(epochSeconds: time)],
-            "aws:EpochTime": [String(Int(time.rounded(.down)))],
-            "aws:RequestedRegion": [configuration.region],
-            // envseal's only kind of key; the keys are present "even when the parameter doesn't
-            // appear in the request", as AWS documents.
-            "kms:KeySpec": ["SYMMETRIC_DEFAULT"],
-            "kms:KeyUsage": ["ENCRYPT_DECRYPT"],
-            "kms:KeyOrigin": ["AWS_KMS"],
-            "kms:MultiRegion": ["false"],
-        ]
-        if let address = origin.sourceAddress { keys["aws:SourceIp"] = [address] }
-        if let name = Self.userName(principal.arn) { keys["aws:username"] = [name] }
+        if tests("aws:securetransport") { keys["aws:SecureTransport"] = [origin.secureTransport ? "true" : "false"] }
+        if tests("aws:currenttime") || tests("aws:epochtime") {
+            let time = now.timeIntervalSince1970
+            keys["aws:CurrentTime"] = [ConditionDate.format(epochSeconds: time)]
+            keys["aws:EpochTime"] = [String(Int(time.rounded(.down)))]
+        }
+        if tests("aws:requestedregion") { keys["aws:RequestedRegion"] = [configuration.region] }
+        // envseal's only kind of key; the keys are present "even when the parameter doesn't
+        // appear in the request", as AWS documents.
+        if tests("kms:keyspec") { keys["kms:KeySpec"] = ["SYMMETRIC_DEFAULT"] }
+        if tests("kms:keyusage") { keys["kms:KeyUsage"] = ["ENCRYPT_DECRYPT"] }
+        if tests("kms:keyorigin") { keys["kms:KeyOrigin"] = ["AWS_KMS"] }
+        if tests("kms:multiregion") { keys["kms:MultiRegion"] = ["false"] }
+        if tests("aws:sourceip"), let address = origin.sourceAddress { keys["aws:SourceIp"] = [address] }
+        if tests("aws:username"), let name = Self.userName(principal.arn) { keys["aws:username"] = [name] }
         // The principal's unique id (AIDA…), which a principal recreated under the same name does
         // not share, as IAM's aws:userid for a user.
-        if let id = principal.uniqueID { keys["aws:userid"] = [id] }
-        if let keyID, policy.testsConditionKey("kms:resourcealiases") {
+        if tests("aws:userid"), let id = principal.uniqueID { keys["aws:userid"] = [id] }
+        if let keyID, tests("kms:resourcealiases") {
             let aliases = try await storeCall { try await store.aliases(keyID: keyID, after: nil, limit: 1000) }
             keys["kms:ResourceAliases"] = aliases.map(\.name)
         }
