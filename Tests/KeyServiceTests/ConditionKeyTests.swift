@@ -305,4 +305,21 @@ struct ConditionKeyTests {
         #expect(await kmsError { _ = try await f.decrypt(blob, as: .user("reader", account: Fixture.account)) } == .accessDenied)
         #expect(try await f.decrypt(blob, as: .user("reader", account: Fixture.account, identityPolicy: allow)) == "x")
     }
+
+    @Test("a key deleted through another engine on the same store leaves this engine's material cache")
+    func deletionElsewhereEvictsMaterial() async throws {
+        let f = try await Fixture(); defer { f.cleanUp() }
+        let key = try await f.newKey()
+        let blob = try await f.encrypt("x", key: key)
+        let root = try await RootKey.open(.file(f.directory.appendingPathComponent("root.key").path), store: f.store)
+        let clock = f.clock
+        let other = KeyServiceEngine(store: f.store, root: root, configuration: .init(keyCacheLifetime: .zero, now: { clock.now }))
+        #expect(String(decoding: try #require(try await other.decrypt(.init(ciphertextBlob: blob), by: f.admin).plaintext), as: UTF8.self) == "x")
+        #expect(other.materials.count == 1)
+        _ = try await f.kms.scheduleKeyDeletion(.init(keyId: key, pendingWindowInDays: 7), by: f.admin)
+        f.clock.advance(days: 8)
+        #expect(await kmsError { _ = try await f.decrypt(blob) } == .notFound)
+        #expect(await kmsError { _ = try await other.decrypt(.init(ciphertextBlob: blob), by: f.admin) } == .notFound)
+        #expect(other.materials.count == 0)
+    }
 }

@@ -258,6 +258,8 @@ public final class KeyServiceEngine: Sendable {
             key.state = .deleted
         }
         if key.state == .deleted {
+            // Deleted by this engine or another (on a shared store): its material goes too.
+            materials.evict(keyID: key.id)
             throw KMSError.notFound("Key '\(key.arn)' was deleted\(Self.deletionNote(key)): its material is destroyed and its ciphertexts can never be decrypted")
         }
         return key
