@@ -41,38 +41,51 @@ extension KeyServiceEngine {
     func baseConditionKeys(
         _ principal: Principal, keyID: UUID?, policy: KeyPolicy, identityPolicy: IdentityPolicy? = nil
     ) async throws(KMSError) -> [String: [String]] {
-        let identity = identityPolicy?.policy
-        guard !policy.testedConditionKeys.isEmpty || identity?.testedConditionKeys.isEmpty == false else { return [:] }
-        func tests(_ lowercased: String) -> Bool {
-            policy.testsConditionKey(lowercased) || identity?.testsConditionKey(lowercased) == true
-        }
         var keys: [String: [String]] = [:]
-        if tests("kms:calleraccount") { keys["kms:CallerAccount"] = [principal.account] }
-        if tests("aws:principalarn") { keys["aws:PrincipalArn"] = [principal.arn] }
-        let origin = RequestOrigin.current
-        if tests("aws:securetransport") { keys["aws:SecureTransport"] = [origin.secureTransport ? "true" : "false"] }
-        if tests("aws:currenttime") || tests("aws:epochtime") {
+        // Walks the (usually one to three) keys the policies test rather than probing for each
+        // key it could make.
+        for name in policy.testedConditionKeys {
+            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID)
+        }
+        for name in identityPolicy?.policy.testedConditionKeys ?? [] {
+            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID)
+        }
+        return keys
+    }
+
+    /// Adds the per-request condition key a policy tests under `lowercased`, when it is one of
+    /// them (the operation's own keys come from the operation).
+    private func addBaseConditionKey(
+        _ lowercased: String, to keys: inout [String: [String]], principal: Principal, keyID: UUID?
+    ) async throws(KMSError) {
+        switch lowercased {
+        case "kms:calleraccount": keys["kms:CallerAccount"] = [principal.account]
+        case "aws:principalarn": keys["aws:PrincipalArn"] = [principal.arn]
+        case "aws:securetransport": keys["aws:SecureTransport"] = [RequestOrigin.current.secureTransport ? "true" : "false"]
+        case "aws:currenttime", "aws:epochtime":
+            // One reading of the clock for both.
+            guard keys["aws:CurrentTime"] == nil else { return }
             let time = now.timeIntervalSince1970
             keys["aws:CurrentTime"] = [ConditionDate.format(epochSeconds: time)]
             keys["aws:EpochTime"] = [String(Int(time.rounded(.down)))]
-        }
-        if tests("aws:requestedregion") { keys["aws:RequestedRegion"] = [configuration.region] }
+        case "aws:requestedregion": keys["aws:RequestedRegion"] = [configuration.region]
         // envseal's only kind of key; the keys are present "even when the parameter doesn't
         // appear in the request", as AWS documents.
-        if tests("kms:keyspec") { keys["kms:KeySpec"] = ["SYMMETRIC_DEFAULT"] }
-        if tests("kms:keyusage") { keys["kms:KeyUsage"] = ["ENCRYPT_DECRYPT"] }
-        if tests("kms:keyorigin") { keys["kms:KeyOrigin"] = ["AWS_KMS"] }
-        if tests("kms:multiregion") { keys["kms:MultiRegion"] = ["false"] }
-        if tests("aws:sourceip"), let address = origin.sourceAddress { keys["aws:SourceIp"] = [address] }
-        if tests("aws:username"), let name = Self.userName(principal.arn) { keys["aws:username"] = [name] }
+        case "kms:keyspec": keys["kms:KeySpec"] = ["SYMMETRIC_DEFAULT"]
+        case "kms:keyusage": keys["kms:KeyUsage"] = ["ENCRYPT_DECRYPT"]
+        case "kms:keyorigin": keys["kms:KeyOrigin"] = ["AWS_KMS"]
+        case "kms:multiregion": keys["kms:MultiRegion"] = ["false"]
+        case "aws:sourceip": if let address = RequestOrigin.current.sourceAddress { keys["aws:SourceIp"] = [address] }
+        case "aws:username": if let name = Self.userName(principal.arn) { keys["aws:username"] = [name] }
         // The principal's unique id (AIDA…), which a principal recreated under the same name does
         // not share, as IAM's aws:userid for a user.
-        if tests("aws:userid"), let id = principal.uniqueID { keys["aws:userid"] = [id] }
-        if let keyID, tests("kms:resourcealiases") {
+        case "aws:userid": if let id = principal.uniqueID { keys["aws:userid"] = [id] }
+        case "kms:resourcealiases":
+            guard let keyID, keys["kms:ResourceAliases"] == nil else { return }
             let aliases = try await storeCall { try await store.aliases(keyID: keyID, after: nil, limit: 1000) }
             keys["kms:ResourceAliases"] = aliases.map(\.name)
+        default: return
         }
-        return keys
     }
 
     /// `aws:username`: the friendly name of an IAM user (the last part of `user/path/name`);
@@ -96,8 +109,11 @@ extension KeyServiceEngine {
     /// `kms:EncryptionAlgorithm` (and `kms:RequestAlias`) for a cryptographic operation; only
     /// SYMMETRIC_DEFAULT gets this far.
     static func cryptoConditionKeys(keyReference: String?) -> [String: [String]] {
-        requestAlias(keyReference).merging(["kms:EncryptionAlgorithm": ["SYMMETRIC_DEFAULT"]]) { lhs, _ in lhs }
+        guard keyReference != nil else { return algorithmConditionKey }
+        return requestAlias(keyReference).merging(algorithmConditionKey) { lhs, _ in lhs }
     }
+
+    private static let algorithmConditionKey = ["kms:EncryptionAlgorithm": ["SYMMETRIC_DEFAULT"]]
 
     /// The keys of CreateGrant: `kms:GrantOperations`, `kms:GrantConstraintType`,
     /// `kms:GrantIsForAWSResource` (no AWS service calls here), `kms:GranteePrincipal`, `kms:RetiringPrincipal`.
