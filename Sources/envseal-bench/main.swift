@@ -119,7 +119,7 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
 
     var out: [Measurement] = []
     func stage(_ name: String, storeBound: Bool = false, _ body: () async throws -> Void) async throws {
-        guard storeBound || storeName == "memory" else { return }
+        guard storeBound || storeName == "memory", onlyStage.map({ name.contains($0) }) ?? true else { return }
         out.append(try await measure(name, store: storeBound ? storeName : "–", repetitions: repetitions, count: count, body))
     }
     try await RequestOrigin.$current.withValue(origin) {
@@ -183,11 +183,26 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
 
 let arguments = CommandLine.arguments
 let quick = arguments.contains("--smoke")
-let repetitions = quick ? 1 : 7
-let count = quick ? 50 : 2000
+/// `--stage NAME`: only the stages whose name contains NAME, on the in-memory store, nothing else;
+/// with `--count N`, N operations in one repetition (for `valgrind --tool=callgrind` or perf).
+func option(_ name: String) -> String? {
+    arguments.firstIndex(of: name).flatMap { arguments.indices.contains($0 + 1) ? arguments[$0 + 1] : nil }
+}
+let onlyStage = option("--stage")
+let repetitions = quick || onlyStage != nil ? 1 : 7
+let count = option("--count").flatMap(Int.init) ?? (quick ? 50 : 2000)
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("envseal-bench-\(UUID().uuidString)")
 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: directory) }
+
+if onlyStage != nil {
+    for m in try await stages(storeName: "memory", store: InMemoryKeyStore(), directory: directory.appendingPathComponent("stages-mem"),
+                              repetitions: repetitions, count: count) {
+        print("\(m.name): \(Int((median(m.perOperation) * 1000).rounded())) ns/op")
+    }
+    try? FileManager.default.removeItem(at: directory)  // exit skips the defer above
+    exit(0)
+}
 
 var results = try await run(storeName: "memory", store: InMemoryKeyStore(), directory: directory.appendingPathComponent("mem"),
                             repetitions: repetitions, count: count)
