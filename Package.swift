@@ -107,7 +107,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Benchmarks of the engine (`make bench`), and a probe the durability tests kill.
-        .executableTarget(name: "envseal-bench", dependencies: ["KeyService", "KeyStoreSQLite", "KMSWire"], swiftSettings: swiftSettings),
+        .executableTarget(name: "envseal-bench", dependencies: ["KeyService", "KeyStoreSQLite", "KMSWire", "EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
         .executableTarget(name: "envseal-store-probe", dependencies: ["KeyService", "KeyStoreSQLite"], swiftSettings: swiftSettings),
         // Starts the command `envseal exec` runs: execve in its place, or supervised with filtered
         // output and forwarded signals.

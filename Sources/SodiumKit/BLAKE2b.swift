@@ -25,6 +25,28 @@ public enum BLAKE2b {
     /// - Returns: The MAC.
     /// - Throws: ``SodiumError`` for an output length outside 16…64 or a part of 4 GiB or more.
     public static func mac(key: some SymmetricKey, outputByteCount: Int = 32, parts: [Part]) throws(SodiumError) -> MAC {
+        try mac(key: key, outputByteCount: outputByteCount) { feed in
+            for part in parts {
+                switch part {
+                case .bytes(let bytes): bytes.withUnsafeBytes { feed.part($0) }
+                case .secret(let secret): secret.withUnsafeBytes { feed.part($0) }
+                }
+            }
+        }
+    }
+
+    /// Computes a keyed BLAKE2b MAC over length-prefixed parts that `body` feeds one at a time,
+    /// read in place: the same MAC as ``mac(key:outputByteCount:parts:)`` over the same parts,
+    /// without building a list of them (nothing is allocated for the parts).
+    /// - Parameters:
+    ///   - key: The MAC key.
+    ///   - outputByteCount: 16 to 64.
+    ///   - body: Feeds the parts, in order, with ``PartFeed/part(_:)-(UnsafeRawBufferPointer)``.
+    /// - Returns: The MAC.
+    /// - Throws: ``SodiumError`` for an output length outside 16…64 or a part of 4 GiB or more.
+    public static func mac(
+        key: some SymmetricKey, outputByteCount: Int = 32, _ body: (inout PartFeed) -> Void
+    ) throws(SodiumError) -> MAC {
         Sodium.ensureInitialized()
         guard outputRange.contains(outputByteCount) else {
             throw .invalidLength("BLAKE2b output", expected: "16 to 64", actual: outputByteCount)
@@ -41,36 +63,41 @@ public enum BLAKE2b {
         key.withKeyPointer { keyPointer in
             _ = crypto_generichash_init(state, keyPointer, SymmetricKeyLength.bytes, outputByteCount)
         }
-        for part in parts {
-            let count: Int
-            switch part {
-            case .bytes(let bytes): count = bytes.count
-            case .secret(let secret): count = secret.count
-            }
-            guard count <= Int(UInt32.max) else {
-                throw .invalidLength("MAC input part", expected: "less than 4 GiB", actual: count)
-            }
-            let prefix = [UInt8](bigEndian: UInt32(count))
-            _ = crypto_generichash_update(state, prefix, UInt64(prefix.count))
-            switch part {
-            case .bytes(let bytes):
-                _ = crypto_generichash_update(state, bytes, UInt64(bytes.count))
-            case .secret(let secret):
-                secret.withUnsafeBytes { raw in
-                    _ = crypto_generichash_update(state, raw.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(raw.count))
-                }
-            }
+        var feed = PartFeed(state: state)
+        body(&feed)
+        if let oversized = feed.oversized {
+            throw .invalidLength("MAC input part", expected: "less than 4 GiB", actual: oversized)
         }
         var out = [UInt8](repeating: 0, count: outputByteCount)
         _ = crypto_generichash_final(state, &out, outputByteCount)
         return try MAC(bytes: out)
     }
-}
 
-extension Array where Element == UInt8 {
-    /// The big-endian bytes of a 32-bit integer.
-    init(bigEndian value: UInt32) {
-        self = [UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16),
-                UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
+    /// Where ``mac(key:outputByteCount:_:)`` takes its parts; valid only inside that call.
+    public struct PartFeed: ~Copyable {
+        fileprivate let state: OpaquePointer
+        /// The length of the first part too long to prefix, which fails the MAC.
+        fileprivate var oversized: Int?
+
+        fileprivate init(state: OpaquePointer) { self.state = state }
+
+        /// Feeds one part: its length as a 4-byte big-endian integer, then its bytes.
+        public mutating func part(_ bytes: UnsafeRawBufferPointer) {
+            guard bytes.count <= Int(UInt32.max) else {
+                oversized = oversized ?? bytes.count
+                return
+            }
+            let count = UInt32(bytes.count)
+            withUnsafeBytes(of: count.bigEndian) { prefix in
+                _ = crypto_generichash_update(state, prefix.baseAddress?.assumingMemoryBound(to: UInt8.self), 4)
+            }
+            _ = crypto_generichash_update(state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+        }
+
+        /// Feeds a string's UTF-8 as one part, read in place when the string is stored contiguously.
+        public mutating func part(_ string: String) {
+            var string = string
+            string.withUTF8 { part(UnsafeRawBufferPointer($0)) }
+        }
     }
 }

@@ -38,6 +38,21 @@ struct AuditAndRootTests {
         #expect(root.subkey(.keyMaterialID) != root.subkey(.paginationMarker))
     }
 
+    @Test("a record's hash is the keyed BLAKE2b of its length-prefixed fields, context pairs in key byte order")
+    func auditHashEncodingIsPinned() throws {
+        let root = RootKey(material: KeyMaterial.random())
+        let chain = AuditChain(root: root)
+        let record = AuditRecord(
+            sequence: 42, time: Date(timeIntervalSince1970: 1_800_000_123.456), principal: "arn:aws:iam::111122223333:user/fn",
+            operation: "Decrypt", keyARN: nil, encryptionContext: ["b": "2", "a": "1", "Z": "ü"], outcome: "Allowed",
+            requestID: "r-1", previousHash: Array(repeating: 7, count: 32), hash: [])
+        // The encoding as the chain has always written it: stored logs verify only if it holds.
+        let fields = [record.previousHash] + ["42", "1800000123.456", record.principal, "Decrypt", "", "Allowed", "r-1", "3",
+                                              "Z", "ü", "a", "1", "b", "2"].map { Array($0.utf8) }
+        let expected = try BLAKE2b.mac(key: root.subkey(.auditChain), outputByteCount: 32, parts: fields.map { .bytes($0) })
+        #expect(try chain.hash(of: record) == expected.bytes)
+    }
+
     @Test("verify names an edited, a deleted and a reordered record")
     func tamperDetected() async throws {
         let inner = InMemoryKeyStore()

@@ -257,4 +257,69 @@ struct ConditionKeyTests {
         try await f.kms.putKeyPolicy(.init(keyId: key, policy: functionPolicy), by: f.admin)
         #expect(try await f.decrypt(blob) == "x")
     }
+
+    // MARK: Condition keys made only for the policies that test them
+
+    /// A key policy that delegates Decrypt to the account, with no condition of its own.
+    static let delegating = """
+        {"Version": "2012-10-17", "Statement": [
+          {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/admin"}, "Action": "kms:*", "Resource": "*"},
+          {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:Decrypt", "Resource": "*"}
+        ]}
+        """
+
+    @Test("a condition in the identity policy alone still gets its key when the key policy tests none")
+    func identityPolicyConditionKeys() async throws {
+        let f = try await Fixture(); defer { f.cleanUp() }
+        let key = try await f.newKey(policy: Self.delegating)
+        let blob = try await f.encrypt("x", key: key)
+        let caller = Principal.user("reader", account: Fixture.account, identityPolicy: """
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+              "Condition": {"Bool": {"aws:SecureTransport": "true"}, "StringEquals": {"aws:username": "reader"}}}]}
+            """)
+        func attempt(secure: Bool) async -> KMSErrorType? {
+            await RequestOrigin.$current.withValue(RequestOrigin(secureTransport: secure, sourceAddress: "10.0.0.1")) {
+                await kmsError { _ = try await f.decrypt(blob, as: caller) }
+            }
+        }
+        #expect(await attempt(secure: true) == nil)
+        #expect(await attempt(secure: false) == .accessDenied)
+        // A Deny on a time condition in the identity policy applies though the key policy tests no time.
+        let late = Principal.user("reader", account: Fixture.account, identityPolicy: """
+            {"Version": "2012-10-17", "Statement": [
+              {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"},
+              {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}}]}
+            """)
+        #expect(await kmsError { _ = try await f.decrypt(blob, as: late) } == .accessDenied)
+    }
+
+    @Test("a principal's changed identity policy applies at once: parsed policies are kept per owner and document")
+    func changedIdentityPolicyApplies() async throws {
+        let f = try await Fixture(); defer { f.cleanUp() }
+        let key = try await f.newKey(policy: Self.delegating)
+        let blob = try await f.encrypt("x", key: key)
+        let allow = #"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}]}"#
+        let deny = #"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}]}"#
+        #expect(try await f.decrypt(blob, as: .user("reader", account: Fixture.account, identityPolicy: allow)) == "x")
+        #expect(await kmsError { _ = try await f.decrypt(blob, as: .user("reader", account: Fixture.account, identityPolicy: deny)) } == .accessDenied)
+        #expect(await kmsError { _ = try await f.decrypt(blob, as: .user("reader", account: Fixture.account)) } == .accessDenied)
+        #expect(try await f.decrypt(blob, as: .user("reader", account: Fixture.account, identityPolicy: allow)) == "x")
+    }
+
+    @Test("a key deleted through another engine on the same store leaves this engine's material cache")
+    func deletionElsewhereEvictsMaterial() async throws {
+        let f = try await Fixture(); defer { f.cleanUp() }
+        let key = try await f.newKey()
+        let blob = try await f.encrypt("x", key: key)
+        let root = try await RootKey.open(.file(f.directory.appendingPathComponent("root.key").path), store: f.store)
+        let clock = f.clock
+        let other = KeyServiceEngine(store: f.store, root: root, configuration: .init(keyCacheLifetime: .zero, now: { clock.now }))
+        #expect(String(decoding: try #require(try await other.decrypt(.init(ciphertextBlob: blob), by: f.admin).plaintext), as: UTF8.self) == "x")
+        #expect(other.materials.count == 1)
+        _ = try await f.kms.scheduleKeyDeletion(.init(keyId: key, pendingWindowInDays: 7), by: f.admin)
+        f.clock.advance(days: 8)
+        #expect(await kmsError { _ = try await f.decrypt(blob) } == .notFound)
+        #expect(await kmsError { _ = try await other.decrypt(.init(ciphertextBlob: blob), by: f.admin) } == .notFound)
+        #expect(other.materials.count == 0)
+    }
 }

@@ -38,6 +38,27 @@ struct DerivationAndMACTests {
         #expect(throws: SodiumError.self) { _ = try BLAKE2b.mac(key: key, outputByteCount: 65, parts: []) }
     }
 
+    @Test("a MAC over parts fed in place is the MAC over the same list of parts")
+    func fedMacs() throws {
+        let key = DataKey.random()
+        let parts: [[UInt8]] = [[], Array("ab".utf8), Array(repeating: 0x5A, count: 300), Array("é✓".utf8)]
+        let listed = try BLAKE2b.mac(key: key, parts: parts.map { .bytes($0) })
+        let fed = try BLAKE2b.mac(key: key) { feed in
+            for part in parts { part.withUnsafeBytes { feed.part($0) } }
+        }
+        #expect(fed == listed)
+        let strings = try BLAKE2b.mac(key: key, outputByteCount: 16) { feed in
+            feed.part("")
+            feed.part("ab")
+            feed.part(String(repeating: "Z", count: 300))
+            feed.part("é✓")
+        }
+        #expect(strings == (try BLAKE2b.mac(key: key, outputByteCount: 16, parts: parts.map { .bytes($0) })))
+        // The boundaries between parts still count.
+        #expect(try BLAKE2b.mac(key: key) { $0.part("ab"); $0.part("c") } != (try BLAKE2b.mac(key: key) { $0.part("a"); $0.part("bc") }))
+        #expect(throws: SodiumError.self) { _ = try BLAKE2b.mac(key: key, outputByteCount: 15) { $0.part("x") } }
+    }
+
     @Test("SIV is deterministic, binds the associated data, and rejects every bit flip")
     func siv() throws {
         let keys = try XChaCha20SIV.Keys(deriving: DataKey.random(), context: KeyDerivation.Context("siv test"))

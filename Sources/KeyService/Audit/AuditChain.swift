@@ -19,23 +19,24 @@ public struct AuditChain: Sendable {
     static let genesis = [UInt8](repeating: 0, count: 32)
 
     func hash(of record: AuditRecord) throws -> [UInt8] {
-        var parts: [BLAKE2b.Part] = [
-            .bytes(record.previousHash),
-            .bytes(Array(String(record.sequence).utf8)),
-            .bytes(Array(String(record.time.timeIntervalSince1970).utf8)),
-            .bytes(Array(record.principal.utf8)),
-            .bytes(Array(record.operation.utf8)),
-            .bytes(Array((record.keyARN ?? "").utf8)),
-            .bytes(Array(record.outcome.utf8)),
-            .bytes(Array(record.requestID.utf8)),
-        ]
-        let context = (record.encryptionContext ?? [:]).sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
-        parts.append(.bytes(Array(String(context.count).utf8)))
-        for (key, value) in context {
-            parts.append(.bytes(Array(key.utf8)))
-            parts.append(.bytes(Array(value.utf8)))
-        }
-        return try BLAKE2b.mac(key: key, outputByteCount: 32, parts: parts).bytes
+        // The parts are fed in place, none copied into an array of its own; the context's pairs
+        // in the byte order of their keys.
+        let context = (record.encryptionContext ?? [:]).sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        return try BLAKE2b.mac(key: key, outputByteCount: 32) { feed in
+            record.previousHash.withUnsafeBytes { feed.part($0) }
+            feed.part(String(record.sequence))
+            feed.part(String(record.time.timeIntervalSince1970))
+            feed.part(record.principal)
+            feed.part(record.operation)
+            feed.part(record.keyARN ?? "")
+            feed.part(record.outcome)
+            feed.part(record.requestID)
+            feed.part(String(context.count))
+            for (key, value) in context {
+                feed.part(key)
+                feed.part(value)
+            }
+        }.bytes
     }
 
     /// One record's fields before it is linked into the chain.

@@ -28,37 +28,63 @@ extension KeyServiceEngine {
     /// The condition keys every request on a key carries: the caller, the connection, the time,
     /// and the key's properties. Operations add their own (see ``authorize(_:_:key:context:grantTokens:conditionKeys:grantLimit:)``).
     ///
+    /// Only the keys that `policy` or `identityPolicy` tests are made: a key no statement tests
+    /// cannot change a decision, and most policies test none, so most requests build nothing (no
+    /// clock read, no formatted `aws:CurrentTime`).
+    ///
     /// - Parameters:
     ///   - keyID: The key, to look up its aliases for `kms:ResourceAliases`; `nil` for a key
     ///     that does not exist yet.
-    ///   - policy: The policy that will be evaluated: aliases are read only when it tests them.
-    func baseConditionKeys(_ principal: Principal, keyID: UUID?, policy: KeyPolicy) async throws(KMSError) -> [String: [String]] {
-        let origin = RequestOrigin.current
-        let time = now.timeIntervalSince1970
-        var keys: [String: [String]] = [
-            "kms:CallerAccount": [principal.account],
-            "aws:PrincipalArn": [principal.arn],
-            "aws:SecureTransport": [origin.secureTransport ? "true" : "false"],
-            "aws:CurrentTime": [ConditionDate.format(epochSeconds: time)],
-            "aws:EpochTime": [String(Int(time.rounded(.down)))],
-            "aws:RequestedRegion": [configuration.region],
-            // envseal's only kind of key; the keys are present "even when the parameter doesn't
-            // appear in the request", as AWS documents.
-            "kms:KeySpec": ["SYMMETRIC_DEFAULT"],
-            "kms:KeyUsage": ["ENCRYPT_DECRYPT"],
-            "kms:KeyOrigin": ["AWS_KMS"],
-            "kms:MultiRegion": ["false"],
-        ]
-        if let address = origin.sourceAddress { keys["aws:SourceIp"] = [address] }
-        if let name = Self.userName(principal.arn) { keys["aws:username"] = [name] }
-        // The principal's unique id (AIDA…), which a principal recreated under the same name does
-        // not share, as IAM's aws:userid for a user.
-        if let id = principal.uniqueID { keys["aws:userid"] = [id] }
-        if let keyID, policy.testsConditionKey("kms:resourcealiases") {
-            let aliases = try await storeCall { try await store.aliases(keyID: keyID, after: nil, limit: 1000) }
-            keys["kms:ResourceAliases"] = aliases.map(\.name)
+    ///   - policy: The key policy that will be evaluated.
+    ///   - identityPolicy: The caller's identity policy that will be evaluated with it, if any.
+    func baseConditionKeys(
+        _ principal: Principal, keyID: UUID?, policy: KeyPolicy, identityPolicy: IdentityPolicy? = nil
+    ) async throws(KMSError) -> [String: [String]] {
+        var keys: [String: [String]] = [:]
+        // Walks the (usually one to three) keys the policies test rather than probing for each
+        // key it could make.
+        for name in policy.testedConditionKeys {
+            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID)
+        }
+        for name in identityPolicy?.policy.testedConditionKeys ?? [] {
+            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID)
         }
         return keys
+    }
+
+    /// Adds the per-request condition key a policy tests under `lowercased`, when it is one of
+    /// them (the operation's own keys come from the operation).
+    private func addBaseConditionKey(
+        _ lowercased: String, to keys: inout [String: [String]], principal: Principal, keyID: UUID?
+    ) async throws(KMSError) {
+        switch lowercased {
+        case "kms:calleraccount": keys["kms:CallerAccount"] = [principal.account]
+        case "aws:principalarn": keys["aws:PrincipalArn"] = [principal.arn]
+        case "aws:securetransport": keys["aws:SecureTransport"] = [RequestOrigin.current.secureTransport ? "true" : "false"]
+        case "aws:currenttime", "aws:epochtime":
+            // One reading of the clock for both.
+            guard keys["aws:CurrentTime"] == nil else { return }
+            let time = now.timeIntervalSince1970
+            keys["aws:CurrentTime"] = [ConditionDate.format(epochSeconds: time)]
+            keys["aws:EpochTime"] = [String(Int(time.rounded(.down)))]
+        case "aws:requestedregion": keys["aws:RequestedRegion"] = [configuration.region]
+        // envseal's only kind of key; the keys are present "even when the parameter doesn't
+        // appear in the request", as AWS documents.
+        case "kms:keyspec": keys["kms:KeySpec"] = ["SYMMETRIC_DEFAULT"]
+        case "kms:keyusage": keys["kms:KeyUsage"] = ["ENCRYPT_DECRYPT"]
+        case "kms:keyorigin": keys["kms:KeyOrigin"] = ["AWS_KMS"]
+        case "kms:multiregion": keys["kms:MultiRegion"] = ["false"]
+        case "aws:sourceip": if let address = RequestOrigin.current.sourceAddress { keys["aws:SourceIp"] = [address] }
+        case "aws:username": if let name = Self.userName(principal.arn) { keys["aws:username"] = [name] }
+        // The principal's unique id (AIDA…), which a principal recreated under the same name does
+        // not share, as IAM's aws:userid for a user.
+        case "aws:userid": if let id = principal.uniqueID { keys["aws:userid"] = [id] }
+        case "kms:resourcealiases":
+            guard let keyID, keys["kms:ResourceAliases"] == nil else { return }
+            let aliases = try await storeCall { try await store.aliases(keyID: keyID, after: nil, limit: 1000) }
+            keys["kms:ResourceAliases"] = aliases.map(\.name)
+        default: return
+        }
     }
 
     /// `aws:username`: the friendly name of an IAM user (the last part of `user/path/name`);
@@ -82,8 +108,11 @@ extension KeyServiceEngine {
     /// `kms:EncryptionAlgorithm` (and `kms:RequestAlias`) for a cryptographic operation; only
     /// SYMMETRIC_DEFAULT gets this far.
     static func cryptoConditionKeys(keyReference: String?) -> [String: [String]] {
-        requestAlias(keyReference).merging(["kms:EncryptionAlgorithm": ["SYMMETRIC_DEFAULT"]]) { lhs, _ in lhs }
+        guard keyReference != nil else { return algorithmConditionKey }
+        return requestAlias(keyReference).merging(algorithmConditionKey) { lhs, _ in lhs }
     }
+
+    private static let algorithmConditionKey = ["kms:EncryptionAlgorithm": ["SYMMETRIC_DEFAULT"]]
 
     /// The keys of CreateGrant: `kms:GrantOperations`, `kms:GrantConstraintType`,
     /// `kms:GrantIsForAWSResource` (no AWS service calls here), `kms:GranteePrincipal`, `kms:RetiringPrincipal`.

@@ -56,9 +56,10 @@ public final class KeyServiceEngine: Sendable {
     let store: any KeyStore
     let root: RootKey
     let materials: MaterialCache
-    let policies = Mutex<[String: KeyPolicy]>([:])
-    /// Parsed identity policies by document.
-    let identityPolicies = Mutex<[String: IdentityPolicy]>([:])
+    /// Parsed key policies by key, with the document each was parsed from.
+    let policies = Mutex<[UUID: (json: String, policy: KeyPolicy)]>([:])
+    /// Parsed identity policies by principal ARN, with the document each was parsed from.
+    let identityPolicies = Mutex<[String: (json: String, policy: IdentityPolicy)]>([:])
     let audit: AuditChain
     /// Key records recently read, with when they were read.
     let keyCache = Mutex<[UUID: (record: KeyRecord, read: ContinuousClock.Instant)]>([:])
@@ -255,6 +256,8 @@ public final class KeyServiceEngine: Sendable {
             key.state = .deleted
         }
         if key.state == .deleted {
+            // Deleted by this engine or another (on a shared store): its material goes too.
+            materials.evict(keyID: key.id)
             throw KMSError.notFound("Key '\(key.arn)' was deleted\(Self.deletionNote(key)): its material is destroyed and its ciphertexts can never be decrypted")
         }
         return key
@@ -300,6 +303,14 @@ public final class KeyServiceEngine: Sendable {
     /// the store.
     func material(_ key: KeyRecord, version: UInt32) async throws(KMSError) -> MaterialCache.CachedMaterial {
         if let cached = materials.get(key.id, version) { return cached }
+        let cached = try await unwrapMaterial(key, version: version)
+        materials.put(key.id, version, cached)
+        return cached
+    }
+
+    /// Reads one version of a key from the store and unwraps its material under the root key:
+    /// what ``material(_:version:)`` does when the cache does not hold the version.
+    func unwrapMaterial(_ key: KeyRecord, version: UInt32) async throws(KMSError) -> MaterialCache.CachedMaterial {
         guard let record = try await storeCall({ try await store.version(keyID: key.id, number: version) }) else {
             throw KMSError.invalidCiphertext("the ciphertext names a key version that does not exist")
         }
@@ -308,9 +319,7 @@ public final class KeyServiceEngine: Sendable {
         }
         do {
             let material = try KeyMaterial(secureBytes: root.unwrap(record.wrappedMaterial, id: key.id, version: version, purpose: "key-material"))
-            let cached = MaterialCache.CachedMaterial(material: material, materialID: record.materialID)
-            materials.put(key.id, version, cached)
-            return cached
+            return MaterialCache.CachedMaterial(material: material, materialID: record.materialID)
         } catch {
             throw KMSError.kmsInternal("the material of \(key.arn) version \(version) does not open under the root key")
         }
@@ -337,12 +346,17 @@ public final class KeyServiceEngine: Sendable {
         _ principal: Principal, _ action: KeyAction, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil,
         conditionKeys: [String: [String]] = [:], grantLimit: ((GrantRecord) -> String?)? = nil
     ) async throws(KMSError) {
-        let policy = try cachedPolicy(key.policy, keyARN: key.arn)
-        let base = try await baseConditionKeys(principal, keyID: key.id, policy: policy)
+        let policy = try cachedPolicy(key.policy, keyID: key.id, keyARN: key.arn)
+        let identityPolicy = try cachedIdentityPolicy(of: principal)
+        // Condition keys are read by conditions alone: when neither policy has one, none is made.
+        var extraConditionKeys: [String: [String]] = [:]
+        if !policy.testedConditionKeys.isEmpty || identityPolicy?.policy.testedConditionKeys.isEmpty == false {
+            extraConditionKeys = try await baseConditionKeys(principal, keyID: key.id, policy: policy, identityPolicy: identityPolicy)
+                .merging(conditionKeys) { _, operation in operation }
+        }
         let request = AuthorizationRequest(
-            principalARN: principal.arn, principalAccount: principal.account, action: "kms:\(action.name)",
-            resourceARN: key.arn, encryptionContext: context,
-            extraConditionKeys: base.merging(conditionKeys) { _, operation in operation })
+            principalARN: principal.arn, principalAccount: principal.account, action: action.qualifiedName,
+            resourceARN: key.arn, encryptionContext: context, extraConditionKeys: extraConditionKeys)
         var grants: [GrantRecord]?
         if let grantTokens, !grantTokens.isEmpty {
             let all = try await storeCall { try await store.grants(keyID: key.id) }
@@ -351,7 +365,7 @@ public final class KeyServiceEngine: Sendable {
                 throw KMSError.invalidGrantToken("a grant token is not valid for \(key.arn)")
             }
         }
-        switch policy.evaluate(request, identityPolicy: try cachedIdentityPolicy(of: principal)) {
+        switch policy.evaluate(request, identityPolicy: identityPolicy) {
         case .allow:
             return
         case .explicitDeny:
@@ -382,30 +396,32 @@ public final class KeyServiceEngine: Sendable {
     /// parses fails the request rather than being skipped, since it may hold a `Deny`.
     func cachedIdentityPolicy(of principal: Principal) throws(KMSError) -> IdentityPolicy? {
         guard let json = principal.identityPolicy else { return nil }
-        return try Self.parsed(json, cache: identityPolicies, what: "the identity policy of \(principal.arn)") { json throws(PolicyError) in
+        return try Self.parsed(json, for: principal.arn, cache: identityPolicies, what: "the identity policy of \(principal.arn)") { json throws(PolicyError) in
             try IdentityPolicy(json: json)
         }
     }
 
-    func cachedPolicy(_ json: String, keyARN: String) throws(KMSError) -> KeyPolicy {
-        try Self.parsed(json, cache: policies, what: "the stored policy of \(keyARN)") { json throws(PolicyError) in
+    func cachedPolicy(_ json: String, keyID: UUID, keyARN: String) throws(KMSError) -> KeyPolicy {
+        try Self.parsed(json, for: keyID, cache: policies, what: "the stored policy of \(keyARN)") { json throws(PolicyError) in
             try KeyPolicy(json: json, storedBefore: true)
         }
     }
 
-    /// A stored policy document parsed once and kept (up to 1,024 documents; then the cache starts
-    /// over). A document that no longer parses is an internal error, never a missing policy: it
-    /// may hold a Deny.
-    private static func parsed<Policy: Sendable>(
-        _ json: String, cache: borrowing Mutex<[String: Policy]>, what: @autoclosure () -> String,
-        parse: (String) throws(PolicyError) -> Policy
+    /// A stored policy document parsed once and kept per owner (key or principal), with the
+    /// document it was parsed from: a request finds it by the owner's id, which is cheap to hash,
+    /// and uses it only when the document it holds is still the owner's (the same string, so
+    /// compared without reading it). Up to 1,024 owners; then the cache starts over. A document
+    /// that no longer parses is an internal error, never a missing policy: it may hold a Deny.
+    private static func parsed<Owner: Hashable & Sendable, Policy: Sendable>(
+        _ json: String, for owner: Owner, cache: borrowing Mutex<[Owner: (json: String, policy: Policy)]>,
+        what: @autoclosure () -> String, parse: (String) throws(PolicyError) -> Policy
     ) throws(KMSError) -> Policy {
-        if let cached = cache.withLock({ $0[json] }) { return cached }
+        if let cached = cache.withLock({ $0[owner] }), cached.json == json { return cached.policy }
         do {
             let policy = try parse(json)
             cache.withLock { cache in
                 if cache.count > 1024 { cache.removeAll() }
-                cache[json] = policy
+                cache[owner] = (json, policy)
             }
             return policy
         } catch {
@@ -433,9 +449,15 @@ struct KeyAction: Sendable, Equatable {
     /// The name after `kms:`, as grants list it.
     let name: String
 
-    init(_ operation: KMSOperation) { name = operation.rawValue }
+    /// `kms:<name>`, as policies name it.
+    let qualifiedName: String
 
-    private init(name: String) { self.name = name }
+    init(_ operation: KMSOperation) { self.init(name: operation.rawValue) }
+
+    private init(name: String) {
+        self.name = name
+        qualifiedName = "kms:" + name
+    }
 
     /// ReEncrypt's permission on the source key.
     static let reEncryptFrom = KeyAction(name: "ReEncryptFrom")
