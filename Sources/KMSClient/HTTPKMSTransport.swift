@@ -4,6 +4,7 @@ import KMSWire
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// Carries KMS requests over HTTP(S), signed with AWS Signature Version 4, with retries and a
 /// deadline: to envseal's key server, AWS KMS itself or any KMS-compatible service (moto).
@@ -54,13 +55,18 @@ public struct HTTPKMSTransport: KMSTransport {
     /// The HTTP client of every transport not given one: HTTP/1.1 (as botocore speaks to KMS,
     /// with the signed `Host` header sent as is), redirects not followed (a redirected request
     /// would carry a signature for another host), a failed connection failing its request at once
-    /// so that this transport's own backoff and deadline apply, and 3 s to connect.
+    /// so that this transport's own backoff and deadline apply, and 3 s to connect. It runs on
+    /// one event-loop thread of its own, not on NIO's shared group of one thread per core: a
+    /// KMS client's traffic is a few small requests, which one loop multiplexes, and a process
+    /// that makes one Decrypt (`envseal exec` at a cold start) should not start and wait for a
+    /// thread per core first.
     private static let defaultHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3)), decompression: .disabled)
         configuration.httpVersion = .http1Only
         configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        // Lives as long as the process, like NIO's shared group: never shut down.
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup(numberOfThreads: 1), configuration: configuration)
     }()
 
     /// Creates a transport.
