@@ -127,6 +127,13 @@ struct ErrorClassificationTests {
         }
     }
 
+    /// A dotenv syntax error read by the CLI is malformed input, located, as the library says.
+    @Test func aDotenvSyntaxErrorIsMalformedInput() {
+        let error = #expect(throws: CLIError.self) { _ = try FileIO.parseDotenv(Array("A=1\nB\n".utf8), from: "app.env") }
+        #expect(error?.exitCode == 65)
+        #expect(error?.message == "app.env:2:2: expected '=' after the variable name")
+    }
+
     /// The messages stay what they were, and an error the library does not know is named by its
     /// type alone: its description might hold a secret.
     @Test func messagesNameTheErrorNeverAForeignDescription() {
