@@ -222,7 +222,7 @@ public struct SealedEnvironment: Sendable {
             do {
                 file = try DotenvFile.parse(Array(data))
             } catch {
-                throw LoadError(.malformed, variable: nil, "\(path):\(error.line):\(error.column): \(error.kind)")
+                throw LoadError(ErrorClassification(error).kind, variable: nil, "\(path):\(error.line):\(error.column): \(error.kind)")
             }
             return try variables(of: file, place: "\(path): ")
         case .dotenv(let file):

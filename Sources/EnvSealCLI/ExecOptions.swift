@@ -3,7 +3,6 @@ import EnvSeal
 import EnvSealFormat
 import Foundation
 import KMSClient
-import KMSWire
 import SealedDotenv
 
 /// What `envseal exec` was asked to do, as plain values, and doing it.
@@ -136,20 +135,11 @@ struct ExecOptions: Equatable, Sendable {
 
     static func cliError(_ error: SealedEnvironment.LoadError, place: String?) -> CLIError {
         let prefix = place.map { "\($0): " } ?? ""
-        let code: Int32
-        switch error.cause {
-        case .tampered:
-            return CLIError(prefix + error.message, hint: place.map { _ in "the file was changed or replaced after sealing; restore it from version control" },
-                            exitCode: EnvSealExit.tampered)
-        case .malformed, .notSealed: code = EnvSealExit.malformedInput
-        case .unreadable: code = EnvSealExit.cannotRead
-        case .unreachable: code = EnvSealExit.unavailable
-        case .notConfigured: code = EnvSealExit.configuration
-        case .keyService(let type):
-            let (code, hint) = ErrorReport.outcome(of: KMSErrorType(rawValue: type))
-            return CLIError(prefix + error.message, hint: hint, exitCode: code)
+        let hint = switch error.classification {
+        case .tampered: place.map { _ in "the file was changed or replaced after sealing; restore it from version control" }
+        default: ErrorReport.hint(for: error.classification, keyServiceErrorType: error.keyServiceErrorType)
         }
-        return CLIError(prefix + error.message, exitCode: code)
+        return CLIError(prefix + error.message, hint: hint, exitCode: EnvSealExit.code(for: error.classification))
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SealedDotenv
 
 /// envseal's exit codes, documented in docs/CLI.md. Scripts may rely on them.
 public enum EnvSealExit {
@@ -25,6 +26,24 @@ public enum EnvSealExit {
     public static let accessDenied: Int32 = 77
     /// The key service is not configured: no region, no credentials, a bad endpoint.
     public static let configuration: Int32 = 78
+}
+
+extension EnvSealExit {
+    /// The exit code for a failure of the layers below, as ``ErrorClassification`` classifies it.
+    static func code(for kind: ErrorClassification.Kind) -> Int32 {
+        switch kind {
+        case .notSealed, .malformed: malformedInput
+        case .tampered: tampered
+        case .invalidSelection: usage
+        case .unreadable: cannotRead
+        case .wrongKey: wrongKey
+        case .keyUnavailable: keyUnavailable
+        case .accessDenied: accessDenied
+        case .keyServiceBusy, .unreachable, .invalidResponse: unavailable
+        case .notConfigured: configuration
+        case .keyServiceRefused, .unclassified: failure
+        }
+    }
 }
 
 /// An error the CLI reports as `envseal: error: …` with an exit code.

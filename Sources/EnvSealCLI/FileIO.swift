@@ -1,5 +1,6 @@
 import EnvSealFormat
 import Foundation
+import SealedDotenv
 import Synchronization
 
 /// Reading dotenv files and writing files atomically, so that a crash or a SIGKILL at any moment
@@ -15,7 +16,7 @@ enum FileIO {
         do {
             return try DotenvFile.parse(bytes)
         } catch {
-            throw CLIError("\(path):\(error.line):\(error.column): \(error.kind)", exitCode: EnvSealExit.malformedInput)
+            throw CLIError("\(path):\(error.line):\(error.column): \(error.kind)", exitCode: EnvSealExit.code(for: ErrorClassification(error).kind))
         }
     }
 

@@ -73,12 +73,7 @@ struct FileInspection: Encodable {
         } catch let error as CLIError {
             throw CLIError(error.message, hint: "check the path and its permissions", exitCode: error.exitCode)
         }
-        let dotenv: DotenvFile
-        do {
-            dotenv = try DotenvFile.parse(Array(data))
-        } catch {
-            throw CLIError("\(path):\(error.line):\(error.column): \(error.kind)", exitCode: EnvSealExit.malformedInput)
-        }
+        let dotenv = try FileIO.parseDotenv(data, from: path)
         file = path
         bytes = data.count
         variables = dotenv.assignments.count

@@ -21,17 +21,28 @@ public protocol KMSTransport: Sendable {
 ///
 /// The description names the endpoint and the cause; it never holds a request or response body.
 public struct KMSTransportError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What went wrong.
-    public enum Kind: Sendable, Equatable {
+    /// What went wrong: one of the static members below.
+    ///
+    /// A struct rather than an enum so that a kind can be added without breaking a `switch`
+    /// elsewhere; compare with `==` or match with `case .unreachable:` (and a `default:`).
+    public struct Kind: Sendable, Hashable, CustomStringConvertible {
+        /// The kind's name, as the static member is spelled: `unreachable`.
+        public let name: String
+
+        private init(_ name: String) { self.name = name }
+
         /// No connection could be made, or it broke before a response came.
-        case unreachable
+        public static let unreachable = Kind("unreachable")
         /// The deadline passed before an answer came (retries included).
-        case deadlineExceeded
+        public static let deadlineExceeded = Kind("deadlineExceeded")
         /// The service answered with something that is not a KMS response.
-        case invalidResponse
+        public static let invalidResponse = Kind("invalidResponse")
         /// The client is not configured well enough to send (no region, no credentials, a bad
         /// endpoint URL or credentials file).
-        case configuration
+        public static let configuration = Kind("configuration")
+
+        /// The kind's name.
+        public var description: String { name }
     }
 
     /// What went wrong.

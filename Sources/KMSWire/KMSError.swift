@@ -125,7 +125,10 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The human-readable message (`message` on the wire).
     public var message: String
 
-    /// Creates an error of a type with a message.
+    /// Creates an error of a type with a message: `KMSError(.notFound, "Alias alias/app is not found.")`.
+    ///
+    /// The one way to make an error, for every type the model has and any other (``KMSErrorType``
+    /// is an open set).
     public init(_ type: KMSErrorType, _ message: String) {
         self.type = type
         self.message = message
@@ -186,81 +189,6 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
             message = try? container.decodeIfPresent(String.self, forKey: .message)
             capitalMessage = try? container.decodeIfPresent(String.self, forKey: .capitalMessage)
         }
-    }
-}
-
-// MARK: - Frequent errors
-
-extension KMSError {
-    /// `NotFoundException`: the key, alias or grant does not exist.
-    public static func notFound(_ message: String) -> KMSError { KMSError(.notFound, message) }
-    /// `AlreadyExistsException`: e.g. the alias name is taken.
-    public static func alreadyExists(_ message: String) -> KMSError { KMSError(.alreadyExists, message) }
-    /// `DisabledException`: the key is disabled.
-    public static func disabled(_ message: String) -> KMSError { KMSError(.disabled, message) }
-    /// `KMSInvalidStateException`: the key's state does not allow the operation (e.g. pending deletion).
-    public static func kmsInvalidState(_ message: String) -> KMSError { KMSError(.kmsInvalidState, message) }
-    /// `InvalidCiphertextException`: the ciphertext or its encryption context does not authenticate.
-    public static func invalidCiphertext(_ message: String) -> KMSError { KMSError(.invalidCiphertext, message) }
-    /// `IncorrectKeyException`: the ciphertext was not encrypted under the key named in the request.
-    public static func incorrectKey(_ message: String) -> KMSError { KMSError(.incorrectKey, message) }
-    /// `InvalidKeyUsageException`: the key or algorithm cannot be used for this operation.
-    public static func invalidKeyUsage(_ message: String) -> KMSError { KMSError(.invalidKeyUsage, message) }
-    /// `InvalidArnException`: an ARN is malformed.
-    public static func invalidArn(_ message: String) -> KMSError { KMSError(.invalidArn, message) }
-    /// `InvalidAliasNameException`: the alias name is malformed or reserved.
-    public static func invalidAliasName(_ message: String) -> KMSError { KMSError(.invalidAliasName, message) }
-    /// `InvalidMarkerException`: the pagination marker is not one this server issued.
-    public static func invalidMarker(_ message: String) -> KMSError { KMSError(.invalidMarker, message) }
-    /// `InvalidGrantIdException`: the grant ID is unknown or malformed.
-    public static func invalidGrantId(_ message: String) -> KMSError { KMSError(.invalidGrantId, message) }
-    /// `InvalidGrantTokenException`: a grant token is not valid.
-    public static func invalidGrantToken(_ message: String) -> KMSError { KMSError(.invalidGrantToken, message) }
-    /// `LimitExceededException`: a quota was exceeded.
-    public static func limitExceeded(_ message: String) -> KMSError { KMSError(.limitExceeded, message) }
-    /// `MalformedPolicyDocumentException`: the key policy is not a valid policy document.
-    public static func malformedPolicyDocument(_ message: String) -> KMSError {
-        KMSError(.malformedPolicyDocument, message)
-    }
-    /// `UnsupportedOperationException`: the operation is not supported for this key or server.
-    public static func unsupportedOperation(_ message: String) -> KMSError {
-        KMSError(.unsupportedOperation, message)
-    }
-    /// `KMSInternalException`: an internal error; SDKs retry it (status 500).
-    public static func kmsInternal(_ message: String) -> KMSError { KMSError(.kmsInternal, message) }
-    /// `DependencyTimeoutException`: a dependency (the key store) timed out; SDKs retry it (500).
-    public static func dependencyTimeout(_ message: String) -> KMSError { KMSError(.dependencyTimeout, message) }
-
-    /// `ValidationException` with a free-form message; constraint violations from `validate()`
-    /// use AWS's `N validation error(s) detected: …` form instead.
-    public static func validation(_ message: String) -> KMSError { KMSError(.validation, message) }
-    /// `AccessDeniedException`.
-    public static func accessDenied(_ message: String) -> KMSError { KMSError(.accessDenied, message) }
-    /// `ThrottlingException`.
-    public static func throttling(_ message: String) -> KMSError { KMSError(.throttling, message) }
-    /// `SerializationException`.
-    public static func serialization(_ message: String) -> KMSError { KMSError(.serialization, message) }
-    /// `UnknownOperationException`.
-    public static func unknownOperation(_ message: String) -> KMSError { KMSError(.unknownOperation, message) }
-    /// `UnrecognizedClientException`.
-    public static func unrecognizedClient(_ message: String) -> KMSError { KMSError(.unrecognizedClient, message) }
-    /// `InvalidSignatureException`.
-    public static func invalidSignature(_ message: String) -> KMSError { KMSError(.invalidSignature, message) }
-    /// `IncompleteSignatureException`.
-    public static func incompleteSignature(_ message: String) -> KMSError {
-        KMSError(.incompleteSignature, message)
-    }
-    /// `MissingAuthenticationTokenException`.
-    public static func missingAuthenticationToken(_ message: String) -> KMSError {
-        KMSError(.missingAuthenticationToken, message)
-    }
-    /// `RequestExpired`.
-    public static func requestExpired(_ message: String) -> KMSError { KMSError(.requestExpired, message) }
-    /// `InternalFailureException`.
-    public static func internalFailure(_ message: String) -> KMSError { KMSError(.internalFailure, message) }
-    /// `ServiceUnavailableException`.
-    public static func serviceUnavailable(_ message: String) -> KMSError {
-        KMSError(.serviceUnavailable, message)
     }
 }
 

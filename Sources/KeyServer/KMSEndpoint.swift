@@ -52,10 +52,10 @@ struct KMSEndpoint: Sendable {
                 throw RequestFailure(SigV4Verifier.repeatedHeaderError("X-Amz-Target"))
             }
             guard let target = request.headers[.init("X-Amz-Target")!] else {
-                throw RequestFailure(KMSError.unknownOperation("the request has no X-Amz-Target header"))
+                throw RequestFailure(KMSError(.unknownOperation, "the request has no X-Amz-Target header"))
             }
             guard let operation = KMSOperation(target: target) else {
-                throw RequestFailure(KMSError.unknownOperation("\(target) is not an operation of this service"))
+                throw RequestFailure(KMSError(.unknownOperation, "\(target) is not an operation of this service"))
             }
             operationName = operation.rawValue
             let principal = try await authenticate(request, body: bytes)
@@ -82,7 +82,7 @@ struct KMSEndpoint: Sendable {
         } catch {
             // Never a crash and never details: an unexpected error is logged here and answered 500.
             logger.error("unexpected failure", metadata: ["request_id": "\(requestID)", "error": "\(type(of: error))"])
-            let failure = KMSError.internalFailure("internal failure; request id \(requestID)")
+            let failure = KMSError(.internalFailure, "internal failure; request id \(requestID)")
             response = Self.json(.internalServerError, failure.jsonBody(), requestID: requestID)
             record(operationName, outcome: failure.type.rawValue, started: started)
         }
@@ -109,7 +109,7 @@ struct KMSEndpoint: Sendable {
         }
         // A second look-up is a cache hit; it gives the record the secret belonged to.
         guard let (record, _) = try await principals.lookUp(accessKeyID: identity.accessKeyID) else {
-            throw KMSError.unrecognizedClient("The security token included in the request is invalid.")
+            throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
         }
         return PrincipalDirectory.principal(record)
     }

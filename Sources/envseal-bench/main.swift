@@ -136,7 +136,7 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
             _ = try KMSJSON.encodeResponse(response)
         }
         try await stage("principal lookup (cached)") {
-            guard let (found, _) = try await principals.lookUp(accessKeyID: functionCredentials.record.accessKeyID) else { throw KMSError.unrecognizedClient("gone") }
+            guard let (found, _) = try await principals.lookUp(accessKeyID: functionCredentials.record.accessKeyID) else { throw KMSError(.unrecognizedClient, "gone") }
             _ = PrincipalDirectory.principal(found)
         }
         try await stage("policy: key policy, condition keys") {
@@ -174,7 +174,7 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
         }
         try await stage("signed Decrypt short of HTTP (SigV4, principal, engine)", storeBound: true) {
             _ = try await verifier.verify(signed, now: signingTime) { id in try await principals.lookUp(accessKeyID: id)?.1 }
-            guard let (found, _) = try await principals.lookUp(accessKeyID: functionCredentials.record.accessKeyID) else { throw KMSError.unrecognizedClient("gone") }
+            guard let (found, _) = try await principals.lookUp(accessKeyID: functionCredentials.record.accessKeyID) else { throw KMSError(.unrecognizedClient, "gone") }
             _ = try await kms.handle(.decrypt, body: body, by: PrincipalDirectory.principal(found), requestID: "bench-request")
         }
     }

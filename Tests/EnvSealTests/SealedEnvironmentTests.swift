@@ -171,7 +171,7 @@ final class FakeKeyService: DataKeyProvider {
         let error = await #expect(throws: SealedEnvironment.LoadError.self) {
             _ = try await SealedEnvironment.load(from: .variables(variables), provider: FakeKeyService(refuse: true), options: .init(maxAge: .zero))
         }
-        #expect(error?.cause == .keyService("AccessDeniedException"))
+        #expect(error?.cause == .keyService && error?.keyServiceErrorType == .accessDenied)
     }
 
     @Test func nothingSealed() async throws {
@@ -198,7 +198,7 @@ final class FakeKeyService: DataKeyProvider {
         let error = await #expect(throws: SealedEnvironment.LoadError.self) {
             _ = try await SealedEnvironment.load(from: .variables(variables), provider: service, options: .init(maxAge: .zero, lambdaVariables: names))
         }
-        #expect(error?.cause == .keyService("InvalidCiphertextException"))
+        #expect(error?.cause == .keyService && error?.keyServiceErrorType == .invalidCiphertext)
         #expect(error?.variable == "SECRET_0")
     }
 

@@ -66,7 +66,7 @@ struct KMSErrorTests {
     }
 
     @Test func jsonBodyIsAWSShape() {
-        let error = KMSError.notFound("Key 'arn:aws:kms:us-east-1:111122223333:key/1234' does not exist")
+        let error = KMSError(.notFound, "Key 'arn:aws:kms:us-east-1:111122223333:key/1234' does not exist")
         #expect(String(decoding: error.jsonBody(), as: UTF8.self)
             == #"{"__type":"NotFoundException","message":"Key 'arn:aws:kms:us-east-1:111122223333:key/1234' does not exist"}"#)
         #expect(String(decoding: KMSError(.validation, "").jsonBody(), as: UTF8.self)
@@ -95,21 +95,21 @@ struct KMSErrorTests {
         #expect(object == ["__type": "ValidationException", "message": message])
     }
 
-    @Test(arguments: [KMSError.disabled("Key is disabled"), .incorrectKey("wrong key"), .throttling("slow down"),
-                      .accessDenied("no"), KMSError(KMSErrorType(rawValue: "NewException"), "new")])
+    @Test(arguments: [KMSError(.disabled, "Key is disabled"), KMSError(.incorrectKey, "wrong key"), KMSError(.throttling, "slow down"),
+                      KMSError(.accessDenied, "no"), KMSError(KMSErrorType(rawValue: "NewException"), "new")])
     func roundTrip(error: KMSError) {
         #expect(KMSError(jsonBody: error.jsonBody()) == error)
     }
 
     @Test func parsesWhatBotocoreParses() {
         #expect(KMSError(jsonBody: Data(#"{"__type":"com.amazonaws.kms#NotFoundException","message":"gone"}"#.utf8))
-            == .notFound("gone"))
+            == KMSError(.notFound, "gone"))
         #expect(KMSError(jsonBody: Data(#"{"__type":"com.amazon.coral.service#InvalidSignatureException","Message":"bad"}"#.utf8))
-            == .invalidSignature("bad"))
+            == KMSError(.invalidSignature, "bad"))
         #expect(KMSError(jsonBody: Data(
             #"{"__type":"ValidationException:http://internal.amazon.com/coral/com.amazon.coral.validate/","message":"v"}"#.utf8))
-            == .validation("v"))
-        #expect(KMSError(jsonBody: Data(#"{"__type":"ThrottlingException"}"#.utf8)) == .throttling(""))
+            == KMSError(.validation, "v"))
+        #expect(KMSError(jsonBody: Data(#"{"__type":"ThrottlingException"}"#.utf8)) == KMSError(.throttling, ""))
         #expect(KMSError(jsonBody: Data(#"{"message":"no type"}"#.utf8)) == nil)
         #expect(KMSError(jsonBody: Data(#"{"__type":5}"#.utf8)) == nil)
         #expect(KMSError(jsonBody: Data("[]".utf8)) == nil)
@@ -118,7 +118,7 @@ struct KMSErrorTests {
     }
 
     @Test func description() {
-        #expect(KMSError.disabled("Key is disabled").description == "DisabledException: Key is disabled")
+        #expect(KMSError(.disabled, "Key is disabled").description == "DisabledException: Key is disabled")
         #expect(KMSError(.throttling, "").description == "ThrottlingException")
     }
 }

@@ -301,7 +301,7 @@ struct SigV4Unhappy: Sendable, CustomTestStringConvertible {
             .init(name: "lookup fails", request: F.valid, lookup: { _ in throw CancellationError() },
                   type: .internalFailure),
             .init(name: "lookup throws a KMS error", request: F.valid,
-                  lookup: { _ in throw KMSError.throttling("slow down") }, type: .throttling, message: "slow down"),
+                  lookup: { _ in throw KMSError(.throttling, "slow down") }, type: .throttling, message: "slow down"),
         ]
         cases.append(.init(name: "Date header not signed",
                            request: F.valid.removing("X-Amz-Date").setting("Date", "Wed, 01 Jan 2025 00:00:00 GMT"),

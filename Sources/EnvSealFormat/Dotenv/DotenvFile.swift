@@ -121,23 +121,29 @@ public struct DotenvFile: Sendable, Equatable {
         }
     }
 
-    /// Why ``set(_:to:)`` refused an edit. Like ``DotenvError``, it never quotes the name or value.
-    public enum EditError: Error, Sendable, Equatable, CustomStringConvertible {
-        /// The name does not match `[A-Za-z_][A-Za-z0-9_.-]*`.
-        case invalidName
-        /// The value contains a NUL character, which no environment variable can hold.
-        case nulCharacterInValue
-        /// A spelling given to ``DotenvFile/set(spellings:)`` is not exactly one dotenv value.
-        case invalidSpelling
-
+    /// Why ``set(_:to:)`` refused an edit: one of the static members below. Like
+    /// ``DotenvError``, it never quotes the name or value.
+    ///
+    /// A struct rather than an enum so that a reason can be added without breaking a `switch`
+    /// elsewhere; compare with `==` or match with `case .invalidName:` (and a `default:`).
+    public struct EditError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The reason's name, as the static member is spelled: `invalidName`.
+        public let name: String
         /// A short English explanation that quotes neither name nor value.
-        public var description: String {
-            switch self {
-            case .invalidName: "invalid variable name (names match [A-Za-z_][A-Za-z0-9_.-]*)"
-            case .nulCharacterInValue: "value contains a NUL character"
-            case .invalidSpelling: "the spelling is not exactly one dotenv value"
-            }
+        public let description: String
+
+        private init(_ name: String, _ description: String) {
+            self.name = name
+            self.description = description
         }
+
+        /// The name does not match `[A-Za-z_][A-Za-z0-9_.-]*`.
+        public static let invalidName = EditError("invalidName", "invalid variable name (names match [A-Za-z_][A-Za-z0-9_.-]*)")
+        /// The value contains a NUL character, which no environment variable can hold.
+        public static let nulCharacterInValue = EditError("nulCharacterInValue", "value contains a NUL character")
+        /// A spelling given to ``DotenvFile/set(spellings:)`` is not exactly one dotenv value.
+        public static let invalidSpelling = EditError("invalidSpelling", "the spelling is not exactly one dotenv value")
+
     }
 
     /// Whether the file starts with a UTF-8 byte order mark, which rendering writes back.

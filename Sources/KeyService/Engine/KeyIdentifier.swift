@@ -20,9 +20,9 @@ enum KeyIdentifier: Equatable {
         }
         if text.hasPrefix("arn:") {
             let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-            guard parts.count == 6, parts[2] == "kms" else { throw KMSError.invalidArn("invalid ARN: \(text)") }
+            guard parts.count == 6, parts[2] == "kms" else { throw KMSError(.invalidArn, "invalid ARN: \(text)") }
             guard parts[1] == partition, parts[3] == region, parts[4] == account else {
-                throw KMSError.notFound("\(text) is not a key of account \(account) in \(region)")
+                throw KMSError(.notFound, "\(text) is not a key of account \(account) in \(region)")
             }
             let resource = parts[5]
             if resource.hasPrefix("key/"), let id = UUID(uuidString: String(resource.dropFirst(4))), resource.count == 40 {
@@ -33,8 +33,8 @@ enum KeyIdentifier: Equatable {
                 self = .aliasName(String(resource))
                 return
             }
-            throw KMSError.invalidArn("invalid ARN: \(text)")
+            throw KMSError(.invalidArn, "invalid ARN: \(text)")
         }
-        throw KMSError.notFound("Invalid keyId \(text)")
+        throw KMSError(.notFound, "Invalid keyId \(text)")
     }
 }

@@ -16,7 +16,7 @@ extension KeyServiceEngine {
             do throws(KMSError) {
                 try await storeCall { try await store.insertAlias(AliasRecord(name: request.aliasName, keyID: key.id, createdAt: when, updatedAt: when)) }
             } catch where error.type == .alreadyExists {
-                throw KMSError.alreadyExists("An alias with the name \(aliasARN(request.aliasName)) already exists")
+                throw KMSError(.alreadyExists, "An alias with the name \(aliasARN(request.aliasName)) already exists")
             }
         }
     }
@@ -27,14 +27,14 @@ extension KeyServiceEngine {
             try request.validate()
             try Self.checkAliasName(request.aliasName)
             guard let alias = try await storeCall({ try await store.alias(named: request.aliasName) }) else {
-                throw KMSError.notFound("Alias \(aliasARN(request.aliasName)) is not found.")
+                throw KMSError(.notFound, "Alias \(aliasARN(request.aliasName)) is not found.")
             }
             let key = try await openKey(KeyAction(.updateAlias), request.targetKeyId, allowAlias: false, by: principal, note: &note)
             // The alias's old key must allow the move too; its state is checked after both.
             if let old = try await storeCall({ try await store.key(id: alias.keyID) }), old.state != .deleted {
                 try await authorize(principal, KeyAction(.updateAlias), key: old)
             }
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             let when = now
             try await storeCall { try await store.updateAlias(named: request.aliasName, keyID: key.id, at: when) }
         }
@@ -46,7 +46,7 @@ extension KeyServiceEngine {
             try request.validate()
             try Self.checkAliasName(request.aliasName)
             guard let alias = try await storeCall({ try await store.alias(named: request.aliasName) }) else {
-                throw KMSError.notFound("Alias \(aliasARN(request.aliasName)) is not found.")
+                throw KMSError(.notFound, "Alias \(aliasARN(request.aliasName)) is not found.")
             }
             if let key = try await storeCall({ try await store.key(id: alias.keyID) }), key.state != .deleted {
                 note.keyARN = key.arn
@@ -82,10 +82,10 @@ extension KeyServiceEngine {
 
     static func checkAliasName(_ name: String) throws(KMSError) {
         guard name.hasPrefix("alias/"), name.count > 6 else {
-            throw KMSError.invalidAliasName("Alias must start with the prefix \"alias/\"")
+            throw KMSError(.invalidAliasName, "Alias must start with the prefix \"alias/\"")
         }
         guard !name.hasPrefix("alias/aws/") else {
-            throw KMSError.invalidAliasName("Alias names beginning with alias/aws/ are reserved for AWS managed keys")
+            throw KMSError(.invalidAliasName, "Alias names beginning with alias/aws/ are reserved for AWS managed keys")
         }
     }
 }

@@ -29,9 +29,9 @@ extension KeyServiceEngine {
         try await audited(.decrypt, principal, requestID: requestID, context: request.encryptionContext) { (note) async throws(KMSError) in
             try request.validate()
             try Self.requireSymmetric(request.encryptionAlgorithm)
-            guard request.recipient == nil else { throw KMSError.unsupportedOperation("envseal does not support Nitro Enclave recipients") }
+            guard request.recipient == nil else { throw KMSError(.unsupportedOperation, "envseal does not support Nitro Enclave recipients") }
             guard let ciphertext = request.ciphertextBlob else {
-                throw KMSError.validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
+                throw KMSError(.validation, "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
             }
             let opening = try await authorizeOpening(
                 ciphertext, context: request.encryptionContext, keyId: request.keyId, action: KeyAction(.decrypt),
@@ -56,7 +56,7 @@ extension KeyServiceEngine {
             try Self.requireSymmetric(request.sourceEncryptionAlgorithm)
             try Self.requireSymmetric(request.destinationEncryptionAlgorithm)
             guard let ciphertext = request.ciphertextBlob else {
-                throw KMSError.validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
+                throw KMSError(.validation, "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
             }
             let destinationContext = try Self.context(request.destinationEncryptionContext)
             let destination = try await resolveKey(request.destinationKeyId)
@@ -90,7 +90,7 @@ extension KeyServiceEngine {
     public func generateDataKey(_ request: KMS.GenerateDataKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GenerateDataKeyResponse {
         try await audited(.generateDataKey, principal, requestID: requestID, context: request.encryptionContext) { (note) async throws(KMSError) in
             try request.validate()
-            guard request.recipient == nil else { throw KMSError.unsupportedOperation("envseal does not support Nitro Enclave recipients") }
+            guard request.recipient == nil else { throw KMSError(.unsupportedOperation, "envseal does not support Nitro Enclave recipients") }
             let count = try Self.dataKeyLength(keySpec: request.keySpec, numberOfBytes: request.numberOfBytes)
             let context = try Self.context(request.encryptionContext)
             let key = try await openKey(
@@ -132,11 +132,11 @@ extension KeyServiceEngine {
     public func generateRandom(_ request: KMS.GenerateRandomRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GenerateRandomResponse {
         try await audited(.generateRandom, principal, requestID: requestID) { (_) async throws(KMSError) in
             try request.validate()
-            guard request.recipient == nil else { throw KMSError.unsupportedOperation("envseal does not support Nitro Enclave recipients") }
-            guard request.customKeyStoreId == nil else { throw KMSError.unsupportedOperation("envseal does not support custom key stores") }
-            guard principal.account == configuration.account else { throw KMSError.accessDenied("User: \(principal.arn) is not in account \(configuration.account)") }
+            guard request.recipient == nil else { throw KMSError(.unsupportedOperation, "envseal does not support Nitro Enclave recipients") }
+            guard request.customKeyStoreId == nil else { throw KMSError(.unsupportedOperation, "envseal does not support custom key stores") }
+            guard principal.account == configuration.account else { throw KMSError(.accessDenied, "User: \(principal.arn) is not in account \(configuration.account)") }
             guard let count = request.numberOfBytes else {
-                throw KMSError.validation("1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null")
+                throw KMSError(.validation, "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null")
             }
             return KMS.GenerateRandomResponse(plaintext: Data(SecureRandom.bytes(count: count)))
         }
@@ -154,7 +154,7 @@ extension KeyServiceEngine {
         do {
             return (try body(cached.material, key.id, key.currentVersion, context), cached.materialID)
         } catch {
-            throw KMSError.validation("the plaintext cannot be sealed: \(error)")
+            throw KMSError(.validation, "the plaintext cannot be sealed: \(error)")
         }
     }
 
@@ -170,7 +170,7 @@ extension KeyServiceEngine {
             do {
                 return try body(blob, material.material, context)
             } catch {
-                throw KMSError.invalidCiphertext("the ciphertext does not decrypt: the encryption context differs, or it was changed")
+                throw KMSError(.invalidCiphertext, "the ciphertext does not decrypt: the encryption context differs, or it was changed")
             }
         }
     }
@@ -182,24 +182,24 @@ extension KeyServiceEngine {
     ) async throws(KMSError) -> Opening {
         let encryptionContext = try Self.context(context)
         guard let blob = try? CiphertextBlob(parsing: ciphertext) else {
-            throw KMSError.invalidCiphertext("the ciphertext is not one this key service produced, or it is damaged")
+            throw KMSError(.invalidCiphertext, "the ciphertext is not one this key service produced, or it is damaged")
         }
         guard let stored = try await loadKey(blob.keyID) else {
-            throw KMSError.invalidCiphertext("the ciphertext names no key of this service")
+            throw KMSError(.invalidCiphertext, "the ciphertext names no key of this service")
         }
         note.keyARN = stored.arn
         let key = try await checkNotDeleted(stored)
         if let keyId {
             let named = try await resolveKey(keyId)
             guard named.id == key.id else {
-                throw KMSError.incorrectKey("the ciphertext was not encrypted under the KMS key \(named.arn)")
+                throw KMSError(.incorrectKey, "the ciphertext was not encrypted under the KMS key \(named.arn)")
             }
         }
         try await authorize(principal, action, key: key, context: context, grantTokens: grantTokens, conditionKeys: conditionKeys)
         try requireEnabled(key)
         try Self.dryRun(dryRun)
         guard blob.keyVersion <= key.currentVersion else {
-            throw KMSError.invalidCiphertext("the ciphertext names a key version that does not exist")
+            throw KMSError(.invalidCiphertext, "the ciphertext names a key version that does not exist")
         }
         return Opening(blob: blob, key: key, material: try await material(key, version: blob.keyVersion), context: encryptionContext)
     }
@@ -209,27 +209,27 @@ extension KeyServiceEngine {
         do {
             return try EncryptionContext(pairs)
         } catch {
-            throw KMSError.validation("1 validation error detected: Value at 'encryptionContext' failed to satisfy constraint: \(error)")
+            throw KMSError(.validation, "1 validation error detected: Value at 'encryptionContext' failed to satisfy constraint: \(error)")
         }
     }
 
     static func requireSymmetric(_ algorithm: KMS.EncryptionAlgorithmSpec?) throws(KMSError) {
         if let algorithm, algorithm != .symmetricDefault {
-            throw KMSError.invalidKeyUsage("envseal keys support SYMMETRIC_DEFAULT only, not \(algorithm.rawValue)")
+            throw KMSError(.invalidKeyUsage, "envseal keys support SYMMETRIC_DEFAULT only, not \(algorithm.rawValue)")
         }
     }
 
     static func dataKeyLength(keySpec: KMS.DataKeySpec?, numberOfBytes: Int?) throws(KMSError) -> Int {
         switch (keySpec, numberOfBytes) {
         case (nil, nil):
-            throw KMSError.validation("Please specify either number of bytes or key spec.")
+            throw KMSError(.validation, "Please specify either number of bytes or key spec.")
         case (.some, .some):
-            throw KMSError.validation("Please specify either number of bytes or key spec, not both.")
+            throw KMSError(.validation, "Please specify either number of bytes or key spec, not both.")
         case (.some(let spec), nil):
             switch spec {
             case .aes256: return 32
             case .aes128: return 16
-            default: throw KMSError.validation("1 validation error detected: Value '\(spec.rawValue)' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]")
+            default: throw KMSError(.validation, "1 validation error detected: Value '\(spec.rawValue)' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]")
             }
         case (nil, .some(let count)):
             return count
@@ -250,7 +250,7 @@ extension KeyServiceEngine {
         do {
             return try SecureRandom.secureBytes(count: count)
         } catch {
-            throw KMSError.kmsInternal("out of guarded memory")
+            throw KMSError(.kmsInternal, "out of guarded memory")
         }
     }
 }

@@ -19,10 +19,10 @@ extension KeyServiceEngine {
             grantLimit: { parent in parent.excess(operations: operations, equals: equals, subset: subset) },
             check: { (_) throws(KMSError) in
                 guard !operations.isEmpty else {
-                    throw KMSError.validation("1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
+                    throw KMSError(.validation, "1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
                 }
                 if request.constraints != nil, operations.contains(where: { !Self.constrainableOperations.contains($0) }) {
-                    throw KMSError.validation("encryption context constraints are allowed only in grants for cryptographic operations and CreateGrant")
+                    throw KMSError(.validation, "encryption context constraints are allowed only in grants for cryptographic operations and CreateGrant")
                 }
             },
             state: .notPendingDeletion, dryRun: request.dryRun
@@ -39,7 +39,7 @@ extension KeyServiceEngine {
             }) {
                 return KMS.CreateGrantResponse(grantToken: same.token, grantId: same.id)
             }
-            guard existing.count < 50_000 else { throw KMSError.limitExceeded("\(key.arn) has too many grants") }
+            guard existing.count < 50_000 else { throw KMSError(.limitExceeded, "\(key.arn) has too many grants") }
             let grant = GrantRecord(
                 id: Hex.encode(SecureRandom.bytes(count: 32)), token: Base64URLToken.make(), keyID: key.id, name: request.name,
                 granteePrincipal: request.granteePrincipal, retiringPrincipal: request.retiringPrincipal, operations: operations,
@@ -70,7 +70,7 @@ extension KeyServiceEngine {
             try request.validate()
             let own = request.retiringPrincipal == principal.arn
             guard principal.isAdmin || own else {
-                throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:ListRetirableGrants for \(request.retiringPrincipal)")
+                throw KMSError(.accessDenied, "User: \(principal.arn) is not authorized to perform: kms:ListRetirableGrants for \(request.retiringPrincipal)")
             }
             var grants = try await storeCall { try await store.grants(retiringPrincipal: request.retiringPrincipal) }
             // A caller's own list holds only the grants retirable by it, not by a deleted namesake.
@@ -88,20 +88,20 @@ extension KeyServiceEngine {
             let grant: GrantRecord
             if let token = request.grantToken {
                 guard let found = try await findGrant({ $0.token == token }) else {
-                    throw KMSError.invalidGrantToken("the grant token does not name a grant")
+                    throw KMSError(.invalidGrantToken, "the grant token does not name a grant")
                 }
                 grant = found
             } else if let keyId = request.keyId, let grantId = request.grantId {
                 let key = try await resolveKey(keyId, allowAlias: false)
                 guard let found = try await storeCall({ try await store.grants(keyID: key.id) }).first(where: { $0.id == grantId }) else {
-                    throw KMSError.notFound("Grant \(grantId) does not exist on \(key.arn)")
+                    throw KMSError(.notFound, "Grant \(grantId) does not exist on \(key.arn)")
                 }
                 grant = found
             } else {
-                throw KMSError.validation("RetireGrant needs either GrantToken, or both KeyId and GrantId")
+                throw KMSError(.validation, "RetireGrant needs either GrantToken, or both KeyId and GrantId")
             }
             guard let key = try await storeCall({ try await store.key(id: grant.keyID) }) else {
-                throw KMSError.notFound("the grant's key does not exist")
+                throw KMSError(.notFound, "the grant's key does not exist")
             }
             note.keyARN = key.arn
             let mayRetire = grant.isRetirable(by: principal) || (grant.isGranted(to: principal) && grant.operations.contains(KeyAction(.retireGrant).name))
@@ -121,7 +121,7 @@ extension KeyServiceEngine {
                           validate: request.validate, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]],
                           dryRun: request.dryRun) { (key, _) async throws(KMSError) in
             guard try await storeCall({ try await store.grants(keyID: key.id) }).contains(where: { $0.id == request.grantId }) else {
-                throw KMSError.notFound("Grant \(request.grantId) does not exist on \(key.arn)")
+                throw KMSError(.notFound, "Grant \(request.grantId) does not exist on \(key.arn)")
             }
             _ = try await storeCall { try await store.deleteGrant(id: request.grantId) }
         }

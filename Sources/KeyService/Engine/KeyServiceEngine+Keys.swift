@@ -13,19 +13,19 @@ extension KeyServiceEngine {
             try request.validate()
             try requireAdmin(principal, .createKey)
             if let spec = request.keySpec ?? request.customerMasterKeySpec.map({ KMS.KeySpec(rawValue: $0.rawValue) }), spec != .symmetricDefault {
-                throw KMSError.unsupportedOperation("envseal supports SYMMETRIC_DEFAULT keys only, not \(spec.rawValue)")
+                throw KMSError(.unsupportedOperation, "envseal supports SYMMETRIC_DEFAULT keys only, not \(spec.rawValue)")
             }
             if let usage = request.keyUsage, usage != .encryptDecrypt {
-                throw KMSError.unsupportedOperation("envseal supports ENCRYPT_DECRYPT keys only, not \(usage.rawValue)")
+                throw KMSError(.unsupportedOperation, "envseal supports ENCRYPT_DECRYPT keys only, not \(usage.rawValue)")
             }
             if let origin = request.origin, origin != .awsKms {
-                throw KMSError.unsupportedOperation("envseal supports origin AWS_KMS only, not \(origin.rawValue)")
+                throw KMSError(.unsupportedOperation, "envseal supports origin AWS_KMS only, not \(origin.rawValue)")
             }
             if request.multiRegion == true {
-                throw KMSError.unsupportedOperation("envseal does not support multi-Region keys")
+                throw KMSError(.unsupportedOperation, "envseal does not support multi-Region keys")
             }
             if request.customKeyStoreId != nil || request.xksKeyId != nil {
-                throw KMSError.unsupportedOperation("envseal does not support custom key stores")
+                throw KMSError(.unsupportedOperation, "envseal does not support custom key stores")
             }
             let tags = try Self.checkedTags(request.tags ?? [])
             let id = UUID()
@@ -65,7 +65,7 @@ extension KeyServiceEngine {
             var marker: UUID?
             if let text = request.marker {
                 guard let id = UUID(uuidString: try openMarker(text, operation: .listKeys)) else {
-                    throw KMSError.invalidMarker("the marker is not one ListKeys returned")
+                    throw KMSError(.invalidMarker, "the marker is not one ListKeys returned")
                 }
                 marker = id
             }
@@ -91,7 +91,7 @@ extension KeyServiceEngine {
     /// UpdateKeyDescription.
     public func updateKeyDescription(_ request: KMS.UpdateKeyDescriptionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.updateKeyDescription, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             key.description = request.description
         }
     }
@@ -99,7 +99,7 @@ extension KeyServiceEngine {
     /// EnableKey. A key pending deletion must have its deletion cancelled first.
     public func enableKey(_ request: KMS.EnableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.enableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             key.state = .enabled
         }
     }
@@ -107,7 +107,7 @@ extension KeyServiceEngine {
     /// DisableKey: the key refuses cryptography until enabled again.
     public func disableKey(_ request: KMS.DisableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.disableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             key.state = .disabled
         }
     }
@@ -121,9 +121,9 @@ extension KeyServiceEngine {
             conditionKeys: ["kms:ScheduleKeyDeletionPendingWindowInDays": [String(days)]]
         ) { key throws(KMSError) in
             guard (7...30).contains(days) else {
-                throw KMSError.validation("1 validation error detected: Value at 'pendingWindowInDays' failed to satisfy constraint: Member must be between 7 and 30")
+                throw KMSError(.validation, "1 validation error detected: Value at 'pendingWindowInDays' failed to satisfy constraint: Member must be between 7 and 30")
             }
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             key.state = .pendingDeletion
             key.deletionDate = when
             key.deletionScheduledBy = principal.arn
@@ -134,7 +134,7 @@ extension KeyServiceEngine {
     /// CancelKeyDeletion: the key comes back Disabled, as in AWS.
     public func cancelKeyDeletion(_ request: KMS.CancelKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CancelKeyDeletionResponse {
         let key = try await mutateKey(.cancelKeyDeletion, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
-            guard key.state == .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is not pending deletion.") }
+            guard key.state == .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is not pending deletion.") }
             key.state = .disabled
             key.deletionDate = nil
             key.deletionScheduledBy = nil
@@ -148,7 +148,7 @@ extension KeyServiceEngine {
         var tagKeys: [String: [String]] = ["aws:TagKeys": tags.map(\.key)]
         for tag in tags { tagKeys["aws:RequestTag/" + tag.key, default: []].append(tag.value) }
         try await mutateKey(.tagResource, request.keyId, principal, requestID: requestID, validate: request.validate, conditionKeys: tagKeys) { key throws(KMSError) in
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             for tag in tags {
                 if let index = key.tags.firstIndex(where: { $0.key == tag.key }) { key.tags[index] = tag } else { key.tags.append(tag) }
             }
@@ -160,7 +160,7 @@ extension KeyServiceEngine {
     public func untagResource(_ request: KMS.UntagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.untagResource, request.keyId, principal, requestID: requestID, validate: request.validate,
                             conditionKeys: ["aws:TagKeys": request.tagKeys]) { key throws(KMSError) in
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             key.tags.removeAll { request.tagKeys.contains($0.key) }
         }
     }
@@ -188,7 +188,7 @@ extension KeyServiceEngine {
             defer { forgetKey(key.id) }
             return try await storeCall {
                 try await store.updateKey(id: key.id) { record in
-                    guard record.state != .deleted else { throw KMSError.notFound("Key '\(record.arn)' was deleted") }
+                    guard record.state != .deleted else { throw KMSError(.notFound, "Key '\(record.arn)' was deleted") }
                     try change(&record)
                     return record
                 }
@@ -227,7 +227,7 @@ extension KeyServiceEngine {
         var start = 0
         if let marker {
             guard let index = Int(try openMarker(marker, operation: operation)), index >= 0, index <= items.count else {
-                throw KMSError.invalidMarker("the marker is not one \(operation.rawValue) returned")
+                throw KMSError(.invalidMarker, "the marker is not one \(operation.rawValue) returned")
             }
             start = index
         }
@@ -244,7 +244,7 @@ extension KeyServiceEngine {
 
     /// The position inside a marker ``makeMarker(_:operation:)`` made.
     func openMarker(_ marker: String, operation: KMSOperation) throws(KMSError) -> String {
-        let invalid = KMSError.invalidMarker("the marker is not one \(operation.rawValue) returned")
+        let invalid = KMSError(.invalidMarker, "the marker is not one \(operation.rawValue) returned")
         guard let bytes = try? Base64URL.decode(marker, field: "marker"), bytes.count > 16,
               let position = String(validating: bytes.dropLast(16), as: UTF8.self),
               let mac = try? BLAKE2b.mac(key: markerKey, outputByteCount: 16, parts: [.bytes(Array(operation.rawValue.utf8)), .bytes(Array(position.utf8))]),

@@ -27,7 +27,7 @@ extension KeyServiceEngine {
             defer { forgetKey(key.id) }
             _ = try await storeCall {
                 try await store.updateKey(id: key.id) { record in
-                    guard record.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(record.arn) is pending deletion.") }
+                    guard record.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(record.arn) is pending deletion.") }
                     record.policy = policy
                 }
             }
@@ -51,7 +51,7 @@ extension KeyServiceEngine {
         do {
             policy = try KeyPolicy(json: json)
         } catch {
-            throw KMSError.malformedPolicyDocument("\(error)")
+            throw KMSError(.malformedPolicyDocument, "\(error)")
         }
         if !bypass {
             var keys = try await baseConditionKeys(principal, keyID: keyID, policy: policy)
@@ -63,7 +63,7 @@ extension KeyServiceEngine {
             // identity policy (set with the CLI, outside the key service) can then allow it.
             let decision = policy.evaluate(request)
             guard decision == .allow || (decision == .implicitDeny && policy.delegatesToAccount(request)) else {
-                throw KMSError.malformedPolicyDocument(
+                throw KMSError(.malformedPolicyDocument,
                     "The new key policy will not allow you to update the key policy in the future (\(principal.arn) would lose kms:PutKeyPolicy)")
             }
         }
@@ -71,6 +71,6 @@ extension KeyServiceEngine {
     }
 
     static func requireDefaultPolicyName(_ name: String?) throws(KMSError) {
-        if let name, name != "default" { throw KMSError.notFound("No such policy exists: \(name); a key has one policy, named default") }
+        if let name, name != "default" { throw KMSError(.notFound, "No such policy exists: \(name); a key has one policy, named default") }
     }
 }

@@ -15,7 +15,7 @@ extension KeyServiceEngine {
             conditionKeys: ["kms:RotationPeriodInDays": [String(days)]]
         ) { key throws(KMSError) in
             guard (90...2560).contains(days) else {
-                throw KMSError.validation("1 validation error detected: Value at 'rotationPeriodInDays' failed to satisfy constraint: Member must be between 90 and 2560")
+                throw KMSError(.validation, "1 validation error detected: Value at 'rotationPeriodInDays' failed to satisfy constraint: Member must be between 90 and 2560")
             }
             try Self.requireRotatable(key)
             key.rotationEnabled = true
@@ -108,12 +108,12 @@ extension KeyServiceEngine {
                 switch type {
                 case .onDemand:
                     guard record.onDemandRotationCount < Self.onDemandRotationLimit else {
-                        throw KMSError.limitExceeded("\(record.arn) has had \(Self.onDemandRotationLimit) on-demand rotations, the most allowed")
+                        throw KMSError(.limitExceeded, "\(record.arn) has had \(Self.onDemandRotationLimit) on-demand rotations, the most allowed")
                     }
                     record.onDemandRotationCount += 1
                 case .automatic:
                     guard record.rotationEnabled, let due = record.nextRotationDate, due <= when else {
-                        throw KMSError.kmsInvalidState("rotation of \(record.arn) is not due")
+                        throw KMSError(.kmsInvalidState, "rotation of \(record.arn) is not due")
                     }
                     record.nextRotationDate = due.addingTimeInterval(TimeInterval(record.rotationPeriodDays ?? 365) * 86_400)
                 case .initial:
@@ -142,9 +142,9 @@ extension KeyServiceEngine {
     static func requireRotatable(_ key: KeyRecord) throws(KMSError) {
         switch key.state {
         case .enabled: return
-        case .disabled: throw KMSError.disabled("\(key.arn) is disabled.")
-        case .pendingDeletion: throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.")
-        case .deleted: throw KMSError.notFound("Key '\(key.arn)' was deleted")
+        case .disabled: throw KMSError(.disabled, "\(key.arn) is disabled.")
+        case .pendingDeletion: throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.")
+        case .deleted: throw KMSError(.notFound, "Key '\(key.arn)' was deleted")
         }
     }
 }

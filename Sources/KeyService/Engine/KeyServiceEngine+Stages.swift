@@ -8,7 +8,7 @@ import SodiumKit
 extension KeyServiceEngine {
     /// Key lookup: the record from the short-lived cache (or the store), refused when deleted.
     package func stageKeyLookup(_ id: UUID) async throws(KMSError) -> KeyRecord {
-        guard let stored = try await loadKey(id) else { throw KMSError.notFound("Key '\(keyARN(id))' does not exist") }
+        guard let stored = try await loadKey(id) else { throw KMSError(.notFound, "Key '\(keyARN(id))' does not exist") }
         return try await checkNotDeleted(stored)
     }
 

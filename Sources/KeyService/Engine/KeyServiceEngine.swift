@@ -122,7 +122,7 @@ public final class KeyServiceEngine: Sendable {
                 context: note.context, outcome: outcome, requestID: requestID ?? UUID().uuidString.lowercased())
         } catch {
             // An operation that cannot be audited is not acknowledged.
-            throw KMSError.kmsInternal("the audit log could not be written: \(Self.storeMessage(error))")
+            throw KMSError(.kmsInternal, "the audit log could not be written: \(Self.storeMessage(error))")
         }
         return try result.get()
     }
@@ -174,7 +174,7 @@ public final class KeyServiceEngine: Sendable {
         switch state {
         case .any: break
         case .notPendingDeletion:
-            guard key.state != .pendingDeletion else { throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.") }
+            guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
         case .enabled: try requireEnabled(key)
         }
         try Self.dryRun(dryRun)
@@ -189,12 +189,12 @@ public final class KeyServiceEngine: Sendable {
             throw error
         } catch let error as KeyStoreError {
             switch error.kind {
-            case .notFound: throw KMSError.notFound(error.message)
-            case .alreadyExists: throw KMSError.alreadyExists(error.message)
-            case .unavailable: throw KMSError.kmsInternal("the key store is unavailable: \(error.message)")
+            case .notFound: throw KMSError(.notFound, error.message)
+            case .alreadyExists: throw KMSError(.alreadyExists, error.message)
+            case .unavailable: throw KMSError(.kmsInternal, "the key store is unavailable: \(error.message)")
             }
         } catch {
-            throw KMSError.kmsInternal("the key store failed: \(Self.storeMessage(error))")
+            throw KMSError(.kmsInternal, "the key store failed: \(Self.storeMessage(error))")
         }
     }
 
@@ -214,14 +214,14 @@ public final class KeyServiceEngine: Sendable {
         case .keyID(let keyID):
             id = keyID
         case .aliasName(let name):
-            guard allowAlias else { throw KMSError.notFound("this operation takes a key id or key ARN, not an alias: \(reference)") }
+            guard allowAlias else { throw KMSError(.notFound, "this operation takes a key id or key ARN, not an alias: \(reference)") }
             guard let alias = try await storeCall({ try await store.alias(named: name) }) else {
-                throw KMSError.notFound("Alias \(aliasARN(name)) is not found.")
+                throw KMSError(.notFound, "Alias \(aliasARN(name)) is not found.")
             }
             id = alias.keyID
         }
         guard let key = try await loadKey(id) else {
-            throw KMSError.notFound("Key '\(keyARN(id))' does not exist")
+            throw KMSError(.notFound, "Key '\(keyARN(id))' does not exist")
         }
         return try await checkNotDeleted(key)
     }
@@ -258,7 +258,7 @@ public final class KeyServiceEngine: Sendable {
         if key.state == .deleted {
             // Deleted by this engine or another (on a shared store): its material goes too.
             materials.evict(keyID: key.id)
-            throw KMSError.notFound("Key '\(key.arn)' was deleted\(Self.deletionNote(key)): its material is destroyed and its ciphertexts can never be decrypted")
+            throw KMSError(.notFound, "Key '\(key.arn)' was deleted\(Self.deletionNote(key)): its material is destroyed and its ciphertexts can never be decrypted")
         }
         return key
     }
@@ -276,7 +276,7 @@ public final class KeyServiceEngine: Sendable {
         try await storeCall {
             try await store.destroyKey(id: key.id) { record in
                 guard record.state == .pendingDeletion || record.state == .deleted else {
-                    throw KMSError.kmsInvalidState("key \(record.arn) is no longer pending deletion")
+                    throw KMSError(.kmsInvalidState, "key \(record.arn) is no longer pending deletion")
                 }
                 if record.state == .pendingDeletion {
                     record.deletedBy = record.deletionScheduledBy
@@ -293,9 +293,9 @@ public final class KeyServiceEngine: Sendable {
     func requireEnabled(_ key: KeyRecord) throws(KMSError) {
         switch key.state {
         case .enabled: return
-        case .disabled: throw KMSError.disabled("\(key.arn) is disabled.")
-        case .pendingDeletion: throw KMSError.kmsInvalidState("\(key.arn) is pending deletion.")
-        case .deleted: throw KMSError.notFound("Key '\(key.arn)' was deleted")
+        case .disabled: throw KMSError(.disabled, "\(key.arn) is disabled.")
+        case .pendingDeletion: throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.")
+        case .deleted: throw KMSError(.notFound, "Key '\(key.arn)' was deleted")
         }
     }
 
@@ -312,16 +312,16 @@ public final class KeyServiceEngine: Sendable {
     /// what ``material(_:version:)`` does when the cache does not hold the version.
     func unwrapMaterial(_ key: KeyRecord, version: UInt32) async throws(KMSError) -> MaterialCache.CachedMaterial {
         guard let record = try await storeCall({ try await store.version(keyID: key.id, number: version) }) else {
-            throw KMSError.invalidCiphertext("the ciphertext names a key version that does not exist")
+            throw KMSError(.invalidCiphertext, "the ciphertext names a key version that does not exist")
         }
         guard !record.wrappedMaterial.isEmpty else {
-            throw KMSError.notFound("Key '\(key.arn)' was deleted: its material is destroyed")
+            throw KMSError(.notFound, "Key '\(key.arn)' was deleted: its material is destroyed")
         }
         do {
             let material = try KeyMaterial(secureBytes: root.unwrap(record.wrappedMaterial, id: key.id, version: version, purpose: "key-material"))
             return MaterialCache.CachedMaterial(material: material, materialID: record.materialID)
         } catch {
-            throw KMSError.kmsInternal("the material of \(key.arn) version \(version) does not open under the root key")
+            throw KMSError(.kmsInternal, "the material of \(key.arn) version \(version) does not open under the root key")
         }
     }
 
@@ -330,7 +330,7 @@ public final class KeyServiceEngine: Sendable {
         do {
             return try Self.makeVersion(root: root, keyID: keyID, version: version, type: type, at: now)
         } catch {
-            throw KMSError.kmsInternal("cannot wrap new key material")
+            throw KMSError(.kmsInternal, "cannot wrap new key material")
         }
     }
 
@@ -362,7 +362,7 @@ public final class KeyServiceEngine: Sendable {
             let all = try await storeCall { try await store.grants(keyID: key.id) }
             grants = all
             for token in grantTokens where !all.contains(where: { $0.token == token }) {
-                throw KMSError.invalidGrantToken("a grant token is not valid for \(key.arn)")
+                throw KMSError(.invalidGrantToken, "a grant token is not valid for \(key.arn)")
             }
         }
         switch policy.evaluate(request, identityPolicy: identityPolicy) {
@@ -379,14 +379,14 @@ public final class KeyServiceEngine: Sendable {
                 refusal = refusal ?? reason
             }
             if let refusal {
-                throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(action.name) on resource: \(key.arn) because \(refusal)")
+                throw KMSError(.accessDenied, "User: \(principal.arn) is not authorized to perform: kms:\(action.name) on resource: \(key.arn) because \(refusal)")
             }
             throw Self.denied(principal, action, key, explicit: false)
         }
     }
 
     static func denied(_ principal: Principal, _ action: KeyAction, _ key: KeyRecord, explicit: Bool) -> KMSError {
-        KMSError.accessDenied(
+        KMSError(.accessDenied,
             "User: \(principal.arn) is not authorized to perform: kms:\(action.name) on resource: \(key.arn) because "
                 + (explicit ? "an explicit deny in the key policy or the principal's identity policy applies"
                     : "no key policy statement (directly, or through the account and the principal's identity policy) or grant allows it"))
@@ -425,14 +425,14 @@ public final class KeyServiceEngine: Sendable {
             }
             return policy
         } catch {
-            throw KMSError.kmsInternal("\(what()) does not parse: \(error)")
+            throw KMSError(.kmsInternal, "\(what()) does not parse: \(error)")
         }
     }
 
     /// Account-level operations (CreateKey) are for admins; AWS would ask IAM, which envseal has not.
     func requireAdmin(_ principal: Principal, _ operation: KMSOperation) throws(KMSError) {
         guard principal.isAdmin else {
-            throw KMSError.accessDenied("User: \(principal.arn) is not authorized to perform: kms:\(operation.rawValue): only admin principals may")
+            throw KMSError(.accessDenied, "User: \(principal.arn) is not authorized to perform: kms:\(operation.rawValue): only admin principals may")
         }
     }
 
