@@ -149,13 +149,15 @@ struct GitCommand: AsyncParsableCommand {
     struct PreCommit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "pre-commit",
-            abstract: "Refuse a commit that stages a file marked for envseal (diff=envseal) without its seal.",
+            abstract: "Refuse a commit that stages a sealed file without its seal, or a dotenv file with plaintext secrets.",
             discussion: """
             Checks the staged version (not the working tree) of every file being committed whose \
             .gitattributes give it diff=envseal: it must parse as dotenv, have an ENVSEAL header \
             listing every variable, and hold only well-formed sealed values where the header says \
-            sealed. A decrypted copy saved over the sealed file fails. Needs no key. Exit 1 names \
-            each file and why; `git commit --no-verify` skips the hook.
+            sealed. A decrypted copy saved over the sealed file fails. Then every staged file of \
+            those and of the dotenv files by name (.env, .env.*, *.env, *.env.*) is scanned as \
+            `envseal scan` scans. Needs no key. Exit 1 names each file and why, never a value; \
+            `git commit --no-verify` skips the hook.
             """
         )
 
@@ -174,14 +176,21 @@ struct GitCommand: AsyncParsableCommand {
                 index += 3
             }
             var problems: [String] = []
-            for path in marked {
+            var blobs: [(path: String, bytes: [UInt8])] = []
+            for path in paths where marked.contains(path) || SecretScanner.isDotenvName((path as NSString).lastPathComponent) {
                 let blob = try repository.run(["cat-file", "blob", ":" + path])
-                if let problem = Self.problem(with: blob) { problems.append("\(path): \(problem)") }
+                if marked.contains(path), let problem = Self.problem(with: blob) { problems.append("\(path): \(problem)") }
+                blobs.append((repository.top + "/" + path, blob))
+            }
+            // The staged versions scanned as `envseal scan` would (named from the top of the work tree).
+            var scanner = SecretScanner()
+            for finding in try scanner.scan(blobs) {
+                problems.append(finding.text.hasPrefix(repository.top + "/") ? String(finding.text.dropFirst(repository.top.count + 1)) : finding.text)
             }
             guard problems.isEmpty else {
                 for problem in problems { FileHandle.standardError.write(Data("envseal: \(problem)\n".utf8)) }
-                throw CLIError("\(problems.count) staged file(s) marked diff=envseal are not sealed; nothing was committed",
-                               hint: "seal them with `envseal encrypt --in-place`, or restore the sealed version, then `git add` again")
+                throw CLIError("\(problems.count) problem(s) in the staged files; nothing was committed",
+                               hint: "seal them with `envseal encrypt --in-place` (or restore the sealed version), or allow a finding in .envseal.yaml, then `git add` again")
             }
         }
 

@@ -11,7 +11,8 @@ extension GitCommand {
             discussion: """
             Writes, each only when missing (running it again changes nothing):
               - .gitattributes at the top of the work tree: `PATTERN diff=envseal merge=envseal` \
-            for each --pattern, by default one line per sealed file in the repository (tracked or \
+            for each --pattern, by default for each of the project config's `sealed` patterns \
+            (.envseal.yaml at the top of the work tree or above), else one line per sealed file in the repository (tracked or \
             not ignored, with an ENVSEAL header), anchored with a leading /;
               - the clone's own git config (.git/config, never committed): diff.envseal.textconv, \
             merge.envseal.name and merge.envseal.driver, running this envseal with the key-service \
@@ -29,7 +30,7 @@ extension GitCommand {
 
         @Option(name: .customLong("pattern"), help: ArgumentHelp(
             "A .gitattributes pattern of sealed files (repeatable).",
-            discussion: "Default: each sealed file in the repository.", valueName: "pattern"))
+            discussion: "Default: the project config's `sealed` patterns, else each sealed file in the repository.", valueName: "pattern"))
         var patterns: [String] = []
         @Flag(help: "Remove what setup installed.") var uninstall = false
         @Option(help: "The key store folder the drivers use (default: KeyStore at the top of the work tree).") var keystore: String?
@@ -58,7 +59,8 @@ extension GitCommand {
                 print("removed envseal's attributes, drivers and pre-commit hook from \(repository.top)")
                 return
             }
-            let chosen = patterns.isEmpty ? try Self.sealedFiles(in: repository).map { "/" + $0 } : patterns
+            let configured = try ProjectConfig.find(for: repository.top)?.sealedPatterns ?? []
+            let chosen = !patterns.isEmpty ? patterns : !configured.isEmpty ? configured : try Self.sealedFiles(in: repository).map { "/" + $0 }
             let added = try Self.addAttributes(chosen, in: repository)
             try repository.setConfig("diff.\(GitCommand.driverName).textconv", driverCommand("textconv"))
             try repository.setConfig("merge.\(GitCommand.driverName).name", "envseal: merge sealed dotenv files variable by variable")
