@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: test demo docs build release install deps check-deps check-lengths integration bench bench-smoke bench-deps clean
+.PHONY: test demo docs build release install layer deps check-deps check-lengths integration bench bench-smoke bench-deps clean
 
 ## demo: the README's main command: a key server on a throwaway store, a key, a least-privilege
 ## principal, the example function's .env sealed, the function run with it (logs redacted), a
@@ -47,6 +47,12 @@ PREFIX ?= /usr/local
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 -s $(RELEASE_SCRATCH)/release/envseal $(DESTDIR)$(PREFIX)/bin/envseal
+
+## layer: .build-release/envseal-layer.zip, a Lambda layer for the managed runtimes (Python, Node.js…):
+## the stripped release binary in bin/, the libraries it needs in lib/, and the exec wrapper
+## (AWS_LAMBDA_EXEC_WRAPPER=/opt/envseal-wrapper) that opens the function's sealed variables
+layer: release
+	bash scripts/make-layer.sh $(RELEASE_SCRATCH)/release/envseal $(RELEASE_SCRATCH)/envseal-layer.zip
 
 ## bench: envseal side by side with what people use instead (sops, the Lambda console's one Decrypt
 ## per variable, moto's KMS server): cold start, key-service throughput, redaction, size, the CLI and

@@ -27,8 +27,8 @@ public enum ChildProcess {
     /// A command without a slash is searched for like `execvp` does, in the `PATH` of
     /// `environment` if it has one, else in ours, else in `/bin:/usr/bin`. The new program keeps
     /// our pid, descriptors 0, 1 and 2 (every other one is marked close-on-exec first, so no
-    /// socket or pipe of ours reaches it), signal mask, ignored signals and resource limits, as
-    /// after `exec` in a shell; so a `RLIMIT_CORE` of 0 set by
+    /// socket or pipe of ours reaches it), ignored signals and resource limits, as after `exec` in
+    /// a shell, but no blocked signal (the calling thread's mask is cleared); so a `RLIMIT_CORE` of 0 set by
     /// ``ProcessHardening/disableCoreDumps()`` stays, but the kernel makes the program dumpable
     /// again.
     ///
@@ -48,6 +48,12 @@ public enum ChildProcess {
         // What this process printed but C stdio still buffers would vanish with the process image.
         fflush(nil)
         markDescriptorsCloseOnExec()
+        // The mask survives execve, and the calling thread's is not the process's: a thread of
+        // Swift's cooperative pool blocks nearly every signal, which would leave the command deaf
+        // to SIGTERM. The command starts with none blocked, as a child of `supervise` does.
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, nil)
         // Read errno before `launch` is released: its deinit frees memory, which may change it.
         let failure = withExtendedLifetime(launch) {
             execve(launch.path, launch.arguments.pointer, launch.environment.pointer)

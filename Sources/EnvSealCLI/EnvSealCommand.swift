@@ -20,7 +20,7 @@ public struct EnvSealCommand: AsyncParsableCommand {
         subcommands: [
             EncryptCommand.self, DecryptCommand.self, SetCommand.self, GetCommand.self, UnsetCommand.self, ExecCommand.self, KeysCommand.self,
             EditCommand.self, RotateCommand.self, RewrapCommand.self, VerifyCommand.self, InspectCommand.self,
-            ServerCommand.self, PrincipalsCommand.self, AuditCommand.self,
+            ServerCommand.self, PrincipalsCommand.self, AuditCommand.self, GitCommand.self, ScanCommand.self,
         ]
     )
 

@@ -130,6 +130,12 @@ let command = Array(arguments[(separator + 1)...])
 
 if options.contains("--harden") { harden() }
 if options.contains("--leak-fds") { leakDescriptors() }
+if options.contains("--block-signals") {
+    // As on a thread of Swift's cooperative pool, where `envseal exec` calls replace.
+    var all = sigset_t()
+    sigfillset(&all)
+    pthread_sigmask(SIG_BLOCK, &all, nil)
+}
 
 switch mode {
 case "replace":

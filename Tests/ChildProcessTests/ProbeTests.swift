@@ -89,6 +89,14 @@ struct ProbeTests {
         #expect(try env.readToEnd() == ["ONLY_VARIABLE=alone"])
     }
 
+    @Test("replace gives the command an empty signal mask, whatever the calling thread blocks")
+    func replaceUnblocksSignals() throws {
+        let probe = try ProbeRun(["replace", "--block-signals", "--", "grep", "^SigBlk", "/proc/self/status"],
+                                 environment: ["PATH": "/usr/bin:/bin"])
+        #expect(try probe.readToEnd() == ["SigBlk:\t0000000000000000"])
+        #expect(try probe.waitForExit().status == 0)
+    }
+
     @Test("replace with a missing command throws a typed error naming it")
     func replaceCommandNotFound() throws {
         let probe = try ProbeRun(["replace", "--", "envseal-no-such-command"])
