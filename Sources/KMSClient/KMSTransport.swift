@@ -6,7 +6,7 @@ import KMSWire
 /// Two sides answer: ``HTTPKMSTransport`` (SigV4 over HTTP, to envseal's server, AWS KMS or any
 /// KMS-compatible service) and, in the CLI, the embedded key store called in-process. Code above
 /// a transport (``KMSClient``, the sealed-file code) never knows which one answered.
-public protocol KMSTransport: Sendable {
+package protocol KMSTransport: Sendable {
     /// Sends one request.
     /// - Parameters:
     ///   - operation: The KMS operation (its `X-Amz-Target`).

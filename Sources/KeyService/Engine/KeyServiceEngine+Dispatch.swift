@@ -20,7 +20,7 @@ extension KeyServiceEngine {
     ///   - requestID: The request's ID for the audit log.
     /// - Returns: The JSON response body.
     /// - Throws: ``KMSError`` as AWS would answer.
-    public func handle(
+    package func handle(
         _ operation: KMSOperation, body: Data, by principal: Principal, requestID: String? = nil
     ) async throws(KMSError) -> Data {
         let engine = self
