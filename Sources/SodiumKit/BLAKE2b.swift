@@ -5,12 +5,12 @@ import CSodium
 /// Inputs are given as a list of parts, each fed to the hash after its length as a 4-byte
 /// big-endian integer, so that no two different lists hash the same bytes (`["ab","c"]` and
 /// `["a","bc"]` differ) without ever concatenating secrets into a temporary buffer.
-public enum BLAKE2b {
+package enum BLAKE2b {
     /// The output lengths BLAKE2b allows: 16 to 64 bytes.
-    public static let outputRange = 16...64
+    package static let outputRange = 16...64
 
     /// One input part: public bytes, or secret bytes in guarded memory.
-    public enum Part: Sendable {
+    package enum Part: Sendable {
         /// Public bytes.
         case bytes([UInt8])
         /// Secret bytes, read in place.
@@ -24,7 +24,7 @@ public enum BLAKE2b {
     ///   - parts: The parts, each prefixed with its length (u32, big-endian).
     /// - Returns: The MAC.
     /// - Throws: ``SodiumError`` for an output length outside 16…64 or a part of 4 GiB or more.
-    public static func mac(key: some SymmetricKey, outputByteCount: Int = 32, parts: [Part]) throws(SodiumError) -> MAC {
+    package static func mac(key: some SymmetricKey, outputByteCount: Int = 32, parts: [Part]) throws(SodiumError) -> MAC {
         Sodium.ensureInitialized()
         guard outputRange.contains(outputByteCount) else {
             throw .invalidLength("BLAKE2b output", expected: "16 to 64", actual: outputByteCount)
