@@ -17,6 +17,7 @@ demo: deps
 test: deps
 	$(SWIFT) build --build-tests
 	python3 scripts/check-library-deps.py --self-test
+	python3 scripts/check-public-api.py --self-test
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
 	$(MAKE) integration
 
@@ -93,9 +94,11 @@ deps:
 	  fi; \
 	fi
 
-## check-deps: prove the EnvSeal library reaches no server dependency and no CLI code
+## check-deps: prove the EnvSeal library reaches no server dependency and no CLI code, and that no
+## module below it declares anything public that EnvSeal does not re-export
 check-deps:
 	python3 scripts/check-library-deps.py --self-test
+	python3 scripts/check-public-api.py --self-test
 
 clean:
 	rm -rf .build .build-release .build-fuzz

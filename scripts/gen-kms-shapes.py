@@ -348,7 +348,7 @@ class Emitter:
         parts.append(self.pattern_table())  # last: filled while emitting validators
         return "".join(parts)
 
-    def header(self, imports="import Foundation\n"):
+    def header(self, imports="package import Foundation\n"):
         meta = self.m.model["metadata"]
         return (
             "// ===========================================================================\n"
@@ -366,7 +366,7 @@ class Emitter:
 
     def dispatch(self):
         """KeyServiceEngine+Dispatch.swift: each operation's request to its engine method."""
-        out = [self.header("import Foundation\nimport KMSWire\n")]
+        out = [self.header("package import Foundation\npackage import KMSWire\n")]
         out.append(
             "extension KeyServiceEngine {\n"
             "    /// Handles one KMS JSON 1.1 request: decodes the body for its operation, runs it for the\n"

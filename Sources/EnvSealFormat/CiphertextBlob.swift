@@ -1,5 +1,5 @@
-import Foundation
-import SodiumKit
+package import Foundation
+package import SodiumKit
 
 /// The key service's ciphertext (format version 1).
 ///

@@ -1,4 +1,4 @@
-import SodiumKit
+package import SodiumKit
 
 /// The header variable of a sealed dotenv file (format version 1): `ENVSEAL=<base64url>`.
 ///

@@ -1,4 +1,4 @@
-import SodiumKit
+package import SodiumKit
 
 /// The keys a sealed file derives from its data key, one per purpose.
 ///

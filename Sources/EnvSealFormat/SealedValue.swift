@@ -1,4 +1,4 @@
-import SodiumKit
+package import SodiumKit
 
 /// One sealed value of a dotenv file (format version 1).
 ///

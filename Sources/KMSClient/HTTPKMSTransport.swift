@@ -1,7 +1,7 @@
-import AsyncHTTPClient
-import Foundation
-import KMSWire
-import Logging
+package import AsyncHTTPClient
+package import Foundation
+package import KMSWire
+package import Logging
 import NIOCore
 import NIOHTTP1
 

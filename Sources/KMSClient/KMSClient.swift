@@ -1,5 +1,5 @@
-import Foundation
-import KMSWire
+package import Foundation
+package import KMSWire
 
 /// A typed KMS client over any ``KMSTransport``.
 ///

@@ -1,5 +1,5 @@
-import Foundation
-import KMSWire
+package import Foundation
+package import KMSWire
 import SodiumKit
 
 /// Where a KMS client sends its requests, as whom, and how hard it tries.

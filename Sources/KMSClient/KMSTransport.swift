@@ -1,5 +1,5 @@
-import Foundation
-import KMSWire
+package import Foundation
+package import KMSWire
 
 /// Carries one KMS JSON 1.1 request to a key service and brings back the response body.
 ///

@@ -7,7 +7,7 @@
 // check it is current with `python3 scripts/gen-kms-shapes.py --check`.
 // ===========================================================================
 
-import Foundation
+package import Foundation
 
 /// The request, response and data shapes of the AWS KMS JSON 1.1 API (2014-11-01), generated from botocore's model.
 ///

@@ -1,14 +1,14 @@
 import Foundation
-import Hummingbird
+package import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import NIOCore
+package import NIOCore
 import NIOSSL
 import KMSWire
-import KeyService
-import Logging
+package import KeyService
+package import Logging
 import Metrics
-import Prometheus
+package import Prometheus
 import ServiceLifecycle
 
 /// KeyServer serves the key service over HTTP with the AWS KMS JSON 1.1 protocol.

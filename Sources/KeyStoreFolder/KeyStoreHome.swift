@@ -1,8 +1,8 @@
 import Foundation
-import KeyService
+package import KeyService
 import KeyStorePostgres
 import KeyStoreSQLite
-import SodiumKit
+package import SodiumKit
 
 /// The embedded key store's folder (`KeyStore/` by default): the SQLite database, the root key
 /// and the first admin's credentials, opened together. With a PostgreSQL store the database is

@@ -1,5 +1,5 @@
 import Foundation
-import KeyService
+package import KeyService
 import PostgresNIO
 
 extension PostgresKeyStore {

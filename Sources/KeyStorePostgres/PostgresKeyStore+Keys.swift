@@ -1,5 +1,5 @@
-import Foundation
-import KeyService
+package import Foundation
+package import KeyService
 import Logging
 import PostgresNIO
 

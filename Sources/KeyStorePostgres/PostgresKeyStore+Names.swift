@@ -1,5 +1,5 @@
-import Foundation
-import KeyService
+package import Foundation
+package import KeyService
 import PostgresNIO
 
 // Metadata, aliases, grants and principals: plain rows, one statement or two per transaction.

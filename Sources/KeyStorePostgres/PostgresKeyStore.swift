@@ -1,6 +1,6 @@
 import Foundation
 import KeyService
-import Logging
+package import Logging
 import PostgresNIO
 import Synchronization
 

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import KeyService
+package import KeyService
 
 extension SQLiteKeyStore {
     /// Appends the records `body` makes from the last one, in one `IMMEDIATE` transaction.

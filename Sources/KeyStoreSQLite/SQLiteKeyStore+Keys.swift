@@ -1,6 +1,6 @@
-import Foundation
+package import Foundation
 import GRDB
-import KeyService
+package import KeyService
 
 extension SQLiteKeyStore {
     package func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) async throws {

@@ -1,6 +1,6 @@
-import Foundation
+package import Foundation
 import GRDB
-import KeyService
+package import KeyService
 
 // Metadata, aliases, grants and principals: plain rows, one statement or two per transaction.
 

@@ -1,4 +1,4 @@
-import SodiumKit
+package import SodiumKit
 
 /// An AWS access key pair, as the SigV4 signer uses it.
 ///

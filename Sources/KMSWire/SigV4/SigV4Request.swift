@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// An HTTP request as SigV4 sees it, independent of any HTTP library.
 ///

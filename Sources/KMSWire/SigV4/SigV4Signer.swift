@@ -1,5 +1,5 @@
-import Foundation
-import SodiumKit
+package import Foundation
+package import SodiumKit
 
 /// Signs requests with AWS Signature Version 4 exactly as botocore's `SigV4Auth` does for KMS.
 ///

@@ -1,5 +1,5 @@
-import Foundation
-import SodiumKit
+package import Foundation
+package import SodiumKit
 
 /// Verifies AWS Signature Version 4 on incoming requests, answering in AWS's error types and words.
 ///

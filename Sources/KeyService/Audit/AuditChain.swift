@@ -1,5 +1,5 @@
 import Foundation
-import KMSWire
+package import KMSWire
 import SodiumKit
 
 /// The audit log's hash chain.

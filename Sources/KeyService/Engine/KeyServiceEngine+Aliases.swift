@@ -1,5 +1,5 @@
 import Foundation
-import KMSWire
+package import KMSWire
 
 extension KeyServiceEngine {
     /// CreateAlias: `alias/<name>` for a key (id or ARN). Needs kms:CreateAlias on the key.

@@ -1,6 +1,6 @@
 import EnvSealFormat
 import Foundation
-import KMSWire
+package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {

@@ -7,8 +7,8 @@
 // check it is current with `python3 scripts/gen-kms-shapes.py --check`.
 // ===========================================================================
 
-import Foundation
-import KMSWire
+package import Foundation
+package import KMSWire
 
 extension KeyServiceEngine {
     /// Handles one KMS JSON 1.1 request: decodes the body for its operation, runs it for the

@@ -1,5 +1,5 @@
 import Foundation
-import KMSWire
+package import KMSWire
 
 extension KeyServiceEngine {
     /// GetKeyPolicy: the key's only policy, named `default`.

@@ -1,5 +1,5 @@
 import EnvSealFormat
-import Foundation
+package import Foundation
 import KMSWire
 import SodiumKit
 import Synchronization

@@ -1,6 +1,6 @@
 import EnvSealFormat
-import Foundation
-import SodiumKit
+package import Foundation
+package import SodiumKit
 import Synchronization
 
 /// The principals that may call the key service: creating them (an access key pair whose secret

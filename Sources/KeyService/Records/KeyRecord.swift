@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// A master key's state, as AWS KMS names it (plus `Deleted`, which AWS never shows).
 package enum KeyState: String, Sendable, Codable, CaseIterable {

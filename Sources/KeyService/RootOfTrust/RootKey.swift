@@ -1,6 +1,6 @@
 import EnvSealFormat
 import Foundation
-import SodiumKit
+package import SodiumKit
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// A ``KeyStore`` in memory, for tests and throwaway servers. Nothing survives the process.
 package actor InMemoryKeyStore: KeyStore {

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// An error from a ``KeyStore``.
 package struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible {
