@@ -19,6 +19,7 @@ test: deps
 	python3 scripts/check-file-lengths.py --self-test
 	$(SWIFT) build --build-tests
 	python3 scripts/check-library-deps.py --self-test
+	python3 scripts/check-public-api.py --self-test
 	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
 	$(MAKE) integration
 
@@ -101,9 +102,11 @@ deps:
 	  fi; \
 	fi
 
-## check-deps: prove the EnvSeal library reaches no server dependency and no CLI code
+## check-deps: prove the EnvSeal library reaches no server dependency and no CLI code, and that no
+## module below it declares anything public that EnvSeal does not re-export
 check-deps:
 	python3 scripts/check-library-deps.py --self-test
+	python3 scripts/check-public-api.py --self-test
 
 ## check-lengths: no hand-written Swift file over 500 lines (generated files carry a marker line)
 check-lengths:

@@ -114,7 +114,7 @@ def sealed_file_seeds():
 
 def kms_operations():
     source = (ROOT / "Sources" / "KMSWire" / "KMSShapes.swift").read_text(encoding="utf-8")
-    enum = source[source.index("public enum KMSOperation"):]
+    enum = source[source.index("package enum KMSOperation"):]
     return re.findall(r'^\s*case \w+ = "(\w+)"', enum[:enum.index("\n}\n")], re.M)
 
 

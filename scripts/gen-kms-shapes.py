@@ -10,7 +10,8 @@ Usage:
     python3 scripts/gen-kms-shapes.py --check    # exit 1 if a committed file differs
     python3 scripts/gen-kms-shapes.py --output PATH
 
-What is generated (all inside `public enum KMS`, except the extensions of KMSWire's own types):
+What is generated (all inside `package enum KMS`, except the extensions of KMSWire's own types; all
+package-level but the KMSErrorType members, which the EnvSeal library re-exports with that type):
   * one Codable struct per structure shape reached from the operations in OPERATIONS;
   * one RawRepresentable struct per string-enum shape reached (open set: unknown values decode);
   * `validate()` for every structure reached from an operation's input (min/max/pattern/enum);
@@ -347,7 +348,7 @@ class Emitter:
         parts.append(self.pattern_table())  # last: filled while emitting validators
         return "".join(parts)
 
-    def header(self, imports="import Foundation\n"):
+    def header(self, imports="package import Foundation\n"):
         meta = self.m.model["metadata"]
         return (
             "// ===========================================================================\n"
@@ -365,7 +366,7 @@ class Emitter:
 
     def dispatch(self):
         """KeyServiceEngine+Dispatch.swift: each operation's request to its engine method."""
-        out = [self.header("import Foundation\nimport KMSWire\n")]
+        out = [self.header("package import Foundation\npackage import KMSWire\n")]
         out.append(
             "extension KeyServiceEngine {\n"
             "    /// Handles one KMS JSON 1.1 request: decodes the body for its operation, runs it for the\n"
@@ -377,7 +378,7 @@ class Emitter:
             "    ///   - requestID: The request's ID for the audit log.\n"
             "    /// - Returns: The JSON response body.\n"
             "    /// - Throws: ``KMSError`` as AWS would answer.\n"
-            "    public func handle(\n"
+            "    package func handle(\n"
             "        _ operation: KMSOperation, body: Data, by principal: Principal, requestID: String? = nil\n"
             "    ) async throws(KMSError) -> Data {\n"
             "        let engine = self\n"
@@ -419,7 +420,7 @@ class Emitter:
             "/// encode and decode them with ``KMSJSON/encoder()`` and ``KMSJSON/decoder()``.\n"
             "/// String enums are open structs (see ``KMS/KeySpec``): a value the model does not list still\n"
             "/// decodes, so the service can answer it with a `ValidationException` from `validate()`.\n"
-            "public enum KMS {}\n"
+            "package enum KMS {}\n"
             "\n"
         )
 
@@ -434,26 +435,26 @@ class Emitter:
             "/// The cases, the request and response types, and the exceptions the model lists for each\n"
             "/// operation (``requestType``, ``responseType``, ``modeledErrors``) are generated from\n"
             "/// scripts/gen-kms-shapes.py's operation list.\n"
-            "public enum KMSOperation: String, Sendable, CaseIterable {\n")
+            "package enum KMSOperation: String, Sendable, CaseIterable {\n")
         for op in OPERATIONS:
             out.append(f"    /// `{op}`: {OPERATION_DOCS[op]}\n")
             out.append(f"    case {self.op_case[op]} = \"{op}\"\n")
         out.append("}\n\n")
         out.append("extension KMSOperation {\n")
         out.append("    /// The request structure the operation's JSON body decodes to.\n")
-        out.append("    public var requestType: any KMSRequest.Type {\n        switch self {\n")
+        out.append("    package var requestType: any KMSRequest.Type {\n        switch self {\n")
         for op in OPERATIONS:
             out.append(f"        case .{self.op_case[op]}: return KMS.{self.request_of[op]}.self\n")
         out.append("        }\n    }\n\n")
         out.append("    /// The response structure; ``KMSEmptyResponse`` for operations the model gives no output.\n")
-        out.append("    public var responseType: any KMSResponse.Type {\n        switch self {\n")
+        out.append("    package var responseType: any KMSResponse.Type {\n        switch self {\n")
         for op in OPERATIONS:
             resp = self.response_of[op]
             target = f"KMS.{resp}.self" if resp else "KMSEmptyResponse.self"
             out.append(f"        case .{self.op_case[op]}: return {target}\n")
         out.append("        }\n    }\n\n")
         out.append("    /// The exceptions the model lists for the operation (besides the common AWS errors).\n")
-        out.append("    public var modeledErrors: [KMSErrorType] {\n        switch self {\n")
+        out.append("    package var modeledErrors: [KMSErrorType] {\n        switch self {\n")
         for op in OPERATIONS:
             errors = [e["shape"] for e in self.m.operations[op].get("errors", [])]
             for e in errors:
@@ -467,9 +468,9 @@ class Emitter:
             resp = self.response_of[op]
             out.append(f"extension KMS.{req}: KMSRequest {{\n")
             out.append(f"    /// The response type of ``KMSOperation/{self.op_case[op]}``.\n")
-            out.append(f"    public typealias Response = {'KMS.' + resp if resp else 'KMSEmptyResponse'}\n")
+            out.append(f"    package typealias Response = {'KMS.' + resp if resp else 'KMSEmptyResponse'}\n")
             out.append("    /// The operation this request belongs to.\n")
-            out.append(f"    public static var operation: KMSOperation {{ .{self.op_case[op]} }}\n")
+            out.append(f"    package static var operation: KMSOperation {{ .{self.op_case[op]} }}\n")
             out.append("}\n\n")
         seen = set()
         for op in OPERATIONS:
@@ -514,11 +515,11 @@ class Emitter:
             })
         out = ["// MARK: - " + name + "\n\nextension KMS {\n"]
         out.append(doc_line(self.type_doc(name), "    "))
-        out.append(f"    public struct {name}: Codable, Sendable, Equatable {{\n")
+        out.append(f"    package struct {name}: Codable, Sendable, Equatable {{\n")
         for f in fields:
             out.append(doc_line(f["doc"], "        "))
             opt = "" if f["required"] else "?"
-            out.append(f"        public var {f['swift']}: {f['type']}{opt}\n")
+            out.append(f"        package var {f['swift']}: {f['type']}{opt}\n")
         if fields:
             out.append("\n")
         out.append("        /// Creates the value; members the model does not require default to `nil`.\n")
@@ -529,14 +530,14 @@ class Emitter:
             else:
                 params.append(f"{f['swift']}: {f['type']}? = nil")
         if params:
-            out.append("        public init(\n")
+            out.append("        package init(\n")
             out.append(",\n".join("            " + p for p in params))
             out.append("\n        ) {\n")
             for f in fields:
                 out.append(f"            self.{f['swift']} = {f['swift']}\n")
             out.append("        }\n")
         else:
-            out.append("        public init() {}\n")
+            out.append("        package init() {}\n")
         if fields:
             out.append("\n        enum CodingKeys: String, CodingKey {\n")
             for f in fields:
@@ -577,7 +578,7 @@ class Emitter:
         out = [f"extension KMS.{name} {{\n"]
         out.append("    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value\n")
         out.append("    /// and its nested members; throws one `ValidationException` listing every violation.\n")
-        out.append("    public func validate() throws(KMSError) {\n")
+        out.append("    package func validate() throws(KMSError) {\n")
         out.append("        var validation = KMSValidation()\n")
         out.append("        validate(into: &validation, path: \"\")\n")
         out.append("        try validation.finish()\n")
@@ -660,24 +661,24 @@ class Emitter:
             out.append("    ///\n")
         out.append("    /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),\n")
         out.append("    /// so that `validate()` can reject it with AWS's `ValidationException`.\n")
-        out.append(f"    public struct {name}: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {{\n")
+        out.append(f"    package struct {name}: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {{\n")
         out.append("        /// The value on the wire.\n")
-        out.append("        public let rawValue: String\n\n")
+        out.append("        package let rawValue: String\n\n")
         out.append("        /// Wraps a wire value, known to the model or not.\n")
-        out.append("        public init(rawValue: String) {\n            self.rawValue = rawValue\n        }\n\n")
+        out.append("        package init(rawValue: String) {\n            self.rawValue = rawValue\n        }\n\n")
         for value, case in zip(values, names):
             out.append(f"        /// `{value}`.\n")
-            out.append(f"        public static let {case} = {name}(rawValue: {swift_string(value)})\n")
+            out.append(f"        package static let {case} = {name}(rawValue: {swift_string(value)})\n")
         out.append("\n        /// Every value the model lists, in model order.\n")
         items = ", ".join(f".{c}" for c in names)
-        out.append(f"        public static let knownValues: [{name}] = [{items}]\n\n")
+        out.append(f"        package static let knownValues: [{name}] = [{items}]\n\n")
         out.append("        /// The wire strings of ``knownValues``.\n")
         raw = ", ".join(swift_string(v) for v in values)
         out.append(f"        static let knownRawValues: [String] = [{raw}]\n\n")
         out.append("        /// Whether the model lists this value.\n")
-        out.append("        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }\n\n")
+        out.append("        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }\n\n")
         out.append("        /// The wire value.\n")
-        out.append("        public var description: String { rawValue }\n")
+        out.append("        package var description: String { rawValue }\n")
         out.append("    }\n}\n\n")
         return "".join(out)
 

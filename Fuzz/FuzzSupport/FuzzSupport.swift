@@ -19,7 +19,7 @@ func LLVMFuzzerRunDriver(
 ///   - argv: `main`'s arguments (libFuzzer's flags, corpus folders).
 ///   - testOneInput: The target, as `LLVMFuzzerTestOneInput`.
 /// - Returns: libFuzzer's exit status.
-public func runLibFuzzer(
+package func runLibFuzzer(
     _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,
     _ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 ) -> CInt {
@@ -29,7 +29,7 @@ public func runLibFuzzer(
 }
 
 /// The input as an array (libFuzzer passes a null pointer for the empty input).
-public func inputBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
+package func inputBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
     guard let data, size > 0 else { return [] }
     return Array(UnsafeBufferPointer(start: data, count: size))
 }
@@ -38,12 +38,12 @@ public func inputBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
 /// - Parameters:
 ///   - condition: The property.
 ///   - message: What broke; never a secret (the fuzz keys are public test-vector keys).
-public func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String) {
+package func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String) {
     if !condition() { fatalError("property violated: \(message())") }
 }
 
 /// Bytes from hex text written in a fuzz target (a fixed key); traps on a typo.
-public func hexBytes(_ text: String) -> [UInt8] {
+package func hexBytes(_ text: String) -> [UInt8] {
     let digits = Array(text.utf8)
     precondition(digits.count % 2 == 0, "odd hex length")
     func value(_ digit: UInt8) -> UInt8 {

@@ -21,7 +21,7 @@ import Glibc
 enum ChildProcessDocumentation {}
 
 /// Runs a command with a given environment, in place of this process or under it.
-public enum ChildProcess {
+package enum ChildProcess {
     /// Replaces this process with `command`, with exactly `environment` as its environment.
     ///
     /// A command without a slash is searched for like `execvp` does, in the `PATH` of
@@ -43,7 +43,7 @@ public enum ChildProcess {
     ///   ``ChildProcessError/Code/notExecutable``, ``ChildProcessError/Code/invalidArgument``, or
     ///   ``ChildProcessError/Code/spawnFailed`` when `execve` itself fails. It never returns
     ///   otherwise.
-    public static func replace(command: [String], environment: [String: String]) throws(ChildProcessError) -> Never {
+    package static func replace(command: [String], environment: [String: String]) throws(ChildProcessError) -> Never {
         let launch = try LaunchRequest(command: command, environment: environment)
         // What this process printed but C stdio still buffers would vanish with the process image.
         fflush(nil)
@@ -107,7 +107,7 @@ public enum ChildProcess {
     ///   `posix_spawn`), or ``ChildProcessError/Code/systemCallFailed`` when the pipes or the
     ///   thread that waits for the child cannot be had (the child is then killed and reaped) or
     ///   the child was reaped by someone else, as happens when SIGCHLD is ignored.
-    public static func supervise<Out: OutputFilter, Err: OutputFilter>(
+    package static func supervise<Out: OutputFilter, Err: OutputFilter>(
         command: [String], environment: [String: String], stdout: inout Out, stderr: inout Err
     ) throws(ChildProcessError) -> Termination {
         try supervise(
@@ -121,7 +121,7 @@ public enum ChildProcess {
     ///
     /// ``replace(command:environment:)`` and ``supervise(command:environment:stdout:stderr:)``
     /// see to this themselves.
-    public static func closeDescriptorsOnExec() {
+    package static func closeDescriptorsOnExec() {
         markDescriptorsCloseOnExec()
     }
 

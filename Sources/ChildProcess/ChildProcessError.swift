@@ -5,33 +5,33 @@ import Glibc
 /// Messages name the command by its first word as given, and at most the path it resolved to;
 /// never its arguments or its environment, which may carry secrets. Compare ``code``, not the
 /// message.
-public struct ChildProcessError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct ChildProcessError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kind of failure. Codes may be added; switch with a `default`.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
 
         /// No executable of that name in the search path, or nothing at the path given.
-        public static let commandNotFound = Code(name: "command not found")
+        package static let commandNotFound = Code(name: "command not found")
         /// Found, but not a regular file we may execute.
-        public static let notExecutable = Code(name: "not executable")
+        package static let notExecutable = Code(name: "not executable")
         /// The command line or environment cannot be handed to a program: an empty command, a
         /// NUL byte, or a variable name that is empty or contains `=`.
-        public static let invalidArgument = Code(name: "invalid argument")
+        package static let invalidArgument = Code(name: "invalid argument")
         /// `posix_spawn` or `execve` failed; ``ChildProcessError/errorNumber`` says why.
-        public static let spawnFailed = Code(name: "spawn failed")
+        package static let spawnFailed = Code(name: "spawn failed")
         /// A system call needed to run or supervise the command failed.
-        public static let systemCallFailed = Code(name: "system call failed")
+        package static let systemCallFailed = Code(name: "system call failed")
 
         /// The code's name, for logs.
-        public var description: String { name }
+        package var description: String { name }
     }
 
     /// What kind of failure this is.
-    public let code: Code
+    package let code: Code
     /// The command's first word as given, when the failure concerns a command.
-    public let command: String?
+    package let command: String?
     /// The `errno` value, when a system call failed.
-    public let errorNumber: Int32?
+    package let errorNumber: Int32?
     /// What the message adds: a resolved path, the failing call, or a fixed reason.
     let detail: String?
 
@@ -47,7 +47,7 @@ public struct ChildProcessError: Error, Sendable, Equatable, CustomStringConvert
     }
 
     /// What went wrong, lowercase, without a trailing period: `node: command not found`.
-    public var description: String {
+    package var description: String {
         let subject = command.map { "\($0): " } ?? ""
         let reason = errorNumber.map { String(cString: strerror($0)) }
         switch code {

@@ -5,7 +5,7 @@
 /// the output cannot be written anywhere. Chunk boundaries fall wherever the child's writes and
 /// the pipe put them, so a filter that matches multi-byte patterns must hold back a possible
 /// prefix of a match until the next chunk or `finish()`.
-public protocol OutputFilter {
+package protocol OutputFilter {
     /// Transforms a chunk read from the child.
     /// - Parameter bytes: The chunk; valid only during the call.
     /// - Returns: The bytes to write now; empty to hold everything back.
@@ -17,12 +17,12 @@ public protocol OutputFilter {
 }
 
 /// An ``OutputFilter`` that passes every byte through unchanged.
-public struct PassThroughFilter: OutputFilter {
-    public init() {}
+package struct PassThroughFilter: OutputFilter {
+    package init() {}
 
     /// Returns `bytes` unchanged.
-    public mutating func filter(_ bytes: UnsafeRawBufferPointer) -> [UInt8] { Array(bytes) }
+    package mutating func filter(_ bytes: UnsafeRawBufferPointer) -> [UInt8] { Array(bytes) }
 
     /// Returns nothing: nothing is ever held back.
-    public mutating func finish() -> [UInt8] { [] }
+    package mutating func finish() -> [UInt8] { [] }
 }

@@ -2,7 +2,7 @@ import Glibc
 
 /// Settings that keep the secrets in this process's memory from being written out or read by
 /// other processes.
-public enum ProcessHardening {
+package enum ProcessHardening {
     /// `PR_SET_DUMPABLE` from `<sys/prctl.h>`, which the Glibc module does not import.
     static let setDumpable: Int32 = 4
 
@@ -22,7 +22,7 @@ public enum ProcessHardening {
     ///
     /// - Throws: ``ChildProcessError`` with code ``ChildProcessError/Code/systemCallFailed``
     ///   when either call fails.
-    public static func disableCoreDumps() throws(ChildProcessError) {
+    package static func disableCoreDumps() throws(ChildProcessError) {
         var none = rlimit(rlim_cur: 0, rlim_max: 0)
         guard setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none) == 0 else {
             throw .systemCall("setrlimit(RLIMIT_CORE)", command: nil)

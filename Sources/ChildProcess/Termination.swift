@@ -1,5 +1,5 @@
 /// How a child process ended.
-public enum Termination: Sendable, Equatable {
+package enum Termination: Sendable, Equatable {
     /// The child exited with this status, 0 to 255.
     case exited(Int32)
     /// The child was killed by the signal with this number.
@@ -9,7 +9,7 @@ public enum Termination: Sendable, Equatable {
     ///
     /// A wrapper that exits with this code looks, to a shell script testing `$?`, like the
     /// command it ran.
-    public var exitCode: Int32 {
+    package var exitCode: Int32 {
         switch self {
         case .exited(let status): status
         case .signaled(let signal): 128 + signal

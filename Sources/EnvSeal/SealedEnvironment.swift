@@ -1,8 +1,8 @@
-import EnvSealFormat
+public import EnvSealFormat
 import Foundation
 import KMSClient
 import KMSWire
-import SealedDotenv
+public import SealedDotenv
 import SodiumKit
 import Synchronization
 

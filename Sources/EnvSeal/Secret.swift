@@ -1,4 +1,4 @@
-import SodiumKit
+public import SodiumKit
 
 /// A value that can be kept as a ``Secret``: it converts to and from its bytes.
 public protocol SecretRepresentable: Sendable {

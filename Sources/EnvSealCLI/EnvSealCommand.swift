@@ -1,11 +1,11 @@
-import ArgumentParser
+package import ArgumentParser
 import Foundation
 import KMSClient
 import Synchronization
 
 /// The `envseal` command: its subcommands, and the one place errors are printed.
-public struct EnvSealCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct EnvSealCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "envseal",
         abstract: "Keep a function's secrets sealed in its environment variables.",
         discussion: """
@@ -24,10 +24,10 @@ public struct EnvSealCommand: AsyncParsableCommand {
         ]
     )
 
-    public init() {}
+    package init() {}
 
     /// Parses the arguments, runs the command, prints errors in envseal's style and exits.
-    public static func runMain(_ arguments: [String]? = nil) async -> Never {
+    package static func runMain(_ arguments: [String]? = nil) async -> Never {
         let arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
         do {
             if arguments.first == ExecCommand.configuration.commandName {
@@ -69,8 +69,8 @@ extension EnvSealCommand {
 }
 
 /// The version the CLI reports.
-public enum EnvSealVersion {
-    public static let current = "0.1.0"
+package enum EnvSealVersion {
+    package static let current = "0.1.0"
 }
 
 /// Writes a warning to standard error, unless `--quiet` was given.

@@ -2,30 +2,30 @@ import ArgumentParser
 import SealedDotenv
 
 /// envseal's exit codes, documented in docs/CLI.md. Scripts may rely on them.
-public enum EnvSealExit {
-    public static let success: Int32 = 0
+package enum EnvSealExit {
+    package static let success: Int32 = 0
     /// A failure with no more specific code.
-    public static let failure: Int32 = 1
+    package static let failure: Int32 = 1
     /// Bad command-line usage (ArgumentParser's validation code).
-    public static let usage: Int32 = 64
+    package static let usage: Int32 = 64
     /// An input file is malformed: dotenv syntax, a header or a sealed value that does not parse.
-    public static let malformedInput: Int32 = 65
+    package static let malformedInput: Int32 = 65
     /// An input file is missing or unreadable.
-    public static let cannotRead: Int32 = 66
+    package static let cannotRead: Int32 = 66
     /// A sealed file was tampered with: a variable missing, added, changed, or not authentic.
-    public static let tampered: Int32 = 51
+    package static let tampered: Int32 = 51
     /// The data key did not unwrap: wrong key, wrong encryption context, or a corrupted wrapped key.
-    public static let wrongKey: Int32 = 52
+    package static let wrongKey: Int32 = 52
     /// The key is disabled, pending deletion, or does not exist.
-    public static let keyUnavailable: Int32 = 53
+    package static let keyUnavailable: Int32 = 53
     /// The key service is unreachable, timed out, or kept throttling past the deadline.
-    public static let unavailable: Int32 = 69
+    package static let unavailable: Int32 = 69
     /// An output file could not be written.
-    public static let cannotWrite: Int32 = 73
+    package static let cannotWrite: Int32 = 73
     /// The caller is not allowed: bad credentials or signature, or the key policy denies it.
-    public static let accessDenied: Int32 = 77
+    package static let accessDenied: Int32 = 77
     /// The key service is not configured: no region, no credentials, a bad endpoint.
-    public static let configuration: Int32 = 78
+    package static let configuration: Int32 = 78
 }
 
 extension EnvSealExit {

@@ -5,11 +5,11 @@ import SodiumKit
 ///
 /// The coding is SodiumKit's ``Base64``; this names the format's variant and reports a refusal as
 /// a ``FormatError`` naming the field.
-public enum Base64URL {
+package enum Base64URL {
     /// Encodes without padding.
     /// - Parameter bytes: The bytes.
     /// - Returns: The base64url text.
-    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+    package static func encode(_ bytes: some Collection<UInt8>) -> String {
         Base64.encode(bytes, variant: .urlSafeNoPadding)
     }
 
@@ -20,7 +20,7 @@ public enum Base64URL {
     /// - Returns: The bytes.
     /// - Throws: ``FormatError`` for a character outside the alphabet, padding, an impossible
     ///   length, or unused bits that are not zero.
-    public static func decode(_ text: some StringProtocol, field: String) throws(FormatError) -> [UInt8] {
+    package static func decode(_ text: some StringProtocol, field: String) throws(FormatError) -> [UInt8] {
         do {
             return try Base64.decode(text, variant: .urlSafeNoPadding)
         } catch {

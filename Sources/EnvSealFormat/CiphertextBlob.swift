@@ -1,5 +1,5 @@
-import Foundation
-import SodiumKit
+package import Foundation
+package import SodiumKit
 
 /// The key service's ciphertext (format version 1).
 ///
@@ -15,29 +15,29 @@ import SodiumKit
 /// The associated data is the first 21 bytes (version, key id, key version) followed by the
 /// canonical encryption context, so a blob cannot be moved to another key or version, or opened
 /// under another context, without failing authentication. A 32-byte data key seals to 93 bytes.
-public struct CiphertextBlob: Sendable, Equatable {
+package struct CiphertextBlob: Sendable, Equatable {
     /// The version byte of this layout.
-    public static let version: UInt8 = 0xE1
+    package static let version: UInt8 = 0xE1
     /// Bytes before the AEAD output.
-    public static let headerByteCount = 45
+    package static let headerByteCount = 45
     /// Bytes added to a plaintext: the header and the 16-byte tag.
-    public static let overhead = headerByteCount + XChaCha20Poly1305.tagByteCount
+    package static let overhead = headerByteCount + XChaCha20Poly1305.tagByteCount
     /// The largest plaintext a blob may carry: 4,096 bytes, as AWS KMS allows.
-    public static let maxPlaintextByteCount = 4096
+    package static let maxPlaintextByteCount = 4096
 
     /// The master key's id.
-    public let keyID: UUID
+    package let keyID: UUID
     /// The master key version whose material sealed the plaintext (1 or more).
-    public let keyVersion: UInt32
-    public let nonce: Nonce
+    package let keyVersion: UInt32
+    package let nonce: Nonce
     /// The ciphertext followed by the tag.
-    public let sealed: [UInt8]
+    package let sealed: [UInt8]
 
     /// Parses a blob without opening it.
     /// - Parameter bytes: The blob.
     /// - Throws: ``FormatError`` for an unknown version, a truncated or oversized blob, or a
     ///   key version of 0. Never traps.
-    public init(parsing bytes: some Collection<UInt8>) throws(FormatError) {
+    package init(parsing bytes: some Collection<UInt8>) throws(FormatError) {
         var reader = ByteReader(bytes)
         let version = try reader.u8("version")
         guard version == Self.version else { throw FormatError(.unknownVersion(version)) }
@@ -65,7 +65,7 @@ public struct CiphertextBlob: Sendable, Equatable {
     }
 
     /// The blob's bytes.
-    public var bytes: [UInt8] { headerPrefix(keyID: keyID, keyVersion: keyVersion) + nonce.bytes + sealed }
+    package var bytes: [UInt8] { headerPrefix(keyID: keyID, keyVersion: keyVersion) + nonce.bytes + sealed }
 
     /// Seals a plaintext under a master key version.
     /// - Parameters:
@@ -77,7 +77,7 @@ public struct CiphertextBlob: Sendable, Equatable {
     ///   - nonce: A fresh random nonce unless a test vector fixes one.
     /// - Returns: The blob.
     /// - Throws: ``FormatError`` for a plaintext over 4,096 bytes or key version 0.
-    public static func seal(
+    package static func seal(
         _ plaintext: SecureBytes, key: KeyMaterial, keyID: UUID, keyVersion: UInt32,
         context: EncryptionContext, nonce: Nonce = .random()
     ) throws(FormatError) -> CiphertextBlob {
@@ -88,7 +88,7 @@ public struct CiphertextBlob: Sendable, Equatable {
 
     /// Seals plaintext bytes that are already in ordinary memory (a request body).
     /// - Throws: ``FormatError`` for a plaintext over 4,096 bytes or key version 0.
-    public static func seal(
+    package static func seal(
         _ plaintext: UnsafeRawBufferPointer, key: KeyMaterial, keyID: UUID, keyVersion: UInt32,
         context: EncryptionContext, nonce: Nonce = .random()
     ) throws(FormatError) -> CiphertextBlob {
@@ -112,7 +112,7 @@ public struct CiphertextBlob: Sendable, Equatable {
     /// - Returns: The plaintext, in guarded memory.
     /// - Throws: ``FormatError`` `.authenticationFailed` for a wrong key, a different context
     ///   or any changed byte.
-    public func open(key: KeyMaterial, context: EncryptionContext) throws(FormatError) -> SecureBytes {
+    package func open(key: KeyMaterial, context: EncryptionContext) throws(FormatError) -> SecureBytes {
         do {
             return try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: associatedData(context))
         } catch {
@@ -123,7 +123,7 @@ public struct CiphertextBlob: Sendable, Equatable {
     /// Opens the blob into ordinary memory, for plaintext that leaves the process at once (a
     /// response on the wire), where a guarded copy would protect nothing.
     /// - Throws: ``FormatError`` `.authenticationFailed` as ``open(key:context:)``.
-    public func openForTransfer(key: KeyMaterial, context: EncryptionContext) throws(FormatError) -> Data {
+    package func openForTransfer(key: KeyMaterial, context: EncryptionContext) throws(FormatError) -> Data {
         var output = Data(count: sealed.count - XChaCha20Poly1305.tagByteCount)
         let aad = associatedData(context)
         let result: Result<Void, SodiumError> = output.withUnsafeMutableBytes { buffer in

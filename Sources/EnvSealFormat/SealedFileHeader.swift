@@ -1,4 +1,4 @@
-import SodiumKit
+package import SodiumKit
 
 /// The header variable of a sealed dotenv file (format version 1): `ENVSEAL=<base64url>`.
 ///
@@ -21,18 +21,18 @@ import SodiumKit
 /// UTF-8 value. The MAC authenticates the whole set: no variable can be removed, added, swapped
 /// for an older sealed value, or changed (covered plain ones included) without failing it. The
 /// 4-byte tags add no security; they only let an error name the variable that changed.
-public struct SealedFileHeader: Sendable, Equatable {
+package struct SealedFileHeader: Sendable, Equatable {
     /// The name of the header variable.
-    public static let variableName = "ENVSEAL"
+    package static let variableName = "ENVSEAL"
     /// The version byte of this layout.
-    public static let version: UInt8 = 1
+    package static let version: UInt8 = 1
     /// Bytes of the MAC.
-    public static let macByteCount = 16
+    package static let macByteCount = 16
     /// Bytes of each variable tag.
-    public static let tagByteCount = 4
+    package static let tagByteCount = 4
 
     /// Whether an entry is a sealed variable or a plain one that the MAC covers.
-    public enum EntryKind: UInt8, Sendable {
+    package enum EntryKind: UInt8, Sendable {
         /// A variable whose value is a ``SealedValue``.
         case sealed = 0
         /// A plain variable whose value the MAC covers.
@@ -40,33 +40,33 @@ public struct SealedFileHeader: Sendable, Equatable {
     }
 
     /// One variable the header covers.
-    public struct Entry: Sendable, Equatable {
-        public let name: String
+    package struct Entry: Sendable, Equatable {
+        package let name: String
         /// Sealed or covered plain.
-        public let kind: EntryKind
+        package let kind: EntryKind
         /// The 4-byte variable tag.
-        public let tag: [UInt8]
+        package let tag: [UInt8]
     }
 
     /// The master key's ARN, when the file records it (the wrapped data key names its key anyway).
-    public let keyARN: String?
+    package let keyARN: String?
     /// The encryption context the data key was wrapped with.
-    public let context: EncryptionContext
+    package let context: EncryptionContext
     /// The wrapped data key, as the key service returned it.
-    public let wrappedDataKey: [UInt8]
+    package let wrappedDataKey: [UInt8]
     /// The variables covered, sorted by name.
-    public let entries: [Entry]
+    package let entries: [Entry]
     /// The MAC over the header and every covered variable.
-    public let mac: MAC
+    package let mac: MAC
 
     /// The values of the variables a header covers, as they stand in the file.
-    public struct Variables: Sendable {
+    package struct Variables: Sendable {
         /// Sealed variables: name → sealed text (prefix included).
-        public var sealed: [String: String]
+        package var sealed: [String: String]
         /// Plain variables to cover: name → value.
-        public var covered: [String: String]
+        package var covered: [String: String]
 
-        public init(sealed: [String: String], covered: [String: String] = [:]) {
+        package init(sealed: [String: String], covered: [String: String] = [:]) {
             self.sealed = sealed
             self.covered = covered
         }
@@ -74,7 +74,7 @@ public struct SealedFileHeader: Sendable, Equatable {
         /// What `header` covers, as `environment` has it: every sealed-looking value and every
         /// name the header lists, so that ``SealedFileHeader/verify(_:keys:)`` reports a removed,
         /// added or replaced variable by name.
-        public init(environment: [String: String], header: SealedFileHeader) {
+        package init(environment: [String: String], header: SealedFileHeader) {
             var sealed: [String: String] = [:]
             for (name, value) in environment where name != SealedFileHeader.variableName && SealedValue.isSealed(value) {
                 sealed[name] = value
@@ -96,7 +96,7 @@ public struct SealedFileHeader: Sendable, Equatable {
     /// - Returns: The header.
     /// - Throws: ``FormatError`` for a name that is empty, longer than 255 bytes, or in both sets;
     ///   a sealed text that is not well formed; or a field too long for its length prefix.
-    public static func make(
+    package static func make(
         keyARN: String?, context: EncryptionContext, wrappedDataKey: [UInt8],
         variables: Variables, keys: SealedFileKeys
     ) throws(FormatError) -> SealedFileHeader {
@@ -131,7 +131,7 @@ public struct SealedFileHeader: Sendable, Equatable {
     /// - Parameter text: The value of `ENVSEAL`.
     /// - Throws: ``FormatError`` for bad base64url, an unknown version, unknown flags, a truncated
     ///   or over-long header, a bad context, or names that are empty, not UTF-8, repeated or unsorted.
-    public init(parsing text: some StringProtocol) throws(FormatError) {
+    package init(parsing text: some StringProtocol) throws(FormatError) {
         var reader = ByteReader(try Base64URL.decode(text, field: "header \(Self.variableName)"))
         let version = try reader.u8("header version")
         guard version == Self.version else { throw FormatError(.unknownVersion(version)) }
@@ -182,13 +182,13 @@ public struct SealedFileHeader: Sendable, Equatable {
     }
 
     /// The header variable's value: unpadded base64url of the layout above.
-    public var text: String {
+    package var text: String {
         Base64URL.encode(Self.encodeBody(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries) + mac.bytes)
     }
 
-    public var sealedNames: [String] { entries.filter { $0.kind == .sealed }.map(\.name) }
+    package var sealedNames: [String] { entries.filter { $0.kind == .sealed }.map(\.name) }
     /// The names of the covered plain variables.
-    public var coveredNames: [String] { entries.filter { $0.kind == .covered }.map(\.name) }
+    package var coveredNames: [String] { entries.filter { $0.kind == .covered }.map(\.name) }
 
     /// Checks that the header lists every one of `names` (its own name aside): what a sealed
     /// *file* must pass, where a variable the header does not cover (`LD_PRELOAD`, `PATH`) would
@@ -197,7 +197,7 @@ public struct SealedFileHeader: Sendable, Equatable {
     /// Not for a process environment, where the platform's own variables are never listed.
     /// - Parameter names: Every variable name of the file.
     /// - Throws: ``FormatError`` `.unlistedVariable` naming the first such variable by name.
-    public func checkListsEvery(_ names: some Sequence<String>) throws(FormatError) {
+    package func checkListsEvery(_ names: some Sequence<String>) throws(FormatError) {
         let listed = Set(entries.map(\.name))
         let unlisted = names.filter { $0 != Self.variableName && !listed.contains($0) }
         if let first = unlisted.min(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
@@ -215,7 +215,7 @@ public struct SealedFileHeader: Sendable, Equatable {
     ///   - keys: The file's keys.
     /// - Throws: ``FormatError``: `.missingVariable`, `.unlistedVariable`, `.changedVariable` or
     ///   `.headerMACMismatch`, each naming the variable where one is to blame.
-    public func verify(_ variables: Variables, keys: SealedFileKeys) throws(FormatError) {
+    package func verify(_ variables: Variables, keys: SealedFileKeys) throws(FormatError) {
         let listed = Dictionary(entries.map { ($0.name, $0.kind) }, uniquingKeysWith: { first, _ in first })
         for entry in entries {
             switch entry.kind {
@@ -263,7 +263,7 @@ public struct SealedFileHeader: Sendable, Equatable {
     ///   spelling decoded to its value).
     /// - Throws: ``FormatError`` from ``verify(_:keys:)``, or `.valueNotAuthentic` naming the
     ///   first variable (by name) whose value does not open.
-    public func open(_ variables: Variables, keys: SealedFileKeys) throws(FormatError) -> [String: SecureBytes] {
+    package func open(_ variables: Variables, keys: SealedFileKeys) throws(FormatError) -> [String: SecureBytes] {
         try openValuesAndSpellings(variables, keys: keys).values
     }
 
@@ -275,7 +275,7 @@ public struct SealedFileHeader: Sendable, Equatable {
     /// - Returns: Every sealed variable's value, and the spelling of those sealed as spellings.
     /// - Throws: As ``open(_:keys:)``, and `.invalidField` for a spelling that opens but is not
     ///   exactly one dotenv value (only a faulty sealer can write one).
-    public func openValuesAndSpellings(
+    package func openValuesAndSpellings(
         _ variables: Variables, keys: SealedFileKeys
     ) throws(FormatError) -> (values: [String: SecureBytes], spellings: [String: SecureBytes]) {
         try verify(variables, keys: keys)

@@ -1,4 +1,4 @@
-import SodiumKit
+package import SodiumKit
 
 /// The keys a sealed file derives from its data key, one per purpose.
 ///
@@ -8,7 +8,7 @@ import SodiumKit
 /// header MAC key      = crypto_kdf(dataKey, id 1, context "esheadr1")
 /// variable tag key    = crypto_kdf(dataKey, id 2, context "esheadr1")
 /// ```
-public struct SealedFileKeys: Sendable {
+package struct SealedFileKeys: Sendable {
     let valueKeys: XChaCha20SIV.Keys
     let headerMACKey: SubKey
     let variableTagKey: SubKey
@@ -16,7 +16,7 @@ public struct SealedFileKeys: Sendable {
     /// Derives every key from the file's data key.
     /// - Parameter dataKey: The file's data key, unwrapped by the key service.
     /// - Throws: ``FormatError`` only when guarded memory cannot be had.
-    public init(dataKey: DataKey) throws(FormatError) {
+    package init(dataKey: DataKey) throws(FormatError) {
         do {
             valueKeys = try XChaCha20SIV.Keys(deriving: dataKey, context: KeyDerivation.Context("esvalue1"))
             let header = try KeyDerivation.Context("esheadr1")

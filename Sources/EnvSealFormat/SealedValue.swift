@@ -1,4 +1,4 @@
-import SodiumKit
+package import SodiumKit
 
 /// One sealed value of a dotenv file (format version 1).
 ///
@@ -14,17 +14,17 @@ import SodiumKit
 /// whose spelling the dotenv writer would not reproduce (`"\u00e9"`, `K=${X}`). Its associated
 /// data is `es2:` followed by the name: a name cannot contain `:`, so a value's text cannot be
 /// passed off as a spelling's or the other way round by changing the prefix.
-public enum SealedValue {
+package enum SealedValue {
     /// The text every sealed value starts with.
-    public static let prefix = "es1:"
+    package static let prefix = "es1:"
     /// The text every sealed spelling starts with.
-    public static let spellingPrefix = "es2:"
+    package static let spellingPrefix = "es2:"
 
     /// `true` when `text` has the sealed-value or the sealed-spelling prefix.
-    public static func isSealed(_ text: some StringProtocol) -> Bool { text.hasPrefix(prefix) || isSpelling(text) }
+    package static func isSealed(_ text: some StringProtocol) -> Bool { text.hasPrefix(prefix) || isSpelling(text) }
 
     /// `true` when `text` has the sealed-spelling prefix: it opens to a spelling, not a value.
-    public static func isSpelling(_ text: some StringProtocol) -> Bool { text.hasPrefix(spellingPrefix) }
+    package static func isSpelling(_ text: some StringProtocol) -> Bool { text.hasPrefix(spellingPrefix) }
 
     /// Seals a value for a variable.
     /// - Parameters:
@@ -33,7 +33,7 @@ public enum SealedValue {
     ///   - keys: The file's keys.
     /// - Returns: The sealed text, prefix included.
     /// - Throws: ``FormatError`` when the value is too long to seal.
-    public static func seal(_ value: SecureBytes, name: String, keys: SealedFileKeys) throws(FormatError) -> String {
+    package static func seal(_ value: SecureBytes, name: String, keys: SealedFileKeys) throws(FormatError) -> String {
         prefix + Base64URL.encode(try sealedBytes(value, associatedData: Array(name.utf8), name: name, keys: keys))
     }
 
@@ -44,13 +44,13 @@ public enum SealedValue {
     ///   - keys: The file's keys.
     /// - Returns: The sealed text, `es2:` prefix included.
     /// - Throws: ``FormatError`` when the spelling is too long to seal.
-    public static func sealSpelling(_ spelling: SecureBytes, name: String, keys: SealedFileKeys) throws(FormatError) -> String {
+    package static func sealSpelling(_ spelling: SecureBytes, name: String, keys: SealedFileKeys) throws(FormatError) -> String {
         spellingPrefix + Base64URL.encode(
             try sealedBytes(spelling, associatedData: Array((spellingPrefix + name).utf8), name: name, keys: keys))
     }
 
     /// The associated data a sealed text was sealed with: the name, or `es2:` and the name.
-    public static func associatedData(of text: some StringProtocol, name: String) -> [UInt8] {
+    package static func associatedData(of text: some StringProtocol, name: String) -> [UInt8] {
         Array(((isSpelling(text) ? spellingPrefix : "") + name).utf8)
     }
 
@@ -63,7 +63,7 @@ public enum SealedValue {
     /// - Throws: ``FormatError``: `.invalidField` without the prefix, `.invalidBase64`,
     ///   `.truncated` when shorter than the IV, `.valueNotAuthentic` for a wrong name, a wrong
     ///   file, or a changed character. No error contains the value.
-    public static func open(_ text: some StringProtocol, name: String, keys: SealedFileKeys) throws(FormatError) -> SecureBytes {
+    package static func open(_ text: some StringProtocol, name: String, keys: SealedFileKeys) throws(FormatError) -> SecureBytes {
         let bytes = try decode(text, name: name)
         do {
             return try XChaCha20SIV.open(bytes, keys: keys.valueKeys, associatedData: associatedData(of: text, name: name))
@@ -74,7 +74,7 @@ public enum SealedValue {
 
     /// The raw bytes (`iv ‖ ciphertext`) of a sealed text, checked for form but not opened.
     /// - Throws: ``FormatError`` for a missing prefix, bad base64url or a value shorter than the IV.
-    public static func decode(_ text: some StringProtocol, name: String) throws(FormatError) -> [UInt8] {
+    package static func decode(_ text: some StringProtocol, name: String) throws(FormatError) -> [UInt8] {
         guard isSealed(text) else {
             throw FormatError(.invalidField(field: "value of \(name)", reason: "it does not start with \(prefix) or \(spellingPrefix)"))
         }

@@ -1,7 +1,7 @@
-import AsyncHTTPClient
-import Foundation
-import KMSWire
-import Logging
+package import AsyncHTTPClient
+package import Foundation
+package import KMSWire
+package import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -37,9 +37,9 @@ import NIOPosix
 /// let client = KMSClient(transport: transport)
 /// let keys = try await client.call(KMS.ListKeysRequest())
 /// ```
-public struct HTTPKMSTransport: KMSTransport {
+package struct HTTPKMSTransport: KMSTransport {
     /// Where requests go, as whom, and how patiently.
-    public let configuration: KMSClientConfiguration
+    package let configuration: KMSClientConfiguration
 
     private let httpClient: HTTPClient
     private let logger: Logger?
@@ -84,7 +84,7 @@ public struct HTTPKMSTransport: KMSTransport {
     ///   (`retryConnectionEstablishment = false`), or a dead endpoint holds each attempt until it
     ///     times out.
     ///   - logger: Where retries are logged, at debug level; `nil` for silence.
-    public init(configuration: KMSClientConfiguration, httpClient: HTTPClient? = nil, logger: Logger? = nil) {
+    package init(configuration: KMSClientConfiguration, httpClient: HTTPClient? = nil, logger: Logger? = nil) {
         self.configuration = configuration
         self.httpClient = httpClient ?? Self.defaultHTTPClient
         self.logger = logger
@@ -109,7 +109,7 @@ public struct HTTPKMSTransport: KMSTransport {
     /// - Throws: ``KMSError`` as the service sent it; ``KMSTransportError`` of kind `.unreachable`,
     ///   `.deadlineExceeded`, `.invalidResponse` or `.configuration` (the request could not be
     ///   signed); `CancellationError` when the task is cancelled.
-    public func send(_ operation: KMSOperation, body: Data) async throws -> Data {
+    package func send(_ operation: KMSOperation, body: Data) async throws -> Data {
         let clock = ContinuousClock()
         let deadline = clock.now + configuration.deadline
         let policy = configuration.retryPolicy

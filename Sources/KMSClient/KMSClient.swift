@@ -1,5 +1,5 @@
-import Foundation
-import KMSWire
+package import Foundation
+package import KMSWire
 
 /// A typed KMS client over any ``KMSTransport``.
 ///
@@ -15,13 +15,13 @@ import KMSWire
 /// let client = KMSClient(transport: HTTPKMSTransport(configuration: try .resolve()))
 /// let key = try await client.call(KMS.GenerateDataKeyRequest(keyId: "alias/app", keySpec: .aes256))
 /// ```
-public struct KMSClient: Sendable {
+package struct KMSClient: Sendable {
     /// Where requests go.
-    public let transport: any KMSTransport
+    package let transport: any KMSTransport
 
     /// Creates a client.
     /// - Parameter transport: The transport that carries every request.
-    public init(transport: any KMSTransport) {
+    package init(transport: any KMSTransport) {
         self.transport = transport
     }
 
@@ -30,7 +30,7 @@ public struct KMSClient: Sendable {
     /// - Returns: The operation's output.
     /// - Throws: ``KMSError`` from the service (or `SerializationException` for a response that
     ///   does not decode), ``KMSTransportError`` when it could not be reached.
-    public func call<Request: KMSRequest>(_ request: Request) async throws -> Request.Response {
+    package func call<Request: KMSRequest>(_ request: Request) async throws -> Request.Response {
         let body = try KMSJSON.encoder().encode(request)
         let response = try await transport.send(Request.operation, body: body)
         return try KMSJSON.decodeResponse(Request.Response.self, from: response)
@@ -42,7 +42,7 @@ public struct KMSClient: Sendable {
     ///   - body: The JSON request body.
     /// - Returns: The JSON response body.
     /// - Throws: As ``KMSTransport/send(_:body:)``.
-    public func call(_ operation: KMSOperation, body: Data) async throws -> Data {
+    package func call(_ operation: KMSOperation, body: Data) async throws -> Data {
         try await transport.send(operation, body: body)
     }
 }

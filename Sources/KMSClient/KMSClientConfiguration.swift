@@ -1,5 +1,5 @@
-import Foundation
-import KMSWire
+package import Foundation
+package import KMSWire
 import SodiumKit
 
 /// Where a KMS client sends its requests, as whom, and how hard it tries.
@@ -12,21 +12,21 @@ import SodiumKit
 /// let configuration = try KMSClientConfiguration.resolve()
 /// let client = KMSClient(transport: HTTPKMSTransport(configuration: configuration))
 /// ```
-public struct KMSClientConfiguration: Sendable {
+package struct KMSClientConfiguration: Sendable {
     /// How often and how patiently a request is tried again.
     ///
     /// Between attempts the client sleeps a random time between zero and
     /// `min(maxDelay, baseDelay × 2^(retry − 1))` ("full jitter"), so that many clients throttled
     /// at once do not come back in step.
-    public struct RetryPolicy: Sendable, Equatable {
+    package struct RetryPolicy: Sendable, Equatable {
         /// The most attempts per request, the first included; 1 never retries.
-        public var maxAttempts: Int
+        package var maxAttempts: Int
         /// How long one attempt may take, from connecting to the last byte of the response.
-        public var attemptTimeout: Duration
+        package var attemptTimeout: Duration
         /// The backoff ceiling before the first retry; it doubles for each retry after that.
-        public var baseDelay: Duration
+        package var baseDelay: Duration
         /// The largest backoff ceiling.
-        public var maxDelay: Duration
+        package var maxDelay: Duration
 
         /// Creates a policy.
         /// - Parameters:
@@ -34,7 +34,7 @@ public struct KMSClientConfiguration: Sendable {
         ///   - attemptTimeout: How long one attempt may take.
         ///   - baseDelay: The backoff ceiling before the first retry.
         ///   - maxDelay: The largest backoff ceiling.
-        public init(
+        package init(
             maxAttempts: Int = 5, attemptTimeout: Duration = .seconds(5),
             baseDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(2)
         ) {
@@ -45,10 +45,10 @@ public struct KMSClientConfiguration: Sendable {
         }
 
         /// Five attempts, 5 s each, backoff ceilings of 0.1, 0.2, 0.4 and 0.8 s.
-        public static let standard = RetryPolicy()
+        package static let standard = RetryPolicy()
 
         /// One attempt, no retry.
-        public static let none = RetryPolicy(maxAttempts: 1)
+        package static let none = RetryPolicy(maxAttempts: 1)
 
         /// The backoff before retry number `retry` (1 for the second attempt).
         /// - Parameters:
@@ -62,15 +62,15 @@ public struct KMSClientConfiguration: Sendable {
     }
 
     /// The key service's URL: `https://kms.us-east-1.amazonaws.com`, `http://127.0.0.1:8417`.
-    public let endpoint: URL
+    package let endpoint: URL
     /// The region requests are signed for.
-    public let region: String
+    package let region: String
     /// Who signs the requests.
-    public let credentials: SigV4Credentials
+    package let credentials: SigV4Credentials
     /// How failed attempts are retried.
-    public var retryPolicy: RetryPolicy
+    package var retryPolicy: RetryPolicy
     /// How long a request may take in all, retries and backoff included.
-    public var deadline: Duration
+    package var deadline: Duration
 
     /// Creates a configuration.
     /// - Parameters:
@@ -80,7 +80,7 @@ public struct KMSClientConfiguration: Sendable {
     ///   - retryPolicy: How failed attempts are retried.
     ///   - deadline: How long a request may take in all.
     /// - Throws: ``KMSTransportError`` of kind `.configuration` for a bad endpoint or region.
-    public init(
+    package init(
         endpoint: String, region: String, credentials: SigV4Credentials,
         retryPolicy: RetryPolicy = .standard, deadline: Duration = .seconds(10)
     ) throws(KMSTransportError) {
@@ -107,7 +107,7 @@ public struct KMSClientConfiguration: Sendable {
     /// The CLI asks this to choose between a remote key service and its embedded store.
     /// - Parameter environment: The variables to look at.
     /// - Returns: `true` when either variable is set.
-    public static func endpointIsConfigured(
+    package static func endpointIsConfigured(
         in environment: [String: String] = ProcessEnvironment.variables()
     ) -> Bool {
         nonEmpty(environment["AWS_ENDPOINT_URL_KMS"]) != nil || nonEmpty(environment["AWS_ENDPOINT_URL"]) != nil
@@ -145,7 +145,7 @@ public struct KMSClientConfiguration: Sendable {
     /// - Throws: ``KMSTransportError`` of kind `.configuration` naming what is missing or wrong
     ///   and where (the file and line of a malformed line, the profile that does not exist); it
     ///   never holds a secret.
-    public static func resolve(
+    package static func resolve(
         environment: [String: String] = ProcessEnvironment.variables(),
         endpoint: String? = nil, region: String? = nil, profile: String? = nil
     ) throws(KMSTransportError) -> KMSClientConfiguration {

@@ -1,12 +1,12 @@
-import Foundation
-import KMSWire
+package import Foundation
+package import KMSWire
 
 /// Carries one KMS JSON 1.1 request to a key service and brings back the response body.
 ///
 /// Two sides answer: ``HTTPKMSTransport`` (SigV4 over HTTP, to envseal's server, AWS KMS or any
 /// KMS-compatible service) and, in the CLI, the embedded key store called in-process. Code above
 /// a transport (``KMSClient``, the sealed-file code) never knows which one answered.
-public protocol KMSTransport: Sendable {
+package protocol KMSTransport: Sendable {
     /// Sends one request.
     /// - Parameters:
     ///   - operation: The KMS operation (its `X-Amz-Target`).

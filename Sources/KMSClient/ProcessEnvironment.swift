@@ -20,10 +20,10 @@ import Darwin
 /// ```swift
 /// let region = ProcessEnvironment.variables()["AWS_REGION"]
 /// ```
-public enum ProcessEnvironment {
+package enum ProcessEnvironment {
     /// Every variable of the process's environment now.
     /// - Returns: Names and values.
-    public static func variables() -> [String: String] {
+    package static func variables() -> [String: String] {
         variables(entries: environ)
     }
 

@@ -1,19 +1,19 @@
-import Foundation
+package import Foundation
 
 // MARK: - Operations
 
 extension KMSOperation {
     /// The service's `X-Amz-Target` prefix in the model (`targetPrefix`).
-    public static let targetPrefix = "TrentService"
+    package static let targetPrefix = "TrentService"
 
     /// The operation name: `Encrypt`.
-    public var name: String { rawValue }
+    package var name: String { rawValue }
 
     /// The `X-Amz-Target` header value: `TrentService.Encrypt`.
-    public var target: String { Self.targetPrefix + "." + rawValue }
+    package var target: String { Self.targetPrefix + "." + rawValue }
 
     /// The operation an `X-Amz-Target` header names, or `nil` (answer `UnknownOperationException`).
-    public init?(target: String) {
+    package init?(target: String) {
         let prefix = Self.targetPrefix + "."
         guard target.hasPrefix(prefix) else { return nil }
         self.init(rawValue: String(target.dropFirst(prefix.count)))
@@ -23,7 +23,7 @@ extension KMSOperation {
 // MARK: - Request and response protocols
 
 /// The input structure of a ``KMSOperation``; the conformances are generated.
-public protocol KMSRequest: Codable, Sendable, Equatable {
+package protocol KMSRequest: Codable, Sendable, Equatable {
     /// The operation's output structure (``KMSEmptyResponse`` where the model has none).
     associatedtype Response: KMSResponse
 
@@ -36,27 +36,27 @@ public protocol KMSRequest: Codable, Sendable, Equatable {
 }
 
 /// The output structure of a ``KMSOperation``; the conformances are generated.
-public protocol KMSResponse: Codable, Sendable, Equatable {}
+package protocol KMSResponse: Codable, Sendable, Equatable {}
 
 /// The response of the operations that the model gives no output (`EnableKey`, `CreateAlias`, …).
 ///
 /// AWS answers these with HTTP 200 and an empty body; ``KMSJSON/encodeResponse(_:)`` writes `{}`,
 /// which every AWS SDK parses the same way, and ``KMSJSON/decodeResponse(_:from:)`` accepts both.
-public struct KMSEmptyResponse: KMSResponse {
+package struct KMSEmptyResponse: KMSResponse {
     /// The empty response.
-    public init() {}
+    package init() {}
 }
 
 // MARK: - JSON
 
 /// The JSON 1.1 wire conventions of KMS: blobs as base64 strings, timestamps as epoch seconds,
 /// absent members omitted.
-public enum KMSJSON {
+package enum KMSJSON {
     /// The `Content-Type` of requests and responses.
-    public static let contentType = "application/x-amz-json-1.1"
+    package static let contentType = "application/x-amz-json-1.1"
 
     /// A decoder for KMS bodies: timestamps from epoch seconds, blobs from base64.
-    public static func decoder() -> JSONDecoder {
+    package static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
         decoder.dataDecodingStrategy = .base64
@@ -66,7 +66,7 @@ public enum KMSJSON {
     /// An encoder for KMS bodies: timestamps as epoch seconds, blobs as base64, no pretty
     /// printing, `nil` members omitted, keys sorted (so output is byte-for-byte reproducible) and
     /// `/` unescaped.
-    public static func encoder() -> JSONEncoder {
+    package static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         encoder.dataEncodingStrategy = .base64
@@ -82,7 +82,7 @@ public enum KMSJSON {
     /// - constraint violations: `ValidationException` from ``KMSRequest/validate()``.
     ///
     /// An empty body is read as `{}`. Unknown members are ignored.
-    public static func decodeRequest<Request: KMSRequest>(
+    package static func decodeRequest<Request: KMSRequest>(
         _ type: Request.Type, from body: Data
     ) throws(KMSError) -> Request {
         let request: Request = try decode(type, from: body)
@@ -91,13 +91,13 @@ public enum KMSJSON {
     }
 
     /// Decodes and validates the request body of `operation`; see ``decodeRequest(_:from:)``.
-    public static func decodeRequest(for operation: KMSOperation, from body: Data) throws(KMSError) -> any KMSRequest {
+    package static func decodeRequest(for operation: KMSOperation, from body: Data) throws(KMSError) -> any KMSRequest {
         try decodeRequest(operation.requestType, from: body)
     }
 
     /// Encodes a response body. Fails only for values JSON cannot carry (a non-finite date), as
     /// `KMSInternalException`.
-    public static func encodeResponse(_ response: some KMSResponse) throws(KMSError) -> Data {
+    package static func encodeResponse(_ response: some KMSResponse) throws(KMSError) -> Data {
         do {
             return try encoder().encode(response)
         } catch {
@@ -107,7 +107,7 @@ public enum KMSJSON {
 
     /// Decodes a response body (for clients and tests), reading an empty body as `{}`; errors are
     /// reported as for requests (``decodeRequest(_:from:)``), without validation.
-    public static func decodeResponse<Response: KMSResponse>(
+    package static func decodeResponse<Response: KMSResponse>(
         _ type: Response.Type, from body: Data
     ) throws(KMSError) -> Response {
         try decode(type, from: body)

@@ -7,7 +7,7 @@
 // check it is current with `python3 scripts/gen-kms-shapes.py --check`.
 // ===========================================================================
 
-import Foundation
+package import Foundation
 
 /// The request, response and data shapes of the AWS KMS JSON 1.1 API (2014-11-01), generated from botocore's model.
 ///
@@ -15,7 +15,7 @@ import Foundation
 /// encode and decode them with ``KMSJSON/encoder()`` and ``KMSJSON/decoder()``.
 /// String enums are open structs (see ``KMS/KeySpec``): a value the model does not list still
 /// decodes, so the service can answer it with a `ValidationException` from `validate()`.
-public enum KMS {}
+package enum KMS {}
 
 // MARK: - Operations
 
@@ -25,7 +25,7 @@ public enum KMS {}
 /// The cases, the request and response types, and the exceptions the model lists for each
 /// operation (``requestType``, ``responseType``, ``modeledErrors``) are generated from
 /// scripts/gen-kms-shapes.py's operation list.
-public enum KMSOperation: String, Sendable, CaseIterable {
+package enum KMSOperation: String, Sendable, CaseIterable {
     /// `CreateKey`: creates a KMS key.
     case createKey = "CreateKey"
     /// `DescribeKey`: returns a key's metadata.
@@ -98,7 +98,7 @@ public enum KMSOperation: String, Sendable, CaseIterable {
 
 extension KMSOperation {
     /// The request structure the operation's JSON body decodes to.
-    public var requestType: any KMSRequest.Type {
+    package var requestType: any KMSRequest.Type {
         switch self {
         case .createKey: return KMS.CreateKeyRequest.self
         case .describeKey: return KMS.DescribeKeyRequest.self
@@ -138,7 +138,7 @@ extension KMSOperation {
     }
 
     /// The response structure; ``KMSEmptyResponse`` for operations the model gives no output.
-    public var responseType: any KMSResponse.Type {
+    package var responseType: any KMSResponse.Type {
         switch self {
         case .createKey: return KMS.CreateKeyResponse.self
         case .describeKey: return KMS.DescribeKeyResponse.self
@@ -178,7 +178,7 @@ extension KMSOperation {
     }
 
     /// The exceptions the model lists for the operation (besides the common AWS errors).
-    public var modeledErrors: [KMSErrorType] {
+    package var modeledErrors: [KMSErrorType] {
         switch self {
         case .createKey: return [.malformedPolicyDocument, .dependencyTimeout, .invalidArn, .unsupportedOperation, .kmsInternal, .limitExceeded, .tag, .customKeyStoreNotFound, .customKeyStoreInvalidState, .cloudHsmClusterInvalidConfiguration, .xksKeyInvalidConfiguration, .xksKeyAlreadyInUse, .xksKeyNotFound]
         case .describeKey: return [.notFound, .invalidArn, .dependencyTimeout, .kmsInternal]
@@ -220,240 +220,240 @@ extension KMSOperation {
 
 extension KMS.CreateKeyRequest: KMSRequest {
     /// The response type of ``KMSOperation/createKey``.
-    public typealias Response = KMS.CreateKeyResponse
+    package typealias Response = KMS.CreateKeyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .createKey }
+    package static var operation: KMSOperation { .createKey }
 }
 
 extension KMS.DescribeKeyRequest: KMSRequest {
     /// The response type of ``KMSOperation/describeKey``.
-    public typealias Response = KMS.DescribeKeyResponse
+    package typealias Response = KMS.DescribeKeyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .describeKey }
+    package static var operation: KMSOperation { .describeKey }
 }
 
 extension KMS.ListKeysRequest: KMSRequest {
     /// The response type of ``KMSOperation/listKeys``.
-    public typealias Response = KMS.ListKeysResponse
+    package typealias Response = KMS.ListKeysResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .listKeys }
+    package static var operation: KMSOperation { .listKeys }
 }
 
 extension KMS.UpdateKeyDescriptionRequest: KMSRequest {
     /// The response type of ``KMSOperation/updateKeyDescription``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .updateKeyDescription }
+    package static var operation: KMSOperation { .updateKeyDescription }
 }
 
 extension KMS.EnableKeyRequest: KMSRequest {
     /// The response type of ``KMSOperation/enableKey``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .enableKey }
+    package static var operation: KMSOperation { .enableKey }
 }
 
 extension KMS.DisableKeyRequest: KMSRequest {
     /// The response type of ``KMSOperation/disableKey``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .disableKey }
+    package static var operation: KMSOperation { .disableKey }
 }
 
 extension KMS.ScheduleKeyDeletionRequest: KMSRequest {
     /// The response type of ``KMSOperation/scheduleKeyDeletion``.
-    public typealias Response = KMS.ScheduleKeyDeletionResponse
+    package typealias Response = KMS.ScheduleKeyDeletionResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .scheduleKeyDeletion }
+    package static var operation: KMSOperation { .scheduleKeyDeletion }
 }
 
 extension KMS.CancelKeyDeletionRequest: KMSRequest {
     /// The response type of ``KMSOperation/cancelKeyDeletion``.
-    public typealias Response = KMS.CancelKeyDeletionResponse
+    package typealias Response = KMS.CancelKeyDeletionResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .cancelKeyDeletion }
+    package static var operation: KMSOperation { .cancelKeyDeletion }
 }
 
 extension KMS.CreateAliasRequest: KMSRequest {
     /// The response type of ``KMSOperation/createAlias``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .createAlias }
+    package static var operation: KMSOperation { .createAlias }
 }
 
 extension KMS.UpdateAliasRequest: KMSRequest {
     /// The response type of ``KMSOperation/updateAlias``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .updateAlias }
+    package static var operation: KMSOperation { .updateAlias }
 }
 
 extension KMS.DeleteAliasRequest: KMSRequest {
     /// The response type of ``KMSOperation/deleteAlias``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .deleteAlias }
+    package static var operation: KMSOperation { .deleteAlias }
 }
 
 extension KMS.ListAliasesRequest: KMSRequest {
     /// The response type of ``KMSOperation/listAliases``.
-    public typealias Response = KMS.ListAliasesResponse
+    package typealias Response = KMS.ListAliasesResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .listAliases }
+    package static var operation: KMSOperation { .listAliases }
 }
 
 extension KMS.EncryptRequest: KMSRequest {
     /// The response type of ``KMSOperation/encrypt``.
-    public typealias Response = KMS.EncryptResponse
+    package typealias Response = KMS.EncryptResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .encrypt }
+    package static var operation: KMSOperation { .encrypt }
 }
 
 extension KMS.DecryptRequest: KMSRequest {
     /// The response type of ``KMSOperation/decrypt``.
-    public typealias Response = KMS.DecryptResponse
+    package typealias Response = KMS.DecryptResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .decrypt }
+    package static var operation: KMSOperation { .decrypt }
 }
 
 extension KMS.ReEncryptRequest: KMSRequest {
     /// The response type of ``KMSOperation/reEncrypt``.
-    public typealias Response = KMS.ReEncryptResponse
+    package typealias Response = KMS.ReEncryptResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .reEncrypt }
+    package static var operation: KMSOperation { .reEncrypt }
 }
 
 extension KMS.GenerateDataKeyRequest: KMSRequest {
     /// The response type of ``KMSOperation/generateDataKey``.
-    public typealias Response = KMS.GenerateDataKeyResponse
+    package typealias Response = KMS.GenerateDataKeyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .generateDataKey }
+    package static var operation: KMSOperation { .generateDataKey }
 }
 
 extension KMS.GenerateDataKeyWithoutPlaintextRequest: KMSRequest {
     /// The response type of ``KMSOperation/generateDataKeyWithoutPlaintext``.
-    public typealias Response = KMS.GenerateDataKeyWithoutPlaintextResponse
+    package typealias Response = KMS.GenerateDataKeyWithoutPlaintextResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .generateDataKeyWithoutPlaintext }
+    package static var operation: KMSOperation { .generateDataKeyWithoutPlaintext }
 }
 
 extension KMS.GenerateRandomRequest: KMSRequest {
     /// The response type of ``KMSOperation/generateRandom``.
-    public typealias Response = KMS.GenerateRandomResponse
+    package typealias Response = KMS.GenerateRandomResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .generateRandom }
+    package static var operation: KMSOperation { .generateRandom }
 }
 
 extension KMS.EnableKeyRotationRequest: KMSRequest {
     /// The response type of ``KMSOperation/enableKeyRotation``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .enableKeyRotation }
+    package static var operation: KMSOperation { .enableKeyRotation }
 }
 
 extension KMS.DisableKeyRotationRequest: KMSRequest {
     /// The response type of ``KMSOperation/disableKeyRotation``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .disableKeyRotation }
+    package static var operation: KMSOperation { .disableKeyRotation }
 }
 
 extension KMS.GetKeyRotationStatusRequest: KMSRequest {
     /// The response type of ``KMSOperation/getKeyRotationStatus``.
-    public typealias Response = KMS.GetKeyRotationStatusResponse
+    package typealias Response = KMS.GetKeyRotationStatusResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .getKeyRotationStatus }
+    package static var operation: KMSOperation { .getKeyRotationStatus }
 }
 
 extension KMS.RotateKeyOnDemandRequest: KMSRequest {
     /// The response type of ``KMSOperation/rotateKeyOnDemand``.
-    public typealias Response = KMS.RotateKeyOnDemandResponse
+    package typealias Response = KMS.RotateKeyOnDemandResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .rotateKeyOnDemand }
+    package static var operation: KMSOperation { .rotateKeyOnDemand }
 }
 
 extension KMS.ListKeyRotationsRequest: KMSRequest {
     /// The response type of ``KMSOperation/listKeyRotations``.
-    public typealias Response = KMS.ListKeyRotationsResponse
+    package typealias Response = KMS.ListKeyRotationsResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .listKeyRotations }
+    package static var operation: KMSOperation { .listKeyRotations }
 }
 
 extension KMS.GetKeyPolicyRequest: KMSRequest {
     /// The response type of ``KMSOperation/getKeyPolicy``.
-    public typealias Response = KMS.GetKeyPolicyResponse
+    package typealias Response = KMS.GetKeyPolicyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .getKeyPolicy }
+    package static var operation: KMSOperation { .getKeyPolicy }
 }
 
 extension KMS.PutKeyPolicyRequest: KMSRequest {
     /// The response type of ``KMSOperation/putKeyPolicy``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .putKeyPolicy }
+    package static var operation: KMSOperation { .putKeyPolicy }
 }
 
 extension KMS.ListKeyPoliciesRequest: KMSRequest {
     /// The response type of ``KMSOperation/listKeyPolicies``.
-    public typealias Response = KMS.ListKeyPoliciesResponse
+    package typealias Response = KMS.ListKeyPoliciesResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .listKeyPolicies }
+    package static var operation: KMSOperation { .listKeyPolicies }
 }
 
 extension KMS.CreateGrantRequest: KMSRequest {
     /// The response type of ``KMSOperation/createGrant``.
-    public typealias Response = KMS.CreateGrantResponse
+    package typealias Response = KMS.CreateGrantResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .createGrant }
+    package static var operation: KMSOperation { .createGrant }
 }
 
 extension KMS.ListGrantsRequest: KMSRequest {
     /// The response type of ``KMSOperation/listGrants``.
-    public typealias Response = KMS.ListGrantsResponse
+    package typealias Response = KMS.ListGrantsResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .listGrants }
+    package static var operation: KMSOperation { .listGrants }
 }
 
 extension KMS.ListRetirableGrantsRequest: KMSRequest {
     /// The response type of ``KMSOperation/listRetirableGrants``.
-    public typealias Response = KMS.ListGrantsResponse
+    package typealias Response = KMS.ListGrantsResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .listRetirableGrants }
+    package static var operation: KMSOperation { .listRetirableGrants }
 }
 
 extension KMS.RetireGrantRequest: KMSRequest {
     /// The response type of ``KMSOperation/retireGrant``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .retireGrant }
+    package static var operation: KMSOperation { .retireGrant }
 }
 
 extension KMS.RevokeGrantRequest: KMSRequest {
     /// The response type of ``KMSOperation/revokeGrant``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .revokeGrant }
+    package static var operation: KMSOperation { .revokeGrant }
 }
 
 extension KMS.TagResourceRequest: KMSRequest {
     /// The response type of ``KMSOperation/tagResource``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .tagResource }
+    package static var operation: KMSOperation { .tagResource }
 }
 
 extension KMS.UntagResourceRequest: KMSRequest {
     /// The response type of ``KMSOperation/untagResource``.
-    public typealias Response = KMSEmptyResponse
+    package typealias Response = KMSEmptyResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .untagResource }
+    package static var operation: KMSOperation { .untagResource }
 }
 
 extension KMS.ListResourceTagsRequest: KMSRequest {
     /// The response type of ``KMSOperation/listResourceTags``.
-    public typealias Response = KMS.ListResourceTagsResponse
+    package typealias Response = KMS.ListResourceTagsResponse
     /// The operation this request belongs to.
-    public static var operation: KMSOperation { .listResourceTags }
+    package static var operation: KMSOperation { .listResourceTags }
 }
 
 extension KMS.CreateKeyResponse: KMSResponse {}
@@ -481,20 +481,20 @@ extension KMS.ListResourceTagsResponse: KMSResponse {}
 
 extension KMS {
     /// Contains information about an alias.
-    public struct AliasListEntry: Codable, Sendable, Equatable {
+    package struct AliasListEntry: Codable, Sendable, Equatable {
         /// String that contains the alias.
-        public var aliasName: String?
+        package var aliasName: String?
         /// String that contains the key ARN.
-        public var aliasArn: String?
+        package var aliasArn: String?
         /// String that contains the key identifier of the KMS key associated with the alias.
-        public var targetKeyId: String?
+        package var targetKeyId: String?
         /// Date and time that the alias was most recently created in the account and Region.
-        public var creationDate: Date?
+        package var creationDate: Date?
         /// Date and time that the alias was most recently associated with a KMS key in the account and Region.
-        public var lastUpdatedDate: Date?
+        package var lastUpdatedDate: Date?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             aliasName: String? = nil,
             aliasArn: String? = nil,
             targetKeyId: String? = nil,
@@ -522,12 +522,12 @@ extension KMS {
 
 extension KMS {
     /// Input of `CancelKeyDeletion`: Cancels the deletion of a KMS key.
-    public struct CancelKeyDeletionRequest: Codable, Sendable, Equatable {
+    package struct CancelKeyDeletionRequest: Codable, Sendable, Equatable {
         /// Identifies the KMS key whose deletion is being canceled.
-        public var keyId: String
+        package var keyId: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String
         ) {
             self.keyId = keyId
@@ -542,7 +542,7 @@ extension KMS {
 extension KMS.CancelKeyDeletionRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -557,12 +557,12 @@ extension KMS.CancelKeyDeletionRequest {
 
 extension KMS {
     /// Output of `CancelKeyDeletion`.
-    public struct CancelKeyDeletionResponse: Codable, Sendable, Equatable {
+    package struct CancelKeyDeletionResponse: Codable, Sendable, Equatable {
         /// The Amazon Resource Name (key ARN) of the KMS key whose deletion is canceled.
-        public var keyId: String?
+        package var keyId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String? = nil
         ) {
             self.keyId = keyId
@@ -578,14 +578,14 @@ extension KMS {
 
 extension KMS {
     /// Input of `CreateAlias`: Creates a friendly name for a KMS key.
-    public struct CreateAliasRequest: Codable, Sendable, Equatable {
+    package struct CreateAliasRequest: Codable, Sendable, Equatable {
         /// Specifies the alias name. The service also requires the `alias/` prefix and rejects `alias/aws/` names.
-        public var aliasName: String
+        package var aliasName: String
         /// Associates the alias with the specified customer managed key.
-        public var targetKeyId: String
+        package var targetKeyId: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             aliasName: String,
             targetKeyId: String
         ) {
@@ -603,7 +603,7 @@ extension KMS {
 extension KMS.CreateAliasRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -620,26 +620,26 @@ extension KMS.CreateAliasRequest {
 
 extension KMS {
     /// Input of `CreateGrant`: Adds a grant to a KMS key.
-    public struct CreateGrantRequest: Codable, Sendable, Equatable {
+    package struct CreateGrantRequest: Codable, Sendable, Equatable {
         /// Identifies the KMS key for the grant.
-        public var keyId: String
+        package var keyId: String
         /// The identity that gets the permissions specified in the grant.
-        public var granteePrincipal: String
+        package var granteePrincipal: String
         /// The principal that has permission to use the RetireGrant operation to retire the grant.
-        public var retiringPrincipal: String?
+        package var retiringPrincipal: String?
         /// A list of operations that the grant permits.
-        public var operations: [GrantOperation]
+        package var operations: [GrantOperation]
         /// Specifies a grant constraint.
-        public var constraints: GrantConstraints?
+        package var constraints: GrantConstraints?
         /// A list of grant tokens.
-        public var grantTokens: [String]?
+        package var grantTokens: [String]?
         /// A friendly name for the grant.
-        public var name: String?
+        package var name: String?
         /// Checks if your request will succeed.
-        public var dryRun: Bool?
+        package var dryRun: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             granteePrincipal: String,
             retiringPrincipal: String? = nil,
@@ -675,7 +675,7 @@ extension KMS {
 extension KMS.CreateGrantRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -709,14 +709,14 @@ extension KMS.CreateGrantRequest {
 
 extension KMS {
     /// Output of `CreateGrant`.
-    public struct CreateGrantResponse: Codable, Sendable, Equatable {
+    package struct CreateGrantResponse: Codable, Sendable, Equatable {
         /// The grant token.
-        public var grantToken: String?
+        package var grantToken: String?
         /// The unique identifier for the grant.
-        public var grantId: String?
+        package var grantId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             grantToken: String? = nil,
             grantId: String? = nil
         ) {
@@ -735,32 +735,32 @@ extension KMS {
 
 extension KMS {
     /// Input of `CreateKey`: Creates a unique customer managed KMS key in your Amazon Web Services account and Region.
-    public struct CreateKeyRequest: Codable, Sendable, Equatable {
+    package struct CreateKeyRequest: Codable, Sendable, Equatable {
         /// The key policy to attach to the KMS key. The model allows 131,072 characters; AWS KMS limits key policies to 32 KB, checked by the service.
-        public var policy: String?
+        package var policy: String?
         /// A description of the KMS key.
-        public var description: String?
+        package var description: String?
         /// Determines the cryptographic operations for which you can use the KMS key.
-        public var keyUsage: KeyUsageType?
+        package var keyUsage: KeyUsageType?
         /// Deprecated in the model: This parameter has been deprecated. Instead, use the KeySpec parameter.
-        public var customerMasterKeySpec: CustomerMasterKeySpec?
+        package var customerMasterKeySpec: CustomerMasterKeySpec?
         /// Specifies the type of KMS key to create.
-        public var keySpec: KeySpec?
+        package var keySpec: KeySpec?
         /// The source of the key material for the KMS key.
-        public var origin: OriginType?
+        package var origin: OriginType?
         /// Creates the KMS key in the specified custom key store.
-        public var customKeyStoreId: String?
+        package var customKeyStoreId: String?
         /// Skips ("bypasses") the key policy lockout safety check.
-        public var bypassPolicyLockoutSafetyCheck: Bool?
+        package var bypassPolicyLockoutSafetyCheck: Bool?
         /// Assigns one or more tags to the KMS key.
-        public var tags: [Tag]?
+        package var tags: [Tag]?
         /// Creates a multi-Region primary key that you can replicate into other Amazon Web Services Regions.
-        public var multiRegion: Bool?
+        package var multiRegion: Bool?
         /// Identifies the external key that serves as key material for the KMS key in an external key store.
-        public var xksKeyId: String?
+        package var xksKeyId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             policy: String? = nil,
             description: String? = nil,
             keyUsage: KeyUsageType? = nil,
@@ -805,7 +805,7 @@ extension KMS {
 extension KMS.CreateKeyRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -850,12 +850,12 @@ extension KMS.CreateKeyRequest {
 
 extension KMS {
     /// Output of `CreateKey`.
-    public struct CreateKeyResponse: Codable, Sendable, Equatable {
+    package struct CreateKeyResponse: Codable, Sendable, Equatable {
         /// Metadata associated with the KMS key.
-        public var keyMetadata: KeyMetadata?
+        package var keyMetadata: KeyMetadata?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyMetadata: KeyMetadata? = nil
         ) {
             self.keyMetadata = keyMetadata
@@ -871,26 +871,26 @@ extension KMS {
 
 extension KMS {
     /// Input of `Decrypt`: Decrypts ciphertext that was encrypted by a KMS key using any of the following operations.
-    public struct DecryptRequest: Codable, Sendable, Equatable {
+    package struct DecryptRequest: Codable, Sendable, Equatable {
         /// Ciphertext to be decrypted.
-        public var ciphertextBlob: Data?
+        package var ciphertextBlob: Data?
         /// Specifies the encryption context to use when decrypting the data.
-        public var encryptionContext: [String: String]?
+        package var encryptionContext: [String: String]?
         /// A list of grant tokens.
-        public var grantTokens: [String]?
+        package var grantTokens: [String]?
         /// Specifies the KMS key that KMS uses to decrypt the ciphertext.
-        public var keyId: String?
+        package var keyId: String?
         /// Specifies the encryption algorithm that will be used to decrypt the ciphertext.
-        public var encryptionAlgorithm: EncryptionAlgorithmSpec?
+        package var encryptionAlgorithm: EncryptionAlgorithmSpec?
         /// A signed attestation document from an Amazon Web Services Nitro enclave or NitroTPM, and the encryption algorithm to use with the public key in the attestation…
-        public var recipient: RecipientInfo?
+        package var recipient: RecipientInfo?
         /// Checks if your request will succeed.
-        public var dryRun: Bool?
+        package var dryRun: Bool?
         /// Specifies the modifiers to apply to the dry run operation.
-        public var dryRunModifiers: [DryRunModifierType]?
+        package var dryRunModifiers: [DryRunModifierType]?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             ciphertextBlob: Data? = nil,
             encryptionContext: [String: String]? = nil,
             grantTokens: [String]? = nil,
@@ -926,7 +926,7 @@ extension KMS {
 extension KMS.DecryptRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -963,20 +963,20 @@ extension KMS.DecryptRequest {
 
 extension KMS {
     /// Output of `Decrypt`.
-    public struct DecryptResponse: Codable, Sendable, Equatable {
+    package struct DecryptResponse: Codable, Sendable, Equatable {
         /// The Amazon Resource Name (key ARN) of the KMS key that was used to decrypt the ciphertext.
-        public var keyId: String?
+        package var keyId: String?
         /// Decrypted plaintext data.
-        public var plaintext: Data?
+        package var plaintext: Data?
         /// The encryption algorithm that was used to decrypt the ciphertext.
-        public var encryptionAlgorithm: EncryptionAlgorithmSpec?
+        package var encryptionAlgorithm: EncryptionAlgorithmSpec?
         /// The plaintext data encrypted with the public key from the attestation document.
-        public var ciphertextForRecipient: Data?
+        package var ciphertextForRecipient: Data?
         /// The identifier of the key material used to decrypt the ciphertext.
-        public var keyMaterialId: String?
+        package var keyMaterialId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String? = nil,
             plaintext: Data? = nil,
             encryptionAlgorithm: EncryptionAlgorithmSpec? = nil,
@@ -1004,12 +1004,12 @@ extension KMS {
 
 extension KMS {
     /// Input of `DeleteAlias`: Deletes the specified alias.
-    public struct DeleteAliasRequest: Codable, Sendable, Equatable {
+    package struct DeleteAliasRequest: Codable, Sendable, Equatable {
         /// The alias to be deleted.
-        public var aliasName: String
+        package var aliasName: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             aliasName: String
         ) {
             self.aliasName = aliasName
@@ -1024,7 +1024,7 @@ extension KMS {
 extension KMS.DeleteAliasRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1040,14 +1040,14 @@ extension KMS.DeleteAliasRequest {
 
 extension KMS {
     /// Input of `DescribeKey`: Provides detailed information about a KMS key.
-    public struct DescribeKeyRequest: Codable, Sendable, Equatable {
+    package struct DescribeKeyRequest: Codable, Sendable, Equatable {
         /// Describes the specified KMS key.
-        public var keyId: String
+        package var keyId: String
         /// A list of grant tokens.
-        public var grantTokens: [String]?
+        package var grantTokens: [String]?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             grantTokens: [String]? = nil
         ) {
@@ -1065,7 +1065,7 @@ extension KMS {
 extension KMS.DescribeKeyRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1086,12 +1086,12 @@ extension KMS.DescribeKeyRequest {
 
 extension KMS {
     /// Output of `DescribeKey`.
-    public struct DescribeKeyResponse: Codable, Sendable, Equatable {
+    package struct DescribeKeyResponse: Codable, Sendable, Equatable {
         /// Metadata associated with the key.
-        public var keyMetadata: KeyMetadata?
+        package var keyMetadata: KeyMetadata?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyMetadata: KeyMetadata? = nil
         ) {
             self.keyMetadata = keyMetadata
@@ -1107,12 +1107,12 @@ extension KMS {
 
 extension KMS {
     /// Input of `DisableKey`: Sets the state of a KMS key to disabled.
-    public struct DisableKeyRequest: Codable, Sendable, Equatable {
+    package struct DisableKeyRequest: Codable, Sendable, Equatable {
         /// Identifies the KMS key to disable.
-        public var keyId: String
+        package var keyId: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String
         ) {
             self.keyId = keyId
@@ -1127,7 +1127,7 @@ extension KMS {
 extension KMS.DisableKeyRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1142,12 +1142,12 @@ extension KMS.DisableKeyRequest {
 
 extension KMS {
     /// Input of `DisableKeyRotation`: Disables automatic rotation of the key material of the specified symmetric encryption KMS key.
-    public struct DisableKeyRotationRequest: Codable, Sendable, Equatable {
+    package struct DisableKeyRotationRequest: Codable, Sendable, Equatable {
         /// Identifies a symmetric encryption KMS key.
-        public var keyId: String
+        package var keyId: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String
         ) {
             self.keyId = keyId
@@ -1162,7 +1162,7 @@ extension KMS {
 extension KMS.DisableKeyRotationRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1177,12 +1177,12 @@ extension KMS.DisableKeyRotationRequest {
 
 extension KMS {
     /// Input of `EnableKey`: Sets the key state of a KMS key to enabled.
-    public struct EnableKeyRequest: Codable, Sendable, Equatable {
+    package struct EnableKeyRequest: Codable, Sendable, Equatable {
         /// Identifies the KMS key to enable.
-        public var keyId: String
+        package var keyId: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String
         ) {
             self.keyId = keyId
@@ -1197,7 +1197,7 @@ extension KMS {
 extension KMS.EnableKeyRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1212,14 +1212,14 @@ extension KMS.EnableKeyRequest {
 
 extension KMS {
     /// Input of `EnableKeyRotation`: Enables automatic rotation of the key material of the specified symmetric encryption KMS key.
-    public struct EnableKeyRotationRequest: Codable, Sendable, Equatable {
+    package struct EnableKeyRotationRequest: Codable, Sendable, Equatable {
         /// Identifies a symmetric encryption KMS key.
-        public var keyId: String
+        package var keyId: String
         /// Use this parameter to specify a custom period of time between each rotation date.
-        public var rotationPeriodInDays: Int?
+        package var rotationPeriodInDays: Int?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             rotationPeriodInDays: Int? = nil
         ) {
@@ -1237,7 +1237,7 @@ extension KMS {
 extension KMS.EnableKeyRotationRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1255,22 +1255,22 @@ extension KMS.EnableKeyRotationRequest {
 
 extension KMS {
     /// Input of `Encrypt`: Encrypts plaintext of up to 4,096 bytes using a KMS key.
-    public struct EncryptRequest: Codable, Sendable, Equatable {
+    package struct EncryptRequest: Codable, Sendable, Equatable {
         /// Identifies the KMS key to use in the encryption operation.
-        public var keyId: String
+        package var keyId: String
         /// Data to be encrypted.
-        public var plaintext: Data
+        package var plaintext: Data
         /// Specifies the encryption context that will be used to encrypt the data.
-        public var encryptionContext: [String: String]?
+        package var encryptionContext: [String: String]?
         /// A list of grant tokens.
-        public var grantTokens: [String]?
+        package var grantTokens: [String]?
         /// Specifies the encryption algorithm that KMS will use to encrypt the plaintext message.
-        public var encryptionAlgorithm: EncryptionAlgorithmSpec?
+        package var encryptionAlgorithm: EncryptionAlgorithmSpec?
         /// Checks if your request will succeed.
-        public var dryRun: Bool?
+        package var dryRun: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             plaintext: Data,
             encryptionContext: [String: String]? = nil,
@@ -1300,7 +1300,7 @@ extension KMS {
 extension KMS.EncryptRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1325,16 +1325,16 @@ extension KMS.EncryptRequest {
 
 extension KMS {
     /// Output of `Encrypt`.
-    public struct EncryptResponse: Codable, Sendable, Equatable {
+    package struct EncryptResponse: Codable, Sendable, Equatable {
         /// The encrypted plaintext.
-        public var ciphertextBlob: Data?
+        package var ciphertextBlob: Data?
         /// The Amazon Resource Name (key ARN) of the KMS key that was used to encrypt the plaintext.
-        public var keyId: String?
+        package var keyId: String?
         /// The encryption algorithm that was used to encrypt the plaintext.
-        public var encryptionAlgorithm: EncryptionAlgorithmSpec?
+        package var encryptionAlgorithm: EncryptionAlgorithmSpec?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             ciphertextBlob: Data? = nil,
             keyId: String? = nil,
             encryptionAlgorithm: EncryptionAlgorithmSpec? = nil
@@ -1356,24 +1356,24 @@ extension KMS {
 
 extension KMS {
     /// Input of `GenerateDataKey`: Returns a unique symmetric data key for use outside of KMS.
-    public struct GenerateDataKeyRequest: Codable, Sendable, Equatable {
+    package struct GenerateDataKeyRequest: Codable, Sendable, Equatable {
         /// Specifies the symmetric encryption KMS key that encrypts the data key.
-        public var keyId: String
+        package var keyId: String
         /// Specifies the encryption context that will be used when encrypting the data key.
-        public var encryptionContext: [String: String]?
+        package var encryptionContext: [String: String]?
         /// Specifies the length of the data key in bytes.
-        public var numberOfBytes: Int?
+        package var numberOfBytes: Int?
         /// Specifies the length of the data key.
-        public var keySpec: DataKeySpec?
+        package var keySpec: DataKeySpec?
         /// A list of grant tokens.
-        public var grantTokens: [String]?
+        package var grantTokens: [String]?
         /// A signed attestation document from an Amazon Web Services Nitro enclave or NitroTPM, and the encryption algorithm to use with the public key in the attestation…
-        public var recipient: RecipientInfo?
+        package var recipient: RecipientInfo?
         /// Checks if your request will succeed.
-        public var dryRun: Bool?
+        package var dryRun: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             encryptionContext: [String: String]? = nil,
             numberOfBytes: Int? = nil,
@@ -1406,7 +1406,7 @@ extension KMS {
 extension KMS.GenerateDataKeyRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1436,20 +1436,20 @@ extension KMS.GenerateDataKeyRequest {
 
 extension KMS {
     /// Output of `GenerateDataKey`.
-    public struct GenerateDataKeyResponse: Codable, Sendable, Equatable {
+    package struct GenerateDataKeyResponse: Codable, Sendable, Equatable {
         /// The encrypted copy of the data key.
-        public var ciphertextBlob: Data?
+        package var ciphertextBlob: Data?
         /// The plaintext data key.
-        public var plaintext: Data?
+        package var plaintext: Data?
         /// The Amazon Resource Name (key ARN) of the KMS key that encrypted the data key.
-        public var keyId: String?
+        package var keyId: String?
         /// The plaintext data key encrypted with the public key from the attestation document.
-        public var ciphertextForRecipient: Data?
+        package var ciphertextForRecipient: Data?
         /// The identifier of the key material used to encrypt the data key.
-        public var keyMaterialId: String?
+        package var keyMaterialId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             ciphertextBlob: Data? = nil,
             plaintext: Data? = nil,
             keyId: String? = nil,
@@ -1477,22 +1477,22 @@ extension KMS {
 
 extension KMS {
     /// Input of `GenerateDataKeyWithoutPlaintext`: Returns a unique symmetric data key for use outside of KMS.
-    public struct GenerateDataKeyWithoutPlaintextRequest: Codable, Sendable, Equatable {
+    package struct GenerateDataKeyWithoutPlaintextRequest: Codable, Sendable, Equatable {
         /// Specifies the symmetric encryption KMS key that encrypts the data key.
-        public var keyId: String
+        package var keyId: String
         /// Specifies the encryption context that will be used when encrypting the data key.
-        public var encryptionContext: [String: String]?
+        package var encryptionContext: [String: String]?
         /// The length of the data key.
-        public var keySpec: DataKeySpec?
+        package var keySpec: DataKeySpec?
         /// The length of the data key in bytes.
-        public var numberOfBytes: Int?
+        package var numberOfBytes: Int?
         /// A list of grant tokens.
-        public var grantTokens: [String]?
+        package var grantTokens: [String]?
         /// Checks if your request will succeed.
-        public var dryRun: Bool?
+        package var dryRun: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             encryptionContext: [String: String]? = nil,
             keySpec: DataKeySpec? = nil,
@@ -1522,7 +1522,7 @@ extension KMS {
 extension KMS.GenerateDataKeyWithoutPlaintextRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1549,16 +1549,16 @@ extension KMS.GenerateDataKeyWithoutPlaintextRequest {
 
 extension KMS {
     /// Output of `GenerateDataKeyWithoutPlaintext`.
-    public struct GenerateDataKeyWithoutPlaintextResponse: Codable, Sendable, Equatable {
+    package struct GenerateDataKeyWithoutPlaintextResponse: Codable, Sendable, Equatable {
         /// The encrypted data key.
-        public var ciphertextBlob: Data?
+        package var ciphertextBlob: Data?
         /// The Amazon Resource Name (key ARN) of the KMS key that encrypted the data key.
-        public var keyId: String?
+        package var keyId: String?
         /// The identifier of the key material used to encrypt the data key.
-        public var keyMaterialId: String?
+        package var keyMaterialId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             ciphertextBlob: Data? = nil,
             keyId: String? = nil,
             keyMaterialId: String? = nil
@@ -1580,16 +1580,16 @@ extension KMS {
 
 extension KMS {
     /// Input of `GenerateRandom`: Returns a random byte string that is cryptographically secure.
-    public struct GenerateRandomRequest: Codable, Sendable, Equatable {
+    package struct GenerateRandomRequest: Codable, Sendable, Equatable {
         /// The length of the random byte string.
-        public var numberOfBytes: Int?
+        package var numberOfBytes: Int?
         /// Generates the random byte string in the CloudHSM cluster that is associated with the specified CloudHSM key store.
-        public var customKeyStoreId: String?
+        package var customKeyStoreId: String?
         /// A signed attestation document from an Amazon Web Services Nitro enclave or NitroTPM, and the encryption algorithm to use with the public key in the attestation…
-        public var recipient: RecipientInfo?
+        package var recipient: RecipientInfo?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             numberOfBytes: Int? = nil,
             customKeyStoreId: String? = nil,
             recipient: RecipientInfo? = nil
@@ -1610,7 +1610,7 @@ extension KMS {
 extension KMS.GenerateRandomRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1633,14 +1633,14 @@ extension KMS.GenerateRandomRequest {
 
 extension KMS {
     /// Output of `GenerateRandom`.
-    public struct GenerateRandomResponse: Codable, Sendable, Equatable {
+    package struct GenerateRandomResponse: Codable, Sendable, Equatable {
         /// The random byte string.
-        public var plaintext: Data?
+        package var plaintext: Data?
         /// The plaintext random bytes encrypted with the public key from the attestation document.
-        public var ciphertextForRecipient: Data?
+        package var ciphertextForRecipient: Data?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             plaintext: Data? = nil,
             ciphertextForRecipient: Data? = nil
         ) {
@@ -1659,14 +1659,14 @@ extension KMS {
 
 extension KMS {
     /// Input of `GetKeyPolicy`: Gets a key policy attached to the specified KMS key.
-    public struct GetKeyPolicyRequest: Codable, Sendable, Equatable {
+    package struct GetKeyPolicyRequest: Codable, Sendable, Equatable {
         /// Gets the key policy for the specified KMS key.
-        public var keyId: String
+        package var keyId: String
         /// Specifies the name of the key policy.
-        public var policyName: String?
+        package var policyName: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             policyName: String? = nil
         ) {
@@ -1684,7 +1684,7 @@ extension KMS {
 extension KMS.GetKeyPolicyRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1703,14 +1703,14 @@ extension KMS.GetKeyPolicyRequest {
 
 extension KMS {
     /// Output of `GetKeyPolicy`.
-    public struct GetKeyPolicyResponse: Codable, Sendable, Equatable {
+    package struct GetKeyPolicyResponse: Codable, Sendable, Equatable {
         /// A key policy document in JSON format.
-        public var policy: String?
+        package var policy: String?
         /// The name of the key policy.
-        public var policyName: String?
+        package var policyName: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             policy: String? = nil,
             policyName: String? = nil
         ) {
@@ -1729,12 +1729,12 @@ extension KMS {
 
 extension KMS {
     /// Input of `GetKeyRotationStatus`: Provides detailed information about the rotation status for a KMS key, including whether automatic rotation of the key material is enabled for the specified…
-    public struct GetKeyRotationStatusRequest: Codable, Sendable, Equatable {
+    package struct GetKeyRotationStatusRequest: Codable, Sendable, Equatable {
         /// Gets the rotation status for the specified KMS key.
-        public var keyId: String
+        package var keyId: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String
         ) {
             self.keyId = keyId
@@ -1749,7 +1749,7 @@ extension KMS {
 extension KMS.GetKeyRotationStatusRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1764,20 +1764,20 @@ extension KMS.GetKeyRotationStatusRequest {
 
 extension KMS {
     /// Output of `GetKeyRotationStatus`.
-    public struct GetKeyRotationStatusResponse: Codable, Sendable, Equatable {
+    package struct GetKeyRotationStatusResponse: Codable, Sendable, Equatable {
         /// A Boolean value that specifies whether key rotation is enabled.
-        public var keyRotationEnabled: Bool?
+        package var keyRotationEnabled: Bool?
         /// Identifies the specified symmetric encryption KMS key.
-        public var keyId: String?
+        package var keyId: String?
         /// The number of days between each automatic rotation.
-        public var rotationPeriodInDays: Int?
+        package var rotationPeriodInDays: Int?
         /// The next date that KMS will automatically rotate the key material.
-        public var nextRotationDate: Date?
+        package var nextRotationDate: Date?
         /// Identifies the date and time that an in progress on-demand rotation was initiated.
-        public var onDemandRotationStartDate: Date?
+        package var onDemandRotationStartDate: Date?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyRotationEnabled: Bool? = nil,
             keyId: String? = nil,
             rotationPeriodInDays: Int? = nil,
@@ -1805,14 +1805,14 @@ extension KMS {
 
 extension KMS {
     /// Use this structure to allow cryptographic operations in the grant only when the operation request includes the specified encryption context.
-    public struct GrantConstraints: Codable, Sendable, Equatable {
+    package struct GrantConstraints: Codable, Sendable, Equatable {
         /// A list of key-value pairs that must be included in the encryption context of the cryptographic operation request.
-        public var encryptionContextSubset: [String: String]?
+        package var encryptionContextSubset: [String: String]?
         /// A list of key-value pairs that must match the encryption context in the cryptographic operation request.
-        public var encryptionContextEquals: [String: String]?
+        package var encryptionContextEquals: [String: String]?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             encryptionContextSubset: [String: String]? = nil,
             encryptionContextEquals: [String: String]? = nil
         ) {
@@ -1830,7 +1830,7 @@ extension KMS {
 extension KMS.GrantConstraints {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -1844,28 +1844,28 @@ extension KMS.GrantConstraints {
 
 extension KMS {
     /// Contains information about a grant.
-    public struct GrantListEntry: Codable, Sendable, Equatable {
+    package struct GrantListEntry: Codable, Sendable, Equatable {
         /// The unique identifier for the KMS key to which the grant applies.
-        public var keyId: String?
+        package var keyId: String?
         /// The unique identifier for the grant.
-        public var grantId: String?
+        package var grantId: String?
         /// The friendly name that identifies the grant.
-        public var name: String?
+        package var name: String?
         /// The date and time when the grant was created.
-        public var creationDate: Date?
+        package var creationDate: Date?
         /// The identity that gets the permissions in the grant.
-        public var granteePrincipal: String?
+        package var granteePrincipal: String?
         /// The principal that can retire the grant.
-        public var retiringPrincipal: String?
+        package var retiringPrincipal: String?
         /// The Amazon Web Services account under which the grant was issued.
-        public var issuingAccount: String?
+        package var issuingAccount: String?
         /// The list of operations permitted by the grant.
-        public var operations: [GrantOperation]?
+        package var operations: [GrantOperation]?
         /// A list of key-value pairs that must be present in the encryption context of certain subsequent operations that the grant allows.
-        public var constraints: GrantConstraints?
+        package var constraints: GrantConstraints?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String? = nil,
             grantId: String? = nil,
             name: String? = nil,
@@ -1905,14 +1905,14 @@ extension KMS {
 
 extension KMS {
     /// Contains information about each entry in the key list.
-    public struct KeyListEntry: Codable, Sendable, Equatable {
+    package struct KeyListEntry: Codable, Sendable, Equatable {
         /// Unique identifier of the key.
-        public var keyId: String?
+        package var keyId: String?
         /// ARN of the key.
-        public var keyArn: String?
+        package var keyArn: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String? = nil,
             keyArn: String? = nil
         ) {
@@ -1931,62 +1931,62 @@ extension KMS {
 
 extension KMS {
     /// Contains metadata about a KMS key.
-    public struct KeyMetadata: Codable, Sendable, Equatable {
+    package struct KeyMetadata: Codable, Sendable, Equatable {
         /// The twelve-digit account ID of the Amazon Web Services account that owns the KMS key.
-        public var awsAccountId: String?
+        package var awsAccountId: String?
         /// The globally unique identifier for the KMS key.
-        public var keyId: String
+        package var keyId: String
         /// The Amazon Resource Name (ARN) of the KMS key.
-        public var arn: String?
+        package var arn: String?
         /// The date and time when the KMS key was created.
-        public var creationDate: Date?
+        package var creationDate: Date?
         /// Specifies whether the KMS key is enabled.
-        public var enabled: Bool?
+        package var enabled: Bool?
         /// The description of the KMS key.
-        public var description: String?
+        package var description: String?
         /// The cryptographic operations for which you can use the KMS key.
-        public var keyUsage: KeyUsageType?
+        package var keyUsage: KeyUsageType?
         /// The current status of the KMS key.
-        public var keyState: KeyState?
+        package var keyState: KeyState?
         /// The date and time after which KMS deletes this KMS key.
-        public var deletionDate: Date?
+        package var deletionDate: Date?
         /// The earliest time at which any imported key material permanently associated with this KMS key expires.
-        public var validTo: Date?
+        package var validTo: Date?
         /// The source of the key material for the KMS key.
-        public var origin: OriginType?
+        package var origin: OriginType?
         /// A unique identifier for the custom key store that contains the KMS key.
-        public var customKeyStoreId: String?
+        package var customKeyStoreId: String?
         /// The cluster ID of the CloudHSM cluster that contains the key material for the KMS key.
-        public var cloudHsmClusterId: String?
+        package var cloudHsmClusterId: String?
         /// Specifies whether the KMS key's key material expires.
-        public var expirationModel: ExpirationModelType?
+        package var expirationModel: ExpirationModelType?
         /// The manager of the KMS key.
-        public var keyManager: KeyManagerType?
+        package var keyManager: KeyManagerType?
         /// Deprecated in the model: This field has been deprecated. Instead, use the KeySpec field.
-        public var customerMasterKeySpec: CustomerMasterKeySpec?
+        package var customerMasterKeySpec: CustomerMasterKeySpec?
         /// Describes the type of key material in the KMS key.
-        public var keySpec: KeySpec?
+        package var keySpec: KeySpec?
         /// The encryption algorithms that the KMS key supports.
-        public var encryptionAlgorithms: [EncryptionAlgorithmSpec]?
+        package var encryptionAlgorithms: [EncryptionAlgorithmSpec]?
         /// The signing algorithms that the KMS key supports.
-        public var signingAlgorithms: [SigningAlgorithmSpec]?
+        package var signingAlgorithms: [SigningAlgorithmSpec]?
         /// The key agreement algorithm used to derive a shared secret.
-        public var keyAgreementAlgorithms: [KeyAgreementAlgorithmSpec]?
+        package var keyAgreementAlgorithms: [KeyAgreementAlgorithmSpec]?
         /// Indicates whether the KMS key is a multi-Region (`True`) or regional (`False`) key.
-        public var multiRegion: Bool?
+        package var multiRegion: Bool?
         /// Lists the primary and replica keys in same multi-Region key.
-        public var multiRegionConfiguration: MultiRegionConfiguration?
+        package var multiRegionConfiguration: MultiRegionConfiguration?
         /// The waiting period before the primary key in a multi-Region key is deleted.
-        public var pendingDeletionWindowInDays: Int?
+        package var pendingDeletionWindowInDays: Int?
         /// The message authentication code (MAC) algorithm that the HMAC KMS key supports.
-        public var macAlgorithms: [MacAlgorithmSpec]?
+        package var macAlgorithms: [MacAlgorithmSpec]?
         /// Information about the external key that is associated with a KMS key in an external key store.
-        public var xksKeyConfiguration: XksKeyConfigurationType?
+        package var xksKeyConfiguration: XksKeyConfigurationType?
         /// Identifies the current key material.
-        public var currentKeyMaterialId: String?
+        package var currentKeyMaterialId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             awsAccountId: String? = nil,
             keyId: String,
             arn: String? = nil,
@@ -2077,16 +2077,16 @@ extension KMS {
 
 extension KMS {
     /// Input of `ListAliases`: Gets a list of aliases in the caller's Amazon Web Services account and region.
-    public struct ListAliasesRequest: Codable, Sendable, Equatable {
+    package struct ListAliasesRequest: Codable, Sendable, Equatable {
         /// Lists only aliases that are associated with the specified KMS key.
-        public var keyId: String?
+        package var keyId: String?
         /// Use this parameter to specify the maximum number of items to return.
-        public var limit: Int?
+        package var limit: Int?
         /// Use this parameter in a subsequent request after you receive a response with truncated results.
-        public var marker: String?
+        package var marker: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String? = nil,
             limit: Int? = nil,
             marker: String? = nil
@@ -2107,7 +2107,7 @@ extension KMS {
 extension KMS.ListAliasesRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2131,16 +2131,16 @@ extension KMS.ListAliasesRequest {
 
 extension KMS {
     /// Output of `ListAliases`.
-    public struct ListAliasesResponse: Codable, Sendable, Equatable {
+    package struct ListAliasesResponse: Codable, Sendable, Equatable {
         /// A list of aliases.
-        public var aliases: [AliasListEntry]?
+        package var aliases: [AliasListEntry]?
         /// When `Truncated` is true, this element is present and contains the value to use for the `Marker` parameter in a subsequent request.
-        public var nextMarker: String?
+        package var nextMarker: String?
         /// A flag that indicates whether there are more items in the list.
-        public var truncated: Bool?
+        package var truncated: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             aliases: [AliasListEntry]? = nil,
             nextMarker: String? = nil,
             truncated: Bool? = nil
@@ -2162,20 +2162,20 @@ extension KMS {
 
 extension KMS {
     /// Input of `ListGrants`: Gets a list of all grants for the specified KMS key.
-    public struct ListGrantsRequest: Codable, Sendable, Equatable {
+    package struct ListGrantsRequest: Codable, Sendable, Equatable {
         /// Use this parameter to specify the maximum number of items to return.
-        public var limit: Int?
+        package var limit: Int?
         /// Use this parameter in a subsequent request after you receive a response with truncated results.
-        public var marker: String?
+        package var marker: String?
         /// Returns only grants for the specified KMS key.
-        public var keyId: String
+        package var keyId: String
         /// Returns only the grant with the specified grant ID.
-        public var grantId: String?
+        package var grantId: String?
         /// Returns only grants where the specified principal is the grantee principal for the grant.
-        public var granteePrincipal: String?
+        package var granteePrincipal: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             limit: Int? = nil,
             marker: String? = nil,
             keyId: String,
@@ -2202,7 +2202,7 @@ extension KMS {
 extension KMS.ListGrantsRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2231,16 +2231,16 @@ extension KMS.ListGrantsRequest {
 
 extension KMS {
     /// Output of `ListGrants` and `ListRetirableGrants`.
-    public struct ListGrantsResponse: Codable, Sendable, Equatable {
+    package struct ListGrantsResponse: Codable, Sendable, Equatable {
         /// A list of grants.
-        public var grants: [GrantListEntry]?
+        package var grants: [GrantListEntry]?
         /// When `Truncated` is true, this element is present and contains the value to use for the `Marker` parameter in a subsequent request.
-        public var nextMarker: String?
+        package var nextMarker: String?
         /// A flag that indicates whether there are more items in the list.
-        public var truncated: Bool?
+        package var truncated: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             grants: [GrantListEntry]? = nil,
             nextMarker: String? = nil,
             truncated: Bool? = nil
@@ -2262,16 +2262,16 @@ extension KMS {
 
 extension KMS {
     /// Input of `ListKeyPolicies`: Gets the names of the key policies that are attached to a KMS key.
-    public struct ListKeyPoliciesRequest: Codable, Sendable, Equatable {
+    package struct ListKeyPoliciesRequest: Codable, Sendable, Equatable {
         /// Gets the names of key policies for the specified KMS key.
-        public var keyId: String
+        package var keyId: String
         /// Use this parameter to specify the maximum number of items to return.
-        public var limit: Int?
+        package var limit: Int?
         /// Use this parameter in a subsequent request after you receive a response with truncated results.
-        public var marker: String?
+        package var marker: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             limit: Int? = nil,
             marker: String? = nil
@@ -2292,7 +2292,7 @@ extension KMS {
 extension KMS.ListKeyPoliciesRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2314,16 +2314,16 @@ extension KMS.ListKeyPoliciesRequest {
 
 extension KMS {
     /// Output of `ListKeyPolicies`.
-    public struct ListKeyPoliciesResponse: Codable, Sendable, Equatable {
+    package struct ListKeyPoliciesResponse: Codable, Sendable, Equatable {
         /// A list of key policy names.
-        public var policyNames: [String]?
+        package var policyNames: [String]?
         /// When `Truncated` is true, this element is present and contains the value to use for the `Marker` parameter in a subsequent request.
-        public var nextMarker: String?
+        package var nextMarker: String?
         /// A flag that indicates whether there are more items in the list.
-        public var truncated: Bool?
+        package var truncated: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             policyNames: [String]? = nil,
             nextMarker: String? = nil,
             truncated: Bool? = nil
@@ -2345,18 +2345,18 @@ extension KMS {
 
 extension KMS {
     /// Input of `ListKeyRotations`: Returns information about the key materials associated with the specified KMS key.
-    public struct ListKeyRotationsRequest: Codable, Sendable, Equatable {
+    package struct ListKeyRotationsRequest: Codable, Sendable, Equatable {
         /// Gets the key rotations for the specified KMS key.
-        public var keyId: String
+        package var keyId: String
         /// Use this optional parameter to control which key materials associated with this key are listed in the response.
-        public var includeKeyMaterial: IncludeKeyMaterial?
+        package var includeKeyMaterial: IncludeKeyMaterial?
         /// Use this parameter to specify the maximum number of items to return.
-        public var limit: Int?
+        package var limit: Int?
         /// Use this parameter in a subsequent request after you receive a response with truncated results.
-        public var marker: String?
+        package var marker: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             includeKeyMaterial: IncludeKeyMaterial? = nil,
             limit: Int? = nil,
@@ -2380,7 +2380,7 @@ extension KMS {
 extension KMS.ListKeyRotationsRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2405,16 +2405,16 @@ extension KMS.ListKeyRotationsRequest {
 
 extension KMS {
     /// Output of `ListKeyRotations`.
-    public struct ListKeyRotationsResponse: Codable, Sendable, Equatable {
+    package struct ListKeyRotationsResponse: Codable, Sendable, Equatable {
         /// A list of completed key material rotations.
-        public var rotations: [RotationsListEntry]?
+        package var rotations: [RotationsListEntry]?
         /// When `Truncated` is true, this element is present and contains the value to use for the `Marker` parameter in a subsequent request.
-        public var nextMarker: String?
+        package var nextMarker: String?
         /// A flag that indicates whether there are more items in the list.
-        public var truncated: Bool?
+        package var truncated: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             rotations: [RotationsListEntry]? = nil,
             nextMarker: String? = nil,
             truncated: Bool? = nil
@@ -2436,14 +2436,14 @@ extension KMS {
 
 extension KMS {
     /// Input of `ListKeys`: Gets a list of all KMS keys in the caller's Amazon Web Services account and Region.
-    public struct ListKeysRequest: Codable, Sendable, Equatable {
+    package struct ListKeysRequest: Codable, Sendable, Equatable {
         /// Use this parameter to specify the maximum number of items to return.
-        public var limit: Int?
+        package var limit: Int?
         /// Use this parameter in a subsequent request after you receive a response with truncated results.
-        public var marker: String?
+        package var marker: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             limit: Int? = nil,
             marker: String? = nil
         ) {
@@ -2461,7 +2461,7 @@ extension KMS {
 extension KMS.ListKeysRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2482,16 +2482,16 @@ extension KMS.ListKeysRequest {
 
 extension KMS {
     /// Output of `ListKeys`.
-    public struct ListKeysResponse: Codable, Sendable, Equatable {
+    package struct ListKeysResponse: Codable, Sendable, Equatable {
         /// A list of KMS keys.
-        public var keys: [KeyListEntry]?
+        package var keys: [KeyListEntry]?
         /// When `Truncated` is true, this element is present and contains the value to use for the `Marker` parameter in a subsequent request.
-        public var nextMarker: String?
+        package var nextMarker: String?
         /// A flag that indicates whether there are more items in the list.
-        public var truncated: Bool?
+        package var truncated: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keys: [KeyListEntry]? = nil,
             nextMarker: String? = nil,
             truncated: Bool? = nil
@@ -2513,16 +2513,16 @@ extension KMS {
 
 extension KMS {
     /// Input of `ListResourceTags`: Returns all tags on the specified KMS key.
-    public struct ListResourceTagsRequest: Codable, Sendable, Equatable {
+    package struct ListResourceTagsRequest: Codable, Sendable, Equatable {
         /// Gets tags on the specified KMS key.
-        public var keyId: String
+        package var keyId: String
         /// Use this parameter to specify the maximum number of items to return.
-        public var limit: Int?
+        package var limit: Int?
         /// Use this parameter in a subsequent request after you receive a response with truncated results.
-        public var marker: String?
+        package var marker: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             limit: Int? = nil,
             marker: String? = nil
@@ -2543,7 +2543,7 @@ extension KMS {
 extension KMS.ListResourceTagsRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2565,16 +2565,16 @@ extension KMS.ListResourceTagsRequest {
 
 extension KMS {
     /// Output of `ListResourceTags`.
-    public struct ListResourceTagsResponse: Codable, Sendable, Equatable {
+    package struct ListResourceTagsResponse: Codable, Sendable, Equatable {
         /// A list of tags.
-        public var tags: [Tag]?
+        package var tags: [Tag]?
         /// When `Truncated` is true, this element is present and contains the value to use for the `Marker` parameter in a subsequent request.
-        public var nextMarker: String?
+        package var nextMarker: String?
         /// A flag that indicates whether there are more items in the list.
-        public var truncated: Bool?
+        package var truncated: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             tags: [Tag]? = nil,
             nextMarker: String? = nil,
             truncated: Bool? = nil
@@ -2596,16 +2596,16 @@ extension KMS {
 
 extension KMS {
     /// Input of `ListRetirableGrants`: Returns information about all grants in the Amazon Web Services account and Region that have the specified retiring principal.
-    public struct ListRetirableGrantsRequest: Codable, Sendable, Equatable {
+    package struct ListRetirableGrantsRequest: Codable, Sendable, Equatable {
         /// Use this parameter to specify the maximum number of items to return.
-        public var limit: Int?
+        package var limit: Int?
         /// Use this parameter in a subsequent request after you receive a response with truncated results.
-        public var marker: String?
+        package var marker: String?
         /// The retiring principal for which to list grants.
-        public var retiringPrincipal: String
+        package var retiringPrincipal: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             limit: Int? = nil,
             marker: String? = nil,
             retiringPrincipal: String
@@ -2626,7 +2626,7 @@ extension KMS {
 extension KMS.ListRetirableGrantsRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2649,16 +2649,16 @@ extension KMS.ListRetirableGrantsRequest {
 
 extension KMS {
     /// Describes the configuration of this multi-Region key.
-    public struct MultiRegionConfiguration: Codable, Sendable, Equatable {
+    package struct MultiRegionConfiguration: Codable, Sendable, Equatable {
         /// Indicates whether the KMS key is a `PRIMARY` or `REPLICA` key.
-        public var multiRegionKeyType: MultiRegionKeyType?
+        package var multiRegionKeyType: MultiRegionKeyType?
         /// Displays the key ARN and Region of the primary key.
-        public var primaryKey: MultiRegionKey?
+        package var primaryKey: MultiRegionKey?
         /// displays the key ARNs and Regions of all replica keys.
-        public var replicaKeys: [MultiRegionKey]?
+        package var replicaKeys: [MultiRegionKey]?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             multiRegionKeyType: MultiRegionKeyType? = nil,
             primaryKey: MultiRegionKey? = nil,
             replicaKeys: [MultiRegionKey]? = nil
@@ -2680,14 +2680,14 @@ extension KMS {
 
 extension KMS {
     /// Describes the primary or replica key in a multi-Region key.
-    public struct MultiRegionKey: Codable, Sendable, Equatable {
+    package struct MultiRegionKey: Codable, Sendable, Equatable {
         /// Displays the key ARN of a primary or replica key of a multi-Region key.
-        public var arn: String?
+        package var arn: String?
         /// Displays the Amazon Web Services Region of a primary or replica key in a multi-Region key.
-        public var region: String?
+        package var region: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             arn: String? = nil,
             region: String? = nil
         ) {
@@ -2706,18 +2706,18 @@ extension KMS {
 
 extension KMS {
     /// Input of `PutKeyPolicy`: Attaches a key policy to the specified KMS key.
-    public struct PutKeyPolicyRequest: Codable, Sendable, Equatable {
+    package struct PutKeyPolicyRequest: Codable, Sendable, Equatable {
         /// Sets the key policy on the specified KMS key.
-        public var keyId: String
+        package var keyId: String
         /// The name of the key policy.
-        public var policyName: String?
+        package var policyName: String?
         /// The key policy to attach to the KMS key. The model allows 131,072 characters; AWS KMS limits key policies to 32 KB, checked by the service.
-        public var policy: String
+        package var policy: String
         /// Skips ("bypasses") the key policy lockout safety check.
-        public var bypassPolicyLockoutSafetyCheck: Bool?
+        package var bypassPolicyLockoutSafetyCheck: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             policyName: String? = nil,
             policy: String,
@@ -2741,7 +2741,7 @@ extension KMS {
 extension KMS.PutKeyPolicyRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2762,30 +2762,30 @@ extension KMS.PutKeyPolicyRequest {
 
 extension KMS {
     /// Input of `ReEncrypt`: Decrypts ciphertext and then reencrypts it entirely within KMS.
-    public struct ReEncryptRequest: Codable, Sendable, Equatable {
+    package struct ReEncryptRequest: Codable, Sendable, Equatable {
         /// Ciphertext of the data to reencrypt.
-        public var ciphertextBlob: Data?
+        package var ciphertextBlob: Data?
         /// Specifies the encryption context to use to decrypt the ciphertext.
-        public var sourceEncryptionContext: [String: String]?
+        package var sourceEncryptionContext: [String: String]?
         /// Specifies the KMS key that KMS will use to decrypt the ciphertext before it is re-encrypted.
-        public var sourceKeyId: String?
+        package var sourceKeyId: String?
         /// A unique identifier for the KMS key that is used to reencrypt the data.
-        public var destinationKeyId: String
+        package var destinationKeyId: String
         /// Specifies that encryption context to use when the reencrypting the data.
-        public var destinationEncryptionContext: [String: String]?
+        package var destinationEncryptionContext: [String: String]?
         /// Specifies the encryption algorithm that KMS will use to decrypt the ciphertext before it is reencrypted.
-        public var sourceEncryptionAlgorithm: EncryptionAlgorithmSpec?
+        package var sourceEncryptionAlgorithm: EncryptionAlgorithmSpec?
         /// Specifies the encryption algorithm that KMS will use to reecrypt the data after it has decrypted it.
-        public var destinationEncryptionAlgorithm: EncryptionAlgorithmSpec?
+        package var destinationEncryptionAlgorithm: EncryptionAlgorithmSpec?
         /// A list of grant tokens.
-        public var grantTokens: [String]?
+        package var grantTokens: [String]?
         /// Checks if your request will succeed.
-        public var dryRun: Bool?
+        package var dryRun: Bool?
         /// Specifies the modifiers to apply to the dry run operation.
-        public var dryRunModifiers: [DryRunModifierType]?
+        package var dryRunModifiers: [DryRunModifierType]?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             ciphertextBlob: Data? = nil,
             sourceEncryptionContext: [String: String]? = nil,
             sourceKeyId: String? = nil,
@@ -2827,7 +2827,7 @@ extension KMS {
 extension KMS.ReEncryptRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2865,24 +2865,24 @@ extension KMS.ReEncryptRequest {
 
 extension KMS {
     /// Output of `ReEncrypt`.
-    public struct ReEncryptResponse: Codable, Sendable, Equatable {
+    package struct ReEncryptResponse: Codable, Sendable, Equatable {
         /// The reencrypted data.
-        public var ciphertextBlob: Data?
+        package var ciphertextBlob: Data?
         /// Unique identifier of the KMS key used to originally encrypt the data.
-        public var sourceKeyId: String?
+        package var sourceKeyId: String?
         /// The Amazon Resource Name (key ARN) of the KMS key that was used to reencrypt the data.
-        public var keyId: String?
+        package var keyId: String?
         /// The encryption algorithm that was used to decrypt the ciphertext before it was reencrypted.
-        public var sourceEncryptionAlgorithm: EncryptionAlgorithmSpec?
+        package var sourceEncryptionAlgorithm: EncryptionAlgorithmSpec?
         /// The encryption algorithm that was used to reencrypt the data.
-        public var destinationEncryptionAlgorithm: EncryptionAlgorithmSpec?
+        package var destinationEncryptionAlgorithm: EncryptionAlgorithmSpec?
         /// The identifier of the key material used to originally encrypt the data.
-        public var sourceKeyMaterialId: String?
+        package var sourceKeyMaterialId: String?
         /// The identifier of the key material used to reencrypt the data.
-        public var destinationKeyMaterialId: String?
+        package var destinationKeyMaterialId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             ciphertextBlob: Data? = nil,
             sourceKeyId: String? = nil,
             keyId: String? = nil,
@@ -2916,14 +2916,14 @@ extension KMS {
 
 extension KMS {
     /// Contains information about the party that receives the response from the API operation.
-    public struct RecipientInfo: Codable, Sendable, Equatable {
+    package struct RecipientInfo: Codable, Sendable, Equatable {
         /// The encryption algorithm that KMS should use with the public key for an Amazon Web Services Nitro Enclave or NitroTPM to encrypt plaintext values for the…
-        public var keyEncryptionAlgorithm: KeyEncryptionMechanism?
+        package var keyEncryptionAlgorithm: KeyEncryptionMechanism?
         /// The attestation document for an Amazon Web Services Nitro Enclave or a NitroTPM.
-        public var attestationDocument: Data?
+        package var attestationDocument: Data?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyEncryptionAlgorithm: KeyEncryptionMechanism? = nil,
             attestationDocument: Data? = nil
         ) {
@@ -2941,7 +2941,7 @@ extension KMS {
 extension KMS.RecipientInfo {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -2961,18 +2961,18 @@ extension KMS.RecipientInfo {
 
 extension KMS {
     /// Input of `RetireGrant`: Deletes a grant.
-    public struct RetireGrantRequest: Codable, Sendable, Equatable {
+    package struct RetireGrantRequest: Codable, Sendable, Equatable {
         /// Identifies the grant to be retired.
-        public var grantToken: String?
+        package var grantToken: String?
         /// The key ARN KMS key associated with the grant.
-        public var keyId: String?
+        package var keyId: String?
         /// Identifies the grant to retire.
-        public var grantId: String?
+        package var grantId: String?
         /// Checks if your request will succeed.
-        public var dryRun: Bool?
+        package var dryRun: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             grantToken: String? = nil,
             keyId: String? = nil,
             grantId: String? = nil,
@@ -2996,7 +2996,7 @@ extension KMS {
 extension KMS.RetireGrantRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3019,16 +3019,16 @@ extension KMS.RetireGrantRequest {
 
 extension KMS {
     /// Input of `RevokeGrant`: Deletes the specified grant.
-    public struct RevokeGrantRequest: Codable, Sendable, Equatable {
+    package struct RevokeGrantRequest: Codable, Sendable, Equatable {
         /// A unique identifier for the KMS key associated with the grant.
-        public var keyId: String
+        package var keyId: String
         /// Identifies the grant to revoke.
-        public var grantId: String
+        package var grantId: String
         /// Checks if your request will succeed.
-        public var dryRun: Bool?
+        package var dryRun: Bool?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             grantId: String,
             dryRun: Bool? = nil
@@ -3049,7 +3049,7 @@ extension KMS {
 extension KMS.RevokeGrantRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3065,12 +3065,12 @@ extension KMS.RevokeGrantRequest {
 
 extension KMS {
     /// Input of `RotateKeyOnDemand`: Immediately initiates rotation of the key material of the specified symmetric encryption KMS key.
-    public struct RotateKeyOnDemandRequest: Codable, Sendable, Equatable {
+    package struct RotateKeyOnDemandRequest: Codable, Sendable, Equatable {
         /// Identifies a symmetric encryption KMS key.
-        public var keyId: String
+        package var keyId: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String
         ) {
             self.keyId = keyId
@@ -3085,7 +3085,7 @@ extension KMS {
 extension KMS.RotateKeyOnDemandRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3100,12 +3100,12 @@ extension KMS.RotateKeyOnDemandRequest {
 
 extension KMS {
     /// Output of `RotateKeyOnDemand`.
-    public struct RotateKeyOnDemandResponse: Codable, Sendable, Equatable {
+    package struct RotateKeyOnDemandResponse: Codable, Sendable, Equatable {
         /// Identifies the symmetric encryption KMS key that you initiated on-demand rotation on.
-        public var keyId: String?
+        package var keyId: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String? = nil
         ) {
             self.keyId = keyId
@@ -3121,28 +3121,28 @@ extension KMS {
 
 extension KMS {
     /// Each entry contains information about one of the key materials associated with a KMS key.
-    public struct RotationsListEntry: Codable, Sendable, Equatable {
+    package struct RotationsListEntry: Codable, Sendable, Equatable {
         /// Unique identifier of the key.
-        public var keyId: String?
+        package var keyId: String?
         /// Unique identifier of the key material.
-        public var keyMaterialId: String?
+        package var keyMaterialId: String?
         /// User-specified description of the key material.
-        public var keyMaterialDescription: String?
+        package var keyMaterialDescription: String?
         /// Indicates if the key material is currently imported into KMS.
-        public var importState: ImportState?
+        package var importState: ImportState?
         /// There are four possible values for this field: `CURRENT`, `NON_CURRENT`, `PENDING_MULTI_REGION_IMPORT_AND_ROTATION` and `PENDING_ROTATION`.
-        public var keyMaterialState: KeyMaterialState?
+        package var keyMaterialState: KeyMaterialState?
         /// Indicates if the key material is configured to automatically expire.
-        public var expirationModel: ExpirationModelType?
+        package var expirationModel: ExpirationModelType?
         /// Date and time at which the key material expires.
-        public var validTo: Date?
+        package var validTo: Date?
         /// Date and time that the key material rotation completed.
-        public var rotationDate: Date?
+        package var rotationDate: Date?
         /// Identifies whether the key material rotation was a scheduled automatic rotation or an on-demand rotation.
-        public var rotationType: RotationType?
+        package var rotationType: RotationType?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String? = nil,
             keyMaterialId: String? = nil,
             keyMaterialDescription: String? = nil,
@@ -3182,14 +3182,14 @@ extension KMS {
 
 extension KMS {
     /// Input of `ScheduleKeyDeletion`: Schedules the deletion of a KMS key.
-    public struct ScheduleKeyDeletionRequest: Codable, Sendable, Equatable {
+    package struct ScheduleKeyDeletionRequest: Codable, Sendable, Equatable {
         /// The unique identifier of the KMS key to delete.
-        public var keyId: String
+        package var keyId: String
         /// The waiting period, specified in number of days. The model allows 1–365; AWS KMS accepts 7–30 (default 30), which the service must check.
-        public var pendingWindowInDays: Int?
+        package var pendingWindowInDays: Int?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             pendingWindowInDays: Int? = nil
         ) {
@@ -3207,7 +3207,7 @@ extension KMS {
 extension KMS.ScheduleKeyDeletionRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3225,18 +3225,18 @@ extension KMS.ScheduleKeyDeletionRequest {
 
 extension KMS {
     /// Output of `ScheduleKeyDeletion`.
-    public struct ScheduleKeyDeletionResponse: Codable, Sendable, Equatable {
+    package struct ScheduleKeyDeletionResponse: Codable, Sendable, Equatable {
         /// The Amazon Resource Name (key ARN) of the KMS key whose deletion is scheduled.
-        public var keyId: String?
+        package var keyId: String?
         /// The date and time after which KMS deletes the KMS key.
-        public var deletionDate: Date?
+        package var deletionDate: Date?
         /// The current status of the KMS key.
-        public var keyState: KeyState?
+        package var keyState: KeyState?
         /// The waiting period before the KMS key is deleted.
-        public var pendingWindowInDays: Int?
+        package var pendingWindowInDays: Int?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String? = nil,
             deletionDate: Date? = nil,
             keyState: KeyState? = nil,
@@ -3261,14 +3261,14 @@ extension KMS {
 
 extension KMS {
     /// A key-value pair.
-    public struct Tag: Codable, Sendable, Equatable {
+    package struct Tag: Codable, Sendable, Equatable {
         /// The key of the tag.
-        public var tagKey: String
+        package var tagKey: String
         /// The value of the tag.
-        public var tagValue: String
+        package var tagValue: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             tagKey: String,
             tagValue: String
         ) {
@@ -3286,7 +3286,7 @@ extension KMS {
 extension KMS.Tag {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3302,14 +3302,14 @@ extension KMS.Tag {
 
 extension KMS {
     /// Input of `TagResource`: Adds or edits tags on a customer managed key.
-    public struct TagResourceRequest: Codable, Sendable, Equatable {
+    package struct TagResourceRequest: Codable, Sendable, Equatable {
         /// Identifies a customer managed key in the account and Region.
-        public var keyId: String
+        package var keyId: String
         /// One or more tags.
-        public var tags: [Tag]
+        package var tags: [Tag]
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             tags: [Tag]
         ) {
@@ -3327,7 +3327,7 @@ extension KMS {
 extension KMS.TagResourceRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3345,14 +3345,14 @@ extension KMS.TagResourceRequest {
 
 extension KMS {
     /// Input of `UntagResource`: Deletes tags from a customer managed key.
-    public struct UntagResourceRequest: Codable, Sendable, Equatable {
+    package struct UntagResourceRequest: Codable, Sendable, Equatable {
         /// Identifies the KMS key from which you are removing tags.
-        public var keyId: String
+        package var keyId: String
         /// One or more tag keys.
-        public var tagKeys: [String]
+        package var tagKeys: [String]
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             tagKeys: [String]
         ) {
@@ -3370,7 +3370,7 @@ extension KMS {
 extension KMS.UntagResourceRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3388,14 +3388,14 @@ extension KMS.UntagResourceRequest {
 
 extension KMS {
     /// Input of `UpdateAlias`: Associates an existing KMS alias with a different KMS key.
-    public struct UpdateAliasRequest: Codable, Sendable, Equatable {
+    package struct UpdateAliasRequest: Codable, Sendable, Equatable {
         /// Identifies the alias that is changing its KMS key.
-        public var aliasName: String
+        package var aliasName: String
         /// Identifies the customer managed key to associate with the alias.
-        public var targetKeyId: String
+        package var targetKeyId: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             aliasName: String,
             targetKeyId: String
         ) {
@@ -3413,7 +3413,7 @@ extension KMS {
 extension KMS.UpdateAliasRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3430,14 +3430,14 @@ extension KMS.UpdateAliasRequest {
 
 extension KMS {
     /// Input of `UpdateKeyDescription`: Updates the description of a KMS key.
-    public struct UpdateKeyDescriptionRequest: Codable, Sendable, Equatable {
+    package struct UpdateKeyDescriptionRequest: Codable, Sendable, Equatable {
         /// Updates the description of the specified KMS key.
-        public var keyId: String
+        package var keyId: String
         /// New description for the KMS key.
-        public var description: String
+        package var description: String
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             keyId: String,
             description: String
         ) {
@@ -3455,7 +3455,7 @@ extension KMS {
 extension KMS.UpdateKeyDescriptionRequest {
     /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
     /// and its nested members; throws one `ValidationException` listing every violation.
-    public func validate() throws(KMSError) {
+    package func validate() throws(KMSError) {
         var validation = KMSValidation()
         validate(into: &validation, path: "")
         try validation.finish()
@@ -3471,12 +3471,12 @@ extension KMS.UpdateKeyDescriptionRequest {
 
 extension KMS {
     /// Information about the external key that is associated with a KMS key in an external key store.
-    public struct XksKeyConfigurationType: Codable, Sendable, Equatable {
+    package struct XksKeyConfigurationType: Codable, Sendable, Equatable {
         /// The ID of the external key in its external key manager.
-        public var id: String?
+        package var id: String?
 
         /// Creates the value; members the model does not require default to `nil`.
-        public init(
+        package init(
             id: String? = nil
         ) {
             self.id = id
@@ -3497,53 +3497,53 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct CustomerMasterKeySpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct CustomerMasterKeySpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `RSA_2048`.
-        public static let rsa2048 = CustomerMasterKeySpec(rawValue: "RSA_2048")
+        package static let rsa2048 = CustomerMasterKeySpec(rawValue: "RSA_2048")
         /// `RSA_3072`.
-        public static let rsa3072 = CustomerMasterKeySpec(rawValue: "RSA_3072")
+        package static let rsa3072 = CustomerMasterKeySpec(rawValue: "RSA_3072")
         /// `RSA_4096`.
-        public static let rsa4096 = CustomerMasterKeySpec(rawValue: "RSA_4096")
+        package static let rsa4096 = CustomerMasterKeySpec(rawValue: "RSA_4096")
         /// `ECC_NIST_P256`.
-        public static let eccNistP256 = CustomerMasterKeySpec(rawValue: "ECC_NIST_P256")
+        package static let eccNistP256 = CustomerMasterKeySpec(rawValue: "ECC_NIST_P256")
         /// `ECC_NIST_P384`.
-        public static let eccNistP384 = CustomerMasterKeySpec(rawValue: "ECC_NIST_P384")
+        package static let eccNistP384 = CustomerMasterKeySpec(rawValue: "ECC_NIST_P384")
         /// `ECC_NIST_P521`.
-        public static let eccNistP521 = CustomerMasterKeySpec(rawValue: "ECC_NIST_P521")
+        package static let eccNistP521 = CustomerMasterKeySpec(rawValue: "ECC_NIST_P521")
         /// `ECC_SECG_P256K1`.
-        public static let eccSecgP256k1 = CustomerMasterKeySpec(rawValue: "ECC_SECG_P256K1")
+        package static let eccSecgP256k1 = CustomerMasterKeySpec(rawValue: "ECC_SECG_P256K1")
         /// `SYMMETRIC_DEFAULT`.
-        public static let symmetricDefault = CustomerMasterKeySpec(rawValue: "SYMMETRIC_DEFAULT")
+        package static let symmetricDefault = CustomerMasterKeySpec(rawValue: "SYMMETRIC_DEFAULT")
         /// `HMAC_224`.
-        public static let hmac224 = CustomerMasterKeySpec(rawValue: "HMAC_224")
+        package static let hmac224 = CustomerMasterKeySpec(rawValue: "HMAC_224")
         /// `HMAC_256`.
-        public static let hmac256 = CustomerMasterKeySpec(rawValue: "HMAC_256")
+        package static let hmac256 = CustomerMasterKeySpec(rawValue: "HMAC_256")
         /// `HMAC_384`.
-        public static let hmac384 = CustomerMasterKeySpec(rawValue: "HMAC_384")
+        package static let hmac384 = CustomerMasterKeySpec(rawValue: "HMAC_384")
         /// `HMAC_512`.
-        public static let hmac512 = CustomerMasterKeySpec(rawValue: "HMAC_512")
+        package static let hmac512 = CustomerMasterKeySpec(rawValue: "HMAC_512")
         /// `SM2`.
-        public static let sm2 = CustomerMasterKeySpec(rawValue: "SM2")
+        package static let sm2 = CustomerMasterKeySpec(rawValue: "SM2")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [CustomerMasterKeySpec] = [.rsa2048, .rsa3072, .rsa4096, .eccNistP256, .eccNistP384, .eccNistP521, .eccSecgP256k1, .symmetricDefault, .hmac224, .hmac256, .hmac384, .hmac512, .sm2]
+        package static let knownValues: [CustomerMasterKeySpec] = [.rsa2048, .rsa3072, .rsa4096, .eccNistP256, .eccNistP384, .eccNistP521, .eccSecgP256k1, .symmetricDefault, .hmac224, .hmac256, .hmac384, .hmac512, .sm2]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3554,31 +3554,31 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct DataKeySpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct DataKeySpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `AES_256`.
-        public static let aes256 = DataKeySpec(rawValue: "AES_256")
+        package static let aes256 = DataKeySpec(rawValue: "AES_256")
         /// `AES_128`.
-        public static let aes128 = DataKeySpec(rawValue: "AES_128")
+        package static let aes128 = DataKeySpec(rawValue: "AES_128")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [DataKeySpec] = [.aes256, .aes128]
+        package static let knownValues: [DataKeySpec] = [.aes256, .aes128]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["AES_256", "AES_128"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3589,29 +3589,29 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct DryRunModifierType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct DryRunModifierType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `IGNORE_CIPHERTEXT`.
-        public static let ignoreCiphertext = DryRunModifierType(rawValue: "IGNORE_CIPHERTEXT")
+        package static let ignoreCiphertext = DryRunModifierType(rawValue: "IGNORE_CIPHERTEXT")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [DryRunModifierType] = [.ignoreCiphertext]
+        package static let knownValues: [DryRunModifierType] = [.ignoreCiphertext]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["IGNORE_CIPHERTEXT"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3622,35 +3622,35 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct EncryptionAlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct EncryptionAlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `SYMMETRIC_DEFAULT`.
-        public static let symmetricDefault = EncryptionAlgorithmSpec(rawValue: "SYMMETRIC_DEFAULT")
+        package static let symmetricDefault = EncryptionAlgorithmSpec(rawValue: "SYMMETRIC_DEFAULT")
         /// `RSAES_OAEP_SHA_1`.
-        public static let rsaesOaepSha1 = EncryptionAlgorithmSpec(rawValue: "RSAES_OAEP_SHA_1")
+        package static let rsaesOaepSha1 = EncryptionAlgorithmSpec(rawValue: "RSAES_OAEP_SHA_1")
         /// `RSAES_OAEP_SHA_256`.
-        public static let rsaesOaepSha256 = EncryptionAlgorithmSpec(rawValue: "RSAES_OAEP_SHA_256")
+        package static let rsaesOaepSha256 = EncryptionAlgorithmSpec(rawValue: "RSAES_OAEP_SHA_256")
         /// `SM2PKE`.
-        public static let sm2pke = EncryptionAlgorithmSpec(rawValue: "SM2PKE")
+        package static let sm2pke = EncryptionAlgorithmSpec(rawValue: "SM2PKE")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [EncryptionAlgorithmSpec] = [.symmetricDefault, .rsaesOaepSha1, .rsaesOaepSha256, .sm2pke]
+        package static let knownValues: [EncryptionAlgorithmSpec] = [.symmetricDefault, .rsaesOaepSha1, .rsaesOaepSha256, .sm2pke]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3661,31 +3661,31 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct ExpirationModelType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct ExpirationModelType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `KEY_MATERIAL_EXPIRES`.
-        public static let keyMaterialExpires = ExpirationModelType(rawValue: "KEY_MATERIAL_EXPIRES")
+        package static let keyMaterialExpires = ExpirationModelType(rawValue: "KEY_MATERIAL_EXPIRES")
         /// `KEY_MATERIAL_DOES_NOT_EXPIRE`.
-        public static let keyMaterialDoesNotExpire = ExpirationModelType(rawValue: "KEY_MATERIAL_DOES_NOT_EXPIRE")
+        package static let keyMaterialDoesNotExpire = ExpirationModelType(rawValue: "KEY_MATERIAL_DOES_NOT_EXPIRE")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [ExpirationModelType] = [.keyMaterialExpires, .keyMaterialDoesNotExpire]
+        package static let knownValues: [ExpirationModelType] = [.keyMaterialExpires, .keyMaterialDoesNotExpire]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["KEY_MATERIAL_EXPIRES", "KEY_MATERIAL_DOES_NOT_EXPIRE"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3696,61 +3696,61 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct GrantOperation: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct GrantOperation: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `Decrypt`.
-        public static let decrypt = GrantOperation(rawValue: "Decrypt")
+        package static let decrypt = GrantOperation(rawValue: "Decrypt")
         /// `Encrypt`.
-        public static let encrypt = GrantOperation(rawValue: "Encrypt")
+        package static let encrypt = GrantOperation(rawValue: "Encrypt")
         /// `GenerateDataKey`.
-        public static let generateDataKey = GrantOperation(rawValue: "GenerateDataKey")
+        package static let generateDataKey = GrantOperation(rawValue: "GenerateDataKey")
         /// `GenerateDataKeyWithoutPlaintext`.
-        public static let generateDataKeyWithoutPlaintext = GrantOperation(rawValue: "GenerateDataKeyWithoutPlaintext")
+        package static let generateDataKeyWithoutPlaintext = GrantOperation(rawValue: "GenerateDataKeyWithoutPlaintext")
         /// `ReEncryptFrom`.
-        public static let reEncryptFrom = GrantOperation(rawValue: "ReEncryptFrom")
+        package static let reEncryptFrom = GrantOperation(rawValue: "ReEncryptFrom")
         /// `ReEncryptTo`.
-        public static let reEncryptTo = GrantOperation(rawValue: "ReEncryptTo")
+        package static let reEncryptTo = GrantOperation(rawValue: "ReEncryptTo")
         /// `Sign`.
-        public static let sign = GrantOperation(rawValue: "Sign")
+        package static let sign = GrantOperation(rawValue: "Sign")
         /// `Verify`.
-        public static let verify = GrantOperation(rawValue: "Verify")
+        package static let verify = GrantOperation(rawValue: "Verify")
         /// `GetPublicKey`.
-        public static let getPublicKey = GrantOperation(rawValue: "GetPublicKey")
+        package static let getPublicKey = GrantOperation(rawValue: "GetPublicKey")
         /// `CreateGrant`.
-        public static let createGrant = GrantOperation(rawValue: "CreateGrant")
+        package static let createGrant = GrantOperation(rawValue: "CreateGrant")
         /// `RetireGrant`.
-        public static let retireGrant = GrantOperation(rawValue: "RetireGrant")
+        package static let retireGrant = GrantOperation(rawValue: "RetireGrant")
         /// `DescribeKey`.
-        public static let describeKey = GrantOperation(rawValue: "DescribeKey")
+        package static let describeKey = GrantOperation(rawValue: "DescribeKey")
         /// `GenerateDataKeyPair`.
-        public static let generateDataKeyPair = GrantOperation(rawValue: "GenerateDataKeyPair")
+        package static let generateDataKeyPair = GrantOperation(rawValue: "GenerateDataKeyPair")
         /// `GenerateDataKeyPairWithoutPlaintext`.
-        public static let generateDataKeyPairWithoutPlaintext = GrantOperation(rawValue: "GenerateDataKeyPairWithoutPlaintext")
+        package static let generateDataKeyPairWithoutPlaintext = GrantOperation(rawValue: "GenerateDataKeyPairWithoutPlaintext")
         /// `GenerateMac`.
-        public static let generateMac = GrantOperation(rawValue: "GenerateMac")
+        package static let generateMac = GrantOperation(rawValue: "GenerateMac")
         /// `VerifyMac`.
-        public static let verifyMac = GrantOperation(rawValue: "VerifyMac")
+        package static let verifyMac = GrantOperation(rawValue: "VerifyMac")
         /// `DeriveSharedSecret`.
-        public static let deriveSharedSecret = GrantOperation(rawValue: "DeriveSharedSecret")
+        package static let deriveSharedSecret = GrantOperation(rawValue: "DeriveSharedSecret")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [GrantOperation] = [.decrypt, .encrypt, .generateDataKey, .generateDataKeyWithoutPlaintext, .reEncryptFrom, .reEncryptTo, .sign, .verify, .getPublicKey, .createGrant, .retireGrant, .describeKey, .generateDataKeyPair, .generateDataKeyPairWithoutPlaintext, .generateMac, .verifyMac, .deriveSharedSecret]
+        package static let knownValues: [GrantOperation] = [.decrypt, .encrypt, .generateDataKey, .generateDataKeyWithoutPlaintext, .reEncryptFrom, .reEncryptTo, .sign, .verify, .getPublicKey, .createGrant, .retireGrant, .describeKey, .generateDataKeyPair, .generateDataKeyPairWithoutPlaintext, .generateMac, .verifyMac, .deriveSharedSecret]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac", "DeriveSharedSecret"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3761,31 +3761,31 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct ImportState: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct ImportState: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `IMPORTED`.
-        public static let imported = ImportState(rawValue: "IMPORTED")
+        package static let imported = ImportState(rawValue: "IMPORTED")
         /// `PENDING_IMPORT`.
-        public static let pendingImport = ImportState(rawValue: "PENDING_IMPORT")
+        package static let pendingImport = ImportState(rawValue: "PENDING_IMPORT")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [ImportState] = [.imported, .pendingImport]
+        package static let knownValues: [ImportState] = [.imported, .pendingImport]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["IMPORTED", "PENDING_IMPORT"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3796,31 +3796,31 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct IncludeKeyMaterial: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct IncludeKeyMaterial: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `ALL_KEY_MATERIAL`.
-        public static let allKeyMaterial = IncludeKeyMaterial(rawValue: "ALL_KEY_MATERIAL")
+        package static let allKeyMaterial = IncludeKeyMaterial(rawValue: "ALL_KEY_MATERIAL")
         /// `ROTATIONS_ONLY`.
-        public static let rotationsOnly = IncludeKeyMaterial(rawValue: "ROTATIONS_ONLY")
+        package static let rotationsOnly = IncludeKeyMaterial(rawValue: "ROTATIONS_ONLY")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [IncludeKeyMaterial] = [.allKeyMaterial, .rotationsOnly]
+        package static let knownValues: [IncludeKeyMaterial] = [.allKeyMaterial, .rotationsOnly]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["ALL_KEY_MATERIAL", "ROTATIONS_ONLY"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3831,29 +3831,29 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct KeyAgreementAlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct KeyAgreementAlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `ECDH`.
-        public static let ecdh = KeyAgreementAlgorithmSpec(rawValue: "ECDH")
+        package static let ecdh = KeyAgreementAlgorithmSpec(rawValue: "ECDH")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [KeyAgreementAlgorithmSpec] = [.ecdh]
+        package static let knownValues: [KeyAgreementAlgorithmSpec] = [.ecdh]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["ECDH"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3864,29 +3864,29 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct KeyEncryptionMechanism: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct KeyEncryptionMechanism: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `RSAES_OAEP_SHA_256`.
-        public static let rsaesOaepSha256 = KeyEncryptionMechanism(rawValue: "RSAES_OAEP_SHA_256")
+        package static let rsaesOaepSha256 = KeyEncryptionMechanism(rawValue: "RSAES_OAEP_SHA_256")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [KeyEncryptionMechanism] = [.rsaesOaepSha256]
+        package static let knownValues: [KeyEncryptionMechanism] = [.rsaesOaepSha256]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["RSAES_OAEP_SHA_256"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3897,31 +3897,31 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct KeyManagerType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct KeyManagerType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `AWS`.
-        public static let aws = KeyManagerType(rawValue: "AWS")
+        package static let aws = KeyManagerType(rawValue: "AWS")
         /// `CUSTOMER`.
-        public static let customer = KeyManagerType(rawValue: "CUSTOMER")
+        package static let customer = KeyManagerType(rawValue: "CUSTOMER")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [KeyManagerType] = [.aws, .customer]
+        package static let knownValues: [KeyManagerType] = [.aws, .customer]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["AWS", "CUSTOMER"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3932,35 +3932,35 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct KeyMaterialState: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct KeyMaterialState: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `NON_CURRENT`.
-        public static let nonCurrent = KeyMaterialState(rawValue: "NON_CURRENT")
+        package static let nonCurrent = KeyMaterialState(rawValue: "NON_CURRENT")
         /// `CURRENT`.
-        public static let current = KeyMaterialState(rawValue: "CURRENT")
+        package static let current = KeyMaterialState(rawValue: "CURRENT")
         /// `PENDING_ROTATION`.
-        public static let pendingRotation = KeyMaterialState(rawValue: "PENDING_ROTATION")
+        package static let pendingRotation = KeyMaterialState(rawValue: "PENDING_ROTATION")
         /// `PENDING_MULTI_REGION_IMPORT_AND_ROTATION`.
-        public static let pendingMultiRegionImportAndRotation = KeyMaterialState(rawValue: "PENDING_MULTI_REGION_IMPORT_AND_ROTATION")
+        package static let pendingMultiRegionImportAndRotation = KeyMaterialState(rawValue: "PENDING_MULTI_REGION_IMPORT_AND_ROTATION")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [KeyMaterialState] = [.nonCurrent, .current, .pendingRotation, .pendingMultiRegionImportAndRotation]
+        package static let knownValues: [KeyMaterialState] = [.nonCurrent, .current, .pendingRotation, .pendingMultiRegionImportAndRotation]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["NON_CURRENT", "CURRENT", "PENDING_ROTATION", "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -3971,61 +3971,61 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct KeySpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct KeySpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `RSA_2048`.
-        public static let rsa2048 = KeySpec(rawValue: "RSA_2048")
+        package static let rsa2048 = KeySpec(rawValue: "RSA_2048")
         /// `RSA_3072`.
-        public static let rsa3072 = KeySpec(rawValue: "RSA_3072")
+        package static let rsa3072 = KeySpec(rawValue: "RSA_3072")
         /// `RSA_4096`.
-        public static let rsa4096 = KeySpec(rawValue: "RSA_4096")
+        package static let rsa4096 = KeySpec(rawValue: "RSA_4096")
         /// `ECC_NIST_P256`.
-        public static let eccNistP256 = KeySpec(rawValue: "ECC_NIST_P256")
+        package static let eccNistP256 = KeySpec(rawValue: "ECC_NIST_P256")
         /// `ECC_NIST_P384`.
-        public static let eccNistP384 = KeySpec(rawValue: "ECC_NIST_P384")
+        package static let eccNistP384 = KeySpec(rawValue: "ECC_NIST_P384")
         /// `ECC_NIST_P521`.
-        public static let eccNistP521 = KeySpec(rawValue: "ECC_NIST_P521")
+        package static let eccNistP521 = KeySpec(rawValue: "ECC_NIST_P521")
         /// `ECC_SECG_P256K1`.
-        public static let eccSecgP256k1 = KeySpec(rawValue: "ECC_SECG_P256K1")
+        package static let eccSecgP256k1 = KeySpec(rawValue: "ECC_SECG_P256K1")
         /// `SYMMETRIC_DEFAULT`.
-        public static let symmetricDefault = KeySpec(rawValue: "SYMMETRIC_DEFAULT")
+        package static let symmetricDefault = KeySpec(rawValue: "SYMMETRIC_DEFAULT")
         /// `HMAC_224`.
-        public static let hmac224 = KeySpec(rawValue: "HMAC_224")
+        package static let hmac224 = KeySpec(rawValue: "HMAC_224")
         /// `HMAC_256`.
-        public static let hmac256 = KeySpec(rawValue: "HMAC_256")
+        package static let hmac256 = KeySpec(rawValue: "HMAC_256")
         /// `HMAC_384`.
-        public static let hmac384 = KeySpec(rawValue: "HMAC_384")
+        package static let hmac384 = KeySpec(rawValue: "HMAC_384")
         /// `HMAC_512`.
-        public static let hmac512 = KeySpec(rawValue: "HMAC_512")
+        package static let hmac512 = KeySpec(rawValue: "HMAC_512")
         /// `SM2`.
-        public static let sm2 = KeySpec(rawValue: "SM2")
+        package static let sm2 = KeySpec(rawValue: "SM2")
         /// `ML_DSA_44`.
-        public static let mlDsa44 = KeySpec(rawValue: "ML_DSA_44")
+        package static let mlDsa44 = KeySpec(rawValue: "ML_DSA_44")
         /// `ML_DSA_65`.
-        public static let mlDsa65 = KeySpec(rawValue: "ML_DSA_65")
+        package static let mlDsa65 = KeySpec(rawValue: "ML_DSA_65")
         /// `ML_DSA_87`.
-        public static let mlDsa87 = KeySpec(rawValue: "ML_DSA_87")
+        package static let mlDsa87 = KeySpec(rawValue: "ML_DSA_87")
         /// `ECC_NIST_EDWARDS25519`.
-        public static let eccNistEdwards25519 = KeySpec(rawValue: "ECC_NIST_EDWARDS25519")
+        package static let eccNistEdwards25519 = KeySpec(rawValue: "ECC_NIST_EDWARDS25519")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [KeySpec] = [.rsa2048, .rsa3072, .rsa4096, .eccNistP256, .eccNistP384, .eccNistP521, .eccSecgP256k1, .symmetricDefault, .hmac224, .hmac256, .hmac384, .hmac512, .sm2, .mlDsa44, .mlDsa65, .mlDsa87, .eccNistEdwards25519]
+        package static let knownValues: [KeySpec] = [.rsa2048, .rsa3072, .rsa4096, .eccNistP256, .eccNistP384, .eccNistP521, .eccSecgP256k1, .symmetricDefault, .hmac224, .hmac256, .hmac384, .hmac512, .sm2, .mlDsa44, .mlDsa65, .mlDsa87, .eccNistEdwards25519]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ECC_NIST_EDWARDS25519"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -4036,43 +4036,43 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct KeyState: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct KeyState: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `Creating`.
-        public static let creating = KeyState(rawValue: "Creating")
+        package static let creating = KeyState(rawValue: "Creating")
         /// `Enabled`.
-        public static let enabled = KeyState(rawValue: "Enabled")
+        package static let enabled = KeyState(rawValue: "Enabled")
         /// `Disabled`.
-        public static let disabled = KeyState(rawValue: "Disabled")
+        package static let disabled = KeyState(rawValue: "Disabled")
         /// `PendingDeletion`.
-        public static let pendingDeletion = KeyState(rawValue: "PendingDeletion")
+        package static let pendingDeletion = KeyState(rawValue: "PendingDeletion")
         /// `PendingImport`.
-        public static let pendingImport = KeyState(rawValue: "PendingImport")
+        package static let pendingImport = KeyState(rawValue: "PendingImport")
         /// `PendingReplicaDeletion`.
-        public static let pendingReplicaDeletion = KeyState(rawValue: "PendingReplicaDeletion")
+        package static let pendingReplicaDeletion = KeyState(rawValue: "PendingReplicaDeletion")
         /// `Unavailable`.
-        public static let unavailable = KeyState(rawValue: "Unavailable")
+        package static let unavailable = KeyState(rawValue: "Unavailable")
         /// `Updating`.
-        public static let updating = KeyState(rawValue: "Updating")
+        package static let updating = KeyState(rawValue: "Updating")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [KeyState] = [.creating, .enabled, .disabled, .pendingDeletion, .pendingImport, .pendingReplicaDeletion, .unavailable, .updating]
+        package static let knownValues: [KeyState] = [.creating, .enabled, .disabled, .pendingDeletion, .pendingImport, .pendingReplicaDeletion, .unavailable, .updating]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["Creating", "Enabled", "Disabled", "PendingDeletion", "PendingImport", "PendingReplicaDeletion", "Unavailable", "Updating"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -4083,35 +4083,35 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct KeyUsageType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct KeyUsageType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `SIGN_VERIFY`.
-        public static let signVerify = KeyUsageType(rawValue: "SIGN_VERIFY")
+        package static let signVerify = KeyUsageType(rawValue: "SIGN_VERIFY")
         /// `ENCRYPT_DECRYPT`.
-        public static let encryptDecrypt = KeyUsageType(rawValue: "ENCRYPT_DECRYPT")
+        package static let encryptDecrypt = KeyUsageType(rawValue: "ENCRYPT_DECRYPT")
         /// `GENERATE_VERIFY_MAC`.
-        public static let generateVerifyMac = KeyUsageType(rawValue: "GENERATE_VERIFY_MAC")
+        package static let generateVerifyMac = KeyUsageType(rawValue: "GENERATE_VERIFY_MAC")
         /// `KEY_AGREEMENT`.
-        public static let keyAgreement = KeyUsageType(rawValue: "KEY_AGREEMENT")
+        package static let keyAgreement = KeyUsageType(rawValue: "KEY_AGREEMENT")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [KeyUsageType] = [.signVerify, .encryptDecrypt, .generateVerifyMac, .keyAgreement]
+        package static let knownValues: [KeyUsageType] = [.signVerify, .encryptDecrypt, .generateVerifyMac, .keyAgreement]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -4122,35 +4122,35 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct MacAlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct MacAlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `HMAC_SHA_224`.
-        public static let hmacSha224 = MacAlgorithmSpec(rawValue: "HMAC_SHA_224")
+        package static let hmacSha224 = MacAlgorithmSpec(rawValue: "HMAC_SHA_224")
         /// `HMAC_SHA_256`.
-        public static let hmacSha256 = MacAlgorithmSpec(rawValue: "HMAC_SHA_256")
+        package static let hmacSha256 = MacAlgorithmSpec(rawValue: "HMAC_SHA_256")
         /// `HMAC_SHA_384`.
-        public static let hmacSha384 = MacAlgorithmSpec(rawValue: "HMAC_SHA_384")
+        package static let hmacSha384 = MacAlgorithmSpec(rawValue: "HMAC_SHA_384")
         /// `HMAC_SHA_512`.
-        public static let hmacSha512 = MacAlgorithmSpec(rawValue: "HMAC_SHA_512")
+        package static let hmacSha512 = MacAlgorithmSpec(rawValue: "HMAC_SHA_512")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [MacAlgorithmSpec] = [.hmacSha224, .hmacSha256, .hmacSha384, .hmacSha512]
+        package static let knownValues: [MacAlgorithmSpec] = [.hmacSha224, .hmacSha256, .hmacSha384, .hmacSha512]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -4161,31 +4161,31 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct MultiRegionKeyType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct MultiRegionKeyType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `PRIMARY`.
-        public static let primary = MultiRegionKeyType(rawValue: "PRIMARY")
+        package static let primary = MultiRegionKeyType(rawValue: "PRIMARY")
         /// `REPLICA`.
-        public static let replica = MultiRegionKeyType(rawValue: "REPLICA")
+        package static let replica = MultiRegionKeyType(rawValue: "REPLICA")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [MultiRegionKeyType] = [.primary, .replica]
+        package static let knownValues: [MultiRegionKeyType] = [.primary, .replica]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["PRIMARY", "REPLICA"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -4196,35 +4196,35 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct OriginType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct OriginType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `AWS_KMS`.
-        public static let awsKms = OriginType(rawValue: "AWS_KMS")
+        package static let awsKms = OriginType(rawValue: "AWS_KMS")
         /// `EXTERNAL`.
-        public static let external = OriginType(rawValue: "EXTERNAL")
+        package static let external = OriginType(rawValue: "EXTERNAL")
         /// `AWS_CLOUDHSM`.
-        public static let awsCloudhsm = OriginType(rawValue: "AWS_CLOUDHSM")
+        package static let awsCloudhsm = OriginType(rawValue: "AWS_CLOUDHSM")
         /// `EXTERNAL_KEY_STORE`.
-        public static let externalKeyStore = OriginType(rawValue: "EXTERNAL_KEY_STORE")
+        package static let externalKeyStore = OriginType(rawValue: "EXTERNAL_KEY_STORE")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [OriginType] = [.awsKms, .external, .awsCloudhsm, .externalKeyStore]
+        package static let knownValues: [OriginType] = [.awsKms, .external, .awsCloudhsm, .externalKeyStore]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -4235,31 +4235,31 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct RotationType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct RotationType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `AUTOMATIC`.
-        public static let automatic = RotationType(rawValue: "AUTOMATIC")
+        package static let automatic = RotationType(rawValue: "AUTOMATIC")
         /// `ON_DEMAND`.
-        public static let onDemand = RotationType(rawValue: "ON_DEMAND")
+        package static let onDemand = RotationType(rawValue: "ON_DEMAND")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [RotationType] = [.automatic, .onDemand]
+        package static let knownValues: [RotationType] = [.automatic, .onDemand]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["AUTOMATIC", "ON_DEMAND"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 
@@ -4270,53 +4270,53 @@ extension KMS {
     ///
     /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
     /// so that `validate()` can reject it with AWS's `ValidationException`.
-    public struct SigningAlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+    package struct SigningAlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
         /// The value on the wire.
-        public let rawValue: String
+        package let rawValue: String
 
         /// Wraps a wire value, known to the model or not.
-        public init(rawValue: String) {
+        package init(rawValue: String) {
             self.rawValue = rawValue
         }
 
         /// `RSASSA_PSS_SHA_256`.
-        public static let rsassaPssSha256 = SigningAlgorithmSpec(rawValue: "RSASSA_PSS_SHA_256")
+        package static let rsassaPssSha256 = SigningAlgorithmSpec(rawValue: "RSASSA_PSS_SHA_256")
         /// `RSASSA_PSS_SHA_384`.
-        public static let rsassaPssSha384 = SigningAlgorithmSpec(rawValue: "RSASSA_PSS_SHA_384")
+        package static let rsassaPssSha384 = SigningAlgorithmSpec(rawValue: "RSASSA_PSS_SHA_384")
         /// `RSASSA_PSS_SHA_512`.
-        public static let rsassaPssSha512 = SigningAlgorithmSpec(rawValue: "RSASSA_PSS_SHA_512")
+        package static let rsassaPssSha512 = SigningAlgorithmSpec(rawValue: "RSASSA_PSS_SHA_512")
         /// `RSASSA_PKCS1_V1_5_SHA_256`.
-        public static let rsassaPkcs1V15Sha256 = SigningAlgorithmSpec(rawValue: "RSASSA_PKCS1_V1_5_SHA_256")
+        package static let rsassaPkcs1V15Sha256 = SigningAlgorithmSpec(rawValue: "RSASSA_PKCS1_V1_5_SHA_256")
         /// `RSASSA_PKCS1_V1_5_SHA_384`.
-        public static let rsassaPkcs1V15Sha384 = SigningAlgorithmSpec(rawValue: "RSASSA_PKCS1_V1_5_SHA_384")
+        package static let rsassaPkcs1V15Sha384 = SigningAlgorithmSpec(rawValue: "RSASSA_PKCS1_V1_5_SHA_384")
         /// `RSASSA_PKCS1_V1_5_SHA_512`.
-        public static let rsassaPkcs1V15Sha512 = SigningAlgorithmSpec(rawValue: "RSASSA_PKCS1_V1_5_SHA_512")
+        package static let rsassaPkcs1V15Sha512 = SigningAlgorithmSpec(rawValue: "RSASSA_PKCS1_V1_5_SHA_512")
         /// `ECDSA_SHA_256`.
-        public static let ecdsaSha256 = SigningAlgorithmSpec(rawValue: "ECDSA_SHA_256")
+        package static let ecdsaSha256 = SigningAlgorithmSpec(rawValue: "ECDSA_SHA_256")
         /// `ECDSA_SHA_384`.
-        public static let ecdsaSha384 = SigningAlgorithmSpec(rawValue: "ECDSA_SHA_384")
+        package static let ecdsaSha384 = SigningAlgorithmSpec(rawValue: "ECDSA_SHA_384")
         /// `ECDSA_SHA_512`.
-        public static let ecdsaSha512 = SigningAlgorithmSpec(rawValue: "ECDSA_SHA_512")
+        package static let ecdsaSha512 = SigningAlgorithmSpec(rawValue: "ECDSA_SHA_512")
         /// `SM2DSA`.
-        public static let sm2dsa = SigningAlgorithmSpec(rawValue: "SM2DSA")
+        package static let sm2dsa = SigningAlgorithmSpec(rawValue: "SM2DSA")
         /// `ML_DSA_SHAKE_256`.
-        public static let mlDsaShake256 = SigningAlgorithmSpec(rawValue: "ML_DSA_SHAKE_256")
+        package static let mlDsaShake256 = SigningAlgorithmSpec(rawValue: "ML_DSA_SHAKE_256")
         /// `ED25519_SHA_512`.
-        public static let ed25519Sha512 = SigningAlgorithmSpec(rawValue: "ED25519_SHA_512")
+        package static let ed25519Sha512 = SigningAlgorithmSpec(rawValue: "ED25519_SHA_512")
         /// `ED25519_PH_SHA_512`.
-        public static let ed25519PhSha512 = SigningAlgorithmSpec(rawValue: "ED25519_PH_SHA_512")
+        package static let ed25519PhSha512 = SigningAlgorithmSpec(rawValue: "ED25519_PH_SHA_512")
 
         /// Every value the model lists, in model order.
-        public static let knownValues: [SigningAlgorithmSpec] = [.rsassaPssSha256, .rsassaPssSha384, .rsassaPssSha512, .rsassaPkcs1V15Sha256, .rsassaPkcs1V15Sha384, .rsassaPkcs1V15Sha512, .ecdsaSha256, .ecdsaSha384, .ecdsaSha512, .sm2dsa, .mlDsaShake256, .ed25519Sha512, .ed25519PhSha512]
+        package static let knownValues: [SigningAlgorithmSpec] = [.rsassaPssSha256, .rsassaPssSha384, .rsassaPssSha512, .rsassaPkcs1V15Sha256, .rsassaPkcs1V15Sha384, .rsassaPkcs1V15Sha512, .ecdsaSha256, .ecdsaSha384, .ecdsaSha512, .sm2dsa, .mlDsaShake256, .ed25519Sha512, .ed25519PhSha512]
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512", "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512", "ECDSA_SHA_256", "ECDSA_SHA_384", "ECDSA_SHA_512", "SM2DSA", "ML_DSA_SHAKE_256", "ED25519_SHA_512", "ED25519_PH_SHA_512"]
 
         /// Whether the model lists this value.
-        public var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
 
         /// The wire value.
-        public var description: String { rawValue }
+        package var description: String { rawValue }
     }
 }
 

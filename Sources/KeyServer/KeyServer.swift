@@ -1,14 +1,14 @@
 import Foundation
-import Hummingbird
+package import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import NIOCore
+package import NIOCore
 import NIOSSL
 import KMSWire
-import KeyService
-import Logging
+package import KeyService
+package import Logging
 import Metrics
-import Prometheus
+package import Prometheus
 import ServiceLifecycle
 
 /// KeyServer serves the key service over HTTP with the AWS KMS JSON 1.1 protocol.
@@ -17,32 +17,32 @@ import ServiceLifecycle
 /// Version 4, dispatched to ``KeyService/KeyServiceEngine``. Also `GET /healthz` and `/readyz`;
 /// `GET /metrics` (Prometheus) only on a listener of its own, when one is configured. This module
 /// is the only one that knows HTTP.
-public struct KeyServer: Sendable {
+package struct KeyServer: Sendable {
     /// How the server listens and what it limits.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The address to bind.
-        public var host: String
-        public var port: Int
+        package var host: String
+        package var port: Int
         /// The largest request body accepted (AWS KMS's largest request is a 32 KB policy).
-        public var maxBodyBytes: Int
+        package var maxBodyBytes: Int
         /// How often due rotations and deletions are performed.
-        public var maintenanceInterval: Duration
+        package var maintenanceInterval: Duration
         /// PEM files of a certificate chain and its private key, to serve HTTPS; `nil` for HTTP.
-        public var tls: (certificateChain: String, privateKey: String)?
+        package var tls: (certificateChain: String, privateKey: String)?
         /// Requests per second each principal may make on average, and its largest burst; over
         /// it, `ThrottlingException`. `nil`: no limit.
-        public var rateLimit: (perSecond: Double, burst: Int)?
+        package var rateLimit: (perSecond: Double, burst: Int)?
         /// How long a connection may stay silent (between requests, or mid-request) before it is closed.
-        public var idleTimeout: Duration = .seconds(30)
+        package var idleTimeout: Duration = .seconds(30)
         /// How long one request may take to arrive, from its first byte to the end of its body;
         /// past it the client gets 408 and the connection is closed, however steadily it sends.
-        public var requestTimeout: Duration
+        package var requestTimeout: Duration
         /// Where to serve `GET /metrics`, on a plain-HTTP listener of its own; `nil`: nowhere.
         /// Metrics are never served on the KMS listener, which anyone who can reach the key
         /// service can reach.
-        public var metricsAddress: (host: String, port: Int)?
+        package var metricsAddress: (host: String, port: Int)?
 
-        public init(
+        package init(
             host: String = "127.0.0.1", port: Int = 8417, maxBodyBytes: Int = 64 * 1024, maintenanceInterval: Duration = .seconds(60),
             tls: (certificateChain: String, privateKey: String)? = nil, rateLimit: (perSecond: Double, burst: Int)? = nil,
             requestTimeout: Duration = .seconds(20), metricsAddress: (host: String, port: Int)? = nil
@@ -72,7 +72,7 @@ public struct KeyServer: Sendable {
     ///   - registry: The Prometheus registry that `/metrics` shows; bootstrap swift-metrics with a
     ///     `PrometheusMetricsFactory` over the same registry.
     ///   - logger: Where one line per request goes.
-    public init(
+    package init(
         engine: KeyServiceEngine, principals: PrincipalDirectory, configuration: Configuration,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {
@@ -89,7 +89,7 @@ public struct KeyServer: Sendable {
     /// `::1`. Anything else, a host name included, may be reached from the network.
     /// - Parameter host: The address as given to `--listen`.
     /// - Returns: `true` for a loopback address.
-    public static func isLoopback(_ host: String) -> Bool {
+    package static func isLoopback(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         if bare.lowercased() == "localhost" || bare == "::1" { return true }
         let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
@@ -97,7 +97,7 @@ public struct KeyServer: Sendable {
     }
 
     /// The routes, for tests that drive them without a socket.
-    public func router() -> Router<KeyServerRequestContext> {
+    package func router() -> Router<KeyServerRequestContext> {
         let router = Router(context: KeyServerRequestContext.self)
         let endpoint = self.endpoint
         router.post("/") { request, context in
@@ -113,7 +113,7 @@ public struct KeyServer: Sendable {
     }
 
     /// The metrics listener's one route, `GET /metrics`.
-    public func metricsRouter() -> Router<BasicRequestContext> {
+    package func metricsRouter() -> Router<BasicRequestContext> {
         let router = Router()
         let registry = self.registry
         router.get("/metrics") { _, _ in
@@ -130,7 +130,7 @@ public struct KeyServer: Sendable {
     ///   - onRunning: Called with the bound port once the server listens.
     ///   - onMetricsRunning: Called with the metrics listener's bound port once it listens.
     /// - Throws: ``KeyServerError`` when the TLS certificate or key cannot be read.
-    public func application(
+    package func application(
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
         onMetricsRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
@@ -173,23 +173,23 @@ public struct KeyServer: Sendable {
 
 /// Hummingbird's request context plus the peer's address, which the key policy sees as
 /// `aws:SourceIp`.
-public struct KeyServerRequestContext: RequestContext, RemoteAddressRequestContext {
+package struct KeyServerRequestContext: RequestContext, RemoteAddressRequestContext {
     /// Hummingbird's storage.
-    public var coreContext: CoreRequestContextStorage
+    package var coreContext: CoreRequestContextStorage
     /// The connection's peer; `nil` when there is no network peer (a test without a socket).
-    public let remoteAddress: SocketAddress?
+    package let remoteAddress: SocketAddress?
 
     /// Creates the context of a request on `source`'s connection.
-    public init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
 }
 
 /// A server that cannot start. Never holds a secret.
-public struct KeyServerError: Error, Sendable, CustomStringConvertible {
+package struct KeyServerError: Error, Sendable, CustomStringConvertible {
     /// What is wrong.
-    public let description: String
+    package let description: String
 }
 
 /// Performs due rotations and deletions on a timer until shutdown.

@@ -1,8 +1,8 @@
 import Foundation
-import KeyService
+package import KeyService
 import KeyStorePostgres
 import KeyStoreSQLite
-import SodiumKit
+package import SodiumKit
 
 /// The embedded key store's folder (`KeyStore/` by default): the SQLite database, the root key
 /// and the first admin's credentials, opened together. With a PostgreSQL store the database is
@@ -10,18 +10,18 @@ import SodiumKit
 ///
 /// Its module, KeyStoreFolder, is the one place that chooses between the SQL stores, for the
 /// server, the CLI and tests; it has nothing of HTTP, and the EnvSeal library never depends on it.
-public struct KeyStoreHome: Sendable {
-    public let directory: String
+package struct KeyStoreHome: Sendable {
+    package let directory: String
     /// The store: SQLite in the folder, or PostgreSQL.
-    public let store: any KeyStore
-    public let engine: KeyServiceEngine
-    public let principals: PrincipalDirectory
+    package let store: any KeyStore
+    package let engine: KeyServiceEngine
+    package let principals: PrincipalDirectory
 
     /// The SQLite database's name in the folder.
-    public static let sqliteFileName = "keystore.sqlite"
+    package static let sqliteFileName = "keystore.sqlite"
 
     /// The file the first admin's credentials are written to.
-    public var adminCredentialsPath: String { directory + "/admin.credentials" }
+    package var adminCredentialsPath: String { directory + "/admin.credentials" }
 
     /// Opens (creating on first use) the store, the root key and the engine.
     /// - Parameters:
@@ -31,7 +31,7 @@ public struct KeyStoreHome: Sendable {
     ///   - storeURL: A `postgres://` URL: keep the state in that database instead of the folder's
     ///     SQLite file (see ``KeyStorePostgres/PostgresKeyStore/Configuration/init(url:environment:)``).
     /// - Throws: A ``KeyStoreHomeError`` saying what is wrong with the folder, the root key or the store.
-    public static func open(
+    package static func open(
         _ directory: String, passphrase: SecureBytes? = nil, configuration: KeyServiceConfiguration = .init(),
         storeURL: String? = nil
     ) async throws -> KeyStoreHome {
@@ -83,7 +83,7 @@ public struct KeyStoreHome: Sendable {
     /// Creates the first admin principal when there is none, writing its credentials to
     /// `admin.credentials` (AWS shared-credentials format, mode 0600).
     /// - Returns: The file's path when it was just written, `nil` when an admin existed.
-    public func ensureAdmin(region: String) async throws -> String? {
+    package func ensureAdmin(region: String) async throws -> String? {
         guard try await !store.principals().contains(where: \.isAdmin) else { return nil }
         let credentials: PrincipalDirectory.Credentials
         do {
@@ -98,12 +98,12 @@ public struct KeyStoreHome: Sendable {
     }
 
     /// Closes the store's connections or files.
-    public func closeStore() {
+    package func closeStore() {
         try? store.close()
     }
 
     /// Writes a credentials file: created 0600 before the secret goes in, fsynced.
-    public static func writeCredentials(_ credentials: PrincipalDirectory.Credentials, region: String, to path: String) throws {
+    package static func writeCredentials(_ credentials: PrincipalDirectory.Credentials, region: String, to path: String) throws {
         guard let text = credentials.sharedCredentialsFile(region: region) else {
             throw KeyStoreHomeError(description: "out of guarded memory")
         }
@@ -117,11 +117,11 @@ public struct KeyStoreHome: Sendable {
 }
 
 /// What is wrong with a key store folder. Never holds a secret.
-public struct KeyStoreHomeError: Error, Sendable, CustomStringConvertible {
+package struct KeyStoreHomeError: Error, Sendable, CustomStringConvertible {
     /// What is wrong and where.
-    public let description: String
+    package let description: String
     /// The folder or a database file cannot be written, which SQLite needs even to read.
-    public let isReadOnly: Bool
+    package let isReadOnly: Bool
 
     init(description: String, isReadOnly: Bool = false) {
         self.description = description

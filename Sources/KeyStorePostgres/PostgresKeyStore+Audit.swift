@@ -1,5 +1,5 @@
 import Foundation
-import KeyService
+package import KeyService
 import PostgresNIO
 
 extension PostgresKeyStore {
@@ -10,7 +10,7 @@ extension PostgresKeyStore {
     /// on every server wait for this one, each then reads the record the previous one appended,
     /// and the chain never forks; readers are not held up. Records whose sequence does not
     /// continue the last one's are refused with `.alreadyExists`, as by the reference store.
-    public func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord] {
+    package func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord] {
         try await transaction(conflict: "audit record exists") { connection, logger in
             try await connection.query("LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE", logger: logger)
             let last = try await connection.rows(
@@ -35,7 +35,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func auditRecords(after sequence: Int64, limit: Int) async throws -> [AuditRecord] {
+    package func auditRecords(after sequence: Int64, limit: Int) async throws -> [AuditRecord] {
         try await read { connection, logger in
             try await connection.rows(
                 """

@@ -11,43 +11,43 @@ extension PostgresKeyStore {
     /// let configuration = try PostgresKeyStore.Configuration(url: "postgres://envseal@db.internal:5432/envseal")
     /// let store = try await PostgresKeyStore.open(configuration)
     /// ```
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The server's host name or address.
-        public var host: String
+        package var host: String
         /// The server's port.
-        public var port: Int
+        package var port: Int
         /// The role to log in as.
-        public var username: String
+        package var username: String
         /// The password, when the server asks for one. Never printed.
-        public var password: String?
-        public var database: String
+        package var password: String?
+        package var database: String
         /// The schema holding the tables; `nil` for the role's default (`public`).
-        public var schema: String?
+        package var schema: String?
         /// TLS: libpq's `sslmode` (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`).
-        public var sslMode: SSLMode
+        package var sslMode: SSLMode
         /// The CA certificates (PEM) that `verify-ca` and `verify-full` trust; the system's when `nil`.
-        public var sslRootCertificate: String?
+        package var sslRootCertificate: String?
         /// At most this many connections per server.
-        public var maximumConnections: Int = 20
+        package var maximumConnections: Int = 20
         /// How long a store call waits for a connection — every one busy, or the database
         /// unreachable while the pool keeps reconnecting — before it fails with `.unavailable`.
-        public var connectionWait: Duration = .seconds(5)
+        package var connectionWait: Duration = .seconds(5)
 
         /// libpq's TLS modes. `prefer` and `require` encrypt without checking the certificate,
         /// as libpq does; `verify-full` is the one to use across an untrusted network.
-        public enum SSLMode: String, Sendable {
+        package enum SSLMode: String, Sendable {
             case disable, prefer, require
             case verifyCA = "verify-ca"
             case verifyFull = "verify-full"
         }
 
         /// `host:port/database` (and the schema), for messages. Never holds the password.
-        public var displayName: String {
+        package var displayName: String {
             "postgres://\(username)@\(host):\(port)/\(database)" + (schema.map { "?schema=\($0)" } ?? "")
         }
 
         /// A configuration given piece by piece.
-        public init(
+        package init(
             host: String, port: Int = 5432, username: String, password: String? = nil, database: String,
             schema: String? = nil, sslMode: SSLMode = .prefer, sslRootCertificate: String? = nil
         ) {
@@ -73,7 +73,7 @@ extension PostgresKeyStore {
         ///
         /// - Throws: ``KeyService/KeyStoreError`` `.unavailable` for a URL that is not one, or an
         ///   unknown parameter or `sslmode`.
-        public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        package init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
             guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
                 throw KeyStoreError(.unavailable, "not a postgres:// URL: \(Self.redacted(url))")
             }

@@ -1,10 +1,10 @@
-import Foundation
-import KeyService
+package import Foundation
+package import KeyService
 import Logging
 import PostgresNIO
 
 extension PostgresKeyStore {
-    public func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) async throws {
+    package func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) async throws {
         let tags = try key.storedTags()
         try await transaction(conflict: "key \(key.id) exists") { connection, logger in
             try await connection.query(
@@ -20,11 +20,11 @@ extension PostgresKeyStore {
         }
     }
 
-    public func key(id: UUID) async throws -> KeyRecord? {
+    package func key(id: UUID) async throws -> KeyRecord? {
         try await read { connection, logger in try await Self.fetchKey(connection, id: id, lock: false, logger: logger) }
     }
 
-    public func keys(after marker: UUID?, limit: Int) async throws -> [KeyRecord] {
+    package func keys(after marker: UUID?, limit: Int) async throws -> [KeyRecord] {
         try await read { connection, logger in
             // Every uuidString sorts after "", so no marker is the empty string.
             try await connection.rows(
@@ -36,7 +36,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func keysDue(at date: Date) async throws -> [KeyRecord] {
+    package func keysDue(at date: Date) async throws -> [KeyRecord] {
         try await read { connection, logger in
             // A missing date counts as `Date.distantFuture`, as the reference store compares it.
             let never = Date.distantFuture.storedValue
@@ -52,7 +52,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func updateKey<T: Sendable>(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> T) async throws -> T {
+    package func updateKey<T: Sendable>(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> T) async throws -> T {
         try await transaction { connection, logger in
             var key = try await Self.existingKey(connection, id: id, logger: logger)
             let result = try body(&key)
@@ -61,7 +61,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func addVersion(
+    package func addVersion(
         keyID: UUID, _ body: @Sendable (inout KeyRecord, UInt32) throws -> KeyVersionRecord
     ) async throws -> KeyVersionRecord {
         try await transaction(conflict: "that version of key \(keyID) exists") { connection, logger in
@@ -81,7 +81,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func version(keyID: UUID, number: UInt32) async throws -> KeyVersionRecord? {
+    package func version(keyID: UUID, number: UInt32) async throws -> KeyVersionRecord? {
         try await read { connection, logger in
             try await connection.rows(
                 """
@@ -92,7 +92,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func versions(keyID: UUID) async throws -> [KeyVersionRecord] {
+    package func versions(keyID: UUID) async throws -> [KeyVersionRecord] {
         try await read { connection, logger in
             try await connection.rows(
                 """
@@ -108,7 +108,7 @@ extension PostgresKeyStore {
     /// `VACUUM` reclaims them (autovacuum does, soon after), and in its write-ahead log and base
     /// backups until they are recycled: see docs/OPERATIONS.md for what that means for
     /// crypto-shredding.
-    public func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) async throws {
+    package func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) async throws {
         try await transaction { connection, logger in
             var key = try await Self.existingKey(connection, id: id, logger: logger)
             try body(&key)

@@ -1,18 +1,18 @@
-import Foundation
-import KeyService
+package import Foundation
+package import KeyService
 import PostgresNIO
 
 // Metadata, aliases, grants and principals: plain rows, one statement or two per transaction.
 
 extension PostgresKeyStore {
-    public func metadata(_ name: String) async throws -> [UInt8]? {
+    package func metadata(_ name: String) async throws -> [UInt8]? {
         try await read { connection, logger in
             try await connection.rows("SELECT value FROM metadata WHERE name = \(name)", logger: logger)
                 .first.map { [UInt8](try $0.makeRandomAccess()[0].decode(Data.self)) }
         }
     }
 
-    public func setMetadataIfAbsent(_ name: String, _ value: [UInt8]) async throws -> [UInt8] {
+    package func setMetadataIfAbsent(_ name: String, _ value: [UInt8]) async throws -> [UInt8] {
         try await transaction { connection, logger in
             // Under READ COMMITTED a concurrent insert of the same name makes this one wait, then
             // do nothing; the SELECT, a new snapshot, sees the winner's value.
@@ -26,7 +26,7 @@ extension PostgresKeyStore {
 
     // MARK: - Aliases
 
-    public func insertAlias(_ alias: AliasRecord) async throws {
+    package func insertAlias(_ alias: AliasRecord) async throws {
         try await transaction(conflict: "alias \(alias.name) exists") { connection, logger in
             _ = try await connection.query(
                 """
@@ -36,14 +36,14 @@ extension PostgresKeyStore {
         }
     }
 
-    public func alias(named name: String) async throws -> AliasRecord? {
+    package func alias(named name: String) async throws -> AliasRecord? {
         try await read { connection, logger in
             try await connection.rows("SELECT \(unescaped: AliasRecord.columns) FROM aliases WHERE name = \(name)", logger: logger)
                 .first.map(AliasRecord.init(row:))
         }
     }
 
-    public func updateAlias(named name: String, keyID: UUID, at date: Date) async throws {
+    package func updateAlias(named name: String, keyID: UUID, at date: Date) async throws {
         try await transaction { connection, logger in
             let changed = try await connection.changes(
                 """
@@ -53,13 +53,13 @@ extension PostgresKeyStore {
         }
     }
 
-    public func deleteAlias(named name: String) async throws -> Bool {
+    package func deleteAlias(named name: String) async throws -> Bool {
         try await transaction { connection, logger in
             try await connection.changes("DELETE FROM aliases WHERE name = \(name) RETURNING 1", logger: logger) > 0
         }
     }
 
-    public func aliases(keyID: UUID?, after marker: String?, limit: Int) async throws -> [AliasRecord] {
+    package func aliases(keyID: UUID?, after marker: String?, limit: Int) async throws -> [AliasRecord] {
         try await read { connection, logger in
             // Every name sorts after "", so no marker is the empty string.
             let rows: [PostgresRow]
@@ -81,7 +81,7 @@ extension PostgresKeyStore {
 
     // MARK: - Grants
 
-    public func insertGrant(_ grant: GrantRecord) async throws {
+    package func insertGrant(_ grant: GrantRecord) async throws {
         let (operations, subset, equals) = try grant.storedJSON()
         try await transaction(conflict: "grant exists") { connection, logger in
             _ = try await connection.query(
@@ -94,7 +94,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func grants(keyID: UUID) async throws -> [GrantRecord] {
+    package func grants(keyID: UUID) async throws -> [GrantRecord] {
         try await read { connection, logger in
             try await connection.rows(
                 "SELECT \(unescaped: GrantRecord.columns) FROM grants WHERE key_id = \(keyID.uuidString) ORDER BY position", logger: logger
@@ -102,7 +102,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func grants(retiringPrincipal: String) async throws -> [GrantRecord] {
+    package func grants(retiringPrincipal: String) async throws -> [GrantRecord] {
         try await read { connection, logger in
             try await connection.rows(
                 "SELECT \(unescaped: GrantRecord.columns) FROM grants WHERE retiring_principal = \(retiringPrincipal) ORDER BY position",
@@ -111,7 +111,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func deleteGrant(id: String) async throws -> Bool {
+    package func deleteGrant(id: String) async throws -> Bool {
         try await transaction { connection, logger in
             try await connection.changes("DELETE FROM grants WHERE id = \(id) RETURNING 1", logger: logger) > 0
         }
@@ -119,7 +119,7 @@ extension PostgresKeyStore {
 
     // MARK: - Principals
 
-    public func insertPrincipal(_ principal: PrincipalRecord) async throws {
+    package func insertPrincipal(_ principal: PrincipalRecord) async throws {
         try await transaction(conflict: "principal \(principal.name) exists") { connection, logger in
             _ = try await connection.query(
                 """
@@ -131,7 +131,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func principal(accessKeyID: String) async throws -> PrincipalRecord? {
+    package func principal(accessKeyID: String) async throws -> PrincipalRecord? {
         try await read { connection, logger in
             try await connection.rows(
                 "SELECT \(unescaped: PrincipalRecord.columns) FROM principals WHERE access_key_id = \(accessKeyID)", logger: logger
@@ -139,14 +139,14 @@ extension PostgresKeyStore {
         }
     }
 
-    public func principals() async throws -> [PrincipalRecord] {
+    package func principals() async throws -> [PrincipalRecord] {
         try await read { connection, logger in
             try await connection.rows("SELECT \(unescaped: PrincipalRecord.columns) FROM principals ORDER BY name", logger: logger)
                 .map(PrincipalRecord.init(row:))
         }
     }
 
-    public func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) async throws {
+    package func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) async throws {
         try await transaction { connection, logger in
             let changed = try await connection.changes(
                 "UPDATE principals SET enabled = \(enabled) WHERE access_key_id = \(accessKeyID) RETURNING 1", logger: logger)
@@ -154,7 +154,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func setPrincipalPolicy(accessKeyID: String, _ policy: String?) async throws {
+    package func setPrincipalPolicy(accessKeyID: String, _ policy: String?) async throws {
         try await transaction { connection, logger in
             let changed = try await connection.changes(
                 "UPDATE principals SET identity_policy = \(policy) WHERE access_key_id = \(accessKeyID) RETURNING 1", logger: logger)
@@ -162,7 +162,7 @@ extension PostgresKeyStore {
         }
     }
 
-    public func deletePrincipal(accessKeyID: String) async throws -> Bool {
+    package func deletePrincipal(accessKeyID: String) async throws -> Bool {
         try await transaction { connection, logger in
             // A grant bound to this id and inserted after this transaction can never be used: ids are not reused.
             guard let row = try await connection.rows(

@@ -1,6 +1,6 @@
 import Foundation
 import KeyService
-import Logging
+package import Logging
 import PostgresNIO
 import Synchronization
 
@@ -36,10 +36,10 @@ import Synchronization
 /// `double precision` seconds since 2001-01-01, as in the SQLite store, so they round-trip
 /// exactly; ids and names that are ordered on are `COLLATE "C"`, so the order is the protocol's
 /// whatever the database's locale.
-public final class PostgresKeyStore: KeyStore {
+package final class PostgresKeyStore: KeyStore {
     /// How long ``open(_:logger:)`` waits for the database: a first connection, and the schema's
     /// migration (another node may hold its lock).
-    public static let openTimeout: Duration = .seconds(15)
+    package static let openTimeout: Duration = .seconds(15)
 
     /// While ``open(_:logger:)`` migrates, a call may wait for a connection up to ``openTimeout``
     /// rather than ``Configuration/connectionWait``: a database that is still starting gets that
@@ -47,7 +47,7 @@ public final class PostgresKeyStore: KeyStore {
     @TaskLocal static var openingWait: Duration?
 
     /// Where the database is and how to log in.
-    public let configuration: Configuration
+    package let configuration: Configuration
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
@@ -60,7 +60,7 @@ public final class PostgresKeyStore: KeyStore {
     /// - Throws: ``KeyService/KeyStoreError`` `.unavailable` when the database cannot be reached,
     ///   the login is refused, or a newer envseal migrated the schema. The message names the
     ///   server and database, never the password.
-    public static func open(_ configuration: Configuration, logger: Logger = Logger(label: "envseal.PostgresKeyStore")) async throws
+    package static func open(_ configuration: Configuration, logger: Logger = Logger(label: "envseal.PostgresKeyStore")) async throws
         -> PostgresKeyStore
     {
         let store = PostgresKeyStore(configuration: configuration, client: try configuration.clientConfiguration, logger: logger)
@@ -95,7 +95,7 @@ public final class PostgresKeyStore: KeyStore {
     deinit { runner.cancel() }
 
     /// Closes the connections. Later calls throw `.unavailable`.
-    public func close() {
+    package func close() {
         runner.cancel()
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import KeyService
+package import KeyService
 
 extension SQLiteKeyStore {
     /// Appends the records `body` makes from the last one, in one `IMMEDIATE` transaction.
@@ -9,7 +9,7 @@ extension SQLiteKeyStore {
     /// instances or processes wait for this one: each sees the record the previous one appended
     /// and the chain never forks. Records whose sequence does not continue the last one's are
     /// refused with `.alreadyExists`, as by the reference store.
-    public func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord] {
+    package func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord] {
         try await write(conflict: "audit record exists") { db in
             let last = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT \(AuditRecord.columns) FROM audit ORDER BY sequence DESC LIMIT 1")
@@ -28,7 +28,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func auditRecords(after sequence: Int64, limit: Int) async throws -> [AuditRecord] {
+    package func auditRecords(after sequence: Int64, limit: Int) async throws -> [AuditRecord] {
         try await read { db in
             try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT \(AuditRecord.columns) FROM audit WHERE sequence > ? ORDER BY sequence LIMIT ?"),

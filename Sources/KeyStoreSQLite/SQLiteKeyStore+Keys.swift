@@ -1,9 +1,9 @@
-import Foundation
+package import Foundation
 import GRDB
-import KeyService
+package import KeyService
 
 extension SQLiteKeyStore {
-    public func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) async throws {
+    package func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) async throws {
         try await write(conflict: "key \(key.id) exists") { db in
             try db.cachedStatement(sql: """
                 INSERT INTO keys (\(KeyRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -12,11 +12,11 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func key(id: UUID) async throws -> KeyRecord? {
+    package func key(id: UUID) async throws -> KeyRecord? {
         try await read { db in try Self.fetchKey(db, id: id) }
     }
 
-    public func keys(after marker: UUID?, limit: Int) async throws -> [KeyRecord] {
+    package func keys(after marker: UUID?, limit: Int) async throws -> [KeyRecord] {
         try await read { db in
             // Every uuidString sorts after "", so no marker is the empty string.
             try Row.fetchAll(
@@ -26,7 +26,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func keysDue(at date: Date) async throws -> [KeyRecord] {
+    package func keysDue(at date: Date) async throws -> [KeyRecord] {
         try await read { db in
             // A missing date counts as `Date.distantFuture`, as the protocol's reference store
             // compares it, rather than as SQL's NULL, which would never compare true.
@@ -45,7 +45,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func updateKey<T: Sendable>(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> T) async throws -> T {
+    package func updateKey<T: Sendable>(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> T) async throws -> T {
         try await write { db in
             var key = try Self.existingKey(db, id: id)
             let result = try body(&key)
@@ -54,7 +54,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func addVersion(
+    package func addVersion(
         keyID: UUID, _ body: @Sendable (inout KeyRecord, UInt32) throws -> KeyVersionRecord
     ) async throws -> KeyVersionRecord {
         try await write(conflict: "that version of key \(keyID) exists") { db in
@@ -73,7 +73,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func version(keyID: UUID, number: UInt32) async throws -> KeyVersionRecord? {
+    package func version(keyID: UUID, number: UInt32) async throws -> KeyVersionRecord? {
         try await read { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT \(KeyVersionRecord.columns) FROM key_versions WHERE key_id = ? AND version = ?"),
@@ -82,7 +82,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func versions(keyID: UUID) async throws -> [KeyVersionRecord] {
+    package func versions(keyID: UUID) async throws -> [KeyVersionRecord] {
         try await read { db in
             try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT \(KeyVersionRecord.columns) FROM key_versions WHERE key_id = ? ORDER BY version"),
@@ -100,7 +100,7 @@ extension SQLiteKeyStore {
     /// once it has copied the new pages into the database file. The checkpoint's failure (another
     /// process reading an older snapshot for longer than ``busyTimeout``) does not undo or fail
     /// the committed destruction; the next truncation completes the shredding.
-    public func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) async throws {
+    package func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) async throws {
         do {
             try await pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {

@@ -1,18 +1,18 @@
-import Foundation
+package import Foundation
 import GRDB
-import KeyService
+package import KeyService
 
 // Metadata, aliases, grants and principals: plain rows, one statement or two per transaction.
 
 extension SQLiteKeyStore {
-    public func metadata(_ name: String) async throws -> [UInt8]? {
+    package func metadata(_ name: String) async throws -> [UInt8]? {
         try await read { db in
             try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM metadata WHERE name = ?"), arguments: [name])
                 .map { [UInt8]($0) }
         }
     }
 
-    public func setMetadataIfAbsent(_ name: String, _ value: [UInt8]) async throws -> [UInt8] {
+    package func setMetadataIfAbsent(_ name: String, _ value: [UInt8]) async throws -> [UInt8] {
         try await write { db in
             try db.cachedStatement(sql: "INSERT INTO metadata (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
                 .execute(arguments: [name, Data(value)])
@@ -23,21 +23,21 @@ extension SQLiteKeyStore {
 
     // MARK: - Aliases
 
-    public func insertAlias(_ alias: AliasRecord) async throws {
+    package func insertAlias(_ alias: AliasRecord) async throws {
         try await write(conflict: "alias \(alias.name) exists") { db in
             try db.cachedStatement(sql: "INSERT INTO aliases (\(AliasRecord.columns)) VALUES (?, ?, ?, ?)")
                 .execute(arguments: alias.rowArguments)
         }
     }
 
-    public func alias(named name: String) async throws -> AliasRecord? {
+    package func alias(named name: String) async throws -> AliasRecord? {
         try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(AliasRecord.columns) FROM aliases WHERE name = ?"), arguments: [name])
                 .map(AliasRecord.init(row:))
         }
     }
 
-    public func updateAlias(named name: String, keyID: UUID, at date: Date) async throws {
+    package func updateAlias(named name: String, keyID: UUID, at date: Date) async throws {
         try await write { db in
             try db.cachedStatement(sql: "UPDATE aliases SET key_id = ?, updated_at = ? WHERE name = ?")
                 .execute(arguments: [keyID.uuidString, date.storedValue, name])
@@ -45,14 +45,14 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func deleteAlias(named name: String) async throws -> Bool {
+    package func deleteAlias(named name: String) async throws -> Bool {
         try await write { db in
             try db.cachedStatement(sql: "DELETE FROM aliases WHERE name = ?").execute(arguments: [name])
             return db.changesCount > 0
         }
     }
 
-    public func aliases(keyID: UUID?, after marker: String?, limit: Int) async throws -> [AliasRecord] {
+    package func aliases(keyID: UUID?, after marker: String?, limit: Int) async throws -> [AliasRecord] {
         try await read { db in
             // Two statements rather than `key_id = ? OR ? IS NULL`, so each can use its index.
             // Every name sorts after "", so no marker is the empty string.
@@ -74,7 +74,7 @@ extension SQLiteKeyStore {
 
     // MARK: - Grants
 
-    public func insertGrant(_ grant: GrantRecord) async throws {
+    package func insertGrant(_ grant: GrantRecord) async throws {
         try await write(conflict: "grant exists") { db in
             // `position` is one more than the largest, so ordering by it is insertion order.
             try db.cachedStatement(sql: """
@@ -84,7 +84,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func grants(keyID: UUID) async throws -> [GrantRecord] {
+    package func grants(keyID: UUID) async throws -> [GrantRecord] {
         try await read { db in
             try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT \(GrantRecord.columns) FROM grants WHERE key_id = ? ORDER BY position"),
@@ -93,7 +93,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func grants(retiringPrincipal: String) async throws -> [GrantRecord] {
+    package func grants(retiringPrincipal: String) async throws -> [GrantRecord] {
         try await read { db in
             try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT \(GrantRecord.columns) FROM grants WHERE retiring_principal = ? ORDER BY position"),
@@ -102,7 +102,7 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func deleteGrant(id: String) async throws -> Bool {
+    package func deleteGrant(id: String) async throws -> Bool {
         try await write { db in
             try db.cachedStatement(sql: "DELETE FROM grants WHERE id = ?").execute(arguments: [id])
             return db.changesCount > 0
@@ -111,14 +111,14 @@ extension SQLiteKeyStore {
 
     // MARK: - Principals
 
-    public func insertPrincipal(_ principal: PrincipalRecord) async throws {
+    package func insertPrincipal(_ principal: PrincipalRecord) async throws {
         try await write(conflict: "principal \(principal.name) exists") { db in
             try db.cachedStatement(sql: "INSERT INTO principals (\(PrincipalRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .execute(arguments: principal.rowArguments)
         }
     }
 
-    public func principal(accessKeyID: String) async throws -> PrincipalRecord? {
+    package func principal(accessKeyID: String) async throws -> PrincipalRecord? {
         try await read { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT \(PrincipalRecord.columns) FROM principals WHERE access_key_id = ?"),
@@ -127,28 +127,28 @@ extension SQLiteKeyStore {
         }
     }
 
-    public func principals() async throws -> [PrincipalRecord] {
+    package func principals() async throws -> [PrincipalRecord] {
         try await read { db in
             try Row.fetchAll(db.cachedStatement(sql: "SELECT \(PrincipalRecord.columns) FROM principals ORDER BY name"))
                 .map(PrincipalRecord.init(row:))
         }
     }
 
-    public func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) async throws {
+    package func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) async throws {
         try await write { db in
             try db.cachedStatement(sql: "UPDATE principals SET enabled = ? WHERE access_key_id = ?").execute(arguments: [enabled, accessKeyID])
             guard db.changesCount == 1 else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
         }
     }
 
-    public func setPrincipalPolicy(accessKeyID: String, _ policy: String?) async throws {
+    package func setPrincipalPolicy(accessKeyID: String, _ policy: String?) async throws {
         try await write { db in
             try db.cachedStatement(sql: "UPDATE principals SET identity_policy = ? WHERE access_key_id = ?").execute(arguments: [policy, accessKeyID])
             guard db.changesCount == 1 else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
         }
     }
 
-    public func deletePrincipal(accessKeyID: String) async throws -> Bool {
+    package func deletePrincipal(accessKeyID: String) async throws -> Bool {
         try await write { db in
             guard let uniqueID = try String.fetchOne(
                 db.cachedStatement(sql: "SELECT unique_id FROM principals WHERE access_key_id = ?"), arguments: [accessKeyID])

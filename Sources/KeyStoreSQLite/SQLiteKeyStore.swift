@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 import GRDB
 import KeyService
 
@@ -44,9 +44,9 @@ import KeyService
 /// reference date), so they round-trip exactly and compare in SQL as they do in Swift. Records
 /// are stored one field per column; only lists and maps (tags, a grant's operations and
 /// contexts, an audit record's context) are JSON text.
-public final class SQLiteKeyStore: KeyStore {
+package final class SQLiteKeyStore: KeyStore {
     /// How much of a returned change survives a crash.
-    public enum Durability: Sendable, Equatable {
+    package enum Durability: Sendable, Equatable {
         /// Survives the process being killed at any point; the last transactions may be lost on
         /// power loss or a kernel crash. `PRAGMA synchronous = NORMAL`.
         case normal
@@ -56,12 +56,12 @@ public final class SQLiteKeyStore: KeyStore {
     }
 
     /// How long a write waits for another connection's write lock before failing.
-    public static let busyTimeout: TimeInterval = 5
+    package static let busyTimeout: TimeInterval = 5
 
     /// The database file.
-    public let path: String
+    package let path: String
     /// How much of a returned change survives a crash.
-    public let durability: Durability
+    package let durability: Durability
     /// The connections: one writer, several readers (WAL lets readers run beside the writer).
     let pool: DatabasePool
 
@@ -71,7 +71,7 @@ public final class SQLiteKeyStore: KeyStore {
     /// - Throws: ``KeyService/KeyStoreError`` `.unavailable` when the file cannot be created,
     ///   opened or migrated, or when a newer envseal has migrated it beyond what this version
     ///   knows. The message names the file.
-    public init(path: String, durability: Durability = .normal) throws {
+    package init(path: String, durability: Durability = .normal) throws {
         self.path = path
         self.durability = durability
         let created = try Self.createFileIfMissing(at: path)
@@ -95,7 +95,7 @@ public final class SQLiteKeyStore: KeyStore {
     /// Closes the connections. Later calls throw `.unavailable`.
     ///
     /// Closing is optional: the connections close when the store is released.
-    public func close() throws {
+    package func close() throws {
         do {
             try pool.close()
         } catch {

@@ -1,5 +1,5 @@
-import EnvSealFormat
-import SodiumKit
+public import EnvSealFormat
+public import SodiumKit
 
 /// Something that wraps and unwraps data keys: envseal's key server, its embedded store, AWS KMS,
 /// moto. The sealed-file code talks to this protocol only and never knows which side answered.

@@ -1,6 +1,6 @@
 import EnvSealFormat
 import KMSClient
-import KMSWire
+package import KMSWire
 
 /// What an error of sealing and opening means: the one classification of the errors of the
 /// layers below (formats, sealed files, the key service and the way to it).

@@ -1,8 +1,8 @@
-import EnvSealFormat
+package import EnvSealFormat
 import Foundation
-import KMSClient
+package import KMSClient
 import KMSWire
-import SodiumKit
+package import SodiumKit
 
 /// A ``DataKeyProvider`` that speaks the KMS API through a ``KMSClient``: to envseal's server,
 /// AWS KMS or moto over HTTP, or to the embedded store in-process.

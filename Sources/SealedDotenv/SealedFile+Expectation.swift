@@ -1,4 +1,4 @@
-import EnvSealFormat
+package import EnvSealFormat
 import KMSWire
 
 extension SealedFile {

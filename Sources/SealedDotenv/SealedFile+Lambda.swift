@@ -1,6 +1,6 @@
-import EnvSealFormat
+package import EnvSealFormat
 import Foundation
-import SodiumKit
+package import SodiumKit
 
 /// Lambda-helper mode: each value a base64 KMS ciphertext made with the encryption context
 /// `{"LambdaFunctionName": NAME}`, which is what AWS's console encryption helper produces. There

@@ -1,4 +1,4 @@
-import EnvSealFormat
+package import EnvSealFormat
 import SodiumKit
 
 extension SealedFile {

@@ -1,5 +1,5 @@
-import EnvSealFormat
-import SodiumKit
+package import EnvSealFormat
+package import SodiumKit
 
 /// Seals, opens and edits dotenv files in envelope mode (docs/FORMAT.md): one data key per file,
 /// every chosen value sealed under it with its name bound in, and the `ENVSEAL` header holding

@@ -1,4 +1,4 @@
-import EnvSealFormat
+package import EnvSealFormat
 
 /// An error of a sealed-file operation that is neither a format error nor the key service's.
 ///

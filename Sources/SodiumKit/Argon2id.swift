@@ -1,60 +1,60 @@
 import CSodium
 
 /// Argon2id key derivation from a passphrase (`crypto_pwhash` with `ALG_ARGON2ID13`).
-public enum Argon2id {
+package enum Argon2id {
     /// The cost parameters, stored beside the salt so a key can be derived again.
-    public struct Parameters: Sendable, Codable, Hashable {
+    package struct Parameters: Sendable, Codable, Hashable {
         /// Passes over memory (`opslimit`), at least 1.
-        public var opsLimit: UInt64
+        package var opsLimit: UInt64
         /// Memory in bytes (`memlimit`), at least 8 KiB.
-        public var memLimit: Int
+        package var memLimit: Int
 
         /// Creates parameters.
         /// - Parameters:
         ///   - opsLimit: Passes over memory, at least 1.
         ///   - memLimit: Memory in bytes, at least 8,192.
-        public init(opsLimit: UInt64, memLimit: Int) {
+        package init(opsLimit: UInt64, memLimit: Int) {
             self.opsLimit = opsLimit
             self.memLimit = memLimit
         }
 
         /// libsodium's "moderate" profile: 3 passes over 256 MiB (about a second on a server core).
-        public static let moderate = Parameters(
+        package static let moderate = Parameters(
             opsLimit: UInt64(crypto_pwhash_argon2id_OPSLIMIT_MODERATE), memLimit: Int(crypto_pwhash_argon2id_MEMLIMIT_MODERATE))
         /// libsodium's "interactive" profile: 2 passes over 64 MiB.
-        public static let interactive = Parameters(
+        package static let interactive = Parameters(
             opsLimit: UInt64(crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE), memLimit: Int(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE))
         /// The cheapest setting libsodium allows: for tests only.
-        public static let minimum = Parameters(
+        package static let minimum = Parameters(
             opsLimit: UInt64(crypto_pwhash_argon2id_OPSLIMIT_MIN), memLimit: Int(crypto_pwhash_argon2id_MEMLIMIT_MIN))
     }
 
     /// A 16-byte random salt.
-    public struct Salt: Sendable, Hashable, Codable {
+    package struct Salt: Sendable, Hashable, Codable {
         /// The salt length (`crypto_pwhash_argon2id_SALTBYTES`).
-        public static let byteCount = 16
-        public let bytes: [UInt8]
+        package static let byteCount = 16
+        package let bytes: [UInt8]
         /// Wraps existing salt bytes.
         /// - Throws: ``SodiumError`` for a length other than 16.
-        public init(bytes: some Collection<UInt8>) throws(SodiumError) {
+        package init(bytes: some Collection<UInt8>) throws(SodiumError) {
             guard bytes.count == Self.byteCount else {
                 throw .invalidLength("salt", expected: "\(Self.byteCount)", actual: bytes.count)
             }
             self.bytes = Array(bytes)
         }
         /// A fresh random salt.
-        public static func random() -> Salt {
+        package static func random() -> Salt {
             Salt(unchecked: SecureRandom.bytes(count: byteCount))
         }
         private init(unchecked bytes: [UInt8]) { self.bytes = bytes }
     }
 
     /// A key derived from a passphrase, with what is needed to derive it again.
-    public struct DerivedKey: Sendable {
-        public let key: KeyMaterial
-        public let salt: Salt
+    package struct DerivedKey: Sendable {
+        package let key: KeyMaterial
+        package let salt: Salt
         /// The cost parameters used.
-        public let parameters: Parameters
+        package let parameters: Parameters
     }
 
     /// Derives a 32-byte key from a passphrase.
@@ -64,7 +64,7 @@ public enum Argon2id {
     ///   - parameters: The cost.
     /// - Returns: The key with its salt and parameters.
     /// - Throws: ``SodiumError`` for parameters outside libsodium's limits or too little memory.
-    public static func deriveKey(passphrase: SecureBytes, salt: Salt, parameters: Parameters) throws(SodiumError) -> DerivedKey {
+    package static func deriveKey(passphrase: SecureBytes, salt: Salt, parameters: Parameters) throws(SodiumError) -> DerivedKey {
         Sodium.ensureInitialized()
         guard parameters.opsLimit >= UInt64(crypto_pwhash_argon2id_OPSLIMIT_MIN),
               parameters.opsLimit <= UInt64(crypto_pwhash_argon2id_OPSLIMIT_MAX) else {

@@ -5,12 +5,12 @@ import CSodium
 /// Inputs are given as a list of parts, each fed to the hash after its length as a 4-byte
 /// big-endian integer, so that no two different lists hash the same bytes (`["ab","c"]` and
 /// `["a","bc"]` differ) without ever concatenating secrets into a temporary buffer.
-public enum BLAKE2b {
+package enum BLAKE2b {
     /// The output lengths BLAKE2b allows: 16 to 64 bytes.
-    public static let outputRange = 16...64
+    package static let outputRange = 16...64
 
     /// One input part: public bytes, or secret bytes in guarded memory.
-    public enum Part: Sendable {
+    package enum Part: Sendable {
         /// Public bytes.
         case bytes([UInt8])
         /// Secret bytes, read in place.
@@ -24,7 +24,7 @@ public enum BLAKE2b {
     ///   - parts: The parts, each prefixed with its length (u32, big-endian).
     /// - Returns: The MAC.
     /// - Throws: ``SodiumError`` for an output length outside 16…64 or a part of 4 GiB or more.
-    public static func mac(key: some SymmetricKey, outputByteCount: Int = 32, parts: [Part]) throws(SodiumError) -> MAC {
+    package static func mac(key: some SymmetricKey, outputByteCount: Int = 32, parts: [Part]) throws(SodiumError) -> MAC {
         try mac(key: key, outputByteCount: outputByteCount) { feed in
             for part in parts {
                 switch part {
@@ -44,7 +44,7 @@ public enum BLAKE2b {
     ///   - body: Feeds the parts, in order, with ``PartFeed/part(_:)-(UnsafeRawBufferPointer)``.
     /// - Returns: The MAC.
     /// - Throws: ``SodiumError`` for an output length outside 16…64 or a part of 4 GiB or more.
-    public static func mac(
+    package static func mac(
         key: some SymmetricKey, outputByteCount: Int = 32, _ body: (inout PartFeed) -> Void
     ) throws(SodiumError) -> MAC {
         Sodium.ensureInitialized()
@@ -74,7 +74,7 @@ public enum BLAKE2b {
     }
 
     /// Where ``mac(key:outputByteCount:_:)`` takes its parts; valid only inside that call.
-    public struct PartFeed: ~Copyable {
+    package struct PartFeed: ~Copyable {
         fileprivate let state: OpaquePointer
         /// The length of the first part too long to prefix, which fails the MAC.
         fileprivate var oversized: Int?
@@ -82,7 +82,7 @@ public enum BLAKE2b {
         fileprivate init(state: OpaquePointer) { self.state = state }
 
         /// Feeds one part: its length as a 4-byte big-endian integer, then its bytes.
-        public mutating func part(_ bytes: UnsafeRawBufferPointer) {
+        package mutating func part(_ bytes: UnsafeRawBufferPointer) {
             guard bytes.count <= Int(UInt32.max) else {
                 oversized = oversized ?? bytes.count
                 return
@@ -95,7 +95,7 @@ public enum BLAKE2b {
         }
 
         /// Feeds a string's UTF-8 as one part, read in place when the string is stored contiguously.
-        public mutating func part(_ string: String) {
+        package mutating func part(_ string: String) {
             var string = string
             string.withUTF8 { part(UnsafeRawBufferPointer($0)) }
         }

@@ -4,27 +4,27 @@ import CSodium
 ///
 /// A plain loop or `memset` over a buffer that is not read again is a dead store the compiler
 /// may drop; use this for any copy of a secret outside ``SecureBytes``.
-public enum SecureMemory {
+package enum SecureMemory {
     /// Overwrites every byte of `buffer` with zero.
     /// - Parameter buffer: The bytes to clear; an empty buffer is left as it is.
-    public static func zero(_ buffer: UnsafeMutableRawBufferPointer) {
+    package static func zero(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         sodium_memzero(base, buffer.count)
     }
 
     /// Overwrites every element of `bytes` with zero, in place.
     /// - Parameter bytes: The bytes to clear; their count does not change.
-    public static func zero(_ bytes: inout [UInt8]) {
+    package static func zero(_ bytes: inout [UInt8]) {
         bytes.withUnsafeMutableBytes { zero($0) }
     }
 }
 
 /// Lower-case hex through `sodium_bin2hex`, whose time does not depend on the bytes.
-public enum Hex {
+package enum Hex {
     /// The hex digits of `bytes`, as UTF-8 bytes (two per input byte).
     /// - Parameter bytes: The bytes to encode.
     /// - Returns: `2 * bytes.count` lower-case hex digits.
-    public static func utf8(_ bytes: some Collection<UInt8>) -> [UInt8] {
+    package static func utf8(_ bytes: some Collection<UInt8>) -> [UInt8] {
         let input = Array(bytes)
         guard !input.isEmpty else { return [] }
         Sodium.ensureInitialized()
@@ -44,16 +44,16 @@ public enum Hex {
     /// The hex digits of `bytes`.
     /// - Parameter bytes: The bytes to encode.
     /// - Returns: `2 * bytes.count` lower-case hex digits.
-    public static func encode(_ bytes: some Collection<UInt8>) -> String {
+    package static func encode(_ bytes: some Collection<UInt8>) -> String {
         String(decoding: utf8(bytes), as: UTF8.self)
     }
 }
 
 /// Base64 through `sodium_bin2base64` and `sodium_base642bin`: constant-time, and strict when
 /// decoding, so every byte string has exactly one accepted spelling.
-public enum Base64 {
+package enum Base64 {
     /// The alphabet and padding.
-    public enum Variant: Sendable {
+    package enum Variant: Sendable {
         /// RFC 4648 §4: `+` and `/`, padded with `=`.
         case standard
         /// RFC 4648 §5 without padding: `-` and `_`, no `=`.
@@ -72,7 +72,7 @@ public enum Base64 {
     ///   - bytes: The bytes to encode.
     ///   - variant: The alphabet and padding.
     /// - Returns: The base64 text.
-    public static func encode(_ bytes: some Collection<UInt8>, variant: Variant) -> String {
+    package static func encode(_ bytes: some Collection<UInt8>, variant: Variant) -> String {
         let input = Array(bytes)
         guard !input.isEmpty else { return "" }
         Sodium.ensureInitialized()
@@ -98,7 +98,7 @@ public enum Base64 {
     ///   - variant: The alphabet and padding.
     /// - Returns: The bytes.
     /// - Throws: ``SodiumError`` (an invalid parameter) when `text` is not canonical base64.
-    public static func decode(_ text: some StringProtocol, variant: Variant) throws(SodiumError) -> [UInt8] {
+    package static func decode(_ text: some StringProtocol, variant: Variant) throws(SodiumError) -> [UInt8] {
         let input = Array(text.utf8)
         guard !input.isEmpty else { return [] }
         // libsodium reads the text as C chars, signed here, and maps some bytes above 0x7F into

@@ -5,14 +5,14 @@ import CSodium
 ///
 /// One key never serves two purposes: each purpose gets its own subkey, named by an 8-byte
 /// ``Context`` and a numeric id, so a MAC key can never be confused with an encryption key.
-public enum KeyDerivation {
+package enum KeyDerivation {
     /// An 8-byte ASCII label naming a family of subkeys (`crypto_kdf_CONTEXTBYTES`).
-    public struct Context: Sendable, Hashable {
+    package struct Context: Sendable, Hashable {
         let bytes: [CChar]
 
         /// Creates a context from exactly 8 ASCII characters.
         /// - Throws: ``SodiumError`` for any other length or a non-ASCII character.
-        public init(_ label: String) throws(SodiumError) {
+        package init(_ label: String) throws(SodiumError) {
             let utf8 = Array(label.utf8)
             guard utf8.count == Int(crypto_kdf_CONTEXTBYTES) else {
                 throw .invalidLength("KDF context", expected: "\(crypto_kdf_CONTEXTBYTES)", actual: utf8.count)
@@ -29,7 +29,7 @@ public enum KeyDerivation {
     ///   - context: The family of subkeys.
     /// - Returns: The subkey, in guarded memory.
     /// - Throws: ``SodiumError`` when guarded memory cannot be had.
-    public static func derive(from key: some SymmetricKey, id: UInt64, context: Context) throws(SodiumError) -> SubKey {
+    package static func derive(from key: some SymmetricKey, id: UInt64, context: Context) throws(SodiumError) -> SubKey {
         Sodium.ensureInitialized()
         let bytes = try SecureBytes(count: SymmetricKeyLength.bytes) { out throws(SodiumError) in
             let result = key.withKeyPointer { keyPointer in

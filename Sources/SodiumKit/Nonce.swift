@@ -1,15 +1,15 @@
 /// A 24-byte XChaCha20 nonce. Not secret; unique per key is all it must be.
-public struct Nonce: Sendable, Hashable {
+package struct Nonce: Sendable, Hashable {
     /// The length of an XChaCha20 nonce: 192 bits, long enough that random nonces never repeat
     /// in practice (2^96 messages under one key before a collision becomes likely).
-    public static let byteCount = 24
+    package static let byteCount = 24
 
-    public let bytes: [UInt8]
+    package let bytes: [UInt8]
 
     /// Wraps existing nonce bytes.
     /// - Parameter bytes: Exactly 24 bytes.
     /// - Throws: ``SodiumError`` for any other length.
-    public init(bytes: some Collection<UInt8>) throws(SodiumError) {
+    package init(bytes: some Collection<UInt8>) throws(SodiumError) {
         guard bytes.count == Self.byteCount else {
             throw .invalidLength("nonce", expected: "\(Self.byteCount)", actual: bytes.count)
         }
@@ -17,7 +17,7 @@ public struct Nonce: Sendable, Hashable {
     }
 
     /// A fresh random nonce.
-    public static func random() -> Nonce {
+    package static func random() -> Nonce {
         try! Nonce(bytes: SecureRandom.bytes(count: byteCount))
     }
 }
@@ -25,14 +25,14 @@ public struct Nonce: Sendable, Hashable {
 /// A message authentication code (a keyed BLAKE2b output, 16 to 64 bytes).
 ///
 /// Not secret, but compared in constant time so that a forger learns nothing from timing.
-public struct MAC: Sendable, Equatable, CustomStringConvertible {
+package struct MAC: Sendable, Equatable, CustomStringConvertible {
     /// The MAC's bytes.
-    public let bytes: [UInt8]
+    package let bytes: [UInt8]
 
     /// Wraps MAC bytes.
     /// - Parameter bytes: 16 to 64 bytes.
     /// - Throws: ``SodiumError`` for any other length.
-    public init(bytes: some Collection<UInt8>) throws(SodiumError) {
+    package init(bytes: some Collection<UInt8>) throws(SodiumError) {
         guard BLAKE2b.outputRange.contains(bytes.count) else {
             throw .invalidLength("MAC", expected: "16 to 64", actual: bytes.count)
         }
@@ -40,10 +40,10 @@ public struct MAC: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Constant-time comparison (for equal lengths).
-    public static func == (lhs: MAC, rhs: MAC) -> Bool {
+    package static func == (lhs: MAC, rhs: MAC) -> Bool {
         ConstantTime.equal(lhs.bytes, rhs.bytes)
     }
 
     /// Hex, since a MAC is not secret.
-    public var description: String { Hex.encode(bytes) }
+    package var description: String { Hex.encode(bytes) }
 }

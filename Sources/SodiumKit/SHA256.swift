@@ -2,14 +2,14 @@ import CSodium
 
 /// SHA-256 (`crypto_hash_sha256`) and HMAC-SHA-256 (`crypto_auth_hmacsha256`), for AWS
 /// Signature Version 4, which fixes both. envseal's own formats use BLAKE2b.
-public enum SHA256 {
+package enum SHA256 {
     /// The digest length: 32 bytes.
-    public static let byteCount = 32
+    package static let byteCount = 32
 
     /// The SHA-256 digest of some bytes.
     /// - Parameter bytes: The message.
     /// - Returns: 32 bytes.
-    public static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+    package static func hash(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: byteCount)
         var empty: UInt8 = 0
@@ -21,7 +21,7 @@ public enum SHA256 {
     }
 
     /// The SHA-256 digest of an array of bytes.
-    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+    package static func hash(_ bytes: [UInt8]) -> [UInt8] {
         bytes.withUnsafeBytes { hash($0) }
     }
 
@@ -34,7 +34,7 @@ public enum SHA256 {
     ///   - key: The key, in guarded memory.
     /// - Returns: The 32-byte MAC, in guarded memory.
     /// - Throws: ``SodiumError`` when guarded memory cannot be had.
-    public static func hmac(_ message: [UInt8], key: SecureBytes) throws(SodiumError) -> SecureBytes {
+    package static func hmac(_ message: [UInt8], key: SecureBytes) throws(SodiumError) -> SecureBytes {
         try SecureBytes(count: byteCount) { out in
             compute(message, key: key, into: out.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
@@ -45,7 +45,7 @@ public enum SHA256 {
     ///   - message: The message.
     ///   - key: The key, in guarded memory.
     /// - Returns: The 32-byte MAC.
-    public static func hmacPublic(_ message: [UInt8], key: SecureBytes) -> [UInt8] {
+    package static func hmacPublic(_ message: [UInt8], key: SecureBytes) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: byteCount)
         out.withUnsafeMutableBufferPointer { compute(message, key: key, into: $0.baseAddress!) }
         return out

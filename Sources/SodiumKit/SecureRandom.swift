@@ -1,11 +1,11 @@
 import CSodium
 
 /// Random bytes from libsodium's CSPRNG (`randombytes_buf`, the kernel's `getrandom`).
-public enum SecureRandom {
+package enum SecureRandom {
     /// Random bytes for values that are not secret (nonces, salts, identifiers).
     /// - Parameter count: How many bytes.
     /// - Returns: `count` random bytes.
-    public static func bytes(count: Int) -> [UInt8] {
+    package static func bytes(count: Int) -> [UInt8] {
         Sodium.ensureInitialized()
         var out = [UInt8](repeating: 0, count: max(count, 0))
         out.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, $0.count) }
@@ -16,7 +16,7 @@ public enum SecureRandom {
     /// - Parameter count: How many bytes.
     /// - Returns: `count` random bytes in guarded memory.
     /// - Throws: ``SodiumError`` when guarded memory cannot be had.
-    public static func secureBytes(count: Int) throws(SodiumError) -> SecureBytes {
+    package static func secureBytes(count: Int) throws(SodiumError) -> SecureBytes {
         try SecureBytes(count: count) { buffer in
             if buffer.count > 0 { randombytes_buf(buffer.baseAddress!, buffer.count) }
         }
@@ -24,9 +24,9 @@ public enum SecureRandom {
 }
 
 /// Comparisons whose time does not depend on where two byte strings differ.
-public enum ConstantTime {
+package enum ConstantTime {
     /// `true` when both have the same length and the same bytes (`sodium_memcmp`).
-    public static func equal(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
+    package static func equal(_ lhs: some Collection<UInt8>, _ rhs: some Collection<UInt8>) -> Bool {
         let a = Array(lhs), b = Array(rhs)
         guard a.count == b.count else { return false }
         if a.isEmpty { return true }

@@ -14,10 +14,10 @@ public protocol SymmetricKey: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The length of every ``SymmetricKey``.
-public enum SymmetricKeyLength {
+package enum SymmetricKeyLength {
     /// 32 bytes: XChaCha20-Poly1305's key size, BLAKE2b's recommended key size and
     /// `crypto_kdf`'s master key size, all of which libsodium fixes at 256 bits.
-    public static let bytes = 32
+    package static let bytes = 32
 
     static func check(_ bytes: SecureBytes, _ what: String) throws(SodiumError) {
         guard bytes.count == Self.bytes else {
@@ -50,12 +50,12 @@ extension SymmetricKey {
 }
 
 /// Key material of a master key version, or of the root key that wraps master keys.
-public struct KeyMaterial: SymmetricKey {
+package struct KeyMaterial: SymmetricKey {
     /// The key's bytes, in guarded memory.
-    public let secureBytes: SecureBytes
+    package let secureBytes: SecureBytes
     /// Wraps 32 guarded bytes as key material.
     /// - Throws: ``SodiumError`` when the length is not 32.
-    public init(secureBytes: SecureBytes) throws(SodiumError) {
+    package init(secureBytes: SecureBytes) throws(SodiumError) {
         try SymmetricKeyLength.check(secureBytes, "key material")
         self.secureBytes = secureBytes
     }
@@ -74,12 +74,12 @@ public struct DataKey: SymmetricKey {
 }
 
 /// A key derived from another for one purpose (see ``KeyDerivation``).
-public struct SubKey: SymmetricKey {
+package struct SubKey: SymmetricKey {
     /// The key's bytes, in guarded memory.
-    public let secureBytes: SecureBytes
+    package let secureBytes: SecureBytes
     /// Wraps 32 guarded bytes as a subkey.
     /// - Throws: ``SodiumError`` when the length is not 32.
-    public init(secureBytes: SecureBytes) throws(SodiumError) {
+    package init(secureBytes: SecureBytes) throws(SodiumError) {
         try SymmetricKeyLength.check(secureBytes, "subkey")
         self.secureBytes = secureBytes
     }

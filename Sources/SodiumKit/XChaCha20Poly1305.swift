@@ -5,12 +5,12 @@ import CSodium
 /// The 24-byte nonce is long enough to be chosen at random for every message. The output is
 /// the ciphertext followed by a 16-byte Poly1305 tag; opening checks the tag before any
 /// plaintext is released.
-public enum XChaCha20Poly1305 {
+package enum XChaCha20Poly1305 {
     /// The tag length: 16 bytes.
-    public static let tagByteCount = 16
+    package static let tagByteCount = 16
     /// The largest plaintext accepted here; far below libsodium's own limit, far above any use
     /// in envseal (KMS plaintexts are at most 4,096 bytes).
-    public static let maxPlaintextByteCount = 1 << 30
+    package static let maxPlaintextByteCount = 1 << 30
 
     /// Encrypts and authenticates.
     /// - Parameters:
@@ -20,7 +20,7 @@ public enum XChaCha20Poly1305 {
     ///   - associatedData: Bytes authenticated but not encrypted.
     /// - Returns: Ciphertext followed by the 16-byte tag.
     /// - Throws: ``SodiumError`` when the plaintext is too long.
-    public static func seal(
+    package static func seal(
         _ plaintext: UnsafeRawBufferPointer,
         key: some SymmetricKey,
         nonce: Nonce,
@@ -55,7 +55,7 @@ public enum XChaCha20Poly1305 {
     ///   - associatedData: Bytes authenticated but not encrypted.
     /// - Returns: Ciphertext followed by the 16-byte tag.
     /// - Throws: ``SodiumError`` when the plaintext is too long.
-    public static func seal(
+    package static func seal(
         _ plaintext: SecureBytes,
         key: some SymmetricKey,
         nonce: Nonce,
@@ -78,7 +78,7 @@ public enum XChaCha20Poly1305 {
     ///   - output: Exactly `ciphertext.count - 16` bytes; untouched on failure.
     /// - Throws: ``SodiumError/authenticationFailed`` for a wrong key, nonce, associated data or
     ///   any changed byte; a length error for a short ciphertext or a wrong-sized output.
-    public static func open(
+    package static func open(
         _ ciphertext: some Collection<UInt8>,
         key: some SymmetricKey,
         nonce: Nonce,
@@ -119,7 +119,7 @@ public enum XChaCha20Poly1305 {
     /// - Returns: The plaintext, in guarded memory.
     /// - Throws: ``SodiumError/authenticationFailed`` for a wrong key, nonce, associated data or
     ///   any changed byte; a length error when `ciphertext` is shorter than a tag.
-    public static func open(
+    package static func open(
         _ ciphertext: some Collection<UInt8>,
         key: some SymmetricKey,
         nonce: Nonce,

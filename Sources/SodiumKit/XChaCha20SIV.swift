@@ -18,20 +18,20 @@ import CSodium
 ///
 /// envseal uses it for values in sealed env files, where each file has its own data key and
 /// names are unique within a file, so equal outputs only ever say "this value did not change".
-public enum XChaCha20SIV {
+package enum XChaCha20SIV {
     /// Bytes added to the plaintext: the 16-byte synthetic IV.
-    public static let overhead = 16
+    package static let overhead = 16
     /// The largest plaintext accepted (sealed env values are far smaller).
-    public static let maxPlaintextByteCount = 1 << 30
+    package static let maxPlaintextByteCount = 1 << 30
 
     /// The two keys the construction needs, derived from one key.
-    public struct Keys: Sendable {
+    package struct Keys: Sendable {
         let macKey: SubKey
         let streamKey: SubKey
 
         /// Derives the MAC key (id 1) and the stream key (id 2) from `key` under `context`.
         /// - Throws: ``SodiumError`` when guarded memory cannot be had.
-        public init(deriving key: some SymmetricKey, context: KeyDerivation.Context) throws(SodiumError) {
+        package init(deriving key: some SymmetricKey, context: KeyDerivation.Context) throws(SodiumError) {
             macKey = try KeyDerivation.derive(from: key, id: 1, context: context)
             streamKey = try KeyDerivation.derive(from: key, id: 2, context: context)
         }
@@ -44,7 +44,7 @@ public enum XChaCha20SIV {
     ///   - associatedData: Bytes bound to the output but not encrypted.
     /// - Returns: The 16-byte IV followed by the ciphertext.
     /// - Throws: ``SodiumError`` when the plaintext is too long.
-    public static func seal(_ plaintext: SecureBytes, keys: Keys, associatedData: [UInt8]) throws(SodiumError) -> [UInt8] {
+    package static func seal(_ plaintext: SecureBytes, keys: Keys, associatedData: [UInt8]) throws(SodiumError) -> [UInt8] {
         guard plaintext.count <= maxPlaintextByteCount else {
             throw .invalidLength("plaintext", expected: "at most \(maxPlaintextByteCount)", actual: plaintext.count)
         }
@@ -72,7 +72,7 @@ public enum XChaCha20SIV {
     /// - Returns: The plaintext, in guarded memory.
     /// - Throws: ``SodiumError/authenticationFailed`` for a wrong key, wrong associated data or
     ///   any changed byte; a length error when `sealed` is shorter than the IV.
-    public static func open(_ sealed: some Collection<UInt8>, keys: Keys, associatedData: [UInt8]) throws(SodiumError) -> SecureBytes {
+    package static func open(_ sealed: some Collection<UInt8>, keys: Keys, associatedData: [UInt8]) throws(SodiumError) -> SecureBytes {
         try open(all: [(Array(sealed), associatedData)], keys: keys)[0]
     }
 
@@ -87,7 +87,7 @@ public enum XChaCha20SIV {
     ///   plaintexts are then wiped and none is returned; open the values one by one with
     ///   ``open(_:keys:associatedData:)`` to learn which); a length error when a value is
     ///   shorter than the IV.
-    public static func open(all items: [(sealed: [UInt8], associatedData: [UInt8])], keys: Keys) throws(SodiumError) -> [SecureBytes] {
+    package static func open(all items: [(sealed: [UInt8], associatedData: [UInt8])], keys: Keys) throws(SodiumError) -> [SecureBytes] {
         for item in items where item.sealed.count < overhead {
             throw .invalidLength("sealed value", expected: "at least \(overhead)", actual: item.sealed.count)
         }

@@ -2,14 +2,14 @@
 ///
 /// SplitMix64: a tiny, fast, seedable generator, so that every property-test failure
 /// reproduces from its seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     /// A generator that starts from `seed`.
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -18,28 +18,28 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 
     /// A number in `range`.
-    public mutating func int(_ range: ClosedRange<Int>) -> Int {
+    package mutating func int(_ range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(next() % UInt64(range.count))
     }
 
     /// `true` with the given probability (0 to 1).
-    public mutating func chance(_ probability: Double) -> Bool {
+    package mutating func chance(_ probability: Double) -> Bool {
         Double(next() >> 11) / Double(1 << 53) < probability
     }
 
     /// One of `items`.
-    public mutating func pick<T>(_ items: [T]) -> T {
+    package mutating func pick<T>(_ items: [T]) -> T {
         items[int(0...items.count - 1)]
     }
 
     /// `count` random bytes.
-    public mutating func bytes(_ count: Int) -> [UInt8] {
+    package mutating func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
     }
 
     /// A random mutation of `input`: a bit flipped, a byte inserted or deleted, a truncation, or
     /// a slice duplicated.
-    public mutating func mutate(_ input: [UInt8]) -> [UInt8] {
+    package mutating func mutate(_ input: [UInt8]) -> [UInt8] {
         var out = input
         switch int(0...4) {
         case 0 where !out.isEmpty:
@@ -63,7 +63,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
 extension Array where Element == UInt8 {
     /// Bytes from lower- or upper-case hex; traps on odd lengths or other characters (test data).
-    public init(hex: String) {
+    package init(hex: String) {
         let chars = Array(hex.utf8)
         precondition(chars.count % 2 == 0, "odd hex length")
         self = stride(from: 0, to: chars.count, by: 2).map { i in
@@ -72,5 +72,5 @@ extension Array where Element == UInt8 {
     }
 
     /// Lower-case hex.
-    public var hex: String { map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+    package var hex: String { map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
 }

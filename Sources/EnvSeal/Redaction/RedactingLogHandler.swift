@@ -1,4 +1,4 @@
-import Logging
+public import Logging
 
 /// A swift-log handler that scrubs every secret from a log event, then hands it to another
 /// handler.

@@ -1,4 +1,4 @@
-import SodiumKit
+public import SodiumKit
 
 /// The secrets to scrub from output, compiled once into a matcher that every ``Redactor`` and
 /// ``RedactingLogHandler`` shares.

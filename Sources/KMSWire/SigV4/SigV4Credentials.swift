@@ -1,4 +1,4 @@
-import SodiumKit
+package import SodiumKit
 
 /// An AWS access key pair, as the SigV4 signer uses it.
 ///
@@ -10,20 +10,20 @@ import SodiumKit
 /// let credentials = try SigV4Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: secret)
 /// print(credentials) // SigV4Credentials(accessKeyID: AKIDEXAMPLE)
 /// ```
-public struct SigV4Credentials: Sendable {
+package struct SigV4Credentials: Sendable {
     /// The access key ID, sent in the clear in the `Credential` scope.
-    public let accessKeyID: String
+    package let accessKeyID: String
     /// The secret access key: the HMAC key of the signing-key chain.
-    public let secretAccessKey: SecureBytes
+    package let secretAccessKey: SecureBytes
     /// The session token of temporary credentials, sent as `X-Amz-Security-Token`.
-    public let sessionToken: String?
+    package let sessionToken: String?
 
     /// Creates credentials from a secret already in guarded memory.
     /// - Parameters:
     ///   - accessKeyID: The access key ID.
     ///   - secretAccessKey: The secret access key (its UTF-8 bytes, as AWS uses them).
     ///   - sessionToken: The session token of temporary credentials, if any.
-    public init(accessKeyID: String, secretAccessKey: SecureBytes, sessionToken: String? = nil) {
+    package init(accessKeyID: String, secretAccessKey: SecureBytes, sessionToken: String? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
@@ -38,7 +38,7 @@ public struct SigV4Credentials: Sendable {
     ///   - secretAccessKey: The secret access key.
     ///   - sessionToken: The session token of temporary credentials, if any.
     /// - Throws: ``SodiumError`` when guarded memory cannot be had.
-    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) throws(SodiumError) {
+    package init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) throws(SodiumError) {
         self.init(accessKeyID: accessKeyID, secretAccessKey: try SecureBytes(utf8: secretAccessKey),
                   sessionToken: sessionToken)
     }
@@ -46,11 +46,11 @@ public struct SigV4Credentials: Sendable {
 
 extension SigV4Credentials: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The access key ID only; the secret and the session token are never shown.
-    public var description: String { "SigV4Credentials(accessKeyID: \(accessKeyID))" }
+    package var description: String { "SigV4Credentials(accessKeyID: \(accessKeyID))" }
     /// The same as ``description``.
-    public var debugDescription: String { description }
+    package var debugDescription: String { description }
     /// A mirror with the access key ID only, so `dump` shows no secret.
-    public var customMirror: Mirror {
+    package var customMirror: Mirror {
         Mirror(self, children: ["accessKeyID": accessKeyID], displayStyle: .struct)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// An HTTP request as SigV4 sees it, independent of any HTTP library.
 ///
@@ -12,34 +12,34 @@ import Foundation
 ///               .init("X-Amz-Target", "TrentService.ListKeys")],
 ///     body: Array("{}".utf8))
 /// ```
-public struct SigV4Request: Sendable, Hashable {
+package struct SigV4Request: Sendable, Hashable {
     /// One header line. Names compare case-insensitively; values are kept exactly as received.
-    public struct Header: Sendable, Hashable {
+    package struct Header: Sendable, Hashable {
         /// The field name, in whatever case it came.
-        public var name: String
+        package var name: String
         /// The field value, as received (SigV4 trims and collapses spaces itself).
-        public var value: String
+        package var value: String
 
         /// Creates a header line.
         /// - Parameters:
         ///   - name: The field name.
         ///   - value: The field value.
-        public init(_ name: String, _ value: String) {
+        package init(_ name: String, _ value: String) {
             self.name = name
             self.value = value
         }
     }
 
     /// The method, `POST` for every KMS call.
-    public var method: String
+    package var method: String
     /// The request target as on the wire: the raw, still percent-encoded path, with the query
     /// string after a `?` if there is one (`/`, `/a%20b?x=1`).
-    public var path: String
+    package var path: String
     /// The header lines in the order received. A name may repeat (HTTP allows it); SigV4 joins
     /// repeated values with `,` in this order.
-    public var headers: [Header]
+    package var headers: [Header]
     /// The body bytes, exactly as received.
-    public var body: [UInt8]
+    package var body: [UInt8]
 
     /// Creates a request.
     /// - Parameters:
@@ -47,7 +47,7 @@ public struct SigV4Request: Sendable, Hashable {
     ///   - path: The raw request target (path and optional `?query`).
     ///   - headers: The header lines, in order.
     ///   - body: The body bytes.
-    public init(method: String, path: String, headers: [Header], body: [UInt8] = []) {
+    package init(method: String, path: String, headers: [Header], body: [UInt8] = []) {
         self.method = method
         self.path = path
         self.headers = headers
@@ -60,27 +60,27 @@ public struct SigV4Request: Sendable, Hashable {
     ///   - path: The raw request target (path and optional `?query`).
     ///   - headers: The header lines, in order.
     ///   - body: The body bytes.
-    public init(method: String, path: String, headers: [Header], body: Data) {
+    package init(method: String, path: String, headers: [Header], body: Data) {
         self.init(method: method, path: path, headers: headers, body: [UInt8](body))
     }
 
     /// The values of every header named `name` (any case), in order.
     /// - Parameter name: The field name.
     /// - Returns: The values, empty when there is no such header.
-    public func values(for name: String) -> [String] {
+    package func values(for name: String) -> [String] {
         headers.compactMap { SigV4Text.equalsIgnoringASCIICase($0.name, name) ? $0.value : nil }
     }
 
     /// The value of the first header named `name` (any case).
     /// - Parameter name: The field name.
     /// - Returns: The value, or `nil` when there is no such header.
-    public func firstValue(for name: String) -> String? {
+    package func firstValue(for name: String) -> String? {
         headers.first { SigV4Text.equalsIgnoringASCIICase($0.name, name) }?.value
     }
 
     /// Removes every header named `name` (any case).
     /// - Parameter name: The field name.
-    public mutating func removeHeaders(named name: String) {
+    package mutating func removeHeaders(named name: String) {
         headers.removeAll { SigV4Text.equalsIgnoringASCIICase($0.name, name) }
     }
 
@@ -88,7 +88,7 @@ public struct SigV4Request: Sendable, Hashable {
     /// - Parameters:
     ///   - name: The field name, as it should be sent.
     ///   - value: The field value.
-    public mutating func setHeader(_ name: String, _ value: String) {
+    package mutating func setHeader(_ name: String, _ value: String) {
         removeHeaders(named: name)
         headers.append(Header(name, value))
     }

@@ -1,5 +1,5 @@
-import Foundation
-import SodiumKit
+package import Foundation
+package import SodiumKit
 
 /// Signs requests with AWS Signature Version 4 exactly as botocore's `SigV4Auth` does for KMS.
 ///
@@ -27,9 +27,9 @@ import SodiumKit
 /// //   "AWS4-HMAC-SHA256 Credential=AKID…/20250101/us-east-1/kms/aws4_request, "
 /// //   + "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=…"
 /// ```
-public struct SigV4Signer: Sendable {
+package struct SigV4Signer: Sendable {
     /// Why a request could not be signed.
-    public enum SigningError: Error, Sendable, Equatable {
+    package enum SigningError: Error, Sendable, Equatable {
         /// The request has no `Host` header, which SigV4 always signs.
         case missingHost
         /// The date is outside years 0000–9999, which `X-Amz-Date` cannot write.
@@ -39,9 +39,9 @@ public struct SigV4Signer: Sendable {
     }
 
     /// The region of the credential scope (`us-east-1`).
-    public let region: String
+    package let region: String
     /// The service of the credential scope: `kms`.
-    public let service: String
+    package let service: String
 
     /// Header names botocore never signs (`botocore.auth.SIGNED_HEADERS_BLACKLIST`): hop-by-hop
     /// headers and ones proxies rewrite.
@@ -59,7 +59,7 @@ public struct SigV4Signer: Sendable {
     /// - Parameters:
     ///   - region: The region of the credential scope.
     ///   - service: The service of the credential scope; `kms` unless signing for something else.
-    public init(region: String, service: String = "kms") {
+    package init(region: String, service: String = "kms") {
         self.region = region
         self.service = service
     }
@@ -75,7 +75,7 @@ public struct SigV4Signer: Sendable {
     /// - Returns: The request with `X-Amz-Date`, `X-Amz-Security-Token` (with a session token) and
     ///   `Authorization` appended.
     /// - Throws: ``SigningError``.
-    public func sign(
+    package func sign(
         _ request: SigV4Request, credentials: SigV4Credentials, date: Date
     ) throws(SigningError) -> SigV4Request {
         guard let timestamp = SigV4Timestamp(date) else { throw .dateOutOfRange }

@@ -1,5 +1,5 @@
-import Foundation
-import SodiumKit
+package import Foundation
+package import SodiumKit
 
 /// Verifies AWS Signature Version 4 on incoming requests, answering in AWS's error types and words.
 ///
@@ -41,22 +41,22 @@ import SodiumKit
 /// }
 /// print(identity.accessKeyID, identity.credentialScope)  // AKID… 20250101/us-east-1/kms/aws4_request
 /// ```
-public struct SigV4Verifier: Sendable {
+package struct SigV4Verifier: Sendable {
     /// Who signed a request that verified.
-    public struct VerifiedIdentity: Sendable, Hashable {
+    package struct VerifiedIdentity: Sendable, Hashable {
         /// The access key ID the request was signed with.
-        public let accessKeyID: String
+        package let accessKeyID: String
         /// The credential scope: `yyyymmdd/region/service/aws4_request`.
-        public let credentialScope: String
+        package let credentialScope: String
         /// The request's signing time (`X-Amz-Date`, or `Date`).
-        public let signedAt: Date
+        package let signedAt: Date
 
         /// Creates an identity.
         /// - Parameters:
         ///   - accessKeyID: The access key ID.
         ///   - credentialScope: The credential scope.
         ///   - signedAt: The signing time.
-        public init(accessKeyID: String, credentialScope: String, signedAt: Date) {
+        package init(accessKeyID: String, credentialScope: String, signedAt: Date) {
             self.accessKeyID = accessKeyID
             self.credentialScope = credentialScope
             self.signedAt = signedAt
@@ -64,16 +64,16 @@ public struct SigV4Verifier: Sendable {
     }
 
     /// The region requests must be scoped to.
-    public let region: String
+    package let region: String
     /// The service requests must be scoped to: `kms`.
-    public let service: String
+    package let service: String
     /// How far the request time may be from the server's clock, either way.
-    public let allowedClockSkew: Duration
+    package let allowedClockSkew: Duration
     /// The server's clock, read by ``verify(_:secret:)``.
-    public let clock: @Sendable () -> Date
+    package let clock: @Sendable () -> Date
     /// Headers that must be signed besides `Host` and the date: for KMS, `X-Amz-Target` and
     /// `Content-Type`, what the server acts on.
-    public let requiredSignedHeaders: [String]
+    package let requiredSignedHeaders: [String]
 
     private let skewSeconds: Int64
     private let cache: SigV4SigningKey.Cache
@@ -89,7 +89,7 @@ public struct SigV4Verifier: Sendable {
     private static let contentTypeName: [UInt8] = Array("content-type".utf8)
 
     /// What KMS's JSON protocol acts on, so what must be signed.
-    public static let kmsRequiredSignedHeaders = ["X-Amz-Target", "Content-Type"]
+    package static let kmsRequiredSignedHeaders = ["X-Amz-Target", "Content-Type"]
 
     /// Creates a verifier.
     /// - Parameters:
@@ -102,7 +102,7 @@ public struct SigV4Verifier: Sendable {
     ///   - clock: The current time, for ``verify(_:secret:)``.
     ///   - requiredSignedHeaders: Headers that must be signed besides `Host` and the date; KMS's
     ///     by default. Only a verifier for another protocol (the SigV4 test suite's) needs other.
-    public init(
+    package init(
         region: String,
         service: String = "kms",
         allowedClockSkew: Duration = .seconds(300),
@@ -130,7 +130,7 @@ public struct SigV4Verifier: Sendable {
     ///     A ``KMSError`` it throws is passed on; any other error becomes `InternalFailureException`.
     /// - Returns: The access key ID and credential scope the request was signed with.
     /// - Throws: ``KMSError``: see the table in the type's documentation.
-    public func verify(
+    package func verify(
         _ request: SigV4Request, secret: (String) async throws -> SecureBytes?
     ) async throws(KMSError) -> VerifiedIdentity {
         try await verify(request, now: clock(), secret: secret)
@@ -144,7 +144,7 @@ public struct SigV4Verifier: Sendable {
     ///     A ``KMSError`` it throws is passed on; any other error becomes `InternalFailureException`.
     /// - Returns: The access key ID and credential scope the request was signed with.
     /// - Throws: ``KMSError``: see the table in the type's documentation.
-    public func verify(
+    package func verify(
         _ request: SigV4Request, now: Date, secret: (String) async throws -> SecureBytes?
     ) async throws(KMSError) -> VerifiedIdentity {
         let found = FoundHeaders(request)
@@ -245,12 +245,12 @@ public struct SigV4Verifier: Sendable {
     /// reads such a header (`X-Amz-Target`) before verifying.
     /// - Parameter header: The header's name, as it is to be quoted.
     /// - Returns: An `IncompleteSignatureException` naming the header.
-    public static func repeatedHeaderError(_ header: String) -> KMSError {
+    package static func repeatedHeaderError(_ header: String) -> KMSError {
         SigV4Failure.repeated(header: header)
     }
 
     /// The number of signing keys in the cache (for tests and metrics).
-    public var cachedSigningKeyCount: Int { cache.count }
+    package var cachedSigningKeyCount: Int { cache.count }
 
     // MARK: - Steps
 

@@ -1,5 +1,5 @@
 import Foundation
-import KMSWire
+package import KMSWire
 import SodiumKit
 
 /// The audit log's hash chain.
@@ -8,7 +8,7 @@ import SodiumKit
 /// record's hash and every field of the record (each length-prefixed). Editing a record breaks
 /// its own hash; deleting or reordering records breaks the next record's link; and without the
 /// root key no one can recompute a chain that verifies.
-public struct AuditChain: Sendable {
+package struct AuditChain: Sendable {
     let key: SubKey
     let committer = AuditCommitter()
 
@@ -81,14 +81,14 @@ public struct AuditChain: Sendable {
     }
 
     /// What ``verify(_:)`` found.
-    public struct Verification: Sendable, Equatable {
-        public var checked: Int
+    package struct Verification: Sendable, Equatable {
+        package var checked: Int
         /// The first problem, or `nil` when the chain is intact.
-        public var problem: Problem?
+        package var problem: Problem?
     }
 
     /// A break in the chain.
-    public enum Problem: Sendable, Equatable, CustomStringConvertible {
+    package enum Problem: Sendable, Equatable, CustomStringConvertible {
         /// The record's fields do not match its hash: it was edited.
         case edited(sequence: Int64)
         /// A sequence number is missing: records were deleted.
@@ -97,7 +97,7 @@ public struct AuditChain: Sendable {
         case unlinked(sequence: Int64)
 
         /// What is wrong and where.
-        public var description: String {
+        package var description: String {
             switch self {
             case .edited(let s): return "audit record \(s) was edited: its hash does not match its contents"
             case .missing(let e, let f): return "audit records \(e)…\(f - 1) are missing: the log jumps from \(e - 1) to \(f)"
@@ -183,7 +183,7 @@ actor AuditCommitter {
 extension KeyServiceEngine {
     /// Walks the audit log and reports the first edited, missing or reordered record.
     /// - Throws: `KMSInternalException` when the store cannot be read.
-    public func verifyAudit() async throws(KMSError) -> AuditChain.Verification {
+    package func verifyAudit() async throws(KMSError) -> AuditChain.Verification {
         try await storeCall { try await audit.verify(store) }
     }
 }

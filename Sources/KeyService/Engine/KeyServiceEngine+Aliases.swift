@@ -1,9 +1,9 @@
 import Foundation
-import KMSWire
+package import KMSWire
 
 extension KeyServiceEngine {
     /// CreateAlias: `alias/<name>` for a key (id or ARN). Needs kms:CreateAlias on the key.
-    public func createAlias(_ request: KMS.CreateAliasRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func createAlias(_ request: KMS.CreateAliasRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await withKey(
             .createAlias, keyID: request.targetKeyId, allowAlias: false, by: principal, requestID: requestID,
             validate: { () throws(KMSError) in
@@ -22,7 +22,7 @@ extension KeyServiceEngine {
     }
 
     /// UpdateAlias: points an alias at another key. Needs kms:UpdateAlias on both keys.
-    public func updateAlias(_ request: KMS.UpdateAliasRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func updateAlias(_ request: KMS.UpdateAliasRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await audited(.updateAlias, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
             try Self.checkAliasName(request.aliasName)
@@ -41,7 +41,7 @@ extension KeyServiceEngine {
     }
 
     /// DeleteAlias. Needs kms:DeleteAlias on the key it names.
-    public func deleteAlias(_ request: KMS.DeleteAliasRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func deleteAlias(_ request: KMS.DeleteAliasRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await audited(.deleteAlias, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
             try Self.checkAliasName(request.aliasName)
@@ -57,7 +57,7 @@ extension KeyServiceEngine {
     }
 
     /// ListAliases: all of the account's aliases, or one key's; paginated by marker.
-    public func listAliases(_ request: KMS.ListAliasesRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListAliasesResponse {
+    package func listAliases(_ request: KMS.ListAliasesRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListAliasesResponse {
         try await audited(.listAliases, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
             var keyID: UUID?

@@ -5,23 +5,23 @@ import KMSWire
 ///
 /// The HTTP server sets it for each request with `RequestOrigin.$current.withValue(…)`; calls made
 /// in-process (the CLI on its own key store, tests) keep ``inProcess``.
-public struct RequestOrigin: Sendable, Equatable {
+package struct RequestOrigin: Sendable, Equatable {
     /// `aws:SecureTransport`: whether the request arrived over TLS.
-    public var secureTransport: Bool
+    package var secureTransport: Bool
     /// `aws:SourceIp`: the peer's IP address, when there is a network peer.
-    public var sourceAddress: String?
+    package var sourceAddress: String?
 
-    public init(secureTransport: Bool, sourceAddress: String?) {
+    package init(secureTransport: Bool, sourceAddress: String?) {
         self.secureTransport = secureTransport
         self.sourceAddress = sourceAddress
     }
 
     /// A call that never crossed a network: nothing travelled in the clear, and there is no
     /// source address (so `IpAddress` tests fail and `NotIpAddress` tests hold).
-    public static let inProcess = RequestOrigin(secureTransport: true, sourceAddress: nil)
+    package static let inProcess = RequestOrigin(secureTransport: true, sourceAddress: nil)
 
     /// The origin of the request being served.
-    @TaskLocal public static var current: RequestOrigin = .inProcess
+    @TaskLocal package static var current: RequestOrigin = .inProcess
 }
 
 extension KeyServiceEngine {

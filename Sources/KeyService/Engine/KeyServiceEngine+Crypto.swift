@@ -1,11 +1,11 @@
 import EnvSealFormat
 import Foundation
-import KMSWire
+package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {
     /// Encrypt: up to 4,096 bytes under the key's newest version, bound to the encryption context.
-    public func encrypt(_ request: KMS.EncryptRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.EncryptResponse {
+    package func encrypt(_ request: KMS.EncryptRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.EncryptResponse {
         try await audited(.encrypt, principal, requestID: requestID, context: request.encryptionContext) { (note) async throws(KMSError) in
             try request.validate()
             try Self.requireSymmetric(request.encryptionAlgorithm)
@@ -25,7 +25,7 @@ extension KeyServiceEngine {
 
     /// Decrypt: opens a ciphertext of this service. The key comes from the blob; a KeyId, if
     /// given, must name the same key (else `IncorrectKeyException`).
-    public func decrypt(_ request: KMS.DecryptRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.DecryptResponse {
+    package func decrypt(_ request: KMS.DecryptRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.DecryptResponse {
         try await audited(.decrypt, principal, requestID: requestID, context: request.encryptionContext) { (note) async throws(KMSError) in
             try request.validate()
             try Self.requireSymmetric(request.encryptionAlgorithm)
@@ -50,7 +50,7 @@ extension KeyServiceEngine {
     /// ReEncrypt: opens under the source key and seals under the destination key without
     /// returning the plaintext. Needs kms:ReEncryptFrom on the source and kms:ReEncryptTo on
     /// the destination.
-    public func reEncrypt(_ request: KMS.ReEncryptRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ReEncryptResponse {
+    package func reEncrypt(_ request: KMS.ReEncryptRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ReEncryptResponse {
         try await audited(.reEncrypt, principal, requestID: requestID, context: request.destinationEncryptionContext) { (note) async throws(KMSError) in
             try request.validate()
             try Self.requireSymmetric(request.sourceEncryptionAlgorithm)
@@ -87,7 +87,7 @@ extension KeyServiceEngine {
 
     /// GenerateDataKey: a random data key, in plaintext and sealed. Exactly one of KeySpec
     /// (AES_256: 32 bytes, AES_128: 16) or NumberOfBytes (1 to 1,024).
-    public func generateDataKey(_ request: KMS.GenerateDataKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GenerateDataKeyResponse {
+    package func generateDataKey(_ request: KMS.GenerateDataKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GenerateDataKeyResponse {
         try await audited(.generateDataKey, principal, requestID: requestID, context: request.encryptionContext) { (note) async throws(KMSError) in
             try request.validate()
             guard request.recipient == nil else { throw KMSError(.unsupportedOperation, "envseal does not support Nitro Enclave recipients") }
@@ -109,7 +109,7 @@ extension KeyServiceEngine {
     }
 
     /// GenerateDataKeyWithoutPlaintext: the same, returning only the sealed data key.
-    public func generateDataKeyWithoutPlaintext(
+    package func generateDataKeyWithoutPlaintext(
         _ request: KMS.GenerateDataKeyWithoutPlaintextRequest, by principal: Principal, requestID: String? = nil
     ) async throws(KMSError) -> KMS.GenerateDataKeyWithoutPlaintextResponse {
         try await audited(.generateDataKeyWithoutPlaintext, principal, requestID: requestID, context: request.encryptionContext) { (note) async throws(KMSError) in
@@ -129,7 +129,7 @@ extension KeyServiceEngine {
     }
 
     /// GenerateRandom: 1 to 1,024 random bytes. Any principal of the account may call it.
-    public func generateRandom(_ request: KMS.GenerateRandomRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GenerateRandomResponse {
+    package func generateRandom(_ request: KMS.GenerateRandomRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GenerateRandomResponse {
         try await audited(.generateRandom, principal, requestID: requestID) { (_) async throws(KMSError) in
             try request.validate()
             guard request.recipient == nil else { throw KMSError(.unsupportedOperation, "envseal does not support Nitro Enclave recipients") }

@@ -7,8 +7,8 @@
 // check it is current with `python3 scripts/gen-kms-shapes.py --check`.
 // ===========================================================================
 
-import Foundation
-import KMSWire
+package import Foundation
+package import KMSWire
 
 extension KeyServiceEngine {
     /// Handles one KMS JSON 1.1 request: decodes the body for its operation, runs it for the
@@ -20,7 +20,7 @@ extension KeyServiceEngine {
     ///   - requestID: The request's ID for the audit log.
     /// - Returns: The JSON response body.
     /// - Throws: ``KMSError`` as AWS would answer.
-    public func handle(
+    package func handle(
         _ operation: KMSOperation, body: Data, by principal: Principal, requestID: String? = nil
     ) async throws(KMSError) -> Data {
         let engine = self

@@ -1,12 +1,12 @@
 import EnvSealFormat
 import Foundation
-import KMSWire
+package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {
     /// CreateGrant: lets a principal use the key for some operations, perhaps only with some
     /// encryption context. A grant with the same name and parameters is returned again.
-    public func createGrant(_ request: KMS.CreateGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateGrantResponse {
+    package func createGrant(_ request: KMS.CreateGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateGrantResponse {
         let operations = request.operations.map(\.rawValue)
         let equals = request.constraints?.encryptionContextEquals
         let subset = request.constraints?.encryptionContextSubset
@@ -53,7 +53,7 @@ extension KeyServiceEngine {
     }
 
     /// ListGrants: a key's grants, optionally one id or one grantee; paginated.
-    public func listGrants(_ request: KMS.ListGrantsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListGrantsResponse {
+    package func listGrants(_ request: KMS.ListGrantsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListGrantsResponse {
         try await withKey(.listGrants, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]]) { (key, _) async throws(KMSError) in
             var grants = try await storeCall { try await store.grants(keyID: key.id) }
@@ -65,7 +65,7 @@ extension KeyServiceEngine {
     }
 
     /// ListRetirableGrants: the grants a principal may retire. Callers may list their own; admins anyone's.
-    public func listRetirableGrants(_ request: KMS.ListRetirableGrantsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListGrantsResponse {
+    package func listRetirableGrants(_ request: KMS.ListRetirableGrantsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListGrantsResponse {
         try await audited(.listRetirableGrants, principal, requestID: requestID) { (_) async throws(KMSError) in
             try request.validate()
             let own = request.retiringPrincipal == principal.arn
@@ -82,7 +82,7 @@ extension KeyServiceEngine {
 
     /// RetireGrant: by token, or by key and grant id. Allowed for the retiring principal, the
     /// grantee when the grant includes RetireGrant, and principals the key policy allows.
-    public func retireGrant(_ request: KMS.RetireGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func retireGrant(_ request: KMS.RetireGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await audited(.retireGrant, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
             let grant: GrantRecord
@@ -116,7 +116,7 @@ extension KeyServiceEngine {
     }
 
     /// RevokeGrant: needs kms:RevokeGrant on the key.
-    public func revokeGrant(_ request: KMS.RevokeGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func revokeGrant(_ request: KMS.RevokeGrantRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await withKey(.revokeGrant, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate, conditionKeys: ["kms:GrantIsForAWSResource": ["false"]],
                           dryRun: request.dryRun) { (key, _) async throws(KMSError) in

@@ -1,6 +1,6 @@
 import EnvSealFormat
 import Foundation
-import KMSWire
+package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {
@@ -8,7 +8,7 @@ extension KeyServiceEngine {
     /// - Throws: `UnsupportedOperationException` for anything but a SYMMETRIC_DEFAULT
     ///   ENCRYPT_DECRYPT key of origin AWS_KMS; `MalformedPolicyDocumentException` for a policy
     ///   that does not parse or would lock the caller out; `TagException` for reserved tag keys.
-    public func createKey(_ request: KMS.CreateKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateKeyResponse {
+    package func createKey(_ request: KMS.CreateKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateKeyResponse {
         try await audited(.createKey, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
             try requireAdmin(principal, .createKey)
@@ -47,7 +47,7 @@ extension KeyServiceEngine {
     }
 
     /// DescribeKey: the key's metadata. Takes aliases.
-    public func describeKey(_ request: KMS.DescribeKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.DescribeKeyResponse {
+    package func describeKey(_ request: KMS.DescribeKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.DescribeKeyResponse {
         try await withKey(
             .describeKey, keyID: request.keyId, by: principal, requestID: requestID, validate: request.validate,
             grantTokens: request.grantTokens, conditionKeys: Self.requestAlias(request.keyId)
@@ -58,7 +58,7 @@ extension KeyServiceEngine {
     }
 
     /// ListKeys: the account's keys (not deleted ones), paginated by marker.
-    public func listKeys(_ request: KMS.ListKeysRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeysResponse {
+    package func listKeys(_ request: KMS.ListKeysRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeysResponse {
         try await audited(.listKeys, principal, requestID: requestID) { (_) async throws(KMSError) in
             try request.validate()
             let limit = Self.limit(request.limit)
@@ -89,7 +89,7 @@ extension KeyServiceEngine {
     }
 
     /// UpdateKeyDescription.
-    public func updateKeyDescription(_ request: KMS.UpdateKeyDescriptionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func updateKeyDescription(_ request: KMS.UpdateKeyDescriptionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.updateKeyDescription, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             key.description = request.description
@@ -97,7 +97,7 @@ extension KeyServiceEngine {
     }
 
     /// EnableKey. A key pending deletion must have its deletion cancelled first.
-    public func enableKey(_ request: KMS.EnableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func enableKey(_ request: KMS.EnableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.enableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             key.state = .enabled
@@ -105,7 +105,7 @@ extension KeyServiceEngine {
     }
 
     /// DisableKey: the key refuses cryptography until enabled again.
-    public func disableKey(_ request: KMS.DisableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func disableKey(_ request: KMS.DisableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.disableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
             key.state = .disabled
@@ -113,7 +113,7 @@ extension KeyServiceEngine {
     }
 
     /// ScheduleKeyDeletion: 7 to 30 days (default 30), after which the material is destroyed.
-    public func scheduleKeyDeletion(_ request: KMS.ScheduleKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ScheduleKeyDeletionResponse {
+    package func scheduleKeyDeletion(_ request: KMS.ScheduleKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ScheduleKeyDeletionResponse {
         let days = request.pendingWindowInDays ?? 30
         let when = now.addingTimeInterval(TimeInterval(days) * 86_400)
         let key = try await mutateKey(
@@ -132,7 +132,7 @@ extension KeyServiceEngine {
     }
 
     /// CancelKeyDeletion: the key comes back Disabled, as in AWS.
-    public func cancelKeyDeletion(_ request: KMS.CancelKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CancelKeyDeletionResponse {
+    package func cancelKeyDeletion(_ request: KMS.CancelKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CancelKeyDeletionResponse {
         let key = try await mutateKey(.cancelKeyDeletion, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state == .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is not pending deletion.") }
             key.state = .disabled
@@ -143,7 +143,7 @@ extension KeyServiceEngine {
     }
 
     /// TagResource: adds or replaces tags.
-    public func tagResource(_ request: KMS.TagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func tagResource(_ request: KMS.TagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         let tags = try Self.checkedTags(request.tags)
         var tagKeys: [String: [String]] = ["aws:TagKeys": tags.map(\.key)]
         for tag in tags { tagKeys["aws:RequestTag/" + tag.key, default: []].append(tag.value) }
@@ -157,7 +157,7 @@ extension KeyServiceEngine {
     }
 
     /// UntagResource.
-    public func untagResource(_ request: KMS.UntagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func untagResource(_ request: KMS.UntagResourceRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.untagResource, request.keyId, principal, requestID: requestID, validate: request.validate,
                             conditionKeys: ["aws:TagKeys": request.tagKeys]) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
@@ -166,7 +166,7 @@ extension KeyServiceEngine {
     }
 
     /// ListResourceTags, paginated.
-    public func listResourceTags(_ request: KMS.ListResourceTagsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListResourceTagsResponse {
+    package func listResourceTags(_ request: KMS.ListResourceTagsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListResourceTagsResponse {
         try await withKey(.listResourceTags, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate) { (key, _) async throws(KMSError) in
             let (page, next) = try page(key.tags, marker: request.marker, limit: Self.limit(request.limit, default: 50), operation: .listResourceTags)

@@ -1,9 +1,9 @@
 import Foundation
-import KMSWire
+package import KMSWire
 
 extension KeyServiceEngine {
     /// GetKeyPolicy: the key's only policy, named `default`.
-    public func getKeyPolicy(_ request: KMS.GetKeyPolicyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyPolicyResponse {
+    package func getKeyPolicy(_ request: KMS.GetKeyPolicyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyPolicyResponse {
         try await withKey(.getKeyPolicy, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate) { (key, _) async throws(KMSError) in
             try Self.requireDefaultPolicyName(request.policyName)
@@ -13,7 +13,7 @@ extension KeyServiceEngine {
 
     /// PutKeyPolicy: replaces the policy, refusing one that would lock the caller out unless
     /// BypassPolicyLockoutSafetyCheck is set (as AWS does).
-    public func putKeyPolicy(_ request: KMS.PutKeyPolicyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func putKeyPolicy(_ request: KMS.PutKeyPolicyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         let bypass = request.bypassPolicyLockoutSafetyCheck ?? false
         try await withKey(
             .putKeyPolicy, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
@@ -35,7 +35,7 @@ extension KeyServiceEngine {
     }
 
     /// ListKeyPolicies: always `["default"]`.
-    public func listKeyPolicies(_ request: KMS.ListKeyPoliciesRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeyPoliciesResponse {
+    package func listKeyPolicies(_ request: KMS.ListKeyPoliciesRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeyPoliciesResponse {
         try await withKey(.listKeyPolicies, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate) { (key, _) async throws(KMSError) in
             return KMS.ListKeyPoliciesResponse(policyNames: ["default"], truncated: false)

@@ -1,13 +1,13 @@
 import Foundation
-import KMSWire
+package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {
     /// The most on-demand rotations AWS allows per key.
-    public static let onDemandRotationLimit = 25
+    package static let onDemandRotationLimit = 25
 
     /// EnableKeyRotation: rotate automatically every RotationPeriodInDays (90 to 2,560, default 365).
-    public func enableKeyRotation(_ request: KMS.EnableKeyRotationRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func enableKeyRotation(_ request: KMS.EnableKeyRotationRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         let days = request.rotationPeriodInDays ?? 365
         let next = now.addingTimeInterval(TimeInterval(days) * 86_400)
         try await mutateKey(
@@ -25,7 +25,7 @@ extension KeyServiceEngine {
     }
 
     /// DisableKeyRotation.
-    public func disableKeyRotation(_ request: KMS.DisableKeyRotationRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
+    package func disableKeyRotation(_ request: KMS.DisableKeyRotationRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.disableKeyRotation, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             try Self.requireRotatable(key)
             key.rotationEnabled = false
@@ -34,7 +34,7 @@ extension KeyServiceEngine {
     }
 
     /// GetKeyRotationStatus.
-    public func getKeyRotationStatus(_ request: KMS.GetKeyRotationStatusRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyRotationStatusResponse {
+    package func getKeyRotationStatus(_ request: KMS.GetKeyRotationStatusRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyRotationStatusResponse {
         try await withKey(.getKeyRotationStatus, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate) { (key, _) async throws(KMSError) in
             return KMS.GetKeyRotationStatusResponse(
@@ -45,7 +45,7 @@ extension KeyServiceEngine {
     }
 
     /// RotateKeyOnDemand: a new version now; at most 25 per key.
-    public func rotateKeyOnDemand(_ request: KMS.RotateKeyOnDemandRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.RotateKeyOnDemandResponse {
+    package func rotateKeyOnDemand(_ request: KMS.RotateKeyOnDemandRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.RotateKeyOnDemandResponse {
         try await withKey(.rotateKeyOnDemand, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate) { (key, _) async throws(KMSError) in
             try await rotate(key, type: .onDemand)
@@ -54,7 +54,7 @@ extension KeyServiceEngine {
     }
 
     /// ListKeyRotations: the versions made by rotation (or every version with ALL_KEY_MATERIAL).
-    public func listKeyRotations(_ request: KMS.ListKeyRotationsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeyRotationsResponse {
+    package func listKeyRotations(_ request: KMS.ListKeyRotationsRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.ListKeyRotationsResponse {
         try await withKey(.listKeyRotations, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate) { (key, _) async throws(KMSError) in
             let all = try await storeCall { try await store.versions(keyID: key.id) }
@@ -76,7 +76,7 @@ extension KeyServiceEngine {
     /// timer; tests call it after moving the injected clock.
     /// - Returns: How many keys were rotated and how many destroyed.
     @discardableResult
-    public func performDueWork() async throws(KMSError) -> (rotated: Int, destroyed: Int) {
+    package func performDueWork() async throws(KMSError) -> (rotated: Int, destroyed: Int) {
         let due = try await storeCall { try await store.keysDue(at: now) }
         var rotated = 0, destroyed = 0
         for key in due {

@@ -1,7 +1,7 @@
 import EnvSealFormat
-import Foundation
-import KMSWire
-import SodiumKit
+package import Foundation
+package import KMSWire
+package import SodiumKit
 
 /// The stages of one Decrypt, each on its own, for envseal-bench's per-stage breakdown. Each runs
 /// the engine's own code for that stage, with every check it makes in a real call.

@@ -1,29 +1,29 @@
 import EnvSealFormat
-import Foundation
+package import Foundation
 import KMSWire
 import SodiumKit
 import Synchronization
 
 /// Where and how a key service runs.
-public struct KeyServiceConfiguration: Sendable {
+package struct KeyServiceConfiguration: Sendable {
     /// The region in ARNs (`us-east-1`).
-    public var region: String
+    package var region: String
     /// The 12-digit account that owns the keys.
-    public var account: String
+    package var account: String
     /// The ARN partition (`aws`).
-    public var partition: String
+    package var partition: String
     /// How many unwrapped key versions to keep in guarded memory.
-    public var materialCacheCapacity: Int
+    package var materialCacheCapacity: Int
     /// Principals that every new key's default policy names beside its creator.
-    public var administrators: [String]
+    package var administrators: [String]
     /// The clock; tests inject one to make rotation and deletion due.
-    public var now: @Sendable () -> Date
+    package var now: @Sendable () -> Date
     /// How long a key record read from the store may be reused for cryptography. Changes made
     /// through this engine are seen at once; changes made by another process (the CLI, another
     /// server on the same database) within this time.
-    public var keyCacheLifetime: Duration
+    package var keyCacheLifetime: Duration
 
-    public init(
+    package init(
         region: String = "us-east-1", account: String = "111122223333", partition: String = "aws",
         materialCacheCapacity: Int = 4096, administrators: [String] = [], keyCacheLifetime: Duration = .seconds(1),
         now: @escaping @Sendable () -> Date = { Date() }
@@ -51,8 +51,8 @@ public struct KeyServiceConfiguration: Sendable {
 /// let admin = Principal.user("admin", account: kms.configuration.account, isAdmin: true)
 /// let key = try await kms.createKey(.init(description: "app secrets"), by: admin)
 /// ```
-public final class KeyServiceEngine: Sendable {
-    public let configuration: KeyServiceConfiguration
+package final class KeyServiceEngine: Sendable {
+    package let configuration: KeyServiceConfiguration
     let store: any KeyStore
     let root: RootKey
     let materials: MaterialCache
@@ -67,7 +67,7 @@ public final class KeyServiceEngine: Sendable {
     let markerKey: SubKey
 
     /// Creates an engine over a store whose root key has been checked by ``RootKey/open(_:store:)``.
-    public init(store: any KeyStore, root: RootKey, configuration: KeyServiceConfiguration = .init()) {
+    package init(store: any KeyStore, root: RootKey, configuration: KeyServiceConfiguration = .init()) {
         self.store = store
         self.root = root
         self.configuration = configuration
@@ -79,7 +79,7 @@ public final class KeyServiceEngine: Sendable {
     var now: Date { configuration.now() }
 
     /// Succeeds when the key store answers: what a readiness probe asks.
-    public func checkReady() async throws {
+    package func checkReady() async throws {
         _ = try await store.metadata(MetadataName.rootCheck)
     }
 

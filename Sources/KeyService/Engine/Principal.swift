@@ -1,20 +1,20 @@
 /// Who is calling the key service: an authenticated principal.
-public struct Principal: Sendable, Equatable, CustomStringConvertible {
+package struct Principal: Sendable, Equatable, CustomStringConvertible {
     /// `arn:aws:iam::<account>:user/<name>`.
-    public let arn: String
+    package let arn: String
     /// The principal's 12-digit account.
-    public let account: String
+    package let account: String
     /// Whether the principal administers the service (may create keys and principals).
-    public let isAdmin: Bool
+    package let isAdmin: Bool
     /// The principal's unique id (`AIDA…`), or `nil` for one the key store does not hold (a
     /// principal made up in-process). Grants are bound to it, so a principal deleted and created
     /// again under the same name is another principal.
-    public let uniqueID: String?
+    package let uniqueID: String?
     /// The principal's identity policy (JSON), or `nil` for none. It allows only where a key
     /// policy delegates to the principal's account (the `…:root` principal); its `Deny`s always apply.
-    public let identityPolicy: String?
+    package let identityPolicy: String?
 
-    public init(arn: String, account: String, isAdmin: Bool = false, uniqueID: String? = nil, identityPolicy: String? = nil) {
+    package init(arn: String, account: String, isAdmin: Bool = false, uniqueID: String? = nil, identityPolicy: String? = nil) {
         self.arn = arn
         self.account = account
         self.isAdmin = isAdmin
@@ -23,7 +23,7 @@ public struct Principal: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A user principal of an account: `arn:aws:iam::<account>:user/<name>`.
-    public static func user(
+    package static func user(
         _ name: String, account: String, isAdmin: Bool = false, uniqueID: String? = nil, identityPolicy: String? = nil
     ) -> Principal {
         Principal(arn: "arn:aws:iam::\(account):user/\(name)", account: account, isAdmin: isAdmin, uniqueID: uniqueID,
@@ -31,5 +31,5 @@ public struct Principal: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The ARN.
-    public var description: String { arn }
+    package var description: String { arn }
 }

@@ -11,24 +11,24 @@
 ///  "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt",
 ///                 "Resource": "arn:aws:kms:us-east-1:111122223333:key/*"}]}
 /// ```
-public struct IdentityPolicy: Sendable, Equatable {
+package struct IdentityPolicy: Sendable, Equatable {
     /// The policy, parsed as a key policy whose statements cover any caller.
     let policy: KeyPolicy
 
     /// The document exactly as it was given.
-    public var json: String { policy.json }
+    package var json: String { policy.json }
 
     /// Parses and validates an identity policy document.
     ///
     /// Refused with a ``PolicyError``: what ``KeyPolicy/init(json:)`` refuses, and a statement with
     /// `Principal` or `NotPrincipal`.
     /// - Parameter json: The document.
-    public init(json: String) throws(PolicyError) {
+    package init(json: String) throws(PolicyError) {
         policy = try KeyPolicy(json: json, isIdentityPolicy: true)
     }
 
     /// Decides a request on this policy alone: a matching `Deny` wins, then a matching `Allow`.
-    public func evaluate(_ request: AuthorizationRequest) -> PolicyDecision {
+    package func evaluate(_ request: AuthorizationRequest) -> PolicyDecision {
         policy.evaluate(request)
     }
 }

@@ -1,27 +1,27 @@
 /// What a key policy is asked: may this principal perform this action on this key, with this
 /// encryption context and these other condition keys?
-public struct AuthorizationRequest: Sendable {
+package struct AuthorizationRequest: Sendable {
     /// The caller's ARN, such as `arn:aws:iam::111122223333:user/billing-fn`, or
     /// `service:<name>` for an AWS service principal (see ``PolicyPrincipal/service(_:)``).
-    public var principalARN: String
+    package var principalARN: String
     /// The caller's 12-digit account.
-    public var principalAccount: String
+    package var principalAccount: String
     /// The action, `kms:<Operation>`, such as `kms:Decrypt`.
-    public var action: String
+    package var action: String
     /// The ARN of the key the request uses (what `"Resource": "*"` stands for in a key policy).
-    public var resourceARN: String
+    package var resourceARN: String
     /// The request's encryption context, or `nil` when the operation has none. It supplies
     /// `kms:EncryptionContext:<context-key>` and `kms:EncryptionContextKeys`; an empty context
     /// supplies neither, like an absent one.
-    public var encryptionContext: [String: String]?
+    package var encryptionContext: [String: String]?
     /// Values of any other condition keys, such as `kms:ViaService`, `kms:GrantOperations` or
     /// `kms:RequestAlias`; names are matched ignoring case, and an empty list counts as absent.
     ///
     /// `aws:PrincipalArn`, `aws:PrincipalAccount` and `kms:CallerAccount` default to
     /// ``principalARN`` and ``principalAccount`` when not given here.
-    public var extraConditionKeys: [String: [String]]
+    package var extraConditionKeys: [String: [String]]
 
-    public init(
+    package init(
         principalARN: String,
         principalAccount: String,
         action: String,
@@ -39,7 +39,7 @@ public struct AuthorizationRequest: Sendable {
 }
 
 /// The outcome of evaluating a key policy.
-public enum PolicyDecision: Sendable, Equatable {
+package enum PolicyDecision: Sendable, Equatable {
     /// A statement allows the request and none denies it.
     case allow
     /// A `Deny` statement matches; its `Sid`, if it has one. No grant can override this.
@@ -48,7 +48,7 @@ public enum PolicyDecision: Sendable, Equatable {
     case implicitDeny
 
     /// Whether the policy allows the request.
-    public var isAllowed: Bool { self == .allow }
+    package var isAllowed: Bool { self == .allow }
 }
 
 extension KeyPolicy {
@@ -67,7 +67,7 @@ extension KeyPolicy {
     ///
     /// Evaluation does no parsing, no regular expressions and no allocation: everything was
     /// compiled by ``init(json:)``.
-    public func evaluate(_ request: AuthorizationRequest) -> PolicyDecision {
+    package func evaluate(_ request: AuthorizationRequest) -> PolicyDecision {
         for program in programs where program.isDeny && program.applies(to: request) {
             return .explicitDeny(sid: program.sid)
         }
@@ -85,7 +85,7 @@ extension KeyPolicy {
     /// - Parameters:
     ///   - request: The request.
     ///   - identityPolicy: The caller's identity policy, or `nil` when it has none.
-    public func evaluate(_ request: AuthorizationRequest, identityPolicy: IdentityPolicy?) -> PolicyDecision {
+    package func evaluate(_ request: AuthorizationRequest, identityPolicy: IdentityPolicy?) -> PolicyDecision {
         let own = evaluate(request)
         if case .explicitDeny = own { return own }
         guard let identityPolicy else { return own }
@@ -97,7 +97,7 @@ extension KeyPolicy {
 
     /// Whether an `Allow` statement naming the caller's account covers the request, so that the
     /// caller's identity policy may allow it.
-    public func delegatesToAccount(_ request: AuthorizationRequest) -> Bool {
+    package func delegatesToAccount(_ request: AuthorizationRequest) -> Bool {
         programs.contains { !$0.isDeny && $0.match(request) == .account }
     }
 }

@@ -23,7 +23,7 @@ extension KeyPolicy {
     ///   in a `2012-10-17` policy, `BinaryEquals`), so they are never misread.
     ///
     /// - Parameter json: The document; kept verbatim as ``json``.
-    public init(json: String) throws(PolicyError) {
+    package init(json: String) throws(PolicyError) {
         try self.init(json: json, storedBefore: false, isIdentityPolicy: false)
     }
 

@@ -1,6 +1,6 @@
 extension KeyPolicy {
     /// Whether a statement's `Principal` names `arn` (conditions are not looked at).
-    public func namesPrincipal(_ arn: String) -> Bool {
+    package func namesPrincipal(_ arn: String) -> Bool {
         statements.contains { $0.principals.contains(.arn(arn)) }
     }
 
@@ -13,7 +13,7 @@ extension KeyPolicy {
     /// policy meant. A unique id matches no caller (ids are never reused). Conditions such as
     /// `aws:PrincipalArn` keep the ARN, as in AWS: rewriting a `Deny`'s condition would lift it
     /// from the new principal.
-    public static func replacingPrincipal(_ arn: String, with uniqueID: String, in json: String) -> String? {
+    package static func replacingPrincipal(_ arn: String, with uniqueID: String, in json: String) -> String? {
         guard let policy = try? KeyPolicy(json: json), policy.namesPrincipal(arn) else { return nil }
         var scanner = PrincipalEntryScanner(bytes: Array(json.utf8), target: arn)
         guard let ranges = scanner.scanDocument(), !ranges.isEmpty else { return nil }

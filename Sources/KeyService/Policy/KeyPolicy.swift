@@ -9,21 +9,21 @@ import Foundation
 /// validated and ``evaluate(_:)`` for the decision.
 ///
 /// A value is immutable and `Sendable`: parse once, cache it per key, and share it across tasks.
-public struct KeyPolicy: Sendable, Equatable {
+package struct KeyPolicy: Sendable, Equatable {
     /// The `Version` element: `"2012-10-17"`, `"2008-10-17"`, or `nil` when absent.
-    public let version: String?
+    package let version: String?
     /// The `Id` element, if any.
-    public let id: String?
+    package let id: String?
     /// The statements, in document order. Never empty.
-    public let statements: [Statement]
+    package let statements: [Statement]
     /// The document exactly as it was given: what `GetKeyPolicy` returns.
-    public let json: String
+    package let json: String
 
     /// The largest document AWS KMS accepts as a key policy: 32 KiB of UTF-8.
-    public static let maximumDocumentSize = 32_768
+    package static let maximumDocumentSize = 32_768
 
     /// The `Version` values the policy language has.
-    public static let supportedVersions: Set<String> = ["2012-10-17", "2008-10-17"]
+    package static let supportedVersions: Set<String> = ["2012-10-17", "2008-10-17"]
 
     /// The statements compiled for evaluation, in document order.
     let programs: [Statement.Program]
@@ -47,7 +47,7 @@ public struct KeyPolicy: Sendable, Equatable {
     }
 
     /// Policies are equal when their documents and parsed parts are; the compiled forms follow from those.
-    public static func == (lhs: KeyPolicy, rhs: KeyPolicy) -> Bool {
+    package static func == (lhs: KeyPolicy, rhs: KeyPolicy) -> Bool {
         lhs.json == rhs.json && lhs.version == rhs.version && lhs.id == rhs.id && lhs.statements == rhs.statements
     }
 }
@@ -57,47 +57,47 @@ public struct KeyPolicy: Sendable, Equatable {
 extension KeyPolicy {
     /// One element of the `Statement` array: who (`Principal`) may or may not (`Effect`) do what
     /// (`Action`/`NotAction`) to which key (`Resource`/`NotResource`) under which `Condition`s.
-    public struct Statement: Sendable, Equatable {
+    package struct Statement: Sendable, Equatable {
         /// Whether a matching statement grants or forbids.
-        public enum Effect: String, Sendable, Equatable {
+        package enum Effect: String, Sendable, Equatable {
             case allow = "Allow"
             /// `"Deny"`: wins over every `Allow`.
             case deny = "Deny"
         }
 
         /// Which values an element lists, and whether it lists them to include or exclude them.
-        public enum Scope: Sendable, Equatable {
+        package enum Scope: Sendable, Equatable {
             /// `Action` or `Resource`: the statement covers what matches one of these patterns.
             case only([String])
             /// `NotAction` or `NotResource`: the statement covers what matches none of them.
             case allExcept([String])
 
             /// The patterns as written.
-            public var patterns: [String] {
+            package var patterns: [String] {
                 switch self {
                 case .only(let patterns), .allExcept(let patterns): patterns
                 }
             }
 
             /// Whether this came from `NotAction`/`NotResource`.
-            public var isNegated: Bool {
+            package var isNegated: Bool {
                 if case .allExcept = self { return true }
                 return false
             }
         }
 
         /// The `Sid` element, if any.
-        public let sid: String?
+        package let sid: String?
         /// The `Effect` element.
-        public let effect: Effect
+        package let effect: Effect
         /// The principals of the `Principal` element (`NotPrincipal` is not supported).
-        public let principals: [PolicyPrincipal]
+        package let principals: [PolicyPrincipal]
         /// `Action` or `NotAction`: patterns such as `kms:Decrypt`, `kms:Generate*` or `*`.
-        public let actions: Scope
+        package let actions: Scope
         /// `Resource` or `NotResource`: `*` (this key) or ARN patterns.
-        public let resources: Scope
+        package let resources: Scope
         /// The tests of the `Condition` element, one per operator and key; all must hold.
-        public let conditions: [PolicyCondition]
+        package let conditions: [PolicyCondition]
 
         /// The statement compiled for evaluation, built once by the parser.
         let program: Program
@@ -118,7 +118,7 @@ extension KeyPolicy {
         }
 
         /// Statements are equal when their elements are; the compiled form follows from those.
-        public static func == (lhs: Statement, rhs: Statement) -> Bool {
+        package static func == (lhs: Statement, rhs: Statement) -> Bool {
             lhs.sid == rhs.sid && lhs.effect == rhs.effect && lhs.principals == rhs.principals && lhs.actions == rhs.actions
                 && lhs.resources == rhs.resources && lhs.conditions == rhs.conditions
         }
@@ -126,7 +126,7 @@ extension KeyPolicy {
 }
 
 /// One principal named in a statement's `Principal` element.
-public enum PolicyPrincipal: Sendable, Hashable {
+package enum PolicyPrincipal: Sendable, Hashable {
     /// `"*"` or `{"AWS": "*"}`: every caller.
     case anyone
     /// `arn:<partition>:iam::<account>:root` or a bare 12-digit account ID: the account. As in
@@ -141,7 +141,7 @@ public enum PolicyPrincipal: Sendable, Hashable {
     case service(String)
 
     /// The principal ARN a service principal authenticates as: `service:<name>`.
-    public static func serviceARN(_ name: String) -> String { "service:" + name }
+    package static func serviceARN(_ name: String) -> String { "service:" + name }
 }
 
 // MARK: - The default policy
@@ -161,7 +161,7 @@ extension KeyPolicy {
     ///   - partition: The ARN partition, `aws` unless the service is configured otherwise.
     ///   - admins: Principal ARNs of the key's administrators, in order; duplicates are dropped, and
     ///     so is any entry that is not a valid principal (`"*"`, an account, or an IAM ARN).
-    public static func defaultPolicy(account: String, partition: String = "aws", admins: [String]) -> KeyPolicy {
+    package static func defaultPolicy(account: String, partition: String = "aws", admins: [String]) -> KeyPolicy {
         var seen = Set<String>()
         let requested = admins
         let admins = admins.filter { admin in
@@ -231,9 +231,9 @@ private enum PolicyJSONWriter {
 ///
 /// The description names the place first, then the problem:
 /// `statement 2 ("AllowDecrypt"): Action: "s3:GetObject" is not a KMS action`.
-public struct PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What kind of problem it is.
-    public enum Kind: String, Sendable, Equatable, CaseIterable {
+    package enum Kind: String, Sendable, Equatable, CaseIterable {
         /// Not JSON, or JSON this parser refuses: duplicate member names (which would let two
         /// readers of the same policy disagree on its meaning) or nesting deeper than any policy needs.
         case invalidJSON
@@ -280,15 +280,15 @@ public struct PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// What kind of problem it is.
-    public let kind: Kind
+    package let kind: Kind
     /// The statement's number, counting from 1 in document order, when the problem is in one.
-    public let statement: Int?
+    package let statement: Int?
     /// The statement's `Sid`, when it has one.
-    public let sid: String?
+    package let sid: String?
     /// The element at fault (`Action`, `Condition`, `Version`, …), when there is one.
-    public let element: String?
+    package let element: String?
     /// What is wrong, in a sentence fragment.
-    public let detail: String
+    package let detail: String
 
     init(_ kind: Kind, statement: Int? = nil, sid: String? = nil, element: String? = nil, _ detail: String) {
         self.kind = kind
@@ -299,7 +299,7 @@ public struct PolicyError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The place, then the problem: `statement 2 ("AllowDecrypt"): Action: "s3:GetObject" is not a KMS action`.
-    public var description: String {
+    package var description: String {
         var text = ""
         if let statement {
             text += "statement \(statement)"

@@ -22,9 +22,9 @@
 /// `AppName` and `appname`, which the case-insensitive key matches twice) has no documented IAM
 /// meaning; envseal then requires every value to pass in an `Allow` statement and any value to pass
 /// in a `Deny` statement, so the ambiguity can only ever deny.
-public struct PolicyCondition: Sendable, Equatable {
+package struct PolicyCondition: Sendable, Equatable {
     /// The comparison an operator makes.
-    public enum Test: String, Sendable, Equatable, CaseIterable {
+    package enum Test: String, Sendable, Equatable, CaseIterable {
         /// `StringEquals`: exact, case-sensitive.
         case stringEquals = "StringEquals"
         /// `StringNotEquals`: none of the values, case-sensitive.
@@ -66,7 +66,7 @@ public struct PolicyCondition: Sendable, Equatable {
         case notIpAddress = "NotIpAddress"
 
         /// Whether the test holds when the request's value matches *none* of the policy's values.
-        public var isNegated: Bool {
+        package var isNegated: Bool {
             switch self {
             case .stringNotEquals, .stringNotEqualsIgnoreCase, .stringNotLike, .arnNotEquals, .arnNotLike, .numericNotEquals,
                  .dateNotEquals, .notIpAddress: true
@@ -119,22 +119,22 @@ public struct PolicyCondition: Sendable, Equatable {
     }
 
     /// The prefix that makes an operator compare sets of values.
-    public enum SetOperator: String, Sendable, Equatable, CaseIterable {
+    package enum SetOperator: String, Sendable, Equatable, CaseIterable {
         /// `ForAnyValue:`: at least one of the request's values passes; false when there are none.
         case forAnyValue = "ForAnyValue"
         /// `ForAllValues:`: every one of the request's values passes; **true when there are none**.
         case forAllValues = "ForAllValues"
     }
 
-    public let test: Test
+    package let test: Test
     /// The `ForAnyValue:`/`ForAllValues:` prefix, if any.
-    public let setOperator: SetOperator?
+    package let setOperator: SetOperator?
     /// Whether the operator has the `IfExists` suffix: the test holds when the key is absent.
-    public let ifExists: Bool
+    package let ifExists: Bool
     /// The condition key as written in the policy.
-    public let key: String
+    package let key: String
     /// The policy's values, as strings (`true`, `false` and numbers as JSON wrote them).
-    public let values: [String]
+    package let values: [String]
 
     /// The test compiled for evaluation, built once by the parser.
     let program: Program
@@ -150,7 +150,7 @@ public struct PolicyCondition: Sendable, Equatable {
     }
 
     /// Tests are equal when their operator, key and values are; the compiled form follows from those.
-    public static func == (lhs: PolicyCondition, rhs: PolicyCondition) -> Bool {
+    package static func == (lhs: PolicyCondition, rhs: PolicyCondition) -> Bool {
         lhs.test == rhs.test && lhs.setOperator == rhs.setOperator && lhs.ifExists == rhs.ifExists && lhs.key == rhs.key
             && lhs.values == rhs.values
     }

@@ -18,11 +18,11 @@
 /// they do (up to 64 characters; a longer part with `?` is tried position by position, costing
 /// at most the text length times its length). So matching takes time linear in the text for any
 /// pattern a policy plausibly holds, uses no regular expressions, and allocates nothing.
-public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
+package struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written.
-    public let pattern: String
+    package let pattern: String
     /// Whether ASCII letters match regardless of case.
-    public let ignoresCase: Bool
+    package let ignoresCase: Bool
 
     /// The pattern split at `*`: one part when it has no `*`, and empty parts around leading,
     /// trailing or doubled stars.
@@ -89,7 +89,7 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
     /// - Parameters:
     ///   - pattern: The pattern; `*` and `?` are wildcards.
     ///   - ignoringCase: Whether ASCII letters match regardless of case.
-    public init(_ pattern: String, ignoringCase: Bool = false) {
+    package init(_ pattern: String, ignoringCase: Bool = false) {
         self.pattern = pattern
         self.ignoresCase = ignoringCase
         var parts: [Part] = []
@@ -114,16 +114,16 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether the pattern has no wildcard at all, so it matches only itself.
-    public var isLiteral: Bool { parts.count == 1 && !parts[0].hasAnyCharacter }
+    package var isLiteral: Bool { parts.count == 1 && !parts[0].hasAnyCharacter }
 
     /// Whether the pattern matches every string (it is made of `*`s only).
-    public var isUniversal: Bool { matchesEverything }
+    package var isUniversal: Bool { matchesEverything }
 
     /// The pattern as written.
-    public var description: String { pattern }
+    package var description: String { pattern }
 
     /// Whether `text` matches the whole pattern.
-    public func matches(_ text: String) -> Bool {
+    package func matches(_ text: String) -> Bool {
         if matchesEverything { return true }
         return Self.withUTF8(text) { matches($0) }
     }
@@ -157,11 +157,11 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
 extension WildcardPattern {
     /// Patterns are equal when they are written the same and fold case the same; the compiled
     /// parts follow from those.
-    public static func == (lhs: WildcardPattern, rhs: WildcardPattern) -> Bool {
+    package static func == (lhs: WildcardPattern, rhs: WildcardPattern) -> Bool {
         lhs.ignoresCase == rhs.ignoresCase && lhs.pattern == rhs.pattern
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(pattern)
         hasher.combine(ignoresCase)
     }

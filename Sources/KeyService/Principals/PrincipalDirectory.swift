@@ -1,6 +1,6 @@
 import EnvSealFormat
-import Foundation
-import SodiumKit
+package import Foundation
+package import SodiumKit
 import Synchronization
 
 /// The principals that may call the key service: creating them (an access key pair whose secret
@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Lookups are cached for a second, so a principal disabled or deleted from the CLI while a
 /// server runs is refused within a second, without a store read on every request.
-public final class PrincipalDirectory: Sendable {
+package final class PrincipalDirectory: Sendable {
     let store: any KeyStore
     let root: RootKey
     let account: String
@@ -23,13 +23,13 @@ public final class PrincipalDirectory: Sendable {
     }
 
     /// A principal's new credentials, as handed out once.
-    public struct Credentials: Sendable {
-        public let record: PrincipalRecord
+    package struct Credentials: Sendable {
+        package let record: PrincipalRecord
         /// The secret access key, in guarded memory.
-        public let secretAccessKey: SecureBytes
+        package let secretAccessKey: SecureBytes
 
         /// The AWS shared-credentials file text for a profile (holds the secret).
-        public func sharedCredentialsFile(profile: String = "default", region: String? = nil) -> SecureBytes? {
+        package func sharedCredentialsFile(profile: String = "default", region: String? = nil) -> SecureBytes? {
             secretAccessKey.withUnsafeBytes { secret -> SecureBytes? in
                 var text = Array("[\(profile)]\naws_access_key_id = \(record.accessKeyID)\naws_secret_access_key = ".utf8)
                 text += secret
@@ -42,7 +42,7 @@ public final class PrincipalDirectory: Sendable {
     }
 
     /// Creates a directory over a store.
-    public init(store: any KeyStore, root: RootKey, account: String, partition: String = "aws", cacheLifetime: TimeInterval = 1) {
+    package init(store: any KeyStore, root: RootKey, account: String, partition: String = "aws", cacheLifetime: TimeInterval = 1) {
         self.store = store
         self.root = root
         self.account = account
@@ -53,7 +53,7 @@ public final class PrincipalDirectory: Sendable {
     /// The identity policy an admin principal gets at creation: `kms:*` on every key. With it an
     /// admin may use any key whose policy delegates to the account (AWS's stock
     /// `"Enable IAM User Permissions"` statement), as an AWS administrator may.
-    public static let administratorPolicy = """
+    package static let administratorPolicy = """
         {
           "Version": "2012-10-17",
           "Statement": [{"Sid": "EnvsealAdministrator", "Effect": "Allow", "Action": "kms:*", "Resource": "*"}]
@@ -62,7 +62,7 @@ public final class PrincipalDirectory: Sendable {
 
     /// A fresh unique id in AWS's user-id form: `AIDA` and 16 characters of `A`–`Z` and `2`–`7`
     /// (80 random bits), so ids never repeat in practice.
-    public static func newUniqueID() -> String {
+    package static func newUniqueID() -> String {
         "AIDA" + base32(SecureRandom.bytes(count: 10))
     }
 
@@ -73,7 +73,7 @@ public final class PrincipalDirectory: Sendable {
     ///     its identity policy.
     /// - Returns: The record and the secret, which is not kept anywhere unwrapped.
     /// - Throws: ``PrincipalError`` for a bad or taken name; the store's errors.
-    public func create(name: String, isAdmin: Bool = false, now: Date = Date()) async throws -> Credentials {
+    package func create(name: String, isAdmin: Bool = false, now: Date = Date()) async throws -> Credentials {
         guard (1...64).contains(name.count), name.unicodeScalars.allSatisfy({ Self.nameCharacters.contains($0) }) else {
             throw PrincipalError(description: "invalid principal name \"\(name)\": use 1 to 64 letters, digits and +=,.@_-")
         }
@@ -93,7 +93,7 @@ public final class PrincipalDirectory: Sendable {
     }
 
     /// The enabled principal with this access key id and its secret, or `nil`.
-    public func lookUp(accessKeyID: String, now: Date = Date()) async throws -> (PrincipalRecord, SecureBytes)? {
+    package func lookUp(accessKeyID: String, now: Date = Date()) async throws -> (PrincipalRecord, SecureBytes)? {
         if let entry = cache.withLock({ $0[accessKeyID] }), now.timeIntervalSince(entry.fetched) < cacheLifetime {
             guard let record = entry.record, let secret = entry.secret else { return nil }
             return (record, secret)
@@ -115,7 +115,7 @@ public final class PrincipalDirectory: Sendable {
     ///   - json: The policy document, or `nil` to remove the principal's policy.
     /// - Throws: ``PrincipalError`` naming what is wrong with the document; the store's errors
     ///   (`.notFound` for an unknown principal).
-    public func setIdentityPolicy(accessKeyID: String, _ json: String?) async throws {
+    package func setIdentityPolicy(accessKeyID: String, _ json: String?) async throws {
         if let json {
             do {
                 _ = try IdentityPolicy(json: json)
@@ -137,7 +137,7 @@ public final class PrincipalDirectory: Sendable {
     /// - Returns: The deleted principal, or `nil` when there was none.
     /// - Throws: The store's errors; ``PrincipalError`` naming a key whose policy could not be rewritten.
     @discardableResult
-    public func delete(accessKeyID: String) async throws -> PrincipalRecord? {
+    package func delete(accessKeyID: String) async throws -> PrincipalRecord? {
         guard let record = try await store.principal(accessKeyID: accessKeyID) else { return nil }
         try await unbindKeyPolicies(from: record)
         guard try await store.deletePrincipal(accessKeyID: accessKeyID) else { return nil }
@@ -170,7 +170,7 @@ public final class PrincipalDirectory: Sendable {
     }
 
     /// The engine's view of a principal record.
-    public static func principal(_ record: PrincipalRecord) -> Principal {
+    package static func principal(_ record: PrincipalRecord) -> Principal {
         Principal(arn: record.arn, account: record.account, isAdmin: record.isAdmin, uniqueID: record.uniqueID,
                   identityPolicy: record.identityPolicy)
     }
@@ -193,7 +193,7 @@ public final class PrincipalDirectory: Sendable {
 }
 
 /// An error managing principals. Never holds a secret.
-public struct PrincipalError: Error, Sendable, CustomStringConvertible {
+package struct PrincipalError: Error, Sendable, CustomStringConvertible {
     /// What went wrong.
-    public let description: String
+    package let description: String
 }

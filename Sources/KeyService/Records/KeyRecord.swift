@@ -1,7 +1,7 @@
-import Foundation
+package import Foundation
 
 /// A master key's state, as AWS KMS names it (plus `Deleted`, which AWS never shows).
-public enum KeyState: String, Sendable, Codable, CaseIterable {
+package enum KeyState: String, Sendable, Codable, CaseIterable {
     /// Usable for cryptography.
     case enabled = "Enabled"
     /// Refuses cryptography until enabled.
@@ -13,7 +13,7 @@ public enum KeyState: String, Sendable, Codable, CaseIterable {
 }
 
 /// How a key version came to be.
-public enum RotationType: String, Sendable, Codable {
+package enum RotationType: String, Sendable, Codable {
     /// The key's first material.
     case initial = "INITIAL"
     /// Made by scheduled rotation.
@@ -22,51 +22,51 @@ public enum RotationType: String, Sendable, Codable {
     case onDemand = "ON_DEMAND"
 }
 
-public struct KeyTag: Sendable, Codable, Equatable {
-    public var key: String
-    public var value: String
-    public init(key: String, value: String) {
+package struct KeyTag: Sendable, Codable, Equatable {
+    package var key: String
+    package var value: String
+    package init(key: String, value: String) {
         self.key = key
         self.value = value
     }
 }
 
 /// Everything the store keeps about a master key, except its material.
-public struct KeyRecord: Sendable, Codable, Equatable {
-    public var id: UUID
+package struct KeyRecord: Sendable, Codable, Equatable {
+    package var id: UUID
     /// `arn:aws:kms:<region>:<account>:key/<id>`.
-    public var arn: String
+    package var arn: String
     /// The account that owns it.
-    public var account: String
+    package var account: String
     /// The description given at creation or since.
-    public var description: String
-    public var createdAt: Date
+    package var description: String
+    package var createdAt: Date
     /// The principal that created it.
-    public var createdBy: String
-    public var state: KeyState
+    package var createdBy: String
+    package var state: KeyState
     /// When it is to be deleted (PendingDeletion only).
-    public var deletionDate: Date?
-    public var deletionScheduledBy: String?
+    package var deletionDate: Date?
+    package var deletionScheduledBy: String?
     /// When its material was destroyed (Deleted only).
-    public var deletedAt: Date?
+    package var deletedAt: Date?
     /// Who had scheduled the deletion that destroyed it.
-    public var deletedBy: String?
+    package var deletedBy: String?
     /// Its key policy document (JSON).
-    public var policy: String
+    package var policy: String
     /// Its tags, in the order they were set.
-    public var tags: [KeyTag]
+    package var tags: [KeyTag]
     /// Whether automatic rotation is on.
-    public var rotationEnabled: Bool
+    package var rotationEnabled: Bool
     /// Days between automatic rotations (90 to 2560), when rotation is on.
-    public var rotationPeriodDays: Int?
+    package var rotationPeriodDays: Int?
     /// When automatic rotation is next due, when rotation is on.
-    public var nextRotationDate: Date?
+    package var nextRotationDate: Date?
     /// How many on-demand rotations it has had (AWS limits them to 25 per key).
-    public var onDemandRotationCount: Int
+    package var onDemandRotationCount: Int
     /// The newest version: the one Encrypt uses.
-    public var currentVersion: UInt32
+    package var currentVersion: UInt32
 
-    public init(
+    package init(
         id: UUID, arn: String, account: String, description: String, createdAt: Date, createdBy: String,
         state: KeyState = .enabled, policy: String, tags: [KeyTag] = [], currentVersion: UInt32 = 1
     ) {
@@ -86,20 +86,20 @@ public struct KeyRecord: Sendable, Codable, Equatable {
 }
 
 /// One version of a key's material, wrapped under the root key.
-public struct KeyVersionRecord: Sendable, Codable, Equatable {
-    public var keyID: UUID
+package struct KeyVersionRecord: Sendable, Codable, Equatable {
+    package var keyID: UUID
     /// The version number, 1 for the first.
-    public var version: UInt32
+    package var version: UInt32
     /// The material wrapped under the root key (a ``CiphertextBlob``); empty once destroyed.
-    public var wrappedMaterial: [UInt8]
+    package var wrappedMaterial: [UInt8]
     /// AWS's KeyMaterialId: 64 hex characters identifying the material without revealing it.
-    public var materialID: String
+    package var materialID: String
     /// When it was made.
-    public var createdAt: Date
+    package var createdAt: Date
     /// How it was made.
-    public var rotationType: RotationType
+    package var rotationType: RotationType
 
-    public init(keyID: UUID, version: UInt32, wrappedMaterial: [UInt8], materialID: String, createdAt: Date, rotationType: RotationType) {
+    package init(keyID: UUID, version: UInt32, wrappedMaterial: [UInt8], materialID: String, createdAt: Date, rotationType: RotationType) {
         self.keyID = keyID
         self.version = version
         self.wrappedMaterial = wrappedMaterial
@@ -110,15 +110,15 @@ public struct KeyVersionRecord: Sendable, Codable, Equatable {
 }
 
 /// An alias: a friendly name for a key.
-public struct AliasRecord: Sendable, Codable, Equatable {
+package struct AliasRecord: Sendable, Codable, Equatable {
     /// `alias/…`.
-    public var name: String
-    public var keyID: UUID
-    public var createdAt: Date
+    package var name: String
+    package var keyID: UUID
+    package var createdAt: Date
     /// When it was last pointed at a key.
-    public var updatedAt: Date
+    package var updatedAt: Date
 
-    public init(name: String, keyID: UUID, createdAt: Date, updatedAt: Date) {
+    package init(name: String, keyID: UUID, createdAt: Date, updatedAt: Date) {
         self.name = name
         self.keyID = keyID
         self.createdAt = createdAt
@@ -128,33 +128,33 @@ public struct AliasRecord: Sendable, Codable, Equatable {
 
 /// A grant: permission for a principal to use a key for some operations, perhaps only with some
 /// encryption context.
-public struct GrantRecord: Sendable, Codable, Equatable {
-    public var id: String
+package struct GrantRecord: Sendable, Codable, Equatable {
+    package var id: String
     /// The grant token (usable before the grant is visible everywhere, as AWS's).
-    public var token: String
-    public var keyID: UUID
+    package var token: String
+    package var keyID: UUID
     /// An optional name (CreateGrant with the same name and parameters returns the same grant).
-    public var name: String?
-    public var granteePrincipal: String
+    package var name: String?
+    package var granteePrincipal: String
     /// The principal that may retire it, if any.
-    public var retiringPrincipal: String?
+    package var retiringPrincipal: String?
     /// The operations it allows (`Decrypt`, `Encrypt`, `GenerateDataKey`, …).
-    public var operations: [String]
+    package var operations: [String]
     /// The context must contain these pairs.
-    public var encryptionContextSubset: [String: String]?
+    package var encryptionContextSubset: [String: String]?
     /// The context must be exactly these pairs.
-    public var encryptionContextEquals: [String: String]?
+    package var encryptionContextEquals: [String: String]?
     /// The account that created it.
-    public var issuingAccount: String
-    public var createdAt: Date
-    public var createdBy: String
+    package var issuingAccount: String
+    package var createdAt: Date
+    package var createdBy: String
     /// The unique id (`AIDA…`) of the principal ``granteePrincipal`` named when the grant was made,
     /// or `nil` when it named none the store holds. Only a caller with this id (and that ARN) may use it.
-    public var granteePrincipalID: String?
+    package var granteePrincipalID: String?
     /// The unique id of the principal ``retiringPrincipal`` named when the grant was made, or `nil`.
-    public var retiringPrincipalID: String?
+    package var retiringPrincipalID: String?
 
-    public init(
+    package init(
         id: String, token: String, keyID: UUID, name: String?, granteePrincipal: String, retiringPrincipal: String?,
         operations: [String], encryptionContextSubset: [String: String]?, encryptionContextEquals: [String: String]?,
         issuingAccount: String, createdAt: Date, createdBy: String, granteePrincipalID: String? = nil,
@@ -178,29 +178,29 @@ public struct GrantRecord: Sendable, Codable, Equatable {
 }
 
 /// A principal that can call the key service: an access key pair.
-public struct PrincipalRecord: Sendable, Codable, Equatable {
+package struct PrincipalRecord: Sendable, Codable, Equatable {
     /// The access key id (`AKIA…`-shaped).
-    public var accessKeyID: String
+    package var accessKeyID: String
     /// A short name (`admin`, `billing-fn`).
-    public var name: String
+    package var name: String
     /// `arn:aws:iam::<account>:user/<name>`.
-    public var arn: String
-    public var account: String
+    package var arn: String
+    package var account: String
     /// The secret access key, wrapped under the root key.
-    public var wrappedSecret: [UInt8]
-    public var createdAt: Date
+    package var wrappedSecret: [UInt8]
+    package var createdAt: Date
     /// Whether it administers the service (creates keys; is named in default key policies).
-    public var isAdmin: Bool
+    package var isAdmin: Bool
     /// Whether its requests are accepted; a disabled principal is refused as an unknown one.
-    public var isEnabled: Bool
+    package var isEnabled: Bool
     /// Its unique id, AWS's user-id form: `AIDA` and 16 characters of `A`–`Z` and `2`–`7`. Never
     /// reused, so grants bound to it do not pass to a later principal of the same name.
-    public var uniqueID: String
+    package var uniqueID: String
     /// Its identity policy (an IAM policy document without `Principal`), or `nil` for none.
-    public var identityPolicy: String?
+    package var identityPolicy: String?
 
     /// Creates a record; a fresh ``uniqueID`` unless one is given.
-    public init(
+    package init(
         accessKeyID: String, name: String, arn: String, account: String, wrappedSecret: [UInt8], createdAt: Date,
         isAdmin: Bool = false, isEnabled: Bool = true, uniqueID: String = PrincipalDirectory.newUniqueID(),
         identityPolicy: String? = nil
@@ -219,28 +219,28 @@ public struct PrincipalRecord: Sendable, Codable, Equatable {
 }
 
 /// One entry of the audit log. Never holds plaintext or key material.
-public struct AuditRecord: Sendable, Codable, Equatable {
+package struct AuditRecord: Sendable, Codable, Equatable {
     /// Position in the log, from 1.
-    public var sequence: Int64
+    package var sequence: Int64
     /// When the request was handled.
-    public var time: Date
+    package var time: Date
     /// The calling principal's ARN.
-    public var principal: String
+    package var principal: String
     /// The operation (`Decrypt`, …).
-    public var operation: String
+    package var operation: String
     /// The key concerned, if any (its ARN).
-    public var keyARN: String?
+    package var keyARN: String?
     /// The encryption context given, if any (never secret).
-    public var encryptionContext: [String: String]?
+    package var encryptionContext: [String: String]?
     /// `Allowed`, or the error type returned (`AccessDeniedException`, …).
-    public var outcome: String
-    public var requestID: String
+    package var outcome: String
+    package var requestID: String
     /// The previous record's hash (32 zero bytes for the first).
-    public var previousHash: [UInt8]
+    package var previousHash: [UInt8]
     /// This record's hash: keyed BLAKE2b over the previous hash and every field above.
-    public var hash: [UInt8]
+    package var hash: [UInt8]
 
-    public init(
+    package init(
         sequence: Int64, time: Date, principal: String, operation: String, keyARN: String?,
         encryptionContext: [String: String]?, outcome: String, requestID: String, previousHash: [UInt8], hash: [UInt8]
     ) {

@@ -1,6 +1,6 @@
 import EnvSealFormat
 import Foundation
-import SodiumKit
+package import SodiumKit
 
 #if canImport(Glibc)
 import Glibc
@@ -17,11 +17,11 @@ import Darwin
 /// passphrase stretched with Argon2id under a salt kept in the store. Either way the store holds a
 /// check value sealed under the root key, so a wrong key or passphrase is refused before anything
 /// is written.
-public struct RootKey: Sendable {
+package struct RootKey: Sendable {
     let material: KeyMaterial
 
     /// Where to take the root key from.
-    public enum Source: Sendable {
+    package enum Source: Sendable {
         /// A file of 32 random bytes, created (mode 0600) when missing.
         case file(String)
         /// A passphrase, stretched with Argon2id; the salt and cost live in the store.
@@ -29,9 +29,9 @@ public struct RootKey: Sendable {
     }
 
     /// An error finding or checking the root key. Never holds key bytes.
-    public struct Error: Swift.Error, Sendable, Equatable, CustomStringConvertible {
+    package struct Error: Swift.Error, Sendable, Equatable, CustomStringConvertible {
         /// What went wrong and where, with what to do.
-        public let description: String
+        package let description: String
     }
 
     init(material: KeyMaterial) { self.material = material }
@@ -43,7 +43,7 @@ public struct RootKey: Sendable {
     /// - Returns: The root key.
     /// - Throws: ``Error`` for a missing, unreadable, too-open or wrong-sized file, a key or
     ///   passphrase that does not match the store; or the store's error.
-    public static func open(_ source: Source, store: some KeyStore) async throws -> RootKey {
+    package static func open(_ source: Source, store: some KeyStore) async throws -> RootKey {
         let root: RootKey
         switch source {
         case .file(let path):

@@ -1,7 +1,7 @@
-import Foundation
+package import Foundation
 
 /// A ``KeyStore`` in memory, for tests and throwaway servers. Nothing survives the process.
-public actor InMemoryKeyStore: KeyStore {
+package actor InMemoryKeyStore: KeyStore {
     private var meta: [String: [UInt8]] = [:]
     private var keyRecords: [UUID: KeyRecord] = [:]
     private var versionRecords: [UUID: [KeyVersionRecord]] = [:]
@@ -11,45 +11,45 @@ public actor InMemoryKeyStore: KeyStore {
     private var audit: [AuditRecord] = []
 
     /// Creates an empty store.
-    public init() {}
+    package init() {}
 
-    public func metadata(_ name: String) -> [UInt8]? { meta[name] }
+    package func metadata(_ name: String) -> [UInt8]? { meta[name] }
 
-    public func setMetadataIfAbsent(_ name: String, _ value: [UInt8]) -> [UInt8] {
+    package func setMetadataIfAbsent(_ name: String, _ value: [UInt8]) -> [UInt8] {
         if let existing = meta[name] { return existing }
         meta[name] = value
         return value
     }
 
-    public func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) throws {
+    package func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) throws {
         guard keyRecords[key.id] == nil else { throw KeyStoreError(.alreadyExists, "key \(key.id) exists") }
         keyRecords[key.id] = key
         versionRecords[key.id] = [firstVersion]
     }
 
-    public func key(id: UUID) -> KeyRecord? { keyRecords[id] }
+    package func key(id: UUID) -> KeyRecord? { keyRecords[id] }
 
-    public func keys(after marker: UUID?, limit: Int) -> [KeyRecord] {
+    package func keys(after marker: UUID?, limit: Int) -> [KeyRecord] {
         let sorted = keyRecords.values.sorted { $0.id.uuidString < $1.id.uuidString }
         let start = marker.map { m in sorted.firstIndex { $0.id.uuidString > m.uuidString } ?? sorted.count } ?? 0
         return Array(sorted[start...].prefix(limit))
     }
 
-    public func keysDue(at date: Date) -> [KeyRecord] {
+    package func keysDue(at date: Date) -> [KeyRecord] {
         keyRecords.values.filter { key in
             (key.state == .pendingDeletion && (key.deletionDate ?? .distantFuture) <= date)
                 || (key.state == .enabled && key.rotationEnabled && (key.nextRotationDate ?? .distantFuture) <= date)
         }.sorted { $0.id.uuidString < $1.id.uuidString }
     }
 
-    public func updateKey<T: Sendable>(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> T) throws -> T {
+    package func updateKey<T: Sendable>(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> T) throws -> T {
         guard var key = keyRecords[id] else { throw KeyStoreError(.notFound, "key \(id) not found") }
         let result = try body(&key)
         keyRecords[id] = key
         return result
     }
 
-    public func addVersion(keyID: UUID, _ body: @Sendable (inout KeyRecord, UInt32) throws -> KeyVersionRecord) throws -> KeyVersionRecord {
+    package func addVersion(keyID: UUID, _ body: @Sendable (inout KeyRecord, UInt32) throws -> KeyVersionRecord) throws -> KeyVersionRecord {
         guard var key = keyRecords[keyID] else { throw KeyStoreError(.notFound, "key \(keyID) not found") }
         let next = (versionRecords[keyID]?.map(\.version).max() ?? 0) + 1
         let version = try body(&key, next)
@@ -61,13 +61,13 @@ public actor InMemoryKeyStore: KeyStore {
         return version
     }
 
-    public func version(keyID: UUID, number: UInt32) -> KeyVersionRecord? {
+    package func version(keyID: UUID, number: UInt32) -> KeyVersionRecord? {
         versionRecords[keyID]?.first { $0.version == number }
     }
 
-    public func versions(keyID: UUID) -> [KeyVersionRecord] { versionRecords[keyID] ?? [] }
+    package func versions(keyID: UUID) -> [KeyVersionRecord] { versionRecords[keyID] ?? [] }
 
-    public func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) throws {
+    package func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) throws {
         guard var key = keyRecords[id] else { throw KeyStoreError(.notFound, "key \(id) not found") }
         try body(&key)
         keyRecords[id] = key
@@ -78,23 +78,23 @@ public actor InMemoryKeyStore: KeyStore {
         }
     }
 
-    public func insertAlias(_ alias: AliasRecord) throws {
+    package func insertAlias(_ alias: AliasRecord) throws {
         guard aliasRecords[alias.name] == nil else { throw KeyStoreError(.alreadyExists, "alias \(alias.name) exists") }
         aliasRecords[alias.name] = alias
     }
 
-    public func alias(named name: String) -> AliasRecord? { aliasRecords[name] }
+    package func alias(named name: String) -> AliasRecord? { aliasRecords[name] }
 
-    public func updateAlias(named name: String, keyID: UUID, at date: Date) throws {
+    package func updateAlias(named name: String, keyID: UUID, at date: Date) throws {
         guard var alias = aliasRecords[name] else { throw KeyStoreError(.notFound, "alias \(name) not found") }
         alias.keyID = keyID
         alias.updatedAt = date
         aliasRecords[name] = alias
     }
 
-    public func deleteAlias(named name: String) -> Bool { aliasRecords.removeValue(forKey: name) != nil }
+    package func deleteAlias(named name: String) -> Bool { aliasRecords.removeValue(forKey: name) != nil }
 
-    public func aliases(keyID: UUID?, after marker: String?, limit: Int) -> [AliasRecord] {
+    package func aliases(keyID: UUID?, after marker: String?, limit: Int) -> [AliasRecord] {
         Array(aliasRecords.values
             .filter { keyID == nil || $0.keyID == keyID }
             .filter { marker == nil || $0.name > marker! }
@@ -102,24 +102,24 @@ public actor InMemoryKeyStore: KeyStore {
             .prefix(limit))
     }
 
-    public func insertGrant(_ grant: GrantRecord) throws {
+    package func insertGrant(_ grant: GrantRecord) throws {
         guard !grantRecords.contains(where: { $0.id == grant.id }) else { throw KeyStoreError(.alreadyExists, "grant exists") }
         grantRecords.append(grant)
     }
 
-    public func grants(keyID: UUID) -> [GrantRecord] { grantRecords.filter { $0.keyID == keyID } }
+    package func grants(keyID: UUID) -> [GrantRecord] { grantRecords.filter { $0.keyID == keyID } }
 
-    public func grants(retiringPrincipal: String) -> [GrantRecord] {
+    package func grants(retiringPrincipal: String) -> [GrantRecord] {
         grantRecords.filter { $0.retiringPrincipal == retiringPrincipal }
     }
 
-    public func deleteGrant(id: String) -> Bool {
+    package func deleteGrant(id: String) -> Bool {
         guard let index = grantRecords.firstIndex(where: { $0.id == id }) else { return false }
         grantRecords.remove(at: index)
         return true
     }
 
-    public func insertPrincipal(_ principal: PrincipalRecord) throws {
+    package func insertPrincipal(_ principal: PrincipalRecord) throws {
         guard principalRecords[principal.accessKeyID] == nil,
               !principalRecords.values.contains(where: { $0.name == principal.name || $0.uniqueID == principal.uniqueID }) else {
             throw KeyStoreError(.alreadyExists, "principal \(principal.name) exists")
@@ -127,21 +127,21 @@ public actor InMemoryKeyStore: KeyStore {
         principalRecords[principal.accessKeyID] = principal
     }
 
-    public func principal(accessKeyID: String) -> PrincipalRecord? { principalRecords[accessKeyID] }
+    package func principal(accessKeyID: String) -> PrincipalRecord? { principalRecords[accessKeyID] }
 
-    public func principals() -> [PrincipalRecord] { principalRecords.values.sorted { $0.name < $1.name } }
+    package func principals() -> [PrincipalRecord] { principalRecords.values.sorted { $0.name < $1.name } }
 
-    public func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) throws {
+    package func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) throws {
         guard principalRecords[accessKeyID] != nil else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
         principalRecords[accessKeyID]?.isEnabled = enabled
     }
 
-    public func setPrincipalPolicy(accessKeyID: String, _ policy: String?) throws {
+    package func setPrincipalPolicy(accessKeyID: String, _ policy: String?) throws {
         guard principalRecords[accessKeyID] != nil else { throw KeyStoreError(.notFound, "principal \(accessKeyID) not found") }
         principalRecords[accessKeyID]?.identityPolicy = policy
     }
 
-    public func deletePrincipal(accessKeyID: String) -> Bool {
+    package func deletePrincipal(accessKeyID: String) -> Bool {
         guard let removed = principalRecords.removeValue(forKey: accessKeyID) else { return false }
         grantRecords.removeAll { $0.granteePrincipalID == removed.uniqueID }
         for index in grantRecords.indices where grantRecords[index].retiringPrincipalID == removed.uniqueID {
@@ -150,7 +150,7 @@ public actor InMemoryKeyStore: KeyStore {
         return true
     }
 
-    public func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) throws -> [AuditRecord] {
+    package func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) throws -> [AuditRecord] {
         let records = try body(audit.last)
         var expected = (audit.last?.sequence ?? 0) + 1
         for record in records {
@@ -163,7 +163,7 @@ public actor InMemoryKeyStore: KeyStore {
         return records
     }
 
-    public func auditRecords(after sequence: Int64, limit: Int) -> [AuditRecord] {
+    package func auditRecords(after sequence: Int64, limit: Int) -> [AuditRecord] {
         Array(audit.filter { $0.sequence > sequence }.prefix(limit))
     }
 }

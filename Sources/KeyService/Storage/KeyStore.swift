@@ -1,8 +1,8 @@
-import Foundation
+package import Foundation
 
-public struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// The record does not exist.
         case notFound
         /// A record with that identity exists already.
@@ -12,17 +12,17 @@ public struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     /// What went wrong.
-    public let kind: Kind
+    package let kind: Kind
     /// Details, never holding secrets.
-    public let message: String
+    package let message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
     /// What went wrong.
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// Where the key service keeps its state.
@@ -32,7 +32,7 @@ public struct KeyStoreError: Error, Sendable, Equatable, CustomStringConvertible
 /// an update. A method that returns has made its change durable: it survives the process being
 /// killed right after. Implementations: ``InMemoryKeyStore`` (tests), SQLite (the embedded
 /// default) and PostgreSQL (shared by several servers); one conformance suite checks them all.
-public protocol KeyStore: Sendable {
+package protocol KeyStore: Sendable {
     /// Closes the store's connections or files; later calls throw `.unavailable`. Optional: they
     /// close when the store is released.
     func close() throws
@@ -108,7 +108,7 @@ public protocol KeyStore: Sendable {
 
 extension KeyStore {
     /// Appends one audit record: `body` gets the last record (or `nil`) and returns the next.
-    public func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) async throws -> AuditRecord {
+    package func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) async throws -> AuditRecord {
         let records = try await appendAudit(batch: { [try body($0)] })
         return records[0]
     }
@@ -116,5 +116,5 @@ extension KeyStore {
 
 extension KeyStore {
     /// A store that holds no connections or files (in memory) has nothing to close.
-    public func close() throws {}
+    package func close() throws {}
 }

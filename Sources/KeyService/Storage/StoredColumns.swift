@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 // The columns and stored forms that the SQL stores share, so their schemas read alike and a
 // store can be copied from one to the other. Each store maps its own row type onto these.
