@@ -13,6 +13,8 @@ struct KMSEndpoint: Sendable {
     let principals: PrincipalDirectory
     let maxBodyBytes: Int
     let logger: Logger
+    /// The one line per request, written off the request's task.
+    let requestLog: RequestLog
     let verifier: SigV4Verifier
     let rateLimiter: PrincipalRateLimiter?
     /// Whether the server serves TLS: `aws:SecureTransport` of every request.
@@ -20,8 +22,9 @@ struct KMSEndpoint: Sendable {
 
     init(
         engine: KeyServiceEngine, principals: PrincipalDirectory, maxBodyBytes: Int, logger: Logger, secureTransport: Bool,
-        rateLimiter: PrincipalRateLimiter? = nil
+        rateLimiter: PrincipalRateLimiter? = nil, requestLog: RequestLog
     ) {
+        self.requestLog = requestLog
         self.secureTransport = secureTransport
         self.rateLimiter = rateLimiter
         self.engine = engine
@@ -37,6 +40,7 @@ struct KMSEndpoint: Sendable {
         let requestID = Self.requestID()
         var operationName = "Unknown"
         var principalARN = "-"
+        let outcome: String
         let response: Response
         do {
             var request = incoming
@@ -68,28 +72,28 @@ struct KMSEndpoint: Sendable {
                 try await engine.handle(operation, body: bytes, by: principal, requestID: requestID)
             }
             response = Self.json(.ok, output, requestID: requestID)
-            record(operationName, outcome: "Allowed", started: started)
+            outcome = "Allowed"
         } catch let failure as RequestFailure {
             var failed = Self.json(failure.status ?? Self.status(failure.error), failure.error.jsonBody(), requestID: requestID)
             // The rest of an oversized body is never read: the connection is closed after this
             // answer rather than left with the client still sending into it.
             if failure.status == .contentTooLarge { failed.headers[.connection] = "close" }
             response = failed
-            record(operationName, outcome: failure.error.type.rawValue, started: started)
+            outcome = failure.error.type.rawValue
         } catch let error as KMSError {
             response = Self.json(Self.status(error), error.jsonBody(), requestID: requestID)
-            record(operationName, outcome: error.type.rawValue, started: started)
+            outcome = error.type.rawValue
         } catch {
             // Never a crash and never details: an unexpected error is logged here and answered 500.
             logger.error("unexpected failure", metadata: ["request_id": "\(requestID)", "error": "\(type(of: error))"])
             let failure = KMSError.internalFailure("internal failure; request id \(requestID)")
             response = Self.json(.internalServerError, failure.jsonBody(), requestID: requestID)
-            record(operationName, outcome: failure.type.rawValue, started: started)
+            outcome = failure.type.rawValue
         }
-        logger.info("request", metadata: [
-            "request_id": "\(requestID)", "operation": "\(operationName)", "principal": "\(principalARN)",
-            "status": "\(response.status.code)",
-        ])
+        record(operationName, outcome: outcome, started: started)
+        requestLog.record(
+            requestID: requestID, operation: operationName, principal: principalARN, status: response.status.code,
+            outcome: outcome)
         return response
     }
 
