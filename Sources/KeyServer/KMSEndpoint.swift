@@ -108,14 +108,19 @@ struct KMSEndpoint: Sendable {
         for field in request.headers { headers.append(.init(field.name.canonicalName, field.value)) }
         let signed = SigV4Request(method: request.method.rawValue, path: request.uri.string, headers: headers, body: body)
         let principals = self.principals
+        // The record whose secret the signature is checked against: the principal is the one
+        // that secret belongs to, with no second look-up that a concurrent change could answer
+        // differently.
+        var signer: PrincipalRecord?
         let identity = try await verifier.verify(signed, now: Date()) { accessKeyID in
-            try await principals.lookUp(accessKeyID: accessKeyID)?.1
+            guard let (record, secret) = try await principals.lookUp(accessKeyID: accessKeyID) else { return nil }
+            signer = record
+            return secret
         }
-        // A second look-up is a cache hit; it gives the record the secret belonged to.
-        guard let (record, _) = try await principals.lookUp(accessKeyID: identity.accessKeyID) else {
+        guard let signer, signer.accessKeyID == identity.accessKeyID else {
             throw KMSError.unrecognizedClient("The security token included in the request is invalid.")
         }
-        return PrincipalDirectory.principal(record)
+        return PrincipalDirectory.principal(signer)
     }
 
     func readiness() async -> Response {
