@@ -150,11 +150,26 @@ struct KMSEndpoint: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    /// A request id shaped like AWS's (a UUID), from libsodium's CSPRNG, cheaper than `UUID()`.
+    /// A request id shaped like AWS's (a UUID: 8-4-4-4-12 lowercase hex digits), from libsodium's
+    /// CSPRNG, written into one 36-byte string (cheaper than `UUID()` or joining substrings).
     static func requestID() -> String {
-        let c = Array(Hex.encode(SecureRandom.bytes(count: 16)))
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+        let random = SecureRandom.bytes(count: 16)
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var index = 0
+            for (position, byte) in random.enumerated() {
+                if position == 4 || position == 6 || position == 8 || position == 10 {
+                    out[index] = UInt8(ascii: "-")
+                    index += 1
+                }
+                out[index] = hexDigits[Int(byte >> 4)]
+                out[index + 1] = hexDigits[Int(byte & 0x0F)]
+                index += 2
+            }
+            return index
+        }
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 /// A KMS error with a status other than its type's (413 for an oversized body).

@@ -85,4 +85,11 @@ struct RequestLogTests {
         log.record(requestID: "late", operation: "Decrypt", principal: "p", status: 200, outcome: "Allowed")
         #expect(captured.lines.withLock { $0.last?.metadata["request_id"]?.description } == "late")
     }
+
+    @Test func requestIDsAreUUIDShapedAndDiffer() {
+        let ids = (0..<100).map { _ in KMSEndpoint.requestID() }
+        let shape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+        #expect(ids.allSatisfy { $0.wholeMatch(of: shape) != nil })
+        #expect(Set(ids).count == ids.count)
+    }
 }
