@@ -95,14 +95,27 @@ final class RequestLog: Sendable {
     func finish() { continuation.finish() }
 }
 
-/// Writes the queued lines of a ``RequestLog`` until graceful shutdown, then the ones left.
+/// Writes the queued lines of a ``RequestLog`` until graceful shutdown or cancellation, then the
+/// ones left.
 struct RequestLogWriter: Service {
     let log: RequestLog
 
     func run() async {
-        await withGracefulShutdownHandler {
-            for await line in log.lines { log.write(line) }
-        } onGracefulShutdown: {
+        // A task of its own, not a child: cancelling this service must not end the iteration
+        // (an AsyncStream drops what it buffers when its reader is cancelled); finishing the
+        // stream does, once every queued line is written.
+        let lines = log.lines
+        let log = self.log
+        let writer = Task {
+            for await line in lines { log.write(line) }
+        }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await writer.value
+            } onGracefulShutdown: {
+                log.finish()
+            }
+        } onCancel: {
             log.finish()
         }
     }

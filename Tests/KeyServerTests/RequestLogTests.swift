@@ -72,6 +72,18 @@ struct RequestLogTests {
         #expect(lines[0].metadata["status"]?.description == "400")
     }
 
+    @Test func cancellingTheWriterStillWritesTheQueuedLines() async {
+        let captured = Captured()
+        let log = RequestLog(logger: captured.logger(level: .info), sampleEvery: 1)
+        for index in 0..<50 {
+            log.record(requestID: "r\(index)", operation: "Decrypt", principal: "p", status: 200, outcome: "Allowed")
+        }
+        let task = Task { await RequestLogWriter(log: log).run() }
+        task.cancel()
+        await task.value
+        #expect(captured.lines.withLock { $0.count } == 50)
+    }
+
     @Test func aFullQueueIsWrittenByTheRequestNotDropped() {
         let captured = Captured()
         let log = RequestLog(logger: captured.logger(level: .info), sampleEvery: 1)
