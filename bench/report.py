@@ -90,7 +90,7 @@ def targets(results):
         p99 = decrypt64["envseal"]["p99_ms"]
         versus = rps / decrypt64["moto"]["rps"]["median"]
         sqlite, memory = engine_decrypt_us(results, "sqlite"), engine_decrypt_us(results, "memory")
-        engine_note = (f"one Decrypt at a time, the engine alone takes {sqlite:.0f} µs on the SQLite store "
+        engine_note = (f"One Decrypt at a time, the engine alone takes {sqlite:.0f} µs on the SQLite store "
                        f"against {memory:.0f} µs in memory (reading the key and a SQLite write transaction for its audit "
                        f"record; under load the group commit shares one transaction among the waiting requests); "
                        if sqlite and memory else "")
@@ -99,7 +99,7 @@ def targets(results):
                      f"half the /healthz rate leaves each Decrypt {cpu_left_us(results, healthz, ceiling / 2):.0f} µs "
                      f"of CPU (on all {results['machine']['cores']} cores, wrk's share included) beyond what the HTTP "
                      f"stack spends; this run's Decrypts took {cpu_left_us(results, healthz, rps):.0f} µs beyond it. "
-                     f"{engine_note}the rest is SigV4, JSON, the principal look-up and the audit append "
+                     f"{engine_note}{'t' if engine_note else 'T'}he rest is SigV4, JSON, the principal look-up and the audit append "
                      f"(docs/SERVER.md has the profile)"))
         rows.append(("throughput: Decrypt p99 ≤ 10 ms at 64 connections", f"{ms(p99)} ms (p50 "
                      f"{ms(decrypt64['envseal']['p50_ms'])} ms)", p99 <= 10,
