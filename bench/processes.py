@@ -62,6 +62,20 @@ class Services:
             time.sleep(0.1)
         raise BenchError(f"{name} was not ready within {timeout} s:\n{tail(log_path)}")
 
+    def stop(self, name):
+        """Ends the process started as `name`, by its own handle."""
+        for entry in [entry for entry in self.running if entry[0] == name]:
+            _, process, log_file, _ = entry
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            log_file.close()
+            self.running.remove(entry)
+
     def stop_all(self):
         for name, process, log_file, _ in reversed(self.running):
             if process.poll() is None:

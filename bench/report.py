@@ -82,27 +82,35 @@ def targets(results):
         rows.append(("cold start, 100 secrets: ≥ 20× the per-variable way, faster than sops", "not measured (smoke)", None, ""))
 
     decrypt64 = next((r for r in results["throughput"]["rows"] if r["operation"] == "Decrypt" and r["connections"] == 64), None)
-    if decrypt64:
+    healthz = results["throughput"].get("healthz")
+    if decrypt64 and healthz:
         rps = decrypt64["envseal"]["rps"]["median"]
+        ceiling = healthz["rps"]["median"]
+        share = rps / ceiling
+        p99 = decrypt64["envseal"]["p99_ms"]
         versus = rps / decrypt64["moto"]["rps"]["median"]
         sqlite, memory = engine_decrypt_us(results, "sqlite"), engine_decrypt_us(results, "memory")
-        engine_note = (f"one Decrypt at a time, the engine alone takes {sqlite:.0f} µs on the SQLite store "
-                       f"against {memory:.0f} µs in memory (reading the key and a SQLite write transaction for its audit record; under "
-                       f"load the group commit shares one transaction among the waiting requests); the server's profile under "
-                       f"this load is flat (docs/SERVER.md: socket I/O, JSON, the audit append, the request log, "
-                       f"SigV4, reference counting and allocation); " if sqlite and memory else "")
-        healthz = results["throughput"].get("healthz")
-        ceiling_note = (f"; the HTTP stack alone, answering GET /healthz (no signature, JSON or store) under the same "
-                        f"load, serves {healthz['rps']['median']:,.0f}/s, so 20,000 Decrypts/s would leave each "
-                        f"Decrypt {cpu_left_us(results, healthz, 20000):.0f} µs of CPU beyond it" if healthz else "")
-        rows.append(("throughput: ≥ 20,000 signed Decrypts/s at 64 connections",
-                     f"{rps:,.0f}/s", rps >= 20000,
-                     f"{engine_note}wrk runs on the same {results['machine']['cores']} cores{ceiling_note}"))
+        engine_note = (f"One Decrypt at a time, the engine alone takes {sqlite:.0f} µs on the SQLite store "
+                       f"against {memory:.0f} µs in memory (reading the key and a SQLite write transaction for its audit "
+                       f"record; under load the group commit shares one transaction among the waiting requests); "
+                       if sqlite and memory else "")
+        rows.append(("throughput: signed Decrypts at 64 connections ≥ ½ the same run's GET /healthz rate",
+                     f"{share:.2f} ({rps:,.0f}/s against {ceiling:,.0f}/s)", share >= 0.5,
+                     f"half the /healthz rate leaves each Decrypt {cpu_left_us(results, healthz, ceiling / 2):.0f} µs "
+                     f"of CPU (on all {results['machine']['cores']} cores, wrk's share included) beyond what the HTTP "
+                     f"stack spends; this run's Decrypts took {cpu_left_us(results, healthz, rps):.0f} µs beyond it. "
+                     f"{engine_note}{'t' if engine_note else 'T'}he rest is SigV4, JSON, the principal look-up and the audit append "
+                     f"(docs/SERVER.md has the profile)"))
+        rows.append(("throughput: Decrypt p99 ≤ 10 ms at 64 connections", f"{ms(p99)} ms (p50 "
+                     f"{ms(decrypt64['envseal']['p50_ms'])} ms)", p99 <= 10,
+                     "64 requests in flight on 2 cores share the CPU with wrk: the p99 follows the per-request cost "
+                     "above and the audit group commit's waits"))
         rows.append(("throughput: ≥ 30× moto at 64 connections", f"{ratio(versus)} (moto: "
                      f"{decrypt64['moto']['rps']['median']:,.0f}/s)", versus >= 30,
-                     "envseal's own rate, as in the line above; moto's is that of a Python development server"))
+                     "envseal's own rate, as in the lines above; moto's is that of a Python development server"))
     else:
-        rows.append(("throughput at 64 connections: ≥ 20,000/s and ≥ 30× moto", "not measured (smoke)", None, ""))
+        rows.append(("throughput at 64 connections: ≥ ½ the /healthz rate, p99 ≤ 10 ms, ≥ 30× moto",
+                     "not measured (smoke)", None, ""))
 
     redaction = next((r for r in results["redaction"] if r["secrets"] == 1000), None)
     if redaction:
@@ -267,27 +275,7 @@ def markdown(results):
             add(f"| {label} | {' | '.join(cells)} | {' | '.join(added)} |")
         add("")
 
-    tp = results["throughput"]
-    add("## 2. Key-service throughput\n")
-    add(f"wrk replaying one request signed by botocore (bench/presign.py), {tp['seconds']} s per run, "
-        f"{tp['repetitions']} runs per cell, envseal's server and moto's alternating; one wrk thread at one "
-        f"connection, two otherwise. Requests/s, and p50/p99 latency in ms.\n")
-    add("| operation | connections | envseal req/s | p50 | p99 | moto req/s | p50 | p99 | envseal ÷ moto |")
-    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for row in tp["rows"]:
-        e, o = row["envseal"], row["moto"]
-        errors = f" ({o['errors']} socket errors)" if o["errors"] else ""
-        add(f"| {row['operation']} | {row['connections']} | {spread(e['rps'], number)} | {ms(e['p50_ms'])} | "
-            f"{ms(e['p99_ms'])} | {spread(o['rps'], number)}{errors} | {ms(o['p50_ms'])} | {ms(o['p99_ms'])} | "
-            f"{ratio(e['rps']['median'] / o['rps']['median'])} |")
-    add("")
-    add("envseal verifies every signature and writes an audit record per request; moto checks no signature "
-        "by default and keeps its keys in memory.\n")
-    if tp.get("healthz"):
-        h = tp["healthz"]
-        add(f"The ceiling of the HTTP stack on this machine: envseal's server answering `GET /healthz` (no "
-            f"signature, no JSON, no store) to wrk at {h['connections']} connections serves "
-            f"{spread(h['rps'], number)} requests/s (p50 {ms(h['p50_ms'])} ms).\n")
+    out.append(throughput_markdown(results))
 
     add("## 3. Redaction\n")
     red = results["redaction"]
@@ -345,6 +333,62 @@ def markdown(results):
     return "\n".join(out)
 
 
+def throughput_markdown(results):
+    """Section 2: wrk against the key servers, the /healthz ceiling and the two-node run."""
+    out = []
+    add = out.append
+    tp = results["throughput"]
+    add("## 2. Key-service throughput\n")
+    add(f"wrk replaying one request signed by botocore (bench/presign.py), {tp['seconds']} s per run, "
+        f"{tp['repetitions']} runs per cell, envseal's server and moto's alternating; one wrk thread at one "
+        f"connection, two otherwise. Requests/s, and p50/p99 latency in ms.\n")
+    add("| operation | connections | envseal req/s | p50 | p99 | moto req/s | p50 | p99 | envseal ÷ moto |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in tp["rows"]:
+        e, o = row["envseal"], row["moto"]
+        errors = f" ({o['errors']} socket errors)" if o["errors"] else ""
+        add(f"| {row['operation']} | {row['connections']} | {spread(e['rps'], number)} | {ms(e['p50_ms'])} | "
+            f"{ms(e['p99_ms'])} | {spread(o['rps'], number)}{errors} | {ms(o['p50_ms'])} | {ms(o['p99_ms'])} | "
+            f"{ratio(e['rps']['median'] / o['rps']['median'])} |")
+    add("")
+    add("envseal verifies every signature and writes an audit record per request; moto checks no signature "
+        "by default and keeps its keys in memory.\n")
+    if tp.get("healthz"):
+        h = tp["healthz"]
+        add(f"The ceiling of the HTTP stack on this machine: envseal's server answering `GET /healthz` (no "
+            f"signature, no JSON, no store) to wrk at {h['connections']} connections serves "
+            f"{spread(h['rps'], number)} requests/s (p50 {ms(h['p50_ms'])} ms).\n")
+    nodes = tp.get("two_nodes")
+    if nodes and tp.get("healthz"):
+        ceiling = tp["healthz"]["rps"]["median"]
+        decrypt = next(r for r in tp["rows"] if r["operation"] == "Decrypt" and r["connections"] == max(
+            row["connections"] for row in tp["rows"]))["envseal"]
+        add("### Scale-out: two servers on one PostgreSQL store\n")
+        add(f"Signed Decrypts at {nodes['connections']} connections in all: one node, then two nodes at once "
+            f"(one wrk each, {nodes['connections'] // 2} connections each; the rate is their sum, the p99 the worse "
+            f"of the two). The store is a throwaway PostgreSQL cluster on the same machine (fsync off, as "
+            f"scripts/postgres-test-cluster.sh makes it), every Decrypt audited into its one chain. ÷ /healthz is "
+            f"the rate against the same run's GET /healthz rate of one SQLite node.\n")
+        add("| store | nodes | Decrypts/s | ÷ /healthz | p99 ms |")
+        add("|---|---:|---:|---:|---:|")
+        add(f"| SQLite | 1 | {spread(decrypt['rps'], number)} | {decrypt['rps']['median'] / ceiling:.2f} | "
+            f"{ms(decrypt['p99_ms'])} |")
+        for label, count in (("one", 1), ("both", 2)):
+            n = nodes[label]
+            add(f"| PostgreSQL | {count} | {spread(n['rps'], number)} | {n['rps']['median'] / ceiling:.2f} | "
+                f"{ms(n['p99_ms'])} |")
+        add("")
+        gain = nodes["both"]["rps"]["median"] / nodes["one"]["rps"]["median"]
+        store_cost = nodes["one"]["rps"]["median"] / decrypt["rps"]["median"]
+        add(f"Two nodes serve {ratio(gain)} one node's rate, and one node on PostgreSQL {store_cost:.2f} of one node "
+            f"on SQLite. On this machine both servers, PostgreSQL and wrk share {results['machine']['cores']} cores, "
+            f"so a second node adds processes, not CPU: the aggregate cannot grow much here"
+            f"{', and PostgreSQL (its round trips and the CPU its backends take from the servers) is what holds one node below the SQLite rate' if store_cost < 0.9 else ''}. "
+            f"On machines of their own each node brings its cores, and the store's audit chain, serialized in "
+            f"PostgreSQL, becomes the shared limit.\n")
+    return "\n".join(out)
+
+
 def scale_markdown(scale):
     """Section 6: sealing and opening a large file, and how the time grows with it."""
     rows = scale["rows"]
@@ -371,11 +415,13 @@ def size(byte_count):
 def sections_markdown(results, sections):
     """The tables of a run limited by `--only` to some sections (those with a table of their own)."""
     out = []
+    if "throughput" in sections:
+        out.append(throughput_markdown(results))
     if "scale" in sections:
         out.append(scale_markdown(results["scale"]))
     if "engine" in sections:
         out.append(results["engine"].strip() + "\n")
-    missing = [s for s in sections if s not in ("scale", "engine")]
+    missing = [s for s in sections if s not in ("throughput", "scale", "engine")]
     if missing:
         out.append(json.dumps({s: results.get(s) for s in missing}, indent=2, default=str))
     return "\n".join(out)

@@ -318,7 +318,92 @@ class Bench:
             "seconds": self.p["tp_seconds"], "repetitions": self.p["tp_reps"], "rows": rows,
             "healthz": {"connections": most, "rps": summary([r["rps"] for r in ceiling]),
                         "p50_ms": statistics.median(r["p50_ms"] for r in ceiling)},
+            "two_nodes": self.two_nodes(most),
         }
+
+    def two_nodes(self, connections):
+        """Scale-out: two servers on one PostgreSQL store (a throwaway cluster made by
+        scripts/postgres-test-cluster.sh), signed Decrypts from wrk against one node at
+        `connections`, then against both at once, half the connections each. None when PostgreSQL
+        is not installed and cannot be."""
+        script = ROOT / "scripts" / "postgres-test-cluster.sh"
+        started = subprocess.run(["bash", str(script), "start"], env=dict(os.environ), capture_output=True, text=True)
+        if started.returncode != 0:
+            log(f"throughput: no PostgreSQL cluster, two-node figures skipped: {started.stderr.strip()[-300:]}")
+            return None
+        exports = dict(re.findall(r"^export (\w+)='([^']*)'$", started.stdout, re.M))
+        try:
+            return self.measure_two_nodes(exports["ENVSEAL_TEST_POSTGRES_URL"], connections)
+        finally:
+            run(["bash", str(script), "stop", exports["ENVSEAL_TEST_POSTGRES_DIR"]], dict(os.environ), "postgres-test-cluster.sh stop")
+
+    def measure_two_nodes(self, store_url, connections):
+        nodes = []
+        try:
+            return self.measure_nodes(store_url, connections, nodes)
+        finally:
+            # The nodes go before their store does.
+            for name in ("a", "b"):
+                self.services.stop(f"envseal server (PostgreSQL, node {name})")
+                self.keys.pop(f"postgres-{name}", None)
+
+    def measure_nodes(self, store_url, connections, nodes):
+        for name in ("a", "b"):
+            keystore = self.tmp / f"node-{name}"
+            if nodes:
+                # One root of trust: the second node gets the first one's root key, as an operator copies it.
+                keystore.mkdir(mode=0o700)
+                for file in ("root.key", "admin.credentials"):
+                    shutil.copy2(nodes[0]["keystore"] / file, keystore / file)
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            label = f"envseal server (PostgreSQL, node {name})"
+            self.services.start(label, [self.envseal, "server", "--keystore", str(keystore), "--store", store_url,
+                                        "--listen", f"127.0.0.1:{port}"], self.base_env, self.tmp / f"node-{name}.log")
+            self.services.wait_ready(label, url + "/readyz")
+            nodes.append({"keystore": keystore, "url": url, "credentials": keystore / "admin.credentials"})
+        kms = kms_client(nodes[0]["url"], nodes[0]["credentials"])
+        arn = kms.create_key(Description="bench, two nodes")["KeyMetadata"]["Arn"]
+        blob = kms.encrypt(KeyId=arn, Plaintext=b"a 32-byte value for the bench...", EncryptionContext=CONTEXT)["CiphertextBlob"]
+        body = json.dumps({"CiphertextBlob": base64.b64encode(blob).decode(), "EncryptionContext": CONTEXT})
+        for name, node in zip(("a", "b"), nodes):
+            self.keys[f"postgres-{name}"] = {"arn": arn, "blob": blob, "url": node["url"], "credentials": node["credentials"]}
+        one, both = [], []
+        for repetition in range(self.p["tp_reps"]):
+            scripts = [self.presign(f"postgres-{name}", "Decrypt", body) for name in ("a", "b")]
+            log(f"throughput: PostgreSQL, one node, Decrypt, {connections} connections, round {repetition + 1}")
+            if repetition == 0 and self.p["tp_warmup"]:
+                self.wrk_run("postgres-a", scripts[0], connections, self.p["tp_warmup"])
+            one.append(self.wrk_run("postgres-a", scripts[0], connections, self.p["tp_seconds"]))
+            log(f"throughput: PostgreSQL, two nodes, Decrypt, {connections // 2} connections each, round {repetition + 1}")
+            both.append(self.wrk_pair([("postgres-a", scripts[0]), ("postgres-b", scripts[1])], connections // 2))
+        return {
+            "connections": connections,
+            "one": {"rps": summary([r["rps"] for r in one]), "p50_ms": statistics.median(r["p50_ms"] for r in one),
+                    "p99_ms": statistics.median(r["p99_ms"] for r in one)},
+            "both": {"rps": summary([sum(r["rps"] for r in pair) for pair in both]),
+                     "p99_ms": statistics.median(max(r["p99_ms"] for r in pair) for pair in both)},
+            "errors": sum(r["errors"] for r in one) + sum(r["errors"] for pair in both for r in pair),
+        }
+
+    def wrk_pair(self, targets, connections):
+        """wrk against several servers at once, one process each with one thread; their results."""
+        processes = []
+        for server, script in targets:
+            processes.append((server, subprocess.Popen(
+                [self.wrk, "-t", "1", "-c", str(connections), "-d", f"{self.p['tp_seconds']}s", "--timeout", "10s",
+                 "--latency", "-s", str(script), self.keys[server]["url"] + "/"],
+                env=self.base_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        results = []
+        for server, process in processes:
+            out, err = process.communicate()
+            if process.returncode != 0:
+                raise BenchError(f"wrk against {server}: exit {process.returncode}: {err.strip()[-800:]}")
+            parsed = parse_wrk(out)
+            if parsed["non2xx"]:
+                raise BenchError(f"wrk against {server}: {parsed['non2xx']} answers were not 2xx (a bad signature?)")
+            results.append(parsed)
+        return results
 
     def presign(self, server, operation, body):
         key = self.keys[server]

@@ -61,6 +61,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("request-log-sample"), help: ArgumentHelp(
+        "Log one successful Encrypt, Decrypt, ReEncrypt, GenerateDataKey* or GenerateRandom in N at info (default 0: none).",
+        discussion: "1 logs every one. The rest are logged at debug. Failed requests and every other operation are always logged at info; the audit log records every operation either way.",
+        valueName: "N"))
+    var requestLogSample: Int = 0
+
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (with --tls-key).")
     var tlsCert: String?
 
@@ -76,6 +82,7 @@ struct ServerCommand: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard (1...3600).contains(requestTimeout) else { throw ValidationError("--request-timeout must be 1 to 3600 seconds") }
         _ = try parsedRateLimit()
+        guard requestLogSample >= 0 else { throw ValidationError("--request-log-sample must be 0 or more") }
     }
 
     func run() async throws {
@@ -127,13 +134,13 @@ struct ServerCommand: AsyncParsableCommand {
         if let path = try await home.ensureAdmin(region: store.region) {
             logger.notice("created the admin principal; its credentials are in \(path)")
         }
+        var configuration = KeyServer.Configuration(
+            host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval),
+            tls: tlsCert.flatMap { cert in tlsKey.map { (certificateChain: cert, privateKey: $0) } },
+            rateLimit: try parsedRateLimit(), requestTimeout: .seconds(requestTimeout), metricsAddress: metrics)
+        configuration.requestLogSample = requestLogSample
         let server = KeyServer(
-            engine: home.engine, principals: home.principals,
-            configuration: .init(
-                host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval),
-                tls: tlsCert.flatMap { cert in tlsKey.map { (certificateChain: cert, privateKey: $0) } },
-                rateLimit: try parsedRateLimit(), requestTimeout: .seconds(requestTimeout), metricsAddress: metrics),
-            registry: registry, logger: logger)
+            engine: home.engine, principals: home.principals, configuration: configuration, registry: registry, logger: logger)
         let region = store.region
         let scheme = tlsCert == nil ? "http" : "https"
         let application: any ApplicationProtocol

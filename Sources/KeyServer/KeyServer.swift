@@ -41,6 +41,11 @@ package struct KeyServer: Sendable {
         /// Metrics are never served on the KMS listener, which anyone who can reach the key
         /// service can reach.
         package var metricsAddress: (host: String, port: Int)?
+        /// One successful Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+        /// GenerateDataKeyWithoutPlaintext or GenerateRandom in this many gets its request line at
+        /// `info` (1: every one); 0, the default: none, they are logged at `debug`. Failed
+        /// requests and every other operation are always logged at `info`.
+        package var requestLogSample: Int = 0
 
         package init(
             host: String = "127.0.0.1", port: Int = 8417, maxBodyBytes: Int = 64 * 1024, maintenanceInterval: Duration = .seconds(60),
@@ -63,6 +68,7 @@ package struct KeyServer: Sendable {
     let configuration: Configuration
     let registry: PrometheusCollectorRegistry
     let logger: Logger
+    let requestLog: RequestLog
 
     /// Creates a server.
     /// - Parameters:
@@ -80,9 +86,12 @@ package struct KeyServer: Sendable {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        let requestLog = RequestLog(logger: logger, sampleEvery: configuration.requestLogSample)
+        self.requestLog = requestLog
         self.endpoint = KMSEndpoint(
             engine: engine, principals: principals, maxBodyBytes: configuration.maxBodyBytes, logger: logger,
-            secureTransport: configuration.tls != nil, rateLimiter: configuration.rateLimit.map { PrincipalRateLimiter(rate: $0.perSecond, burst: $0.burst) })
+            secureTransport: configuration.tls != nil, rateLimiter: configuration.rateLimit.map { PrincipalRateLimiter(rate: $0.perSecond, burst: $0.burst) },
+            requestLog: requestLog)
     }
 
     /// Whether a listening address reaches this machine only: `localhost`, `127.0.0.0/8` or
@@ -151,7 +160,10 @@ package struct KeyServer: Sendable {
                 throw KeyServerError(description: "cannot use the TLS certificate \(tls.certificateChain) and key \(tls.privateKey): \(error)")
             }
         }
-        var services: [any Service] = [MaintenanceService(engine: engine, interval: configuration.maintenanceInterval, logger: logger)]
+        var services: [any Service] = [
+            MaintenanceService(engine: engine, interval: configuration.maintenanceInterval, logger: logger),
+            RequestLogWriter(log: requestLog),
+        ]
         if let metrics = configuration.metricsAddress {
             services.append(Application(
                 router: metricsRouter(),
