@@ -42,8 +42,8 @@ extension KeyServiceEngine {
             "aws:CurrentTime": [ConditionDate.format(epochSeconds: time)],
             "aws:EpochTime": [String(Int(time.rounded(.down)))],
             "aws:RequestedRegion": [configuration.region],
-            // envseal's only kind of key; the keys are present "even when the parameter doesn't
-            // appear in the request", as AWS documents.
+            // A symmetric key's (authorize replaces them for an HMAC key); the keys are present
+            // "even when the parameter doesn't appear in the request", as AWS documents.
             "kms:KeySpec": ["SYMMETRIC_DEFAULT"],
             "kms:KeyUsage": ["ENCRYPT_DECRYPT"],
             "kms:KeyOrigin": ["AWS_KMS"],

@@ -338,7 +338,11 @@ public final class KeyServiceEngine: Sendable {
         conditionKeys: [String: [String]] = [:], grantLimit: ((GrantRecord) -> String?)? = nil
     ) async throws(KMSError) {
         let policy = try cachedPolicy(key.policy, keyARN: key.arn)
-        let base = try await baseConditionKeys(principal, keyID: key.id, policy: policy)
+        var base = try await baseConditionKeys(principal, keyID: key.id, policy: policy)
+        if key.keySpec.isHMAC {
+            base["kms:KeySpec"] = [key.keySpec.rawValue]
+            base["kms:KeyUsage"] = [key.keySpec.keyUsage]
+        }
         let request = AuthorizationRequest(
             principalARN: principal.arn, principalAccount: principal.account, action: "kms:\(action.name)",
             resourceARN: key.arn, encryptionContext: context,
