@@ -163,6 +163,17 @@ struct HMACKeyTests {
             _ = try await f.kms.verifyMac(.init(message: Self.message, keyId: plain, macAlgorithm: .hmacSha256, mac: mac), by: f.function)
         } == .accessDenied)
 
+        // A grant may allow only what the key supports, and has no context constraint on an HMAC key.
+        let aesKey = try await f.newKey()
+        for (key, operations, constraints) in [
+            (plain, [KMS.GrantOperation.encrypt], nil), (plain, [.generateMac, .decrypt], nil), (aesKey, [.verifyMac], nil),
+            (plain, [.generateMac], KMS.GrantConstraints(encryptionContextSubset: ["k": "v"])),
+        ] as [(String, [KMS.GrantOperation], KMS.GrantConstraints?)] {
+            #expect(await kmsError {
+                _ = try await f.kms.createGrant(.init(keyId: key, granteePrincipal: f.function.arn, operations: operations, constraints: constraints), by: f.admin)
+            } == .validation)
+        }
+
         let audit = try await f.store.auditRecords(after: 0, limit: 1000)
         let macRecords = audit.filter { $0.operation == "GenerateMac" || $0.operation == "VerifyMac" }
         #expect(macRecords.map(\.outcome) == ["Allowed", "Allowed", "AccessDeniedException", "AccessDeniedException", "Allowed", "AccessDeniedException"])

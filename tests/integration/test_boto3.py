@@ -277,6 +277,8 @@ def test_hmac_key_policy_condition_keys_and_grants(kms, admin_arn, make_principa
     mac = user.client.generate_mac(KeyId=arn, Message=b"m", MacAlgorithm="HMAC_SHA_512")["Mac"]
     with kms_error(user.client, "AccessDeniedException", 400, modeled=False):
         user.client.verify_mac(KeyId=arn, Message=b"m", MacAlgorithm="HMAC_SHA_512", Mac=mac)
+    with kms_error(kms, "ValidationException", 400, modeled=False):
+        kms.create_grant(KeyId=arn, GranteePrincipal=user.arn, Operations=["VerifyMac", "Encrypt"])
     kms.create_grant(KeyId=arn, GranteePrincipal=user.arn, Operations=["VerifyMac"])
     assert user.client.verify_mac(KeyId=arn, Message=b"m", MacAlgorithm="HMAC_SHA_512", Mac=mac)["MacValid"] is True
 

@@ -101,6 +101,23 @@ extension KeyServiceEngine {
         }
     }
 
+    /// Refuses a grant for operations the key does not support, as AWS: a grant on an encryption
+    /// key may not allow GenerateMac, nor one on an HMAC key Encrypt; and encryption-context
+    /// constraints are for encryption keys only. `ValidationException`.
+    static func requireGrantable(_ operations: [String], constrained: Bool, key: KeyRecord) throws(KMSError) {
+        let common: Set<String> = ["CreateGrant", "RetireGrant", "DescribeKey"]
+        let supported = common.union(key.keySpec.isHMAC ? ["GenerateMac", "VerifyMac"] : [
+            "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+            "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+        ])
+        if let operation = operations.first(where: { !supported.contains($0) }) {
+            throw KMSError.validation("a grant on \(key.arn), a \(key.keySpec.rawValue) key, cannot allow \(operation): the key does not support it")
+        }
+        if constrained, key.keySpec.isHMAC {
+            throw KMSError.validation("encryption context constraints are allowed only in grants on symmetric encryption keys, not on \(key.arn)")
+        }
+    }
+
     /// `kms:MacAlgorithm` and `kms:RequestAlias`.
     static func macConditionKeys(_ keyReference: String, _ algorithm: KMS.MacAlgorithmSpec) -> [String: [String]] {
         requestAlias(keyReference).merging(["kms:MacAlgorithm": [algorithm.rawValue]]) { lhs, _ in lhs }
