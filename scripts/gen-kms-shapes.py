@@ -40,7 +40,7 @@ DISPATCH_OUTPUT = os.path.join(REPO_ROOT, "Sources", "KeyService", "Engine", "Ke
 MODEL_RELPATH = "data/kms/2014-11-01/service-2.json.gz"
 
 # The operations envseal serves, each with the documentation of its `KMSOperation` case (symmetric
-# keys only; every member of their shapes is kept so real clients' requests decode). A new
+# and HMAC keys; every member of their shapes is kept so real clients' requests decode). A new
 # operation is one entry here and one `KeyServiceEngine` method named after it (`createKey`).
 OPERATION_LIST = [
     ("CreateKey", "creates a KMS key."),
@@ -77,6 +77,8 @@ OPERATION_LIST = [
     ("TagResource", "adds or replaces tags on a key."),
     ("UntagResource", "removes tags from a key."),
     ("ListResourceTags", "lists the tags of a key."),
+    ("GenerateMac", "computes the HMAC of a message under an HMAC key."),
+    ("VerifyMac", "checks an HMAC of a message under an HMAC key."),
 ]
 OPERATIONS = [name for name, _ in OPERATION_LIST]
 OPERATION_DOCS = dict(OPERATION_LIST)

@@ -22,7 +22,7 @@ struct KeysCommand: AsyncParsableCommand {
         """,
         subcommands: [
             Create.self, List.self, Describe.self, Enable.self, Disable.self, ScheduleDeletion.self, CancelDeletion.self,
-            Rotate.self, Rotation.self, Alias.self, Policy.self, Grants.self,
+            Rotate.self, Rotation.self, Alias.self, Policy.self, Grants.self, KeysSeedCommand.self,
         ]
     )
 

@@ -55,6 +55,11 @@ struct ServerCommand: AsyncParsableCommand {
         valueName: "seconds"))
     var requestTimeout: Int = 20
 
+    @Option(name: .customLong("seed"), help: ArgumentHelp(
+        "A seed file (JSON) of test keys with fixed ids, aliases and material, created at start when missing.",
+        discussion: "For tests only: see docs/KEY-SERVICE.md, \"Seeded keys\"."))
+    var seed: String?
+
     @Option(name: .customLong("maintenance-interval"), help: "Seconds between runs of due rotations and deletions.")
     var maintenanceInterval: Int = 60
 
@@ -133,6 +138,10 @@ struct ServerCommand: AsyncParsableCommand {
         let home = try await store.open(creating: true)
         if let path = try await home.ensureAdmin(region: store.region) {
             logger.notice("created the admin principal; its credentials are in \(path)")
+        }
+        if let seed {
+            let outcomes = try await KeySeeding.apply(seed, home: home, region: store.region)
+            logger.notice("\(KeySeeding.summary(outcomes, file: seed))")
         }
         var configuration = KeyServer.Configuration(
             host: host, port: port, maintenanceInterval: .seconds(maintenanceInterval),

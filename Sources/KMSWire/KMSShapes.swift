@@ -94,6 +94,10 @@ package enum KMSOperation: String, Sendable, CaseIterable {
     case untagResource = "UntagResource"
     /// `ListResourceTags`: lists the tags of a key.
     case listResourceTags = "ListResourceTags"
+    /// `GenerateMac`: computes the HMAC of a message under an HMAC key.
+    case generateMac = "GenerateMac"
+    /// `VerifyMac`: checks an HMAC of a message under an HMAC key.
+    case verifyMac = "VerifyMac"
 }
 
 extension KMSOperation {
@@ -134,6 +138,8 @@ extension KMSOperation {
         case .tagResource: return KMS.TagResourceRequest.self
         case .untagResource: return KMS.UntagResourceRequest.self
         case .listResourceTags: return KMS.ListResourceTagsRequest.self
+        case .generateMac: return KMS.GenerateMacRequest.self
+        case .verifyMac: return KMS.VerifyMacRequest.self
         }
     }
 
@@ -174,6 +180,8 @@ extension KMSOperation {
         case .tagResource: return KMSEmptyResponse.self
         case .untagResource: return KMSEmptyResponse.self
         case .listResourceTags: return KMS.ListResourceTagsResponse.self
+        case .generateMac: return KMS.GenerateMacResponse.self
+        case .verifyMac: return KMS.VerifyMacResponse.self
         }
     }
 
@@ -214,6 +222,8 @@ extension KMSOperation {
         case .tagResource: return [.kmsInternal, .notFound, .invalidArn, .kmsInvalidState, .limitExceeded, .tag]
         case .untagResource: return [.kmsInternal, .notFound, .invalidArn, .kmsInvalidState, .tag]
         case .listResourceTags: return [.kmsInternal, .notFound, .invalidArn, .invalidMarker]
+        case .generateMac: return [.notFound, .disabled, .keyUnavailable, .invalidKeyUsage, .invalidGrantToken, .kmsInternal, .kmsInvalidState, .dryRunOperation]
+        case .verifyMac: return [.notFound, .disabled, .keyUnavailable, .invalidKeyUsage, .invalidGrantToken, .kmsInternal, .kmsInvalidMac, .kmsInvalidState, .dryRunOperation]
         }
     }
 }
@@ -456,6 +466,20 @@ extension KMS.ListResourceTagsRequest: KMSRequest {
     package static var operation: KMSOperation { .listResourceTags }
 }
 
+extension KMS.GenerateMacRequest: KMSRequest {
+    /// The response type of ``KMSOperation/generateMac``.
+    package typealias Response = KMS.GenerateMacResponse
+    /// The operation this request belongs to.
+    package static var operation: KMSOperation { .generateMac }
+}
+
+extension KMS.VerifyMacRequest: KMSRequest {
+    /// The response type of ``KMSOperation/verifyMac``.
+    package typealias Response = KMS.VerifyMacResponse
+    /// The operation this request belongs to.
+    package static var operation: KMSOperation { .verifyMac }
+}
+
 extension KMS.CreateKeyResponse: KMSResponse {}
 extension KMS.DescribeKeyResponse: KMSResponse {}
 extension KMS.ListKeysResponse: KMSResponse {}
@@ -476,6 +500,8 @@ extension KMS.ListKeyPoliciesResponse: KMSResponse {}
 extension KMS.CreateGrantResponse: KMSResponse {}
 extension KMS.ListGrantsResponse: KMSResponse {}
 extension KMS.ListResourceTagsResponse: KMSResponse {}
+extension KMS.GenerateMacResponse: KMSResponse {}
+extension KMS.VerifyMacResponse: KMSResponse {}
 
 // MARK: - AliasListEntry
 
@@ -1572,6 +1598,100 @@ extension KMS {
             case ciphertextBlob = "CiphertextBlob"
             case keyId = "KeyId"
             case keyMaterialId = "KeyMaterialId"
+        }
+    }
+}
+
+// MARK: - GenerateMacRequest
+
+extension KMS {
+    /// Input of `GenerateMac`: Generates a hash-based message authentication code (HMAC) for a message using an HMAC KMS key and a MAC algorithm that the key supports.
+    package struct GenerateMacRequest: Codable, Sendable, Equatable {
+        /// The message to be hashed.
+        package var message: Data
+        /// The HMAC KMS key to use in the operation.
+        package var keyId: String
+        /// The MAC algorithm used in the operation.
+        package var macAlgorithm: MacAlgorithmSpec
+        /// A list of grant tokens.
+        package var grantTokens: [String]?
+        /// Checks if your request will succeed.
+        package var dryRun: Bool?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            message: Data,
+            keyId: String,
+            macAlgorithm: MacAlgorithmSpec,
+            grantTokens: [String]? = nil,
+            dryRun: Bool? = nil
+        ) {
+            self.message = message
+            self.keyId = keyId
+            self.macAlgorithm = macAlgorithm
+            self.grantTokens = grantTokens
+            self.dryRun = dryRun
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case message = "Message"
+            case keyId = "KeyId"
+            case macAlgorithm = "MacAlgorithm"
+            case grantTokens = "GrantTokens"
+            case dryRun = "DryRun"
+        }
+    }
+}
+
+extension KMS.GenerateMacRequest {
+    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
+    /// and its nested members; throws one `ValidationException` listing every violation.
+    package func validate() throws(KMSError) {
+        var validation = KMSValidation()
+        validate(into: &validation, path: "")
+        try validation.finish()
+    }
+
+    func validate(into validation: inout KMSValidation, path: String) {
+        validation.length(of: self.message, min: 1, max: 4096, path: path, field: "message")
+        validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
+        validation.enumValue(self.macAlgorithm.rawValue, known: KMS.MacAlgorithmSpec.knownRawValues, echo: true, path: path, field: "macAlgorithm")
+        if let grantTokens = self.grantTokens {
+            validation.count(grantTokens.count, min: 0, max: 10, path: path, field: "grantTokens")
+            for (i0, e0) in grantTokens.enumerated() {
+                validation.length(of: e0, min: 1, max: 8192, path: path, field: KMSValidation.member(of: "grantTokens", index: i0))
+            }
+        }
+    }
+}
+
+// MARK: - GenerateMacResponse
+
+extension KMS {
+    /// Output of `GenerateMac`.
+    package struct GenerateMacResponse: Codable, Sendable, Equatable {
+        /// The hash-based message authentication code (HMAC) that was generated for the specified message, HMAC KMS key, and MAC algorithm.
+        package var mac: Data?
+        /// The MAC algorithm that was used to generate the HMAC.
+        package var macAlgorithm: MacAlgorithmSpec?
+        /// The HMAC KMS key used in the operation.
+        package var keyId: String?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            mac: Data? = nil,
+            macAlgorithm: MacAlgorithmSpec? = nil,
+            keyId: String? = nil
+        ) {
+            self.mac = mac
+            self.macAlgorithm = macAlgorithm
+            self.keyId = keyId
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case mac = "Mac"
+            case macAlgorithm = "MacAlgorithm"
+            case keyId = "KeyId"
         }
     }
 }
@@ -3464,6 +3584,106 @@ extension KMS.UpdateKeyDescriptionRequest {
     func validate(into validation: inout KMSValidation, path: String) {
         validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
         validation.length(of: self.description, min: 0, max: 8192, path: path, field: "description")
+    }
+}
+
+// MARK: - VerifyMacRequest
+
+extension KMS {
+    /// Input of `VerifyMac`: Verifies the hash-based message authentication code (HMAC) for a specified message, HMAC KMS key, and MAC algorithm.
+    package struct VerifyMacRequest: Codable, Sendable, Equatable {
+        /// The message that will be used in the verification.
+        package var message: Data
+        /// The KMS key that will be used in the verification.
+        package var keyId: String
+        /// The MAC algorithm that will be used in the verification.
+        package var macAlgorithm: MacAlgorithmSpec
+        /// The HMAC to verify.
+        package var mac: Data
+        /// A list of grant tokens.
+        package var grantTokens: [String]?
+        /// Checks if your request will succeed.
+        package var dryRun: Bool?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            message: Data,
+            keyId: String,
+            macAlgorithm: MacAlgorithmSpec,
+            mac: Data,
+            grantTokens: [String]? = nil,
+            dryRun: Bool? = nil
+        ) {
+            self.message = message
+            self.keyId = keyId
+            self.macAlgorithm = macAlgorithm
+            self.mac = mac
+            self.grantTokens = grantTokens
+            self.dryRun = dryRun
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case message = "Message"
+            case keyId = "KeyId"
+            case macAlgorithm = "MacAlgorithm"
+            case mac = "Mac"
+            case grantTokens = "GrantTokens"
+            case dryRun = "DryRun"
+        }
+    }
+}
+
+extension KMS.VerifyMacRequest {
+    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
+    /// and its nested members; throws one `ValidationException` listing every violation.
+    package func validate() throws(KMSError) {
+        var validation = KMSValidation()
+        validate(into: &validation, path: "")
+        try validation.finish()
+    }
+
+    func validate(into validation: inout KMSValidation, path: String) {
+        validation.length(of: self.message, min: 1, max: 4096, path: path, field: "message")
+        validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
+        validation.enumValue(self.macAlgorithm.rawValue, known: KMS.MacAlgorithmSpec.knownRawValues, echo: true, path: path, field: "macAlgorithm")
+        validation.length(of: self.mac, min: 1, max: 6144, path: path, field: "mac")
+        if let grantTokens = self.grantTokens {
+            validation.count(grantTokens.count, min: 0, max: 10, path: path, field: "grantTokens")
+            for (i0, e0) in grantTokens.enumerated() {
+                validation.length(of: e0, min: 1, max: 8192, path: path, field: KMSValidation.member(of: "grantTokens", index: i0))
+            }
+        }
+    }
+}
+
+// MARK: - VerifyMacResponse
+
+extension KMS {
+    /// Output of `VerifyMac`.
+    package struct VerifyMacResponse: Codable, Sendable, Equatable {
+        /// The HMAC KMS key used in the verification.
+        package var keyId: String?
+        /// A Boolean value that indicates whether the HMAC was verified.
+        package var macValid: Bool?
+        /// The MAC algorithm used in the verification.
+        package var macAlgorithm: MacAlgorithmSpec?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String? = nil,
+            macValid: Bool? = nil,
+            macAlgorithm: MacAlgorithmSpec? = nil
+        ) {
+            self.keyId = keyId
+            self.macValid = macValid
+            self.macAlgorithm = macAlgorithm
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case macValid = "MacValid"
+            case macAlgorithm = "MacAlgorithm"
+        }
     }
 }
 

@@ -14,7 +14,7 @@ extension PostgresKeyStore {
                     \(key.nextRotationDate?.storedValue), \(key.arn), \(key.account), \(key.description),
                     \(key.createdAt.storedValue), \(key.createdBy), \(key.deletionScheduledBy), \(key.deletedAt?.storedValue),
                     \(key.deletedBy), \(key.rotationPeriodDays), \(key.onDemandRotationCount), \(Int64(key.currentVersion)),
-                    \(tags), \(key.policy))
+                    \(key.keySpec.rawValue), \(tags), \(key.policy))
                 """, logger: logger)
             try await Self.insertVersion(connection, firstVersion, logger: logger)
         }
@@ -149,7 +149,7 @@ extension PostgresKeyStore {
                 deletion_scheduled_by = \(key.deletionScheduledBy), deleted_at = \(key.deletedAt?.storedValue),
                 deleted_by = \(key.deletedBy), rotation_period_days = \(key.rotationPeriodDays),
                 on_demand_rotation_count = \(key.onDemandRotationCount), current_version = \(Int64(key.currentVersion)),
-                tags = \(tags), policy = \(key.policy)
+                key_spec = \(key.keySpec.rawValue), tags = \(tags), policy = \(key.policy)
             WHERE id = \(id.uuidString)
             """, logger: logger)
     }

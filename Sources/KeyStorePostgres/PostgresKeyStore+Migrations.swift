@@ -9,6 +9,7 @@ extension PostgresKeyStore {
     static let migrations: [(id: String, sql: String)] = [
         ("v1", version1),
         ("v2-principal-identity", version2),
+        ("v3-key-spec", version3),
     ]
 
     /// The identifiers of the schema's migrations, oldest first.
@@ -54,6 +55,13 @@ extension PostgresKeyStore {
             }
         }
     }
+
+    /// v3: each key has a key spec (`SYMMETRIC_DEFAULT`, `HMAC_256`, `HMAC_512`); existing keys
+    /// are symmetric.
+    static let version3 = """
+        ALTER TABLE keys ADD COLUMN key_spec text NOT NULL DEFAULT 'SYMMETRIC_DEFAULT';
+        ALTER TABLE keys ALTER COLUMN key_spec DROP DEFAULT
+        """
 
     /// v2: each principal has a unique id, which grants are bound to, and an identity policy.
     ///

@@ -65,6 +65,7 @@ extension KeyRecord {
             key.rotationPeriodDays = try row.optionalInt("rotation_period_days")
             key.nextRotationDate = try row.optionalDate("next_rotation_date")
             key.onDemandRotationCount = Int(try row.int64("on_demand_rotation_count"))
+            key.keySpec = try row.value(KeySpecKind.self, "key_spec")
             key.tags = try StoredJSON.tags(from: try row.string("tags"))
             return key
         }

@@ -6,7 +6,7 @@ extension SQLiteKeyStore {
     package func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) async throws {
         try await write(conflict: "key \(key.id) exists") { db in
             try db.cachedStatement(sql: """
-                INSERT INTO keys (\(KeyRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO keys (\(KeyRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: try key.rowArguments(storedAs: key.id))
             try Self.insertVersion(db, firstVersion)
         }
@@ -139,7 +139,7 @@ extension SQLiteKeyStore {
             UPDATE keys SET state = ?2, deletion_date = ?3, rotation_enabled = ?4, next_rotation_date = ?5,
                 arn = ?6, account = ?7, description = ?8, created_at = ?9, created_by = ?10,
                 deletion_scheduled_by = ?11, deleted_at = ?12, deleted_by = ?13, rotation_period_days = ?14,
-                on_demand_rotation_count = ?15, current_version = ?16, tags = ?17, policy = ?18
+                on_demand_rotation_count = ?15, current_version = ?16, key_spec = ?17, tags = ?18, policy = ?19
             WHERE id = ?1
             """).execute(arguments: try key.rowArguments(storedAs: id))
     }

@@ -10,6 +10,7 @@ extension SQLiteKeyStore {
         migrator.registerMigration("v1", migrate: createVersion1)
         migrator.registerMigration("v2-principal-flags", migrate: addPrincipalFlags)
         migrator.registerMigration("v3-principal-identity", migrate: addPrincipalIdentity)
+        migrator.registerMigration("v4-key-spec", migrate: addKeySpec)
         return migrator
     }()
 
@@ -38,6 +39,45 @@ extension SQLiteKeyStore {
         } catch {
             throw translate(error, path: path)
         }
+    }
+
+    /// v4: each key has a key spec (`SYMMETRIC_DEFAULT`, `HMAC_256`, `HMAC_512`); existing keys
+    /// are symmetric.
+    ///
+    /// The table is rebuilt rather than altered, so that the policy stays the last column (an
+    /// added column would come after it, and reading it would walk the policy's overflow pages).
+    static func addKeySpec(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE keys_v4 (
+                id TEXT NOT NULL PRIMARY KEY,
+                state TEXT NOT NULL,
+                deletion_date REAL,
+                rotation_enabled INTEGER NOT NULL,
+                next_rotation_date REAL,
+                arn TEXT NOT NULL,
+                account TEXT NOT NULL,
+                description TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                created_by TEXT NOT NULL,
+                deletion_scheduled_by TEXT,
+                deleted_at REAL,
+                deleted_by TEXT,
+                rotation_period_days INTEGER,
+                on_demand_rotation_count INTEGER NOT NULL,
+                current_version INTEGER NOT NULL,
+                key_spec TEXT NOT NULL,
+                tags TEXT NOT NULL,
+                policy TEXT NOT NULL
+            ) STRICT;
+            INSERT INTO keys_v4 (\(KeyRecord.columns))
+                SELECT id, state, deletion_date, rotation_enabled, next_rotation_date, arn, account, description,
+                    created_at, created_by, deletion_scheduled_by, deleted_at, deleted_by, rotation_period_days,
+                    on_demand_rotation_count, current_version, 'SYMMETRIC_DEFAULT', tags, policy
+                FROM keys;
+            DROP TABLE keys;
+            ALTER TABLE keys_v4 RENAME TO keys;
+            CREATE INDEX keys_by_state ON keys (state);
+            """)
     }
 
     /// v3: each principal has a unique id, which grants are bound to, and an identity policy.

@@ -48,7 +48,7 @@ extension KeyRecord {
         return [
             storedID.uuidString, state.rawValue, deletionDate?.storedValue, rotationEnabled, nextRotationDate?.storedValue,
             arn, account, description, createdAt.storedValue, createdBy, deletionScheduledBy, deletedAt?.storedValue,
-            deletedBy, rotationPeriodDays, onDemandRotationCount, currentVersion, tags, policy,
+            deletedBy, rotationPeriodDays, onDemandRotationCount, currentVersion, keySpec.rawValue, tags, policy,
         ]
     }
 
@@ -72,6 +72,7 @@ extension KeyRecord {
             key.rotationPeriodDays = try row.decode(Int?.self, forColumn: "rotation_period_days")
             key.nextRotationDate = try row.optionalDate("next_rotation_date")
             key.onDemandRotationCount = try row.decode(Int.self, forColumn: "on_demand_rotation_count")
+            key.keySpec = try row.value(KeySpecKind.self, "key_spec")
             key.tags = try StoredJSON.tags(from: try row.decode(String.self, forColumn: "tags"))
             return key
         }

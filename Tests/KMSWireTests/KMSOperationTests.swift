@@ -10,7 +10,7 @@ struct KMSOperationTests {
         "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
         "EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations",
         "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "CreateGrant", "ListGrants", "ListRetirableGrants",
-        "RetireGrant", "RevokeGrant", "TagResource", "UntagResource", "ListResourceTags",
+        "RetireGrant", "RevokeGrant", "TagResource", "UntagResource", "ListResourceTags", "GenerateMac", "VerifyMac",
     ]
 
     @Test func everyOperationIsCovered() {

@@ -43,6 +43,7 @@ enum Fixtures {
         key.nextRotationDate = Date().addingTimeInterval(365 * 86_400)
         key.onDemandRotationCount = 3
         key.currentVersion = 1
+        key.keySpec = .hmac512
         return key
     }
 

@@ -192,6 +192,26 @@ struct SQLiteKeyStoreTests {
         #expect(bound == ["to-fn \(fn.uniqueID) \(admin.uniqueID)", "to-nobody - -"])
     }
 
+    @Test func keysOfAV3DatabaseAreSymmetricAndThePolicyStaysLast() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keys.sqlite")
+        try SQLiteKeyStore.createDatabase(at: path, upTo: "v3-principal-identity", then: """
+            INSERT INTO keys (id, state, rotation_enabled, arn, account, description, created_at, created_by,
+                              on_demand_rotation_count, current_version, tags, policy)
+            VALUES ('8F0D1C5E-2B7A-4C39-9E61-0A4B3C2D1E0F', 'Enabled', 0, 'arn', '111122223333', 'old', 0, 'x', 0, 1, '[]', '{}');
+            """)
+        let store = try SQLiteKeyStore(path: path)
+        defer { try? store.close() }
+        let id = try #require(UUID(uuidString: "8F0D1C5E-2B7A-4C39-9E61-0A4B3C2D1E0F"))
+        let key = try #require(try await store.key(id: id))
+        #expect(key.keySpec == .symmetricDefault)
+        #expect(key.description == "old")
+        #expect(try await store.inspect("SELECT name FROM pragma_table_info('keys') ORDER BY cid DESC LIMIT 1") == ["policy"])
+        #expect(try await store.inspect("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'keys' AND sql IS NOT NULL") == ["keys_by_state"])
+        #expect(try await store.inspect("PRAGMA integrity_check") == ["ok"])
+    }
+
     @Test func aMigrationFromTheFutureIsRefused() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -108,6 +108,33 @@ def test_generate_data_key_and_random(aws):
     assert got == 16
 
 
+def test_hmac_keys(aws):
+    created = json.loads(aws("kms", "create-key", "--key-spec", "HMAC_512", "--key-usage", "GENERATE_VERIFY_MAC",
+                             "--output", "json").stdout)["KeyMetadata"]
+    assert (created["KeySpec"], created["KeyUsage"], created["MacAlgorithms"]) == ("HMAC_512", "GENERATE_VERIFY_MAC", ["HMAC_SHA_512"])
+    message = aws.home / "message.bin"
+    message.write_bytes(b"amount=42&currency=EUR")
+    made = json.loads(aws("kms", "generate-mac", "--key-id", created["Arn"], "--message", f"fileb://{message}",
+                          "--mac-algorithm", "HMAC_SHA_512", "--output", "json").stdout)
+    mac = base64.b64decode(made["Mac"])
+    assert len(mac) == 64 and made["KeyId"] == created["Arn"]
+    mac_file = aws.home / "message.mac"
+    mac_file.write_bytes(mac)
+    verified = json.loads(aws("kms", "verify-mac", "--key-id", created["KeyId"], "--message", f"fileb://{message}",
+                              "--mac-algorithm", "HMAC_SHA_512", "--mac", f"fileb://{mac_file}", "--output", "json").stdout)
+    assert verified["MacValid"] is True
+    message.write_bytes(b"amount=43&currency=EUR")
+    refused = aws("kms", "verify-mac", "--key-id", created["KeyId"], "--message", f"fileb://{message}",
+                  "--mac-algorithm", "HMAC_SHA_512", "--mac", f"fileb://{mac_file}", check=False)
+    code, stderr = refused.returncode, refused.stderr.decode(errors="replace")
+    assert code in SERVICE_ERROR_EXITS, f"exit {code}"
+    assert "KMSInvalidMacException" in stderr, stderr
+    wrong = aws("kms", "create-key", "--key-spec", "HMAC_384", "--key-usage", "GENERATE_VERIFY_MAC", check=False)
+    code, stderr = wrong.returncode, wrong.stderr.decode(errors="replace")
+    assert code in SERVICE_ERROR_EXITS, f"exit {code}"
+    assert "UnsupportedOperationException" in stderr and "HMAC_384" in stderr, stderr
+
+
 def test_aliases(aws):
     arn = json.loads(aws("kms", "create-key", "--output", "json").stdout)["KeyMetadata"]["Arn"]
     name = f"alias/cli-{uuid.uuid4().hex[:8]}"

@@ -215,6 +215,75 @@ def test_unsupported_key_specs(kms):
 
 
 # ---------------------------------------------------------------------------------------------
+# HMAC keys
+
+
+@pytest.mark.parametrize("spec,algorithm,length", [("HMAC_256", "HMAC_SHA_256", 32), ("HMAC_512", "HMAC_SHA_512", 64)])
+def test_hmac_key_generate_and_verify(kms, spec, algorithm, length):
+    meta = kms.create_key(KeySpec=spec, KeyUsage="GENERATE_VERIFY_MAC", Description="hmac")["KeyMetadata"]
+    assert (meta["KeySpec"], meta["KeyUsage"], meta["MacAlgorithms"]) == (spec, "GENERATE_VERIFY_MAC", [algorithm])
+    assert "EncryptionAlgorithms" not in meta
+    arn = meta["Arn"]
+    message = b"amount=42&currency=EUR"
+    made = kms.generate_mac(KeyId=arn, Message=message, MacAlgorithm=algorithm)
+    assert (made["KeyId"], made["MacAlgorithm"], len(made["Mac"])) == (arn, algorithm, length)
+    assert kms.generate_mac(KeyId=meta["KeyId"], Message=message, MacAlgorithm=algorithm)["Mac"] == made["Mac"]
+    verified = kms.verify_mac(KeyId=arn, Message=message, MacAlgorithm=algorithm, Mac=made["Mac"])
+    assert (verified["KeyId"], verified["MacValid"], verified["MacAlgorithm"]) == (arn, True, algorithm)
+    tampered = bytes([made["Mac"][0] ^ 1]) + made["Mac"][1:]
+    for bad_message, bad_mac in [(message, tampered), (b"amount=43&currency=EUR", made["Mac"]), (message, made["Mac"][:-1])]:
+        with kms_error(kms, "KMSInvalidMacException", 400):
+            kms.verify_mac(KeyId=arn, Message=bad_message, MacAlgorithm=algorithm, Mac=bad_mac)
+
+
+def test_hmac_key_refusals(kms, new_key):
+    for spec in ("HMAC_224", "HMAC_384"):
+        with kms_error(kms, "UnsupportedOperationException", 400) as info:
+            kms.create_key(KeySpec=spec, KeyUsage="GENERATE_VERIFY_MAC")
+        assert spec in info.value.response["Error"]["Message"]
+    with kms_error(kms, "ValidationException", 400, modeled=False) as info:
+        kms.create_key(KeySpec="HMAC_256")
+    assert "KeyUsage" in info.value.response["Error"]["Message"]
+    hmac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"]
+    aes_key = new_key("encryption key")
+    with kms_error(kms, "InvalidKeyUsageException", 400) as info:
+        kms.encrypt(KeyId=hmac_key, Plaintext=b"x")
+    assert "GENERATE_VERIFY_MAC" in info.value.response["Error"]["Message"]
+    with kms_error(kms, "InvalidKeyUsageException", 400):
+        kms.generate_data_key(KeyId=hmac_key, KeySpec="AES_256")
+    with kms_error(kms, "InvalidKeyUsageException", 400):
+        kms.generate_data_key_without_plaintext(KeyId=hmac_key, KeySpec="AES_256")
+    with kms_error(kms, "InvalidKeyUsageException", 400) as info:
+        kms.generate_mac(KeyId=aes_key, Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    assert info.value.response["Error"]["Message"] == f"{aes_key} key usage is ENCRYPT_DECRYPT which is not valid for GenerateMac."
+    with kms_error(kms, "InvalidKeyUsageException", 400) as info:
+        kms.generate_mac(KeyId=hmac_key, Message=b"m", MacAlgorithm="HMAC_SHA_512")
+    assert info.value.response["Error"]["Message"] == "Algorithm HMAC_SHA_512 is incompatible with key spec HMAC_256."
+    with kms_error(kms, "UnsupportedOperationException", 400):
+        kms.enable_key_rotation(KeyId=hmac_key)
+    kms.disable_key(KeyId=hmac_key)
+    with kms_error(kms, "DisabledException", 409):
+        kms.generate_mac(KeyId=hmac_key, Message=b"m", MacAlgorithm="HMAC_SHA_256")
+
+
+def test_hmac_key_policy_condition_keys_and_grants(kms, admin_arn, make_principal):
+    user = make_principal(unique("mac-user"))
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": user.arn}, "Action": "kms:GenerateMac", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_512", "kms:KeySpec": "HMAC_512"}}},
+    ]}
+    arn = kms.create_key(KeySpec="HMAC_512", KeyUsage="GENERATE_VERIFY_MAC", Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+    mac = user.client.generate_mac(KeyId=arn, Message=b"m", MacAlgorithm="HMAC_SHA_512")["Mac"]
+    with kms_error(user.client, "AccessDeniedException", 400, modeled=False):
+        user.client.verify_mac(KeyId=arn, Message=b"m", MacAlgorithm="HMAC_SHA_512", Mac=mac)
+    with kms_error(kms, "ValidationException", 400, modeled=False):
+        kms.create_grant(KeyId=arn, GranteePrincipal=user.arn, Operations=["VerifyMac", "Encrypt"])
+    kms.create_grant(KeyId=arn, GranteePrincipal=user.arn, Operations=["VerifyMac"])
+    assert user.client.verify_mac(KeyId=arn, Message=b"m", MacAlgorithm="HMAC_SHA_512", Mac=mac)["MacValid"] is True
+
+
+# ---------------------------------------------------------------------------------------------
 # Aliases
 
 
@@ -989,7 +1058,7 @@ def test_zz_every_response_of_this_module_had_a_request_id_and_date():
         "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
         "EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations",
         "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "CreateGrant", "ListGrants", "RevokeGrant",
-        "TagResource", "UntagResource", "ListResourceTags",
+        "TagResource", "UntagResource", "ListResourceTags", "GenerateMac", "VerifyMac",
     }
     # ListRetirableGrants and RetireGrant succeed for the grantee's client, checked in the grant test.
     assert every <= operations, f"operations never answered 200 to the admin: {sorted(every - operations)}"

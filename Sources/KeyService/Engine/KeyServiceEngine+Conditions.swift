@@ -37,17 +37,19 @@ extension KeyServiceEngine {
     ///     that does not exist yet.
     ///   - policy: The key policy that will be evaluated.
     ///   - identityPolicy: The caller's identity policy that will be evaluated with it, if any.
+    ///   - keySpec: What the key is, for `kms:KeySpec` and `kms:KeyUsage`.
     func baseConditionKeys(
-        _ principal: Principal, keyID: UUID?, policy: KeyPolicy, identityPolicy: IdentityPolicy? = nil
+        _ principal: Principal, keyID: UUID?, policy: KeyPolicy, identityPolicy: IdentityPolicy? = nil,
+        keySpec: KeySpecKind = .symmetricDefault
     ) async throws(KMSError) -> [String: [String]] {
         var keys: [String: [String]] = [:]
         // Walks the (usually one to three) keys the policies test rather than probing for each
         // key it could make.
         for name in policy.testedConditionKeys {
-            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID)
+            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID, keySpec: keySpec)
         }
         for name in identityPolicy?.policy.testedConditionKeys ?? [] {
-            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID)
+            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID, keySpec: keySpec)
         }
         return keys
     }
@@ -55,7 +57,7 @@ extension KeyServiceEngine {
     /// Adds the per-request condition key a policy tests under `lowercased`, when it is one of
     /// them (the operation's own keys come from the operation).
     private func addBaseConditionKey(
-        _ lowercased: String, to keys: inout [String: [String]], principal: Principal, keyID: UUID?
+        _ lowercased: String, to keys: inout [String: [String]], principal: Principal, keyID: UUID?, keySpec: KeySpecKind
     ) async throws(KMSError) {
         switch lowercased {
         case "kms:calleraccount": keys["kms:CallerAccount"] = [principal.account]
@@ -68,10 +70,10 @@ extension KeyServiceEngine {
             keys["aws:CurrentTime"] = [ConditionDate.format(epochSeconds: time)]
             keys["aws:EpochTime"] = [String(Int(time.rounded(.down)))]
         case "aws:requestedregion": keys["aws:RequestedRegion"] = [configuration.region]
-        // envseal's only kind of key; the keys are present "even when the parameter doesn't
-        // appear in the request", as AWS documents.
-        case "kms:keyspec": keys["kms:KeySpec"] = ["SYMMETRIC_DEFAULT"]
-        case "kms:keyusage": keys["kms:KeyUsage"] = ["ENCRYPT_DECRYPT"]
+        // The key's own; present "even when the parameter doesn't appear in the request", as AWS
+        // documents.
+        case "kms:keyspec": keys["kms:KeySpec"] = [keySpec.rawValue]
+        case "kms:keyusage": keys["kms:KeyUsage"] = [keySpec.keyUsage]
         case "kms:keyorigin": keys["kms:KeyOrigin"] = ["AWS_KMS"]
         case "kms:multiregion": keys["kms:MultiRegion"] = ["false"]
         case "aws:sourceip": if let address = RequestOrigin.current.sourceAddress { keys["aws:SourceIp"] = [address] }

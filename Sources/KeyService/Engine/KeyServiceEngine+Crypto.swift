@@ -13,6 +13,7 @@ extension KeyServiceEngine {
             let key = try await openKey(
                 KeyAction(.encrypt), request.keyId, by: principal, note: &note, context: request.encryptionContext, grantTokens: request.grantTokens,
                 conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId), state: .enabled, dryRun: request.dryRun)
+            try Self.requireEncryptionKey(key, .encrypt)
             // The plaintext arrived in a request body: sealing it from there adds no copy.
             let (blob, _) = try await seal(key: key, context: context) { material, id, version, context throws(FormatError) in
                 try Self.withBytes(request.plaintext) { (bytes) throws(FormatError) in
@@ -66,6 +67,7 @@ extension KeyServiceEngine {
             try await authorize(principal, .reEncryptTo, key: destination, context: request.destinationEncryptionContext, grantTokens: request.grantTokens,
                                 conditionKeys: Self.cryptoConditionKeys(keyReference: request.destinationKeyId).merging(sameKey) { lhs, _ in lhs })
             try requireEnabled(destination)
+            try Self.requireEncryptionKey(destination, .reEncrypt)
             let opening = try await authorizeOpening(
                 ciphertext, context: request.sourceEncryptionContext, keyId: request.sourceKeyId, action: .reEncryptFrom,
                 principal: principal, grantTokens: request.grantTokens, dryRun: request.dryRun,
@@ -97,6 +99,7 @@ extension KeyServiceEngine {
                 KeyAction(.generateDataKey), request.keyId, by: principal, note: &note, context: request.encryptionContext,
                 grantTokens: request.grantTokens, conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId),
                 state: .enabled, dryRun: request.dryRun)
+            try Self.requireEncryptionKey(key, .generateDataKey)
             // The data key's plaintext goes out in the response, so it is made where it is sent from.
             let plaintext = Data(SecureRandom.bytes(count: count))
             let (blob, materialID) = try await seal(key: key, context: context) { material, id, version, context throws(FormatError) in
@@ -120,6 +123,7 @@ extension KeyServiceEngine {
                 KeyAction(.generateDataKeyWithoutPlaintext), request.keyId, by: principal, note: &note, context: request.encryptionContext,
                 grantTokens: request.grantTokens, conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId),
                 state: .enabled, dryRun: request.dryRun)
+            try Self.requireEncryptionKey(key, .generateDataKeyWithoutPlaintext)
             let plaintext = try Self.random(count)
             let (blob, materialID) = try await seal(key: key, context: context) { material, id, version, context throws(FormatError) in
                 try CiphertextBlob.seal(plaintext, key: material, keyID: id, keyVersion: version, context: context)
@@ -197,6 +201,7 @@ extension KeyServiceEngine {
         }
         try await authorize(principal, action, key: key, context: context, grantTokens: grantTokens, conditionKeys: conditionKeys)
         try requireEnabled(key)
+        try Self.requireEncryptionKey(key, action.name == KeyAction(.decrypt).name ? .decrypt : .reEncrypt)
         try Self.dryRun(dryRun)
         guard blob.keyVersion <= key.currentVersion else {
             throw KMSError(.invalidCiphertext, "the ciphertext names a key version that does not exist")

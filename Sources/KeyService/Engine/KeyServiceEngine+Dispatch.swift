@@ -59,6 +59,8 @@ extension KeyServiceEngine {
         case .tagResource: return try await respondEmpty(body, KMS.TagResourceRequest.self) { (request) async throws(KMSError) in try await engine.tagResource(request, by: principal, requestID: requestID) }
         case .untagResource: return try await respondEmpty(body, KMS.UntagResourceRequest.self) { (request) async throws(KMSError) in try await engine.untagResource(request, by: principal, requestID: requestID) }
         case .listResourceTags: return try await respond(body, KMS.ListResourceTagsRequest.self) { (request) async throws(KMSError) in try await engine.listResourceTags(request, by: principal, requestID: requestID) }
+        case .generateMac: return try await respond(body, KMS.GenerateMacRequest.self) { (request) async throws(KMSError) in try await engine.generateMac(request, by: principal, requestID: requestID) }
+        case .verifyMac: return try await respond(body, KMS.VerifyMacRequest.self) { (request) async throws(KMSError) in try await engine.verifyMac(request, by: principal, requestID: requestID) }
         }
     }
 

@@ -17,13 +17,14 @@ extension KeyServiceEngine {
             .createGrant, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID, validate: request.validate,
             context: equals ?? subset, grantTokens: request.grantTokens, conditionKeys: Self.grantConditionKeys(request),
             grantLimit: { parent in parent.excess(operations: operations, equals: equals, subset: subset) },
-            check: { (_) throws(KMSError) in
+            check: { (key) throws(KMSError) in
                 guard !operations.isEmpty else {
                     throw KMSError(.validation, "1 validation error detected: Value at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
                 }
                 if request.constraints != nil, operations.contains(where: { !Self.constrainableOperations.contains($0) }) {
                     throw KMSError(.validation, "encryption context constraints are allowed only in grants for cryptographic operations and CreateGrant")
                 }
+                try Self.requireGrantable(operations, constrained: request.constraints != nil, key: key)
             },
             state: .notPendingDeletion, dryRun: request.dryRun
         ) { (key, _) async throws(KMSError) in

@@ -4,20 +4,16 @@ package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {
-    /// CreateKey: a new symmetric key, enabled, with the default policy unless one is given.
+    /// CreateKey: a new symmetric key (or HMAC_256/HMAC_512 key), enabled, with the default policy
+    /// unless one is given.
     /// - Throws: `UnsupportedOperationException` for anything but a SYMMETRIC_DEFAULT
-    ///   ENCRYPT_DECRYPT key of origin AWS_KMS; `MalformedPolicyDocumentException` for a policy
+    ///   ENCRYPT_DECRYPT or HMAC_256/HMAC_512 GENERATE_VERIFY_MAC key of origin AWS_KMS; `MalformedPolicyDocumentException` for a policy
     ///   that does not parse or would lock the caller out; `TagException` for reserved tag keys.
     package func createKey(_ request: KMS.CreateKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateKeyResponse {
         try await audited(.createKey, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
             try requireAdmin(principal, .createKey)
-            if let spec = request.keySpec ?? request.customerMasterKeySpec.map({ KMS.KeySpec(rawValue: $0.rawValue) }), spec != .symmetricDefault {
-                throw KMSError(.unsupportedOperation, "envseal supports SYMMETRIC_DEFAULT keys only, not \(spec.rawValue)")
-            }
-            if let usage = request.keyUsage, usage != .encryptDecrypt {
-                throw KMSError(.unsupportedOperation, "envseal supports ENCRYPT_DECRYPT keys only, not \(usage.rawValue)")
-            }
+            let spec = try Self.requestedKeySpec(request)
             if let origin = request.origin, origin != .awsKms {
                 throw KMSError(.unsupportedOperation, "envseal supports origin AWS_KMS only, not \(origin.rawValue)")
             }
@@ -32,16 +28,24 @@ extension KeyServiceEngine {
             let arn = keyARN(id)
             let policy: String
             if let json = request.policy {
-                policy = try await checkNewPolicy(json, keyARN: arn, keyID: nil, principal: principal, bypass: request.bypassPolicyLockoutSafetyCheck ?? false)
+                policy = try await checkNewPolicy(json, keyARN: arn, keyID: nil, keySpec: spec, principal: principal, bypass: request.bypassPolicyLockoutSafetyCheck ?? false)
             } else {
                 policy = KeyPolicy.defaultPolicy(account: configuration.account, partition: configuration.partition, admins: [principal.arn] + configuration.administrators).json
             }
-            let (version, material) = try newVersion(keyID: id, version: 1, type: .initial)
-            let record = KeyRecord(id: id, arn: arn, account: configuration.account, description: request.description ?? "",
+            let version: KeyVersionRecord
+            var material: KeyMaterial?
+            if spec.isHMAC {
+                version = try newHMACVersion(keyID: id, spec: spec)
+            } else {
+                let made = try newVersion(keyID: id, version: 1, type: .initial)
+                (version, material) = (made.0, made.1)
+            }
+            var record = KeyRecord(id: id, arn: arn, account: configuration.account, description: request.description ?? "",
                                    createdAt: version.createdAt, createdBy: principal.arn, policy: policy, tags: tags)
+            record.keySpec = spec
             note.keyARN = arn
             try await storeCall { try await store.insertKey(record, firstVersion: version) }
-            materials.put(id, 1, .init(material: material, materialID: version.materialID))
+            if let material { materials.put(id, 1, .init(material: material, materialID: version.materialID)) }
             return KMS.CreateKeyResponse(keyMetadata: metadata(record, materialID: version.materialID))
         }
     }
@@ -52,7 +56,7 @@ extension KeyServiceEngine {
             .describeKey, keyID: request.keyId, by: principal, requestID: requestID, validate: request.validate,
             grantTokens: request.grantTokens, conditionKeys: Self.requestAlias(request.keyId)
         ) { (key, _) async throws(KMSError) in
-            let current = try? await material(key, version: key.currentVersion).materialID
+            let current = await currentMaterialID(key)
             return KMS.DescribeKeyResponse(keyMetadata: metadata(key, materialID: current))
         }
     }
@@ -199,12 +203,13 @@ extension KeyServiceEngine {
     func metadata(_ key: KeyRecord, materialID: String?) -> KMS.KeyMetadata {
         KMS.KeyMetadata(
             awsAccountId: key.account, keyId: key.id.uuidString.lowercased(), arn: key.arn, creationDate: key.createdAt,
-            enabled: key.state == .enabled, description: key.description, keyUsage: .encryptDecrypt,
+            enabled: key.state == .enabled, description: key.description, keyUsage: KMS.KeyUsageType(rawValue: key.keySpec.keyUsage),
             keyState: KMS.KeyState(rawValue: key.state.rawValue), deletionDate: key.state == .pendingDeletion ? key.deletionDate : nil,
-            origin: .awsKms, keyManager: .customer, customerMasterKeySpec: .symmetricDefault, keySpec: .symmetricDefault,
-            encryptionAlgorithms: [.symmetricDefault], multiRegion: false,
+            origin: .awsKms, keyManager: .customer, customerMasterKeySpec: KMS.CustomerMasterKeySpec(rawValue: key.keySpec.rawValue),
+            keySpec: KMS.KeySpec(rawValue: key.keySpec.rawValue),
+            encryptionAlgorithms: key.keySpec.isHMAC ? nil : [.symmetricDefault], multiRegion: false,
             pendingDeletionWindowInDays: key.state == .pendingDeletion ? key.deletionDate.map { deletionWindow(key, $0) } : nil,
-            currentKeyMaterialId: materialID)
+            macAlgorithms: Self.macAlgorithms(key.keySpec), currentKeyMaterialId: materialID)
     }
 
     private func deletionWindow(_ key: KeyRecord, _ date: Date) -> Int {

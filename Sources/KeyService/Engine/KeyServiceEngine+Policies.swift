@@ -23,7 +23,7 @@ extension KeyServiceEngine {
             },
             conditionKeys: ["kms:BypassPolicyLockoutSafetyCheck": [bypass ? "true" : "false"]]
         ) { (key, _) async throws(KMSError) in
-            let policy = try await checkNewPolicy(request.policy, keyARN: key.arn, keyID: key.id, principal: principal, bypass: bypass)
+            let policy = try await checkNewPolicy(request.policy, keyARN: key.arn, keyID: key.id, keySpec: key.keySpec, principal: principal, bypass: bypass)
             defer { forgetKey(key.id) }
             _ = try await storeCall {
                 try await store.updateKey(id: key.id) { record in
@@ -45,8 +45,12 @@ extension KeyServiceEngine {
     /// Parses a new policy and, unless bypassed, checks that it still lets the caller change it,
     /// directly or through a statement delegating to the caller's account: a PutKeyPolicy from the
     /// same caller and connection, now, without the bypass.
-    /// - Parameter keyID: The key, when it exists already (for its aliases).
-    func checkNewPolicy(_ json: String, keyARN: String, keyID: UUID?, principal: Principal, bypass: Bool) async throws(KMSError) -> String {
+    /// - Parameters:
+    ///   - keyID: The key, when it exists already (for its aliases).
+    ///   - keySpec: What the key is (for `kms:KeySpec` and `kms:KeyUsage`).
+    func checkNewPolicy(
+        _ json: String, keyARN: String, keyID: UUID?, keySpec: KeySpecKind, principal: Principal, bypass: Bool
+    ) async throws(KMSError) -> String {
         let policy: KeyPolicy
         do {
             policy = try KeyPolicy(json: json)
@@ -54,7 +58,7 @@ extension KeyServiceEngine {
             throw KMSError(.malformedPolicyDocument, "\(error)")
         }
         if !bypass {
-            var keys = try await baseConditionKeys(principal, keyID: keyID, policy: policy)
+            var keys = try await baseConditionKeys(principal, keyID: keyID, policy: policy, keySpec: keySpec)
             keys["kms:BypassPolicyLockoutSafetyCheck"] = ["false"]
             let request = AuthorizationRequest(
                 principalARN: principal.arn, principalAccount: principal.account, action: "kms:PutKeyPolicy",

@@ -37,6 +37,9 @@ extension KeyServiceEngine {
     package func getKeyRotationStatus(_ request: KMS.GetKeyRotationStatusRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyRotationStatusResponse {
         try await withKey(.getKeyRotationStatus, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate) { (key, _) async throws(KMSError) in
+            guard !key.keySpec.isHMAC else {
+                throw KMSError(.unsupportedOperation, "\(key.arn) is an \(key.keySpec.rawValue) key: only symmetric encryption keys rotate")
+            }
             return KMS.GetKeyRotationStatusResponse(
                 keyRotationEnabled: key.rotationEnabled, keyId: key.arn,
                 rotationPeriodInDays: key.rotationEnabled ? key.rotationPeriodDays : nil,
@@ -133,13 +136,21 @@ extension KeyServiceEngine {
     ) throws -> (record: KeyVersionRecord, material: KeyMaterial) {
         let material = KeyMaterial.random()
         let wrapped = try root.wrap(material.secureBytes, id: keyID, version: version, purpose: "key-material")
-        let id = try BLAKE2b.mac(key: root.subkey(.keyMaterialID), parts: [.bytes(Array(keyID.uuidString.utf8)), .bytes([UInt8](bigEndianBytes: version))])
-        let record = KeyVersionRecord(keyID: keyID, version: version, wrappedMaterial: wrapped, materialID: id.description,
+        let record = KeyVersionRecord(keyID: keyID, version: version, wrappedMaterial: wrapped,
+                                      materialID: try materialID(root: root, keyID: keyID, version: version),
                                       createdAt: when, rotationType: type)
         return (record, material)
     }
 
+    /// The KeyMaterialId of a key version.
+    static func materialID(root: RootKey, keyID: UUID, version: UInt32) throws -> String {
+        try BLAKE2b.mac(key: root.subkey(.keyMaterialID), parts: [.bytes(Array(keyID.uuidString.utf8)), .bytes([UInt8](bigEndianBytes: version))]).description
+    }
+
     static func requireRotatable(_ key: KeyRecord) throws(KMSError) {
+        guard !key.keySpec.isHMAC else {
+            throw KMSError(.unsupportedOperation, "\(key.arn) is an \(key.keySpec.rawValue) key: only symmetric encryption keys rotate")
+        }
         switch key.state {
         case .enabled: return
         case .disabled: throw KMSError(.disabled, "\(key.arn) is disabled.")

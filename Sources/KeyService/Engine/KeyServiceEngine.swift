@@ -351,7 +351,8 @@ package final class KeyServiceEngine: Sendable {
         // Condition keys are read by conditions alone: when neither policy has one, none is made.
         var extraConditionKeys: [String: [String]] = [:]
         if !policy.testedConditionKeys.isEmpty || identityPolicy?.policy.testedConditionKeys.isEmpty == false {
-            extraConditionKeys = try await baseConditionKeys(principal, keyID: key.id, policy: policy, identityPolicy: identityPolicy)
+            extraConditionKeys = try await baseConditionKeys(principal, keyID: key.id, policy: policy, identityPolicy: identityPolicy,
+                                                          keySpec: key.keySpec)
                 .merging(conditionKeys) { _, operation in operation }
         }
         let request = AuthorizationRequest(

@@ -65,6 +65,8 @@ package struct KeyRecord: Sendable, Codable, Equatable {
     package var onDemandRotationCount: Int
     /// The newest version: the one Encrypt uses.
     package var currentVersion: UInt32
+    /// What the key is (symmetric or HMAC); fixed at creation.
+    package var keySpec: KeySpecKind
 
     package init(
         id: UUID, arn: String, account: String, description: String, createdAt: Date, createdBy: String,
@@ -82,6 +84,7 @@ package struct KeyRecord: Sendable, Codable, Equatable {
         self.rotationEnabled = false
         self.onDemandRotationCount = 0
         self.currentVersion = currentVersion
+        self.keySpec = .symmetricDefault
     }
 }
 

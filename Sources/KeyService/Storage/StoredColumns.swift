@@ -66,7 +66,7 @@ extension KeyRecord {
     package static let columns = """
         id, state, deletion_date, rotation_enabled, next_rotation_date, arn, account, description, \
         created_at, created_by, deletion_scheduled_by, deleted_at, deleted_by, rotation_period_days, \
-        on_demand_rotation_count, current_version, tags, policy
+        on_demand_rotation_count, current_version, key_spec, tags, policy
         """
 
     /// The tags' stored JSON.

@@ -1,0 +1,160 @@
+import Foundation
+package import KMSWire
+import SodiumKit
+
+extension KeyServiceEngine {
+    /// GenerateMac: the HMAC (RFC 2104) of up to 4,096 bytes under an HMAC key.
+    /// - Throws: `InvalidKeyUsageException` for a key that is not an HMAC key, or an algorithm
+    ///   that is not the key's; `DisabledException`/`KMSInvalidStateException` for a key that is
+    ///   not enabled.
+    package func generateMac(_ request: KMS.GenerateMacRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GenerateMacResponse {
+        try await withKey(
+            .generateMac, keyID: request.keyId, by: principal, requestID: requestID, validate: request.validate,
+            grantTokens: request.grantTokens, conditionKeys: Self.macConditionKeys(request.keyId, request.macAlgorithm), state: .enabled
+        ) { (key, _) async throws(KMSError) in
+            let hash = try Self.macHash(key, request.macAlgorithm, operation: .generateMac)
+            try Self.dryRun(request.dryRun)
+            let mac = HMAC.authenticate(Array(request.message), key: try await hmacMaterial(key), hash: hash)
+            return KMS.GenerateMacResponse(mac: Data(mac), macAlgorithm: request.macAlgorithm, keyId: key.arn)
+        }
+    }
+
+    /// VerifyMac: checks, in constant time, that a MAC is the HMAC of the message under the key.
+    /// - Throws: `KMSInvalidMacException` when it is not (AWS never answers `MacValid: false`),
+    ///   and the errors of ``generateMac(_:by:requestID:)``.
+    package func verifyMac(_ request: KMS.VerifyMacRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.VerifyMacResponse {
+        try await withKey(
+            .verifyMac, keyID: request.keyId, by: principal, requestID: requestID, validate: request.validate,
+            grantTokens: request.grantTokens, conditionKeys: Self.macConditionKeys(request.keyId, request.macAlgorithm), state: .enabled
+        ) { (key, _) async throws(KMSError) in
+            let hash = try Self.macHash(key, request.macAlgorithm, operation: .verifyMac)
+            try Self.dryRun(request.dryRun)
+            guard HMAC.verify(Array(request.mac), of: Array(request.message), key: try await hmacMaterial(key), hash: hash) else {
+                throw KMSError(.kmsInvalidMac, "the MAC is not the \(request.macAlgorithm.rawValue) of the message under \(key.arn)")
+            }
+            return KMS.VerifyMacResponse(keyId: key.arn, macValid: true, macAlgorithm: request.macAlgorithm)
+        }
+    }
+
+    // MARK: - Key specs
+
+    /// The domain of an HMAC key's material when wrapped under the root key, apart from the
+    /// encryption keys' `key-material`, so neither ever opens as the other.
+    static let hmacMaterialPurpose = "hmac-key-material"
+
+    /// The key spec CreateKey asks for, with its key usage checked.
+    /// - Throws: `UnsupportedOperationException` for a spec or usage envseal does not make;
+    ///   `ValidationException` for an HMAC spec without `GENERATE_VERIFY_MAC`, as AWS.
+    static func requestedKeySpec(_ request: KMS.CreateKeyRequest) throws(KMSError) -> KeySpecKind {
+        let spec = request.keySpec ?? request.customerMasterKeySpec.map { KMS.KeySpec(rawValue: $0.rawValue) } ?? .symmetricDefault
+        let kind: KeySpecKind
+        switch spec {
+        case .symmetricDefault: kind = .symmetricDefault
+        case .hmac256: kind = .hmac256
+        case .hmac512: kind = .hmac512
+        case .hmac224, .hmac384:
+            throw KMSError(.unsupportedOperation,
+                "envseal does not support KeySpec \(spec.rawValue): it needs a hash its crypto library (libsodium) lacks; use HMAC_256 or HMAC_512")
+        default:
+            throw KMSError(.unsupportedOperation, "envseal supports SYMMETRIC_DEFAULT, HMAC_256 and HMAC_512 keys only, not \(spec.rawValue)")
+        }
+        guard kind.isHMAC else {
+            if let usage = request.keyUsage, usage != .encryptDecrypt {
+                throw KMSError(.unsupportedOperation, "envseal supports ENCRYPT_DECRYPT keys only for KeySpec SYMMETRIC_DEFAULT, not \(usage.rawValue)")
+            }
+            return kind
+        }
+        guard let usage = request.keyUsage else {
+            throw KMSError(.validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+        }
+        guard usage == .generateVerifyMac else {
+            throw KMSError(.validation, "KeyUsage \(usage.rawValue) is not valid for KeySpec \(kind.rawValue): HMAC keys take GENERATE_VERIFY_MAC")
+        }
+        return kind
+    }
+
+    /// Refuses an HMAC key to an encryption operation, as AWS: `InvalidKeyUsageException`.
+    static func requireEncryptionKey(_ key: KeyRecord, _ operation: KMSOperation) throws(KMSError) {
+        guard !key.keySpec.isHMAC else {
+            throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keySpec.keyUsage) which is not valid for \(operation.rawValue).")
+        }
+    }
+
+    /// The hash of `algorithm` on an HMAC key of the matching spec, or `InvalidKeyUsageException`.
+    static func macHash(_ key: KeyRecord, _ algorithm: KMS.MacAlgorithmSpec, operation: KMSOperation) throws(KMSError) -> HMAC.Hash {
+        guard key.keySpec.isHMAC else {
+            throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keySpec.keyUsage) which is not valid for \(operation.rawValue).")
+        }
+        switch (key.keySpec, algorithm) {
+        case (.hmac256, .hmacSha256): return .sha256
+        case (.hmac512, .hmacSha512): return .sha512
+        default: throw KMSError(.invalidKeyUsage, "Algorithm \(algorithm.rawValue) is incompatible with key spec \(key.keySpec.rawValue).")
+        }
+    }
+
+    /// The MacAlgorithms of a key's metadata (`nil` for an encryption key).
+    static func macAlgorithms(_ spec: KeySpecKind) -> [KMS.MacAlgorithmSpec]? {
+        switch spec {
+        case .symmetricDefault: nil
+        case .hmac256: [.hmacSha256]
+        case .hmac512: [.hmacSha512]
+        }
+    }
+
+    /// Refuses a grant for operations the key does not support, as AWS: a grant on an encryption
+    /// key may not allow GenerateMac, nor one on an HMAC key Encrypt; and encryption-context
+    /// constraints are for encryption keys only. `ValidationException`.
+    static func requireGrantable(_ operations: [String], constrained: Bool, key: KeyRecord) throws(KMSError) {
+        let common: Set<String> = ["CreateGrant", "RetireGrant", "DescribeKey"]
+        let supported = common.union(key.keySpec.isHMAC ? ["GenerateMac", "VerifyMac"] : [
+            "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+            "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+        ])
+        if let operation = operations.first(where: { !supported.contains($0) }) {
+            throw KMSError(.validation, "a grant on \(key.arn), a \(key.keySpec.rawValue) key, cannot allow \(operation): the key does not support it")
+        }
+        if constrained, key.keySpec.isHMAC {
+            throw KMSError(.validation, "encryption context constraints are allowed only in grants on symmetric encryption keys, not on \(key.arn)")
+        }
+    }
+
+    /// `kms:MacAlgorithm` and `kms:RequestAlias`.
+    static func macConditionKeys(_ keyReference: String, _ algorithm: KMS.MacAlgorithmSpec) -> [String: [String]] {
+        requestAlias(keyReference).merging(["kms:MacAlgorithm": [algorithm.rawValue]]) { lhs, _ in lhs }
+    }
+
+    /// New random material for an HMAC key (32 or 64 bytes by its spec), wrapped under the root
+    /// key, as its only version: HMAC keys do not rotate.
+    func newHMACVersion(keyID: UUID, spec: KeySpecKind) throws(KMSError) -> KeyVersionRecord {
+        do {
+            let material = try SecureRandom.secureBytes(count: spec.materialByteCount)
+            let wrapped = try root.wrap(material, id: keyID, version: 1, purpose: Self.hmacMaterialPurpose)
+            return KeyVersionRecord(keyID: keyID, version: 1, wrappedMaterial: wrapped, materialID: try Self.materialID(root: root, keyID: keyID, version: 1),
+                                    createdAt: now, rotationType: .initial)
+        } catch {
+            throw KMSError(.kmsInternal, "cannot wrap new key material")
+        }
+    }
+
+    /// An HMAC key's material, unwrapped for one call. (The material cache holds 256-bit
+    /// encryption keys only.)
+    func hmacMaterial(_ key: KeyRecord) async throws(KMSError) -> SecureBytes {
+        guard let record = try await storeCall({ try await store.version(keyID: key.id, number: key.currentVersion) }),
+              !record.wrappedMaterial.isEmpty else {
+            throw KMSError(.notFound, "Key '\(key.arn)' has no material: it was deleted")
+        }
+        do {
+            return try root.unwrap(record.wrappedMaterial, id: key.id, version: key.currentVersion, purpose: Self.hmacMaterialPurpose)
+        } catch {
+            throw KMSError(.kmsInternal, "the material of \(key.arn) does not open under the root key")
+        }
+    }
+
+    /// The KeyMaterialId of a key's current version, for its metadata; `nil` when it cannot be read.
+    func currentMaterialID(_ key: KeyRecord) async -> String? {
+        if key.keySpec.isHMAC {
+            return try? await storeCall { try await store.version(keyID: key.id, number: key.currentVersion) }?.materialID
+        }
+        return try? await material(key, version: key.currentVersion).materialID
+    }
+}
