@@ -106,14 +106,7 @@ package struct ErrorClassification: Sendable, Equatable {
         }
     }
 
-    static func variable(in error: FormatError) -> String? {
-        switch error.kind {
-        case .valueNotAuthentic(let name), .missingVariable(let name), .unlistedVariable(let name), .changedVariable(let name):
-            return name
-        default:
-            return nil
-        }
-    }
+    static func variable(in error: FormatError) -> String? { error.variable }
 
     static func variable(in error: SealedFileError) -> String? {
         switch error.kind {

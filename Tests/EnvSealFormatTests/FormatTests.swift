@@ -13,7 +13,7 @@ struct FormatTests {
         #expect(a != b)
         #expect(EncryptionContext.empty.canonicalBytes.isEmpty)
         #expect(try EncryptionContext([:]) == .empty)
-        #expect(try #require(throws: FormatError.self) { _ = try EncryptionContext(["": "x"]) }.kind == .invalidContext(reason: "a key is empty"))
+        #expect(try #require(throws: FormatError.self) { _ = try EncryptionContext(["": "x"]) }.reason == .invalidContext(reason: "a key is empty"))
         #expect(throws: FormatError.self) { _ = try EncryptionContext(["k": String(repeating: "v", count: 8192)]) }
         #expect(try EncryptionContext(["k": String(repeating: "v", count: 8192 - 7)]).canonicalBytes.count == 8192)
     }
@@ -53,7 +53,7 @@ struct FormatTests {
         #expect(try SealedValue.open(sealed, name: "STRIPE_KEY", keys: keys).utf8String() == apiKey)
         #expect(sealed.count - apiKey.count <= 40)
         let moved = try #require(throws: FormatError.self) { _ = try SealedValue.open(sealed, name: "OTHER_KEY", keys: keys) }
-        #expect(moved.kind == .valueNotAuthentic(name: "OTHER_KEY"))
+        #expect(moved.reason == .valueNotAuthentic(name: "OTHER_KEY"))
         #expect(!moved.description.contains(apiKey))
         let otherFile = try SealedFileKeys(dataKey: .random())
         #expect(throws: FormatError.self) { _ = try SealedValue.open(sealed, name: "STRIPE_KEY", keys: otherFile) }
@@ -74,8 +74,8 @@ struct FormatTests {
         #expect(parsed.coveredNames == ["LOG_LEVEL"])
         try parsed.verify(.init(sealed: sealed, covered: covered), keys: keys)
 
-        func failure(_ s: [String: String], _ c: [String: String]) throws -> FormatError.Kind {
-            try #require(throws: FormatError.self) { try parsed.verify(.init(sealed: s, covered: c), keys: keys) }.kind
+        func failure(_ s: [String: String], _ c: [String: String]) throws -> FormatError.Reason {
+            try #require(throws: FormatError.self) { try parsed.verify(.init(sealed: s, covered: c), keys: keys) }.reason
         }
         var removed = sealed; removed["API_KEY"] = nil
         #expect(try failure(removed, covered) == .missingVariable(name: "API_KEY"))
@@ -110,7 +110,7 @@ struct FormatTests {
             keyARN: nil, context: context, wrappedDataKey: [UInt8](repeating: 7, count: 93),
             variables: .init(sealed: moved, covered: [:]), keys: keys)
         let error = try #require(throws: FormatError.self) { _ = try forged.open(.init(sealed: moved, covered: [:]), keys: keys) }
-        #expect(error.kind == .valueNotAuthentic(name: "VAR_41"))
+        #expect(error.reason == .valueNotAuthentic(name: "VAR_41"))
     }
 
     @Test("base64url decoding accepts only the canonical form")

@@ -18,7 +18,7 @@ struct VectorError: Error, CustomStringConvertible {
 
 /// The vector outcome name for an error (docs/FORMAT.md, section 5).
 func outcome(of error: FormatError) -> String {
-    switch error.kind {
+    switch error.reason {
     case .truncated: "truncated"
     case .unknownVersion: "unknown version"
     case .invalidField: "invalid field"
@@ -35,7 +35,7 @@ func outcome(of error: FormatError) -> String {
 
 /// The variable an error names, if any.
 func variable(of error: FormatError) -> String? {
-    switch error.kind {
+    switch error.reason {
     case .missingVariable(let name), .unlistedVariable(let name), .changedVariable(let name), .valueNotAuthentic(let name): name
     default: nil
     }

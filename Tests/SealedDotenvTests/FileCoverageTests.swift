@@ -31,12 +31,12 @@ import Testing
         try file.set("PATH", to: "./evil:/usr/bin:/bin")
         try file.set("LD_PRELOAD", to: "./evil.so")
         // The first by name is reported, before the key service is asked.
-        #expect((await error { _ = try await f.sealer.open(file) } as? FormatError)?.kind == .unlistedVariable(name: "LD_PRELOAD"))
-        #expect((await error { _ = try await f.sealer.decrypt(file) } as? FormatError)?.kind == .unlistedVariable(name: "LD_PRELOAD"))
+        #expect((await error { _ = try await f.sealer.open(file) } as? FormatError)?.reason == .unlistedVariable(name: "LD_PRELOAD"))
+        #expect((await error { _ = try await f.sealer.decrypt(file) } as? FormatError)?.reason == .unlistedVariable(name: "LD_PRELOAD"))
         #expect(f.transport.count(.decrypt) == 0)
         file.remove("LD_PRELOAD")
         let refused = await error { _ = try await f.sealer.open(file) } as? FormatError
-        #expect(refused?.kind == .unlistedVariable(name: "PATH"))
+        #expect(refused?.reason == .unlistedVariable(name: "PATH"))
         #expect(refused?.isTampering == true)
     }
 
@@ -51,7 +51,7 @@ import Testing
             { _ = try await f.sealer.rewrap(file) },
         ]
         for edit in edits {
-            #expect((await error(edit) as? FormatError)?.kind == .unlistedVariable(name: "LD_PRELOAD"))
+            #expect((await error(edit) as? FormatError)?.reason == .unlistedVariable(name: "LD_PRELOAD"))
         }
     }
 
@@ -65,12 +65,12 @@ import Testing
 
         // As a file's variables, the same set is refused.
         let refused = await error { _ = try await f.sealer.open(environment: environment, coverage: .everyVariable) }
-        #expect((refused as? FormatError)?.kind == .unlistedVariable(name: "AWS_LAMBDA_FUNCTION_NAME"))
+        #expect((refused as? FormatError)?.reason == .unlistedVariable(name: "AWS_LAMBDA_FUNCTION_NAME"))
 
         // A value that looks sealed but is not listed is refused in either form.
         environment["EXTRA"] = environment["API_KEY"]
         let unlisted = await error { _ = try await f.sealer.open(environment: environment) }
-        #expect((unlisted as? FormatError)?.kind == .unlistedVariable(name: "EXTRA"))
+        #expect((unlisted as? FormatError)?.reason == .unlistedVariable(name: "EXTRA"))
     }
 
     // MARK: - Item: which file

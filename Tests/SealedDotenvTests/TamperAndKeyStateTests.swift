@@ -17,8 +17,8 @@ import Testing
                                 selection: try VariableSelection(only: "PASSWORD|KEY", except: nil))
     }
 
-    func formatError(_ f: Fixture, _ file: DotenvFile) async -> FormatError.Kind? {
-        (await thrown { _ = try await f.sealer.open(file) } as? FormatError)?.kind
+    func formatError(_ f: Fixture, _ file: DotenvFile) async -> FormatError.Reason? {
+        (await thrown { _ = try await f.sealer.open(file) } as? FormatError)?.reason
     }
 
     func replacing(_ file: DotenvFile, _ name: String, with value: String) throws -> DotenvFile {
@@ -88,7 +88,7 @@ import Testing
         let file = try await sealed(f)
         let tampered = try replacing(file, "REGION", with: "us-east-1")
         let error = await thrown { _ = try await f.sealer.set("API_KEY", to: try SecureBytes(utf8: "new-value-1234"), in: tampered) }
-        #expect((error as? FormatError)?.kind == .changedVariable(name: "REGION"))
+        #expect((error as? FormatError)?.reason == .changedVariable(name: "REGION"))
         let rotate = await thrown { _ = try await f.sealer.rotate(tampered) }
         #expect((rotate as? FormatError)?.isTampering == true)
     }
