@@ -41,12 +41,13 @@ package struct CiphertextBlob: Sendable, Equatable {
         var reader = ByteReader(bytes)
         let version = try reader.u8("version")
         guard version == Self.version else { throw FormatError(.unknownVersion(version)) }
-        let id = try reader.take(16, "key id")
-        keyID = UUID(uuid: (id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7],
-                            id[8], id[9], id[10], id[11], id[12], id[13], id[14], id[15]))
+        let id = try reader.slice(16, "key id")
+        let i = id.startIndex
+        keyID = UUID(uuid: (id[i], id[i + 1], id[i + 2], id[i + 3], id[i + 4], id[i + 5], id[i + 6], id[i + 7],
+                            id[i + 8], id[i + 9], id[i + 10], id[i + 11], id[i + 12], id[i + 13], id[i + 14], id[i + 15]))
         keyVersion = try reader.u32("key version")
         guard keyVersion > 0 else { throw FormatError(.invalidField(field: "key version", reason: "0 is not a version")) }
-        guard let nonce = try? Nonce(bytes: try reader.take(Nonce.byteCount, "nonce")) else {
+        guard let nonce = try? Nonce(bytes: try reader.slice(Nonce.byteCount, "nonce")) else {
             throw FormatError(.truncated(field: "nonce"))
         }
         self.nonce = nonce
@@ -96,7 +97,7 @@ package struct CiphertextBlob: Sendable, Equatable {
             throw FormatError(.invalidField(field: "plaintext", reason: "\(plaintext.count) bytes is more than \(maxPlaintextByteCount)"))
         }
         guard keyVersion > 0 else { throw FormatError(.invalidField(field: "key version", reason: "0 is not a version")) }
-        let aad = headerPrefix(keyID: keyID, keyVersion: keyVersion) + context.canonicalBytes
+        let aad = associatedData(keyID: keyID, keyVersion: keyVersion, context: context)
         do {
             let sealed = try XChaCha20Poly1305.seal(plaintext, key: key, nonce: nonce, associatedData: aad)
             return CiphertextBlob(keyID: keyID, keyVersion: keyVersion, nonce: nonce, sealed: sealed)
@@ -134,19 +135,33 @@ package struct CiphertextBlob: Sendable, Equatable {
     }
 
     private func associatedData(_ context: EncryptionContext) -> [UInt8] {
-        Self.headerPrefix(keyID: keyID, keyVersion: keyVersion) + context.canonicalBytes
+        Self.associatedData(keyID: keyID, keyVersion: keyVersion, context: context)
     }
 
     private func headerPrefix(keyID: UUID, keyVersion: UInt32) -> [UInt8] {
         Self.headerPrefix(keyID: keyID, keyVersion: keyVersion)
     }
 
+    /// The header's first 21 bytes and the canonical context, written into one buffer.
+    static func associatedData(keyID: UUID, keyVersion: UInt32, context: EncryptionContext) -> [UInt8] {
+        var writer = ByteWriter(capacity: headerPrefixByteCount + context.canonicalBytes.count)
+        writeHeaderPrefix(keyID: keyID, keyVersion: keyVersion, into: &writer)
+        writer.append(context.canonicalBytes)
+        return writer.bytes
+    }
+
     /// Version, key id and key version: the blob's first 21 bytes.
     static func headerPrefix(keyID: UUID, keyVersion: UInt32) -> [UInt8] {
-        var writer = ByteWriter()
+        var writer = ByteWriter(capacity: headerPrefixByteCount)
+        writeHeaderPrefix(keyID: keyID, keyVersion: keyVersion, into: &writer)
+        return writer.bytes
+    }
+
+    static let headerPrefixByteCount = 21
+
+    private static func writeHeaderPrefix(keyID: UUID, keyVersion: UInt32, into writer: inout ByteWriter) {
         writer.u8(version)
         withUnsafeBytes(of: keyID.uuid) { writer.append($0) }
         writer.u32(keyVersion)
-        return writer.bytes
     }
 }

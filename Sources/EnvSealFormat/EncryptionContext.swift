@@ -36,11 +36,11 @@ public struct EncryptionContext: Sendable, Hashable, CustomStringConvertible {
     /// - Parameter pairs: The pairs; keys must be non-empty and unique as UTF-8 bytes.
     /// - Throws: ``FormatError`` for an empty or repeated key or an encoding over 8,192 bytes.
     public init(pairs: [(key: String, value: String)]) throws(FormatError) {
-        let sorted = pairs.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+        let sorted = pairs.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         for pair in sorted where pair.key.isEmpty {
             throw FormatError(.invalidContext(reason: "a key is empty"))
         }
-        for index in sorted.indices.dropFirst() where Array(sorted[index].key.utf8) == Array(sorted[index - 1].key.utf8) {
+        for index in sorted.indices.dropFirst() where sorted[index].key.utf8.elementsEqual(sorted[index - 1].key.utf8) {
             throw FormatError(.invalidContext(reason: "key \"\(sorted[index].key)\" appears twice"))
         }
         let size = sorted.reduce(2) { $0 + 4 + $1.key.utf8.count + $1.value.utf8.count }
@@ -90,7 +90,7 @@ public struct EncryptionContext: Sendable, Hashable, CustomStringConvertible {
         if pairs.isEmpty {
             canonicalBytes = []
         } else {
-            var writer = ByteWriter()
+            var writer = ByteWriter(capacity: pairs.reduce(2) { $0 + 4 + $1.key.utf8.count + $1.value.utf8.count })
             writer.u16(pairs.count)
             for (key, value) in pairs {
                 writer.u16(key.utf8.count)

@@ -52,19 +52,23 @@ package enum BLAKE2b {
             throw .invalidLength("BLAKE2b output", expected: "16 to 64", actual: outputByteCount)
         }
         // libsodium's state struct is 64-byte aligned, which Swift imports as an opaque type.
-        let stateSize = crypto_generichash_statebytes()
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: stateSize, alignment: 64)
+        // The parts are gathered in a buffer after the state and hashed a buffer at a time: one
+        // update per 256 bytes rather than two per part.
+        let stateSize = (crypto_generichash_statebytes() + 63) & ~63
+        let allocation = stateSize + PartFeed.bufferByteCount
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: allocation, alignment: 64)
         let state = OpaquePointer(raw)
         defer {
-            // The state holds key-derived words: wipe it.
-            sodium_memzero(raw, stateSize)
+            // The state holds key-derived words: wipe it, and the gathered parts with it.
+            sodium_memzero(raw, allocation)
             raw.deallocate()
         }
         key.withKeyPointer { keyPointer in
             _ = crypto_generichash_init(state, keyPointer, SymmetricKeyLength.bytes, outputByteCount)
         }
-        var feed = PartFeed(state: state)
+        var feed = PartFeed(state: state, buffer: raw + stateSize)
         body(&feed)
+        feed.flush()
         if let oversized = feed.oversized {
             throw .invalidLength("MAC input part", expected: "less than 4 GiB", actual: oversized)
         }
@@ -76,10 +80,16 @@ package enum BLAKE2b {
     /// Where ``mac(key:outputByteCount:_:)`` takes its parts; valid only inside that call.
     package struct PartFeed: ~Copyable {
         fileprivate let state: OpaquePointer
+        fileprivate static let bufferByteCount = 256
+        private let buffer: UnsafeMutableRawPointer
+        private var buffered = 0
         /// The length of the first part too long to prefix, which fails the MAC.
         fileprivate var oversized: Int?
 
-        fileprivate init(state: OpaquePointer) { self.state = state }
+        fileprivate init(state: OpaquePointer, buffer: UnsafeMutableRawPointer) {
+            self.state = state
+            self.buffer = buffer
+        }
 
         /// Feeds one part: its length as a 4-byte big-endian integer, then its bytes.
         package mutating func part(_ bytes: UnsafeRawBufferPointer) {
@@ -88,10 +98,27 @@ package enum BLAKE2b {
                 return
             }
             let count = UInt32(bytes.count)
-            withUnsafeBytes(of: count.bigEndian) { prefix in
-                _ = crypto_generichash_update(state, prefix.baseAddress?.assumingMemoryBound(to: UInt8.self), 4)
+            withUnsafeBytes(of: count.bigEndian) { write($0) }
+            write(bytes)
+        }
+
+        private mutating func write(_ bytes: UnsafeRawBufferPointer) {
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+            if buffered + bytes.count > Self.bufferByteCount {
+                flush()
+                if bytes.count >= Self.bufferByteCount {
+                    _ = crypto_generichash_update(state, base.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+                    return
+                }
             }
-            _ = crypto_generichash_update(state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+            (buffer + buffered).copyMemory(from: base, byteCount: bytes.count)
+            buffered += bytes.count
+        }
+
+        fileprivate mutating func flush() {
+            guard buffered > 0 else { return }
+            _ = crypto_generichash_update(state, buffer.assumingMemoryBound(to: UInt8.self), UInt64(buffered))
+            buffered = 0
         }
 
         /// Feeds a string's UTF-8 as one part, read in place when the string is stored contiguously.

@@ -9,6 +9,7 @@ package struct Nonce: Sendable, Hashable {
     /// Wraps existing nonce bytes.
     /// - Parameter bytes: Exactly 24 bytes.
     /// - Throws: ``SodiumError`` for any other length.
+    @inlinable  // specialised where it is called: a blob parse makes one per Decrypt
     package init(bytes: some Collection<UInt8>) throws(SodiumError) {
         guard bytes.count == Self.byteCount else {
             throw .invalidLength("nonce", expected: "\(Self.byteCount)", actual: bytes.count)

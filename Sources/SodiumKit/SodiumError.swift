@@ -17,6 +17,7 @@ public struct SodiumError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A ciphertext did not authenticate under the given key and associated data.
     public static let authenticationFailed = SodiumError(kind: .authenticationFailed)
 
+    @usableFromInline
     static func invalidLength(_ what: String, expected: String, actual: Int) -> SodiumError {
         SodiumError(kind: .invalidLength(what: what, expected: expected, actual: actual))
     }

@@ -42,6 +42,36 @@ struct FormatTests {
         }
     }
 
+    @Test("a blob cut short names the field it ends in, from an array or from Data")
+    func blobTruncation() throws {
+        let material = KeyMaterial.random()
+        let ctx = try EncryptionContext(["b": "2", "a": "1"])
+        let blob = try CiphertextBlob.seal(SecureBytes(count: 32) { _ in }, key: material, keyID: UUID(), keyVersion: 7, context: ctx)
+        let bytes = blob.bytes
+        for length in 0..<(CiphertextBlob.headerByteCount + 16) {
+            let field = switch length {
+            case 0: "version"
+            case 1..<17: "key id"
+            case 17..<21: "key version"
+            case 21..<45: "nonce"
+            default: "ciphertext"
+            }
+            for input in [Data(bytes.prefix(length)), Data(bytes.prefix(length)).dropFirst(0)] {
+                #expect(try #require(throws: FormatError.self) { _ = try CiphertextBlob(parsing: input) }.kind == .truncated(field: field))
+            }
+        }
+        // Parsed from Data or a slice of a larger buffer, it is the same blob and opens to the same bytes.
+        let padded = Data([0xFF] + bytes).dropFirst()
+        for input in [Data(bytes), padded] {
+            let parsed = try CiphertextBlob(parsing: input)
+            #expect(parsed == blob && parsed.keyVersion == 7)
+            #expect(try parsed.openForTransfer(key: material, context: ctx) == Data(count: 32))
+            #expect(throws: FormatError.self) { _ = try parsed.openForTransfer(key: material, context: try EncryptionContext(["a": "1"])) }
+        }
+        // The canonical context sorts its keys by their UTF-8 bytes and prefixes each length.
+        #expect(ctx.canonicalBytes == [0, 2, 0, 1, 0x61, 0, 1, 0x31, 0, 1, 0x62, 0, 1, 0x32])
+    }
+
     @Test("sealed values are deterministic, bound to the name and file, and within the size budget")
     func sealedValues() throws {
         let keys = try SealedFileKeys(dataKey: .random())

@@ -59,6 +59,22 @@ struct DerivationAndMACTests {
         #expect(throws: SodiumError.self) { _ = try BLAKE2b.mac(key: key, outputByteCount: 15) { $0.part("x") } }
     }
 
+    @Test("a MAC over parts fed in place matches BLAKE2b of the length-prefixed bytes, across buffer edges")
+    func fedMacKnownAnswer() throws {
+        // Parts shorter than, equal to and longer than the feed's 256-byte buffer, in an order
+        // that fills it exactly, overflows it and skips it. The expected value is keyed BLAKE2b-256
+        // (key 00 01 … 1f) over each part's 4-byte big-endian length and bytes, part byte j of
+        // part i being (31 i + j) mod 251, as another BLAKE2b implementation computes it.
+        let key = try KeyMaterial(secureBytes: SecureBytes(copying: (0..<32).map { UInt8($0) }))
+        let sizes = [0, 3, 250, 300, 1000, 7, 255, 256, 1, 120]
+        let parts = sizes.enumerated().map { i, n in (0..<n).map { UInt8((i * 31 + $0) % 251) } }
+        let fed = try BLAKE2b.mac(key: key) { feed in
+            for part in parts { part.withUnsafeBytes { feed.part($0) } }
+        }
+        #expect(fed.description == "89f92827df60dab9f44b339700f1635fafc3800409e39874ee09700e8d90e9b0")
+        #expect(try BLAKE2b.mac(key: key, parts: parts.map { .bytes($0) }) == fed)
+    }
+
     @Test("SIV is deterministic, binds the associated data, and rejects every bit flip")
     func siv() throws {
         let keys = try XChaCha20SIV.Keys(deriving: DataKey.random(), context: KeyDerivation.Context("siv test"))
