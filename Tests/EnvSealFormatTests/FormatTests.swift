@@ -57,7 +57,7 @@ struct FormatTests {
             default: "ciphertext"
             }
             for input in [Data(bytes.prefix(length)), Data(bytes.prefix(length)).dropFirst(0)] {
-                #expect(try #require(throws: FormatError.self) { _ = try CiphertextBlob(parsing: input) }.kind == .truncated(field: field))
+                #expect(try #require(throws: FormatError.self) { _ = try CiphertextBlob(parsing: input) }.reason == .truncated(field: field))
             }
         }
         // Parsed from Data or a slice of a larger buffer, it is the same blob and opens to the same bytes.
