@@ -34,12 +34,20 @@ struct ExecCommand: AsyncParsableCommand {
         (128+N when CMD died of signal N). Values shorter than --min-length are not scrubbed, \
         with a warning naming the variable. envseal prints nothing else of its own on success.
 
+        With --as-files DIR, each sealed variable NAME is not in CMD's environment: its value is \
+        in a file (0400) of a private folder (0700) made in DIR, and NAME_FILE holds the file's \
+        path, as Docker's official images expect (POSTGRES_PASSWORD_FILE). Plain variables stay \
+        variables. envseal stays as CMD's parent, forwards signals as with --redact, and removes \
+        the folder when CMD ends. DIR must be on tmpfs or ramfs (such as /dev/shm) unless \
+        --allow-disk. A NAME_FILE already set in FILE or the environment is refused (exit 65).
+
         Exit codes: CMD's own; 126 CMD not executable; 127 CMD not found; envseal's codes \
         (51, 52, 53, 69, 77, …) when the environment does not open.
 
         Examples:
           envseal exec --file .env.sealed -- node server.js
           envseal exec --file .env.sealed --redact -- ./run-migrations.sh
+          envseal exec --file .env.sealed --as-files /dev/shm -- docker-entrypoint.sh postgres
           envseal exec --file .env.sealed --expect-context app=billing --expect-key alias/billing -- node server.js
           envseal exec --redact -- python handler.py      # inside a function: sealed variables are in the environment
         """
@@ -69,6 +77,12 @@ struct ExecCommand: AsyncParsableCommand {
     @Option(help: "Values shorter than this many bytes are not scrubbed by --redact.")
     var minLength = RedactionPatterns.defaultMinimumLength
 
+    @Option(help: ArgumentHelp("Give CMD each sealed variable NAME as a file in a private folder made in DIR, its path in NAME_FILE, instead of the value.", valueName: "DIR"))
+    var asFiles: String?
+
+    @Flag(help: "With --as-files, accept a DIR that is not on tmpfs or ramfs.")
+    var allowDisk = false
+
     @Option(parsing: .upToNextOption, help: "Lambda-helper mode: the variables holding KMS ciphertexts (with --function).")
     var lambdaVariables: [String] = []
 
@@ -91,6 +105,8 @@ struct ExecCommand: AsyncParsableCommand {
             }
         }
         if let expectKey, expectKey.isEmpty { throw ValidationError("--expect-key needs a key ID, ARN or alias") }
+        if let asFiles, asFiles.isEmpty { throw ValidationError("--as-files needs a folder, e.g. /dev/shm") }
+        if allowDisk, asFiles == nil { throw ValidationError("--allow-disk goes with --as-files") }
     }
 
     func run() async throws {
@@ -102,7 +118,7 @@ struct ExecCommand: AsyncParsableCommand {
     var options: ExecOptions {
         ExecOptions(file: file, redact: redact, pristine: pristine, strict: strict, minLength: minLength,
                     lambdaVariables: lambdaVariables, function: function, allowUnsealed: allowUnsealed,
-                    expectContext: expectContext, expectKey: expectKey, command: command)
+                    expectContext: expectContext, expectKey: expectKey, asFiles: asFiles, allowDisk: allowDisk, command: command)
     }
 }
 

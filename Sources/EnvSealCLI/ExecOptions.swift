@@ -21,10 +21,14 @@ struct ExecOptions: Equatable, Sendable {
     /// `--expect-context` pairs as given (`key=value`).
     var expectContext: [String] = []
     var expectKey: String?
+    /// `--as-files`: the folder in which to make the private folder of secret files.
+    var asFiles: String?
+    var allowDisk = false
     var command: [String] = []
 
     /// Opens the sealed environment and runs the command with it: replaced by it, or (with
-    /// `redact`) as its parent until it ends, then exits as it did.
+    /// `redact` or `asFiles`) as its parent until it ends, then exits as it did. With `asFiles`,
+    /// each sealed variable `NAME` is given as a file, its path in `NAME_FILE`.
     /// - Parameters:
     ///   - ownEnvironment: envseal's own environment.
     ///   - connect: The key service, asked for only when something is sealed.
@@ -87,7 +91,39 @@ struct ExecOptions: Equatable, Sendable {
             throw CLIError("variable \(name) still holds a sealed value after opening", exitCode: EnvSealExit.tampered)
         }
 
+        var files: SecretFiles?
+        if let asFiles {
+            let names = secrets.keys.sorted()
+            if let taken = names.first(where: { sources[$0 + "_FILE"] != nil || environment[$0 + "_FILE"] != nil }) {
+                throw CLIError("\(taken)_FILE is already set (in \(sources[taken + "_FILE"] != nil ? file ?? "the environment" : "the environment")): --as-files would replace it",
+                               hint: "remove or rename \(taken)_FILE", exitCode: EnvSealExit.malformedInput)
+            }
+            let folder = try SecretFiles(parent: asFiles, allowDisk: allowDisk)
+            files = folder
+            do {
+                for name in names {
+                    environment[name + "_FILE"] = try folder.write(name: name, secret: secrets[name]!)
+                    environment[name] = nil
+                }
+            } catch {
+                folder.destroy()
+                throw error
+            }
+        }
         guard redact else {
+            if let files {
+                // envseal stays the parent, to remove the folder when CMD ends.
+                var out = PassThroughFilter(), err = PassThroughFilter()
+                let termination: Termination
+                do {
+                    termination = try ChildProcess.supervise(command: command, environment: environment, stdout: &out, stderr: &err)
+                } catch {
+                    files.destroy()
+                    throw Self.cliError(error)
+                }
+                files.destroy()
+                Foundation.exit(termination.exitCode)
+            }
             do {
                 try ChildProcess.replace(command: command, environment: environment)
             } catch {
@@ -111,8 +147,10 @@ struct ExecOptions: Equatable, Sendable {
         do {
             termination = try ChildProcess.supervise(command: command, environment: environment, stdout: &out, stderr: &err)
         } catch {
+            files?.destroy()
             throw Self.cliError(error)
         }
+        files?.destroy()
         Foundation.exit(termination.exitCode)
     }
 

@@ -32,15 +32,7 @@ final class PrivateWorkspace {
         }
         directory = created
         path = directory + "/" + (name.isEmpty || name == "-" ? "env" : name)
-        let pending = directory + "/" + Self.lockName + ".new"
-        let lock = open(pending, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard lock >= 0, flock(lock, LOCK_EX) == 0, rename(pending, directory + "/" + Self.lockName) == 0 else {
-            let reason = String(cString: strerror(errno))
-            if lock >= 0 { close(lock) }
-            unlink(pending)
-            rmdir(directory)
-            throw CLIError("cannot lock the private folder \(directory): \(reason)", exitCode: EnvSealExit.cannotWrite)
-        }
+        let lock = try Self.lock(folder: directory)
         self.lock = lock
         do {
             try PlaintextGuard.arm(folder: directory)
@@ -49,6 +41,22 @@ final class PrivateWorkspace {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
+    }
+
+    /// Makes and locks the lock file of a new, empty private folder, and returns its descriptor
+    /// (close-on-exec), which the caller keeps open for as long as the folder lives. On failure
+    /// the folder is removed.
+    static func lock(folder directory: String) throws -> Int32 {
+        let pending = directory + "/" + lockName + ".new"
+        let lock = open(pending, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX) == 0, rename(pending, directory + "/" + lockName) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if lock >= 0 { close(lock) }
+            unlink(pending)
+            rmdir(directory)
+            throw CLIError("cannot lock the private folder \(directory): \(reason)", exitCode: EnvSealExit.cannotWrite)
+        }
+        return lock
     }
 
     func write(_ bytes: [UInt8]) throws {
@@ -139,9 +147,10 @@ final class PrivateWorkspace {
         close(lock)
     }
 
-    /// Removes the folders of envseal edits that ended without cleaning up: ours (same user),
-    /// named as ours, and with no live process holding their lock. Each removal is reported.
-    static func removeAbandoned(in base: String) {
+    /// Removes the folders of envseal edits (or, with another `prefix`, of `exec --as-files`)
+    /// that ended without cleaning up: ours (same user), named as ours, and with no live process
+    /// holding their lock. Each removal is reported.
+    static func removeAbandoned(in base: String, prefix: String = prefix, leftBy: String = "envseal edit") {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return }
         for name in names where name.hasPrefix(prefix) {
             let parts = name.dropFirst(prefix.count).split(separator: "-", maxSplits: 1)
@@ -159,7 +168,7 @@ final class PrivateWorkspace {
                 continue
             }
             FolderEraser.erase(folder)
-            warn("removed \(folder), the plaintext an interrupted envseal edit left")
+            warn("removed \(folder), the plaintext an interrupted \(leftBy) left")
         }
     }
 }

@@ -337,3 +337,107 @@ def test_dash_is_standard_input_and_output(work: Work) -> None:
         assert not (work.path / "-").exists(), f"{args} made a file named -"
     result = work.run("encrypt", "app.env", "--key", "alias/files", "-o", "-", "--report", "json", check=False)
     assert result.returncode == 64, result.stderr
+
+
+# 5. exec --as-files: secrets as files in a private folder in memory
+
+
+SHOW_FILES = """
+out="$1"
+printf '%s' "$TOKEN_FILE" > "$out/path"
+cat "$TOKEN_FILE" > "$out/value"
+env > "$out/env"
+stat -c %a "$(dirname "$TOKEN_FILE")" > "$out/folder-mode"
+stat -c %a "$TOKEN_FILE" > "$out/file-mode"
+"""
+
+
+def run_exec(work: Work, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`envseal exec ARGS`, with the key store's option before the `--` that ends them."""
+    split = args.index("--")
+    result = subprocess.run(
+        [str(envseal_binary()), "exec", *args[:split], *work.store("exec"), *args[split:]], cwd=work.path,
+        env=env or client_env(work.path / "home"), stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    assert_not_contained(result.stdout + result.stderr, work.secret, "exec's output")
+    if check:
+        assert result.returncode == 0, f"exec exited {result.returncode}: {result.stderr.decode(errors='replace')}"
+    return result
+
+
+@pytest.fixture
+def shm() -> Path:
+    path = Path("/dev/shm")
+    if not path.is_dir() or not os.access(path, os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    return path
+
+
+def test_exec_as_files_gives_paths_not_values(work: Work, shm: Path) -> None:
+    out = work.path / "out"
+    out.mkdir()
+    run_exec(work, "--file", "sealed.env", "--as-files", str(shm), "--", "sh", "-c", SHOW_FILES, "sh", str(out))
+    path = Path((out / "path").read_text())
+    assert path.parent.parent == shm and path.parent.name.startswith("envseal-exec-") and path.name == "TOKEN"
+    assert_same_secret((out / "value").read_bytes(), work.secret.encode(), "the TOKEN file")
+    environment = (out / "env").read_bytes()
+    assert_not_contained(environment, work.secret, "the child's environment")
+    names = {line.split(b"=", 1)[0] for line in environment.splitlines()}
+    assert b"TOKEN" not in names and b"TOKEN_FILE" in names
+    assert (out / "folder-mode").read_text().strip() == "700"
+    assert (out / "file-mode").read_text().strip() == "400"
+    assert not path.parent.exists(), "the folder outlived the command"
+
+
+def test_exec_as_files_exits_as_the_command_and_cleans_up_on_sigterm(work: Work, shm: Path) -> None:
+    out = work.path / "out"
+    out.mkdir()
+    result = run_exec(work, "--file", "sealed.env", "--as-files", str(shm), "--", "sh", "-c",
+                      'printf %s "$TOKEN_FILE" > "$1/path"; exit 7', "sh", str(out), check=False)
+    assert result.returncode == 7
+    assert not Path((out / "path").read_text()).parent.exists()
+
+    process = subprocess.Popen(
+        [str(envseal_binary()), "exec", "--file", "sealed.env", "--as-files", str(shm), *work.store("exec"), "--",
+         "sh", "-c", 'printf %s "$TOKEN_FILE" > "$1/path.new"; mv "$1/path.new" "$1/sleeping"; exec sleep 60', "sh", str(out)],
+        cwd=work.path, env=client_env(work.path / "home"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "sleeping").exists():
+            assert process.poll() is None, f"exec ended early: {process.returncode}"
+            assert time.monotonic() < deadline, "the command never started"
+            time.sleep(0.05)
+        folder = Path((out / "sleeping").read_text()).parent
+        assert folder.is_dir()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert_not_contained(stderr, work.secret, "standard error")
+    assert process.returncode == 128 + signal.SIGTERM, stderr.decode(errors="replace")
+    assert not folder.exists(), "the folder outlived SIGTERM"
+
+
+def test_exec_as_files_refuses_an_existing_name_file_and_a_disk_folder(work: Work, shm: Path) -> None:
+    before = set(shm.iterdir())
+    env = client_env(work.path / "home", TOKEN_FILE="/etc/hostname")
+    result = run_exec(work, "--file", "sealed.env", "--as-files", str(shm), "--", "true", check=False, env=env)
+    assert result.returncode == 65 and b"TOKEN_FILE" in result.stderr, result.stderr.decode(errors="replace")
+
+    (work.path / "named.env").write_bytes(b"TOKEN=" + work.secret.encode() + b"\nTOKEN_FILE=/etc/hostname\n")
+    work.run("encrypt", "named.env", "--key", "alias/files", "-o", "named.sealed")
+    result = run_exec(work, "--file", "named.sealed", "--as-files", str(shm), "--", "true", check=False)
+    assert result.returncode == 65 and b"TOKEN_FILE" in result.stderr and b"named.sealed" in result.stderr
+    assert set(shm.iterdir()) == before, "a refused exec left a folder"
+
+    kind = subprocess.run(["stat", "-f", "-c", "%T", str(work.path)], capture_output=True, text=True).stdout.strip()
+    if kind in ("tmpfs", "ramfs"):
+        return
+    result = run_exec(work, "--file", "sealed.env", "--as-files", str(work.path), "--", "true", check=False)
+    assert result.returncode == 64 and b"--allow-disk" in result.stderr, result.stderr.decode(errors="replace")
+    result = run_exec(work, "--file", "sealed.env", "--as-files", str(work.path), "--allow-disk", "--",
+                      "sh", "-c", 'test "$(cat "$TOKEN_FILE" | wc -c)" -gt 0', check=False)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert not any(p.name.startswith("envseal-exec-") for p in work.path.iterdir())

@@ -1,0 +1,75 @@
+import EnvSeal
+@testable import EnvSealCLI
+import Foundation
+import Testing
+
+/// The private folder of `envseal exec --as-files`.
+@Suite("exec --as-files: the secret files")
+struct SecretFilesTests {
+    private func parent() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("secret-files-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    private func mode(_ path: String) -> mode_t {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
+    }
+
+    @Test("each value is written, exactly, to a 0400 file of a 0700 folder, all removed by destroy")
+    func writesAndRemoves() throws {
+        let base = try parent()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let files = try SecretFiles(parent: base, allowDisk: true)
+        let path = try files.write(name: "TOKEN", secret: Secret("line one\nline two \u{e9}"))
+        let empty = try files.write(name: "EMPTY", secret: Secret(""))
+        #expect(path == files.directory + "/TOKEN")
+        #expect(mode(files.directory) == 0o700)
+        #expect(mode(path) == 0o400)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("line one\nline two \u{e9}".utf8))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: empty)).isEmpty)
+        // O_EXCL: a name is written once.
+        #expect(throws: CLIError.self) { try files.write(name: "TOKEN", secret: Secret("again")) }
+        files.destroy()
+        #expect(!FileManager.default.fileExists(atPath: files.directory))
+    }
+
+    @Test("a name that is not a plain file name is refused", arguments: ["", ".lock", "../x", "a/b"])
+    func badNames(name: String) throws {
+        let base = try parent()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let files = try SecretFiles(parent: base, allowDisk: true)
+        defer { files.destroy() }
+        #expect(throws: CLIError.self) { try files.write(name: name, secret: Secret("value")) }
+    }
+
+    @Test("a parent on disk is refused without allowDisk; a missing one always")
+    func diskParent() throws {
+        let base = try parent()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        #expect(throws: CLIError.self) { try SecretFiles(parent: base + "/missing", allowDisk: true) }
+        let onMemory = SecretFiles.memoryFileSystems.contains(try SecretFiles.fileSystemType(base))
+        if !onMemory {
+            #expect(throws: CLIError.self) { try SecretFiles(parent: base, allowDisk: false) }
+        }
+        if access("/dev/shm", W_OK) == 0 {
+            #expect(SecretFiles.memoryFileSystems.contains(try SecretFiles.fileSystemType("/dev/shm")))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: base).isEmpty)
+    }
+
+    @Test("a folder whose lock nobody holds is swept by the next one made beside it")
+    func sweepsAbandoned() throws {
+        let base = try parent()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let abandoned = base + "/" + SecretFiles.prefix + "999999-abcdef"
+        try FileManager.default.createDirectory(atPath: abandoned, withIntermediateDirectories: false)
+        FileManager.default.createFile(atPath: abandoned + "/" + PrivateWorkspace.lockName, contents: nil)
+        FileManager.default.createFile(atPath: abandoned + "/TOKEN", contents: Data("x".utf8))
+        let files = try SecretFiles(parent: base, allowDisk: true)
+        defer { files.destroy() }
+        #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect(FileManager.default.fileExists(atPath: files.directory))
+    }
+}
