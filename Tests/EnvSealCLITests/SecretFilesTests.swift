@@ -12,9 +12,9 @@ struct SecretFilesTests {
         return path
     }
 
-    private func mode(_ path: String) -> mode_t {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
+    /// The permission bits of `path` itself (a symlink is not followed), or 0 when it is missing.
+    private func mode(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int) ?? 0
     }
 
     @Test("each value is written, exactly, to a 0400 file of a 0700 folder, all removed by destroy")
@@ -65,8 +65,8 @@ struct SecretFilesTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         let abandoned = base + "/" + SecretFiles.prefix + "999999-abcdef"
         try FileManager.default.createDirectory(atPath: abandoned, withIntermediateDirectories: false)
-        FileManager.default.createFile(atPath: abandoned + "/" + PrivateWorkspace.lockName, contents: nil)
-        FileManager.default.createFile(atPath: abandoned + "/TOKEN", contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: abandoned + "/" + PrivateWorkspace.lockName, contents: nil)
+        _ = FileManager.default.createFile(atPath: abandoned + "/TOKEN", contents: Data("x".utf8))
         let files = try SecretFiles(parent: base, allowDisk: true)
         defer { files.destroy() }
         #expect(!FileManager.default.fileExists(atPath: abandoned))
