@@ -71,6 +71,27 @@ struct AuthorizationTests {
         #expect(await kmsError { _ = try await f.kms.getKeyPolicy(.init(keyId: key), by: f.admin) } == .accessDenied)
     }
 
+    @Test("a grant constraint's keys match without case, its values exactly")
+    func constraintKeyCase() async throws {
+        let f = try await Fixture(); defer { f.cleanUp() }
+        let key = try await f.newKey()
+        let lower = try await f.encrypt("lower", key: key, context: ["tenant": "a"])
+        let otherValue = try await f.encrypt("other", key: key, context: ["tenant": "A"])
+        _ = try await f.kms.createGrant(
+            .init(keyId: key, granteePrincipal: f.function.arn, operations: [.decrypt], constraints: .init(encryptionContextSubset: ["Tenant": "a"])),
+            by: f.admin)
+        #expect(try await f.decrypt(lower, context: ["tenant": "a"], as: f.function) == "lower")
+        #expect(await kmsError { _ = try await f.decrypt(otherValue, context: ["tenant": "A"], as: f.function) } == .accessDenied)
+        let exact = try await f.newKey()
+        let blob = try await f.encrypt("exact", key: exact, context: ["TENANT": "b"])
+        let extra = try await f.encrypt("extra", key: exact, context: ["TENANT": "b", "x": "1"])
+        _ = try await f.kms.createGrant(
+            .init(keyId: exact, granteePrincipal: f.function.arn, operations: [.decrypt], constraints: .init(encryptionContextEquals: ["tenant": "b"])),
+            by: f.admin)
+        #expect(try await f.decrypt(blob, context: ["TENANT": "b"], as: f.function) == "exact")
+        #expect(await kmsError { _ = try await f.decrypt(extra, context: ["TENANT": "b", "x": "1"], as: f.function) } == .accessDenied)
+    }
+
     @Test("grants allow their operations within their context constraints, until retired or revoked")
     func grants() async throws {
         let f = try await Fixture(); defer { f.cleanUp() }

@@ -82,6 +82,11 @@ struct GrantDerivationTests {
         (.init(encryptionContextEquals: ["Dept": "IT"]), nil, false),
         (nil, .init(encryptionContextSubset: ["Dept": "IT"]), true),
         (nil, nil, true),
+        // Constraint keys compare without case, values exactly.
+        (.init(encryptionContextSubset: ["Dept": "IT"]), .init(encryptionContextSubset: ["dept": "IT"]), true),
+        (.init(encryptionContextEquals: ["Dept": "IT"]), .init(encryptionContextEquals: ["DEPT": "IT"]), true),
+        (.init(encryptionContextSubset: ["Dept": "IT"]), .init(encryptionContextSubset: ["Dept": "it"]), false),
+        (.init(encryptionContextEquals: ["Dept": "IT"]), .init(encryptionContextEquals: ["Dept": "It"]), false),
     ]
 
     @Test("the child's constraints are at least as strict as the parent's", arguments: 0 ..< constraintCases.count)

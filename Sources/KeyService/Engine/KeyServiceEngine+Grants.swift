@@ -187,13 +187,13 @@ extension GrantRecord {
             return "grant \(id) allows kms:CreateGrant only for its own operations (\(self.operations.joined(separator: ", "))), "
                 + "not \(extra.joined(separator: ", "))"
         }
-        if let parentEquals = encryptionContextEquals, equals != parentEquals {
+        if let parentEquals = encryptionContextEquals, !(equals.map { GrantConstraint.same($0, parentEquals) } ?? false) {
             return "grant \(id) has an EncryptionContextEquals constraint, and a grant made through it must have the same one"
         }
         if let parentSubset = encryptionContextSubset {
             // The pairs every context the new grant admits must hold.
             let held = (equals ?? [:]).merging(subset ?? [:]) { fromEquals, _ in fromEquals }
-            if !parentSubset.allSatisfy({ held[$0.key] == $0.value }) {
+            if !GrantConstraint.holds(held, every: parentSubset) {
                 return "grant \(id) has an EncryptionContextSubset constraint, and a grant made through it must require "
                     + "every pair of it (in its EncryptionContextSubset or EncryptionContextEquals)"
             }
