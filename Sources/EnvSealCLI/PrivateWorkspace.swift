@@ -19,11 +19,13 @@ final class PrivateWorkspace {
     /// hold it after we are gone.
     private let lock: Int32
 
-    init(name: String) throws {
-        var isDirectory: ObjCBool = false
-        let shm = "/dev/shm"
-        let base = FileManager.default.fileExists(atPath: shm, isDirectory: &isDirectory) && isDirectory.boolValue && access(shm, W_OK) == 0
-            ? shm : NSTemporaryDirectory()
+    /// Where the folder may go, in order of preference: `/dev/shm`, then `TMPDIR`.
+    static var candidates: [String] { ["/dev/shm", NSTemporaryDirectory()] }
+
+    /// Makes the folder, in the first of `candidates` that is a writable folder on tmpfs or
+    /// ramfs; on a disk only with `allowDisk`.
+    init(name: String, allowDisk: Bool = false, candidates: [String] = PrivateWorkspace.candidates) throws {
+        let base = try Self.base(among: candidates, allowDisk: allowDisk)
         Self.removeAbandoned(in: base)
         var template = Array("\(base)/\(Self.prefix)\(getpid())-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!).map { String(cString: $0) } }
@@ -41,6 +43,20 @@ final class PrivateWorkspace {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
+    }
+
+    /// The first of `candidates` that is a writable folder in memory; without one, the first
+    /// writable folder when `allowDisk`, else an error saying where the copy would have gone.
+    static func base(among candidates: [String], allowDisk: Bool) throws -> String {
+        let writable = candidates.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.filter { folder in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue && access(folder, W_OK) == 0
+        }
+        if let inMemory = writable.first(where: { (try? MemoryFileSystem.holds($0, for: "edit")) == true }) { return inMemory }
+        if allowDisk, let first = writable.first { return first }
+        throw CLIError("no writable folder in memory for the plaintext copy (tried \(candidates.joined(separator: ", ")))",
+                       hint: "mount a tmpfs and point TMPDIR at it, or pass --allow-disk to accept a copy on disk",
+                       exitCode: EnvSealExit.cannotWrite)
     }
 
     /// Makes and locks the lock file of a new, empty private folder, and returns its descriptor

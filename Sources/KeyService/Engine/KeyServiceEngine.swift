@@ -489,31 +489,6 @@ extension GrantRecord {
     }
 }
 
-/// How a grant's encryption-context constraint compares contexts: keys without regard to case,
-/// values exactly (AWS: "the key in each key-value pair is not case sensitive, but the value is
-/// case sensitive").
-enum GrantConstraint {
-    /// Whether two contexts hold the same pairs, keys compared without case.
-    static func same(_ left: [String: String], _ right: [String: String]) -> Bool {
-        if left == right { return true }
-        guard left.count == right.count else { return false }
-        let (a, b) = (normalized(left), normalized(right))
-        return a.elementsEqual(b) { $0.key == $1.key && $0.value == $1.value }
-    }
-
-    /// Whether `context` holds every pair of `pairs`, keys compared without case.
-    static func holds(_ context: [String: String], every pairs: [String: String]) -> Bool {
-        pairs.allSatisfy { key, value in
-            context[key] == value || context.contains { $0.key.lowercased() == key.lowercased() && $0.value == value }
-        }
-    }
-
-    private static func normalized(_ context: [String: String]) -> [(key: String, value: String)] {
-        context.map { (key: $0.key.lowercased(), value: $0.value) }
-            .sorted { $0.key != $1.key ? $0.key < $1.key : $0.value < $1.value }
-    }
-}
-
 extension Array where Element == UInt8 {
     init(bigEndianBytes value: UInt32) {
         self = [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)]
