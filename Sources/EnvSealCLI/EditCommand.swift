@@ -31,6 +31,8 @@ struct EditCommand: AsyncParsableCommand {
     @Argument(help: "The sealed file, changed in place.") var file: String
     @OptionGroup var writing: InPlaceOptions
     @OptionGroup var service: KeyServiceOptions
+    @Flag(help: "Accept a private folder on disk when neither /dev/shm nor TMPDIR is on tmpfs or ramfs.")
+    var allowDisk = false
 
     func run() async throws {
         disableCoreDumpsOrWarn()
@@ -38,10 +40,11 @@ struct EditCommand: AsyncParsableCommand {
         // having its change overwritten by the edited text.
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
+        // The private folder first: no key-service call when there is nowhere safe to edit.
+        let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent, allowDisk: allowDisk)
+        defer { workspace.destroy() }
         let connection = try await service.connect()
         let plain = try await connection.run(file: file) { try await connection.sealer.decrypt(sealed) }
-        let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent)
-        defer { workspace.destroy() }
         var original = plain.render()
         defer { original.withUnsafeMutableBytes { SecureMemory.zero($0) } }
         try workspace.write(original)

@@ -10,9 +10,6 @@ import Foundation
 /// without cleaning up (SIGKILL), and the next `exec --as-files` in the same parent removes it.
 final class SecretFiles {
     static let prefix = "envseal-exec-"
-    /// `statfs` types of the file systems kept in memory.
-    static let memoryFileSystems: Set<Int> = [0x0102_1994 /* tmpfs */, 0x8584_58F6 /* ramfs */]
-
     let directory: String
     private let lock: Int32
     private var written: [String] = []
@@ -22,8 +19,7 @@ final class SecretFiles {
     ///   - parent: An existing folder, on tmpfs or ramfs unless `allowDisk`.
     ///   - allowDisk: Accept a parent on any file system.
     init(parent: String, allowDisk: Bool) throws {
-        let type = try Self.fileSystemType(parent)
-        if !allowDisk, !Self.memoryFileSystems.contains(type) {
+        if !allowDisk, try !MemoryFileSystem.holds(parent, for: "--as-files") {
             throw CLIError("--as-files \(parent): not a tmpfs or ramfs folder, so the secrets would reach a disk",
                            hint: "use a folder in memory such as /dev/shm, or pass --allow-disk", exitCode: EnvSealExit.usage)
         }
@@ -35,25 +31,6 @@ final class SecretFiles {
         }
         directory = created
         lock = try PrivateWorkspace.lock(folder: directory)
-    }
-
-    private typealias StatFS = @convention(c) (UnsafePointer<CChar>, UnsafeMutableRawPointer) -> Int32
-    /// `statfs`, which the Glibc module does not import (`sys/vfs.h`).
-    private static let statfsFunction: StatFS? = dlsym(nil, "statfs").map { unsafeBitCast($0, to: StatFS.self) }
-
-    /// The `f_type` of the file system holding `path`.
-    static func fileSystemType(_ path: String) throws -> Int {
-        guard let statfsFunction else {
-            throw CLIError("--as-files \(path): cannot tell which file system it is on (no statfs)", exitCode: EnvSealExit.cannotWrite)
-        }
-        // struct statfs is 120 bytes on 64-bit Linux and starts with f_type, a long.
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 16)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: 256)
-        guard statfsFunction(path, buffer) == 0 else {
-            throw CLIError("--as-files \(path): \(String(cString: strerror(errno)))", exitCode: EnvSealExit.cannotWrite)
-        }
-        return buffer.load(as: Int.self)
     }
 
     /// Writes `secret` to a new file named `name` and returns its path.

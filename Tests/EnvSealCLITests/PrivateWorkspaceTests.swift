@@ -18,6 +18,21 @@ struct PrivateWorkspaceTests {
         #expect(PrivateWorkspace.shellCommand(editor) == expected)
     }
 
+    @Test("the folder goes in memory, and on a disk only with --allow-disk",
+          .enabled(if: (try? MemoryFileSystem.holds("/var/tmp", for: "test")) == false, "needs /var/tmp on a disk"))
+    func memoryOnly() throws {
+        let disk = "/var/tmp/envseal-workspace-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: disk) }
+        #expect(throws: CLIError.self) { _ = try PrivateWorkspace(name: "env", candidates: ["/nonexistent", disk]) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: disk).isEmpty)
+        #expect(try PrivateWorkspace.base(among: ["/nonexistent", disk], allowDisk: true) == disk)
+        if try MemoryFileSystem.holds("/dev/shm", for: "test") {
+            #expect(try PrivateWorkspace.base(among: [disk, "/dev/shm"], allowDisk: false) == "/dev/shm")
+            #expect(try PrivateWorkspace.base(among: [disk, "/dev/shm/"], allowDisk: true) == "/dev/shm")
+        }
+    }
+
     @Test("the eraser zeroes and removes files, folders and links, follows no link and waits on no FIFO")
     func eraser() throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("eraser-\(UUID().uuidString)").path

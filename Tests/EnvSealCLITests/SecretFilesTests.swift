@@ -49,12 +49,12 @@ struct SecretFilesTests {
         let base = try parent()
         defer { try? FileManager.default.removeItem(atPath: base) }
         #expect(throws: CLIError.self) { try SecretFiles(parent: base + "/missing", allowDisk: true) }
-        let onMemory = SecretFiles.memoryFileSystems.contains(try SecretFiles.fileSystemType(base))
+        let onMemory = try MemoryFileSystem.holds(base, for: "test")
         if !onMemory {
             #expect(throws: CLIError.self) { try SecretFiles(parent: base, allowDisk: false) }
         }
         if access("/dev/shm", W_OK) == 0 {
-            #expect(SecretFiles.memoryFileSystems.contains(try SecretFiles.fileSystemType("/dev/shm")))
+            #expect(try MemoryFileSystem.holds("/dev/shm", for: "test"))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: base).isEmpty)
     }
