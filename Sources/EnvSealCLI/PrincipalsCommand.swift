@@ -30,14 +30,26 @@ struct PrincipalsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let home = try await store.open(creating: true)
+            let path = credentials ?? "\(store.keystore)/\(name).credentials"
+            // Both or neither: the file's place is checked first, and a principal whose file
+            // cannot be written is deleted again.
+            do {
+                _ = try KeyStoreHome.credentialsTarget(path, replacing: false)
+            } catch let error as KeyStoreHomeError {
+                throw CLIError(error.description, exitCode: EnvSealExit.cannotWrite)
+            }
             let made: PrincipalDirectory.Credentials
             do {
                 made = try await home.principals.create(name: name, isAdmin: admin)
             } catch let error as PrincipalError {
                 throw CLIError(error.description, exitCode: EnvSealExit.usage)
             }
-            let path = credentials ?? "\(store.keystore)/\(name).credentials"
-            try KeyStoreHome.writeCredentials(made, region: store.region, to: path)
+            do {
+                try KeyStoreHome.writeCredentials(made, region: store.region, to: path)
+            } catch {
+                _ = try? await home.principals.delete(accessKeyID: made.record.accessKeyID)
+                throw CLIError("\(error); principal \(name) was not created", exitCode: EnvSealExit.cannotWrite)
+            }
             print("created \(made.record.arn) (access key \(made.record.accessKeyID)); credentials written to \(path)")
         }
     }

@@ -93,7 +93,7 @@ package struct KeyStoreHome: Sendable {
             if try await store.principals().contains(where: \.isAdmin) { return nil }
             throw error
         }
-        try Self.writeCredentials(credentials, region: region, to: adminCredentialsPath)
+        try Self.writeCredentials(credentials, region: region, to: adminCredentialsPath, replacing: true)
         return adminCredentialsPath
     }
 
@@ -102,17 +102,77 @@ package struct KeyStoreHome: Sendable {
         try? store.close()
     }
 
-    /// Writes a credentials file: created 0600 before the secret goes in, fsynced.
-    package static func writeCredentials(_ credentials: PrincipalDirectory.Credentials, region: String, to path: String) throws {
+    /// Writes a credentials file whole or not at all: into a new 0600 file beside `path`, fsynced,
+    /// then put in place by one link or rename, and the folder fsynced.
+    /// - Parameters:
+    ///   - credentials: The principal's credentials.
+    ///   - region: The region to write beside them.
+    ///   - path: Where the file goes. A symbolic link is followed to the file it names.
+    ///   - replacing: Replace a regular file already there (the first admin's file, whose old
+    ///     keys no admin holds any more); otherwise an existing `path` is an error and nothing is written.
+    /// - Throws: ``KeyStoreHomeError`` naming the path; on any error no file was written.
+    package static func writeCredentials(
+        _ credentials: PrincipalDirectory.Credentials, region: String, to path: String, replacing: Bool = false
+    ) throws {
         guard let text = credentials.sharedCredentialsFile(region: region) else {
             throw KeyStoreHomeError(description: "out of guarded memory")
         }
-        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let target = try credentialsTarget(path, replacing: replacing)
+        let folder = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
+        var template = Array("\(folder)/.\((target as NSString).lastPathComponent).XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw KeyStoreHomeError(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        fchmod(fd, 0o600)
-        let written = text.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-        guard written == text.count, fsync(fd) == 0 else { throw KeyStoreHomeError(description: "cannot write \(path)") }
+        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var placed = false
+        defer {
+            close(fd)
+            if !placed { unlink(temporary) }
+        }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        var offset = 0
+        while offset < text.count {
+            let written = text.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { throw KeyStoreHomeError(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+            offset += written
+        }
+        guard fsync(fd) == 0 else { throw KeyStoreHomeError(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        if replacing {
+            guard rename(temporary, target) == 0 else {
+                throw KeyStoreHomeError(description: "cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+        } else {
+            // link() never replaces: a file that appeared meanwhile is kept, and this is an error.
+            guard link(temporary, target) == 0 else {
+                let reason = errno == EEXIST ? "it already exists" : String(cString: strerror(errno))
+                throw KeyStoreHomeError(description: "cannot write \(path): \(reason)")
+            }
+            unlink(temporary)
+        }
+        placed = true
+        let directory = Foundation.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+    }
+
+    /// The file a credentials file is written to: `path`, or the file its symbolic link names;
+    /// checked to be absent, or a regular file when `replacing`.
+    /// - Throws: ``KeyStoreHomeError`` when something is there that may not be replaced.
+    package static func credentialsTarget(_ path: String, replacing: Bool) throws -> String {
+        var target = path
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+            target = resolved.hasPrefix("/") ? resolved : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(resolved)
+        }
+        guard let type = try? FileManager.default.attributesOfItem(atPath: target)[.type] as? FileAttributeType else { return target }
+        guard replacing else {
+            throw KeyStoreHomeError(description: "cannot write credentials to \(path): it already exists (delete it, or choose another path)")
+        }
+        guard type == .typeRegular else {
+            throw KeyStoreHomeError(description: "cannot write credentials to \(path): it is not a regular file")
+        }
+        return target
     }
 }
 

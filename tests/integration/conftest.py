@@ -393,6 +393,9 @@ def make_principal(server: EnvsealServer) -> Callable[..., Principal]:
 
     def make(name: str, admin: bool = False) -> Principal:
         path = server.workdir / f"{name}.credentials"
+        # A namesake's file, left by `principals delete` (it was written outside the key store):
+        # `principals create` never overwrites a file.
+        path.unlink(missing_ok=True)
         args = ["principals", "create", name, "--credentials", str(path), "--region", REGION, "--account-id", ACCOUNT_ID]
         if admin:
             args.append("--admin")

@@ -231,6 +231,25 @@ def test_principals_delete_removes_the_credentials_file_it_wrote(tmp_path: Path)
     assert str(credentials) in result.stdout.decode() + text(result)
 
 
+def test_principals_create_writes_its_credentials_or_creates_nothing(tmp_path: Path) -> None:
+    """The principal and its credentials file come together: a path that exists (the user's own
+    AWS credentials, say) is never overwritten, and a file that cannot be written leaves no principal."""
+    assert envseal(tmp_path, "principals", "create", "first").returncode == 0
+    existing = tmp_path / "credentials"
+    existing.write_text("[default]\naws_access_key_id = mine\n")
+    for path in (existing, tmp_path / "no-such-folder" / "x.credentials"):
+        result = envseal(tmp_path, "principals", "create", "second", "--credentials", str(path))
+        assert result.returncode == 73, text(result)
+        assert str(path) in text(result), text(result)
+        listed = envseal(tmp_path, "principals", "list")
+        assert "second" not in listed.stdout.decode(), listed.stdout.decode()
+    assert existing.read_text() == "[default]\naws_access_key_id = mine\n"
+    assert not list(tmp_path.glob(".credentials.*")), "a temporary file was left"
+    result = envseal(tmp_path, "principals", "create", "second", "--credentials", str(tmp_path / "second.credentials"))
+    assert result.returncode == 0, text(result)
+    assert (tmp_path / "second.credentials").stat().st_mode & 0o777 == 0o600
+
+
 def test_audit_tail_json_times_are_iso_8601(sealed: Path) -> None:
     result = envseal(sealed.parent, "audit", "tail", "-n", "3", "--output", "json")
     assert result.returncode == 0, text(result)
