@@ -38,7 +38,7 @@ struct EditCommand: AsyncParsableCommand {
         // having its change overwritten by the edited text.
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         let plain = try await connection.run(file: file) { try await connection.sealer.decrypt(sealed) }
         let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent)
         defer { workspace.destroy() }
