@@ -113,11 +113,17 @@ struct CreationSettings {
     let config: ProjectConfig?
     /// The rule of `config` that matched the file.
     let rule: ProjectConfig.CreationRule?
+    /// Master keys: key IDs, ARNs, alias names or alias ARNs.
     let keys: Setting<[String]>
+    /// Recovery recipients, in their text form.
     let recipients: Setting<[String]>
+    /// The encryption context.
     let context: Setting<[String: String]>
+    /// The regular expression of the names to seal, or `nil` for all.
     let only: Setting<String?>
+    /// The regular expression of the names to leave plain, or `nil` for none.
     let except: Setting<String?>
+    /// The key service.
     let service: KeyServiceChoice
 
     /// Resolves the settings for `file` (`-`: standard input, which no rule matches; its key

@@ -12,7 +12,7 @@ import SealedDotenv
 struct KeyServiceOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "A KMS endpoint URL (envseal's server, moto, …), or `aws` for AWS KMS in the region.",
-        discussion: "Default: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL; without any, the embedded key store."))
+        discussion: "Default: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL; else --keystore; else, for a command on a file, the endpoints or keystore of its creation rule in .envseal.yaml; else the embedded key store in ./KeyStore."))
     var endpoint: String?
 
     @Option(help: "The profile of the shared credentials file (default: AWS_PROFILE, else default).")

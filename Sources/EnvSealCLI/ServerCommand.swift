@@ -202,9 +202,7 @@ extension ServerCommand {
 }
 
 struct KeyStoreOptions: ParsableArguments {
-    @Option(name: .customLong("keystore"), help: ArgumentHelp(
-        "The key store folder (default: KeyStore).",
-        discussion: "Commands on a sealed file take it from the project config's matching creation rule when no --keystore, --endpoint or AWS_ENDPOINT_URL(_KMS) is given."))
+    @Option(name: .customLong("keystore"), help: "The key store folder (default: KeyStore).")
     var keystoreFlag: String?
 
     /// The folder when no `--keystore` is given.

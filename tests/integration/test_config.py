@@ -93,6 +93,9 @@ def test_the_rule_drives_encrypt_with_no_flags_and_decrypt_opens_it(local: Proje
     opened = local.run("decrypt", "prod.env.sealed", cwd=local.path / "secrets", secret_stdout=True)
     assert_same_secret(opened.stdout, local.plain, "the decrypted file")
     local.run("verify", "prod.env.sealed", cwd=local.path / "secrets")
+    ran = local.run("exec", "--file", "prod.env.sealed", "--", "sh", "-c", 'test "${#DB_PASSWORD}" -eq 32 && echo opened',
+                    cwd=local.path / "secrets")
+    assert ran.stdout == b"opened\n"
     assert not (local.path / "secrets" / "KeyStore").exists()
 
 
