@@ -67,7 +67,10 @@ struct KeyServiceChoice {
         let endpoints: Setting<[String]>
         if let endpointFlag {
             endpoints = Setting(value: [endpointFlag], source: .flag("--endpoint"))
-        } else if let name = ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"].first(where: { environment[$0].map { !$0.isEmpty } ?? false }) {
+        } else if let name = ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"].first(where: { name in
+            // The client's own test of what counts as set, one variable at a time.
+            KMSClientConfiguration.endpointIsConfigured(in: environment.filter { $0.key == name })
+        }) {
             endpoints = Setting(value: [environment[name]!], source: .environment(name))
         } else if keystoreFlag == nil, let configured = rule?.endpoints, !configured.value.isEmpty {
             endpoints = Setting(value: configured.value, source: fromConfig(configured.line))
