@@ -43,7 +43,7 @@ struct EditCommand: AsyncParsableCommand {
         // The private folder first: no key-service call when there is nowhere safe to edit.
         let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent, allowDisk: allowDisk)
         defer { workspace.destroy() }
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         let plain = try await connection.run(file: file) { try await connection.sealer.decrypt(sealed) }
         var original = plain.render()
         defer { original.withUnsafeMutableBytes { SecureMemory.zero($0) } }

@@ -31,7 +31,7 @@ struct SetCommand: AsyncParsableCommand {
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
         let value = try SecretInput.read(name: name)
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         let edited = try await connection.run(file: file) { try await connection.sealer.set(name, to: value, in: sealed) }
         try target.replace(with: edited.render())
     }
@@ -59,7 +59,7 @@ struct GetCommand: AsyncParsableCommand {
         TerminalProgress.startIfWanted()
         disableCoreDumpsOrWarn()
         let sealed = try FileIO.readDotenv(file)
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         if let value = opened.values[name] {
             try value.withUnsafeBytes { try FileIO.writeStandardOutput(Array($0)) }
@@ -93,7 +93,7 @@ struct UnsetCommand: AsyncParsableCommand {
         TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         let edited = try await connection.run(file: file) { try await connection.sealer.unset(name, in: sealed) }
         try target.replace(with: edited.render())
     }
@@ -124,7 +124,7 @@ struct RotateCommand: AsyncParsableCommand {
         TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         let edited = try await connection.run(file: file) { try await connection.sealer.rotate(sealed, keyID: key) }
         try target.replace(with: edited.render())
     }
@@ -152,7 +152,7 @@ struct RewrapCommand: AsyncParsableCommand {
         TerminalProgress.startIfWanted()
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         let edited = try await connection.run(file: file) { try await connection.sealer.rewrap(sealed, destinationKeyID: key) }
         try target.replace(with: edited.render())
     }
@@ -182,7 +182,7 @@ struct VerifyCommand: AsyncParsableCommand {
         disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         let sealed = try FileIO.readDotenv(file)
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         switch output {
         case .text:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnvSealFormat
 import Foundation
+import KMSClient
 import SealedDotenv
 import SodiumKit
 
@@ -32,9 +33,7 @@ struct EncryptCommand: AsyncParsableCommand {
     @Option(name: .customLong("output"), help: .hidden) var legacyOutput: String?
     @Flag(help: "Replace FILE with the sealed file.") var inPlace = false
     @OptionGroup var writing: InPlaceOptions
-    @Option(help: "The master key: key ID, ARN, alias name or alias ARN.") var key: String
-    @Option(help: "An encryption-context pair key=value; repeat for more.") var context: [String] = []
-    @OptionGroup var selection: SelectionOptions
+    @OptionGroup var creation: CreationOptions
     @OptionGroup var mode: ModeOptions
     @Option(name: .customLong("report"), help: "How to print the size report: text or json (json goes to standard output, so use -o or --in-place).")
     var report: OutputFormat = .text
@@ -49,25 +48,34 @@ struct EncryptCommand: AsyncParsableCommand {
         if inPlace, file == "-" { throw ValidationError("--in-place needs a file, not standard input") }
         if report == .json, output == nil || output == "-", !inPlace { throw ValidationError("--report json needs -o OUT (a file) or --in-place") }
         if writing.lockTimeout != nil, !inPlace { throw ValidationError("--lock-timeout applies to --in-place") }
-        if mode.mode == .lambda, !context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
+        if mode.mode == .lambda, !creation.context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
     }
 
     func run() async throws {
         disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         OutputFileArgument.warnIfLegacy(legacyOutput)
+        // Flags first, then FILE's creation rule in the project config, field by field.
+        let environment = ProcessEnvironment.variables()
+        let settings = try CreationSettings.resolve(file: file, flags: creation.flags, endpointFlag: service.endpoint,
+                                                    keystoreFlag: service.store.keystoreFlag, environment: environment)
+        let keyID = try settings.singleKey(for: file)
+        try settings.refuseRecipients(for: file)
+        let chosen = try SelectionOptions.selection(only: settings.only.value, except: settings.except.value)
+        let encryptionContext = try settings.encryptionContext()
+        if mode.mode == .lambda, !settings.context.value.isEmpty {
+            warn("the context of \(settings.context.source) does not apply to --mode lambda (its context is the function name)")
+        }
         let target = try OutputTarget(output ?? "-", force: writing.force, input: file, sameFileHint: "give --in-place to replace FILE")
         let inPlaceFile = inPlace ? try writing.open(file) : nil
         let plain = try inPlaceFile?.readDotenv() ?? FileIO.readDotenv(file)
-        let chosen = try selection.selection()
-        let encryptionContext = try ContextArgument.parse(context)
-        let connection = try await service.connect()
+        let connection = try await service.connect(settings.service, environment: environment)
         let sealed: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope:
-                return try await connection.sealer.seal(plain, keyID: key, context: encryptionContext, selection: chosen)
+                return try await connection.sealer.seal(plain, keyID: keyID, context: encryptionContext, selection: chosen)
             case .lambda:
-                return try await connection.sealer.sealForLambda(plain, keyID: key, functionName: mode.function!, selection: chosen)
+                return try await connection.sealer.sealForLambda(plain, keyID: keyID, functionName: mode.function!, selection: chosen)
             }
         }
         let bytes = sealed.render()
@@ -143,7 +151,7 @@ struct DecryptCommand: AsyncParsableCommand {
         }) {
             throw ErrorReport.cliError(SealedFileError(.nothingSelected), file: file)
         }
-        let connection = try await service.connect()
+        let connection = try await service.connect(for: file)
         var plain: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope: return try await connection.sealer.decrypt(sealed)

@@ -10,7 +10,9 @@ package struct EnvSealCommand: AsyncParsableCommand {
         abstract: "Keep a function's secrets sealed in its environment variables.",
         discussion: """
         Without --endpoint or AWS_ENDPOINT_URL(_KMS), commands use the embedded key store in \
-        --keystore (default ./KeyStore); with them, they are a KMS client (SigV4, AWS credentials).
+        --keystore (default ./KeyStore); with them, they are a KMS client (SigV4, AWS credentials). \
+        Without any of the three, a command on a file takes the key service of its creation rule \
+        in .envseal.yaml (`envseal config show FILE` says which).
 
         Exit codes: 0 success, 1 failure, 51 tampered file, 52 wrong key or context, 53 key disabled \
         or deleted, 64 usage, 65 malformed input, 66 unreadable input, 69 key service unavailable, \
@@ -20,7 +22,7 @@ package struct EnvSealCommand: AsyncParsableCommand {
         subcommands: [
             EncryptCommand.self, DecryptCommand.self, SetCommand.self, GetCommand.self, UnsetCommand.self, ExecCommand.self, KeysCommand.self,
             EditCommand.self, RotateCommand.self, RewrapCommand.self, VerifyCommand.self, InspectCommand.self,
-            ServerCommand.self, PrincipalsCommand.self, AuditCommand.self, GitCommand.self, ScanCommand.self,
+            ServerCommand.self, PrincipalsCommand.self, AuditCommand.self, GitCommand.self, ScanCommand.self, ConfigCommand.self,
         ]
     )
 

@@ -111,7 +111,7 @@ struct ExecCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessEnvironment.variables()
-        try await options.run(environment: environment) { try await service.connect(environment: environment) }
+        try await options.run(environment: environment) { try await service.connect(for: file, environment: environment) }
     }
 
     /// The parsed options as plain values.

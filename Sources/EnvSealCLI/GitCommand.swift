@@ -120,7 +120,7 @@ struct GitCommand: AsyncParsableCommand {
             let baseFile = try FileIO.parseDotenv(FileIO.readBytes(base), from: "\(name) (ancestor)")
             let currentFile = try FileIO.parseDotenv(FileIO.readBytes(current), from: "\(name) (current side)")
             let otherFile = try FileIO.parseDotenv(FileIO.readBytes(other), from: "\(name) (other side)")
-            let connection = try await service.connect()
+            let connection = try await service.connect(for: path)
             let result = try await connection.run(file: name) {
                 try await connection.sealer.merge(base: baseFile, current: currentFile, other: otherFile)
             }

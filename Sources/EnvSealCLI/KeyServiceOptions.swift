@@ -12,7 +12,7 @@ import SealedDotenv
 struct KeyServiceOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "A KMS endpoint URL (envseal's server, moto, …), or `aws` for AWS KMS in the region.",
-        discussion: "Default: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL; without any, the embedded key store."))
+        discussion: "Default: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL; else --keystore; else, for a command on a file, the endpoints or keystore of its creation rule in .envseal.yaml; else the embedded key store in ./KeyStore."))
     var endpoint: String?
 
     @Option(help: "The profile of the shared credentials file (default: AWS_PROFILE, else default).")
@@ -20,23 +20,48 @@ struct KeyServiceOptions: ParsableArguments {
 
     @OptionGroup var store: KeyStoreOptions
 
-    /// Connects to the key service this invocation names.
+    /// Connects to the key service this invocation names: `--endpoint`, else AWS_ENDPOINT_URL_KMS
+    /// or AWS_ENDPOINT_URL, else `--keystore`, else (for a command on `file`) the endpoints or
+    /// key store of the project config's creation rule that matches it, else `./KeyStore`.
     /// - Parameters:
+    ///   - file: The sealed file the command works on, whose project config may name the key service.
     ///   - environment: The process's environment, if the caller has read it already.
     ///   - creatingStore: Create the embedded store when there is none (commands that create keys).
-    func connect(environment: [String: String] = ProcessEnvironment.variables(), creatingStore: Bool = false) async throws -> KeyServiceConnection {
-        if endpoint != nil || KMSClientConfiguration.endpointIsConfigured(in: environment) {
-            return try Self.remote(endpoint: endpoint, region: store.regionOption, profile: profile, environment: environment)
+    func connect(
+        for file: String? = nil, environment: [String: String] = ProcessEnvironment.variables(), creatingStore: Bool = false
+    ) async throws -> KeyServiceConnection {
+        try await connect(choice(for: file, environment: environment), environment: environment, creatingStore: creatingStore)
+    }
+
+    /// The key service for a command on `file`. The project config is read only when no flag or
+    /// variable names a key service: then it cannot change the outcome.
+    func choice(for file: String?, environment: [String: String]) throws -> KeyServiceChoice {
+        let decided = endpoint != nil || store.keystoreFlag != nil || KMSClientConfiguration.endpointIsConfigured(in: environment)
+        let config = decided ? nil : try file.flatMap { $0 == "-" ? nil : try ProjectConfig.find(for: $0) }
+        return KeyServiceChoice.resolve(endpointFlag: endpoint, keystoreFlag: store.keystoreFlag, rule: file.flatMap { config?.rule(for: $0) },
+                                        configPath: config?.path, environment: environment)
+    }
+
+    /// Connects to the key service `choice` names.
+    func connect(_ choice: KeyServiceChoice, environment: [String: String], creatingStore: Bool = false) async throws -> KeyServiceConnection {
+        if choice.isRemote {
+            // The variables are left to the client to read, as the AWS SDKs read them.
+            if case .environment = choice.endpoints.source {
+                return try Self.remote(endpoint: nil, region: store.regionOption, profile: profile, environment: environment)
+            }
+            let spec = try choice.singleEndpoint()
+            return try Self.remote(endpoint: spec.endpoint, region: store.regionOption, profile: spec.profile ?? profile, environment: environment)
         }
-        let home = try await store.open(creating: creatingStore)
+        let folder = choice.keystore.value
+        let home = try await store.open(creating: creatingStore, folder: folder)
         _ = try await home.ensureAdmin(region: store.region)
         guard let admin = try await home.store.principals().first(where: { $0.isAdmin && $0.isEnabled }) else {
-            throw CLIError("the embedded key store in \(store.keystore) has no enabled admin principal",
+            throw CLIError("the embedded key store in \(folder) has no enabled admin principal",
                            hint: "enable one with `envseal principals enable`", exitCode: EnvSealExit.configuration)
         }
         let principal = PrincipalDirectory.principal(admin)
         return KeyServiceConnection(client: KMSClient(transport: EmbeddedKMSTransport(engine: home.engine, principal: principal)),
-                                    home: home, name: "the embedded key store in \(store.keystore)")
+                                    home: home, name: "the embedded key store in \(folder)")
     }
 
     /// A KMS client of the endpoint `endpoint` (`aws`: AWS KMS in the region) or, without one, of

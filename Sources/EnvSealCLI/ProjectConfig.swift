@@ -2,7 +2,9 @@ import Foundation
 import Yams
 
 /// A project's `.envseal.yaml`, found from a file's folder upward (the first one wins), with the
-/// fields `envseal scan` and `envseal git setup` use (docs/CLI.md, "The project config"):
+/// fields `envseal scan` and `envseal git setup` use, and the creation rules that give the
+/// commands on sealed files their keys, context, selection and key service
+/// (``CreationRule``; docs/CLI.md, "The project config"):
 ///
 /// ```yaml
 /// keys:                      # master keys the project's files may be sealed under (ARNs or key IDs)
@@ -13,6 +15,10 @@ import Yams
 ///   allow:                   # findings `scan` does not report
 ///     - path: "tests/fixtures/*.env"   # a glob, relative to this file's folder
 ///       variable: "EXAMPLE_*"          # optional, a glob on the variable name
+/// creation_rules:            # the first rule whose path matches the file wins
+///   - path: "secrets/prod*.env"
+///     keys: [alias/app-prod]
+///     context: {app: billing}
 /// ```
 ///
 /// A file that does not parse, a field of the wrong type or an unknown field is an error naming
@@ -37,6 +43,8 @@ struct ProjectConfig: Equatable {
     let sealedPatterns: [String]
     /// Findings `scan` does not report.
     let allow: [Allowance]
+    /// `creation_rules`, in the file's order.
+    let rules: [CreationRule]
 
     /// The folder the config applies from.
     var folder: String { (path as NSString).deletingLastPathComponent }
@@ -71,9 +79,9 @@ struct ProjectConfig: Equatable {
             let first = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             throw CLIError("\(path):\(first)", exitCode: EnvSealExit.malformedInput)
         }
-        guard let root else { return ProjectConfig(path: path, keys: [], sealedPatterns: [], allow: []) }
+        guard let root else { return ProjectConfig(path: path, keys: [], sealedPatterns: [], allow: [], rules: []) }
         let reader = Reader(path: path)
-        let top = try reader.mapping(root, "the config", known: ["keys", "sealed", "scan"])
+        let top = try reader.mapping(root, "the config", known: ["keys", "sealed", "scan", "creation_rules"])
         let keys = try top["keys"].map { try reader.strings($0, "keys") } ?? []
         let sealed = try top["sealed"].map { try reader.strings($0, "sealed") } ?? []
         var allow: [Allowance] = []
@@ -89,7 +97,8 @@ struct ProjectConfig: Equatable {
                 }
             }
         }
-        return ProjectConfig(path: path, keys: keys, sealedPatterns: sealed, allow: allow)
+        let rules = try top["creation_rules"].map { try CreationRule.parseAll($0, reader: reader) } ?? []
+        return ProjectConfig(path: path, keys: keys, sealedPatterns: sealed, allow: allow, rules: rules)
     }
 
     /// Whether `allow` covers a finding in `file` (any path) on `variable`.
@@ -113,13 +122,16 @@ struct ProjectConfig: Equatable {
     }
 
     /// Reads nodes, with errors naming the file and line.
-    private struct Reader {
+    struct Reader {
         let path: String
 
         func error(_ node: Node, _ message: String) -> CLIError {
             let line = node.mark.map { ":\($0.line)" } ?? ""
             return CLIError("\(path)\(line): \(message)", exitCode: EnvSealExit.malformedInput)
         }
+
+        /// The node's line, 1-based (0 when Yams gave none).
+        func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
 
         func mapping(_ node: Node, _ what: String, known: [String]) throws -> [String: Node] {
             guard let mapping = node.mapping else { throw error(node, "\(what) must be a mapping") }
@@ -129,6 +141,7 @@ struct ProjectConfig: Equatable {
                 guard known.contains(name) else {
                     throw error(key, "unknown field \(name) in \(what) (known: \(known.joined(separator: ", ")))")
                 }
+                guard fields[name] == nil else { throw error(key, "field \(name) is given twice in \(what)") }
                 fields[name] = value
             }
             return fields

@@ -12,10 +12,10 @@ enum SealMode: String, ExpressibleByArgument, CaseIterable {
 
 /// `--only`/`--except` of `encrypt`: which variables it seals.
 struct SelectionOptions: ParsableArguments {
-    @Option(help: "Seal only variables whose names match this regular expression.")
+    @Option(help: "Seal only variables whose names match this regular expression (replaces the creation rule's only/except).")
     var only: String?
 
-    @Option(help: "Do not seal variables whose names match this regular expression.")
+    @Option(help: "Do not seal variables whose names match this regular expression (replaces the creation rule's only/except).")
     var except: String?
 
     func selection() throws -> VariableSelection {

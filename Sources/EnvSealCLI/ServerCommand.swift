@@ -202,8 +202,14 @@ extension ServerCommand {
 }
 
 struct KeyStoreOptions: ParsableArguments {
-    @Option(help: "The key store folder.")
-    var keystore: String = "KeyStore"
+    @Option(name: .customLong("keystore"), help: "The key store folder (default: KeyStore).")
+    var keystoreFlag: String?
+
+    /// The folder when no `--keystore` is given.
+    static let defaultFolder = "KeyStore"
+
+    /// `--keystore`, or the default folder.
+    var keystore: String { keystoreFlag ?? Self.defaultFolder }
 
     @Option(name: .customLong("store"), help: ArgumentHelp(
         "A PostgreSQL key store shared by several servers, as postgres://USER@HOST:PORT/DATABASE (default: SQLite in the key store folder).",
@@ -234,8 +240,10 @@ struct KeyStoreOptions: ParsableArguments {
     /// - Parameter creating: Create the store when there is none. Only the commands that create
     ///   keys or principals (and the server) pass `true`: anything else, given a mistyped
     ///   `--keystore`, would create an empty store and then report a misleading "wrong key".
-    func open(creating: Bool = false) async throws -> KeyStoreHome {
-        if !creating { try checkExists() }
+    /// - Parameter folder: The folder, when not ``keystore`` (a project config's, say).
+    func open(creating: Bool = false, folder: String? = nil) async throws -> KeyStoreHome {
+        let keystore = folder ?? keystore
+        if !creating { try checkExists(keystore) }
         var secret: SecureBytes?
         if passphrase {
             secret = try PassphraseSource.read()
@@ -254,7 +262,7 @@ struct KeyStoreOptions: ParsableArguments {
 
     /// Refuses a key store folder that holds no store. With `--store`, the state is in PostgreSQL and
     /// the folder keeps only the root key, so the folder alone must exist.
-    private func checkExists() throws {
+    private func checkExists(_ keystore: String) throws {
         var info = stat()
         let database = keystore + "/" + KeyStoreHome.sqliteFileName
         for path in storeURL == nil ? [keystore, database] : [keystore] where stat(path, &info) != 0 && errno != ENOENT && errno != ENOTDIR {

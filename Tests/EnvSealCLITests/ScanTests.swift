@@ -30,8 +30,8 @@ import Testing
         }
         #expect(unknown?.message == "c.yaml:5: unknown field varible in a scan.allow entry (known: path, variable)")
         #expect(unknown?.exitCode == 65)
-        let top = #expect(throws: CLIError.self) { try ProjectConfig.parse("keys: []\ncreation_rules: []\n", path: "c.yaml") }
-        #expect(top?.message.hasPrefix("c.yaml:2: unknown field creation_rules") == true)
+        let top = #expect(throws: CLIError.self) { try ProjectConfig.parse("keys: []\ncreation_rule: []\n", path: "c.yaml") }
+        #expect(top?.message.hasPrefix("c.yaml:2: unknown field creation_rule ") == true)
         let type = #expect(throws: CLIError.self) { try ProjectConfig.parse("keys: alias/app\n", path: "c.yaml") }
         #expect(type?.message == "c.yaml:1: keys must be a list of strings")
         let syntax = #expect(throws: CLIError.self) { try ProjectConfig.parse("keys:\n  - a\n - b: [\n", path: "c.yaml") }
