@@ -31,8 +31,11 @@ struct PrincipalsCommand: AsyncParsableCommand {
         func run() async throws {
             let home = try await store.open(creating: true)
             let path = credentials ?? "\(store.keystore)/\(name).credentials"
-            // Both or neither: the file's place is checked first, and a principal whose file
-            // cannot be written is deleted again.
+            // Both or neither: the name and the file's place are checked first, and a principal
+            // whose file cannot be written is deleted again.
+            if try await home.store.principals().contains(where: { $0.name == name }) {
+                throw CLIError("a principal named \(name) exists already", exitCode: EnvSealExit.usage)
+            }
             do {
                 _ = try KeyStoreHome.credentialsTarget(path, replacing: false)
             } catch let error as KeyStoreHomeError {
