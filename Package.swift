@@ -41,6 +41,10 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         // The project config (.envseal.yaml) of the CLI; never a dependency of the EnvSeal library.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // ECDSA and RSA for the key service's signing keys (Sign, Verify, GetPublicKey): libsodium
+        // has neither. A dependency of KeyService only, never of the EnvSeal library. The range
+        // takes the 4.x that postgres-nio and swift-certificates already resolve.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // libsodium, through pkg-config. The only C crypto this project uses.
@@ -69,7 +73,16 @@ let package = Package(
         // Sealing, opening and editing dotenv files through a data-key provider.
         .target(name: "SealedDotenv", dependencies: ["EnvSealFormat", "SodiumKit", "KMSClient", "KMSWire"], swiftSettings: swiftSettings),
         // The KMS engine: keys, versions, aliases, policies, grants, rotation, audit, the root key.
-        .target(name: "KeyService", dependencies: ["KMSWire", "EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
+        // swift-crypto only for signing keys (ECDSA, RSA), which libsodium lacks.
+        .target(
+            name: "KeyService",
+            dependencies: [
+                "KMSWire", "EnvSealFormat", "SodiumKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The embedded key store: SQLite through GRDB, under KeyStore/.
         .target(
             name: "KeyStoreSQLite",
@@ -190,7 +203,16 @@ let package = Package(
             dependencies: ["SealedDotenv", "EnvSealFormat", "SodiumKit", "KMSClient", "KMSWire", "KeyService"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KeyServiceTests", dependencies: ["KeyService", "KMSWire", "SodiumKit", "EnvSealFormat", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeyServiceTests",
+            dependencies: [
+                "KeyService", "KMSWire", "SodiumKit", "EnvSealFormat", "TestSupport",
+                // To read GetPublicKey's DER and check Sign's signatures outside the engine.
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "KeyStoreTests",
             dependencies: ["KeyService", "KeyStoreSQLite", "KeyStorePostgres", "KMSWire", "SodiumKit", "envseal-store-probe"],

@@ -39,8 +39,8 @@ OUTPUT = os.path.join(REPO_ROOT, "Sources", "KMSWire", "KMSShapes.swift")
 DISPATCH_OUTPUT = os.path.join(REPO_ROOT, "Sources", "KeyService", "Engine", "KeyServiceEngine+Dispatch.swift")
 MODEL_RELPATH = "data/kms/2014-11-01/service-2.json.gz"
 
-# The operations envseal serves, each with the documentation of its `KMSOperation` case (symmetric
-# and HMAC keys; every member of their shapes is kept so real clients' requests decode). A new
+# The operations envseal serves, each with the documentation of its `KMSOperation` case (symmetric,
+# HMAC and signing keys; every member of their shapes is kept so real clients' requests decode). A new
 # operation is one entry here and one `KeyServiceEngine` method named after it (`createKey`).
 OPERATION_LIST = [
     ("CreateKey", "creates a KMS key."),
@@ -79,6 +79,9 @@ OPERATION_LIST = [
     ("ListResourceTags", "lists the tags of a key."),
     ("GenerateMac", "computes the HMAC of a message under an HMAC key."),
     ("VerifyMac", "checks an HMAC of a message under an HMAC key."),
+    ("Sign", "signs a message or digest under an asymmetric signing key."),
+    ("Verify", "checks a signature of a message or digest under an asymmetric signing key."),
+    ("GetPublicKey", "returns the public key of an asymmetric key (DER SubjectPublicKeyInfo)."),
 ]
 OPERATIONS = [name for name, _ in OPERATION_LIST]
 OPERATION_DOCS = dict(OPERATION_LIST)

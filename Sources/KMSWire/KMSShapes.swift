@@ -98,6 +98,12 @@ package enum KMSOperation: String, Sendable, CaseIterable {
     case generateMac = "GenerateMac"
     /// `VerifyMac`: checks an HMAC of a message under an HMAC key.
     case verifyMac = "VerifyMac"
+    /// `Sign`: signs a message or digest under an asymmetric signing key.
+    case sign = "Sign"
+    /// `Verify`: checks a signature of a message or digest under an asymmetric signing key.
+    case verify = "Verify"
+    /// `GetPublicKey`: returns the public key of an asymmetric key (DER SubjectPublicKeyInfo).
+    case getPublicKey = "GetPublicKey"
 }
 
 extension KMSOperation {
@@ -140,6 +146,9 @@ extension KMSOperation {
         case .listResourceTags: return KMS.ListResourceTagsRequest.self
         case .generateMac: return KMS.GenerateMacRequest.self
         case .verifyMac: return KMS.VerifyMacRequest.self
+        case .sign: return KMS.SignRequest.self
+        case .verify: return KMS.VerifyRequest.self
+        case .getPublicKey: return KMS.GetPublicKeyRequest.self
         }
     }
 
@@ -182,6 +191,9 @@ extension KMSOperation {
         case .listResourceTags: return KMS.ListResourceTagsResponse.self
         case .generateMac: return KMS.GenerateMacResponse.self
         case .verifyMac: return KMS.VerifyMacResponse.self
+        case .sign: return KMS.SignResponse.self
+        case .verify: return KMS.VerifyResponse.self
+        case .getPublicKey: return KMS.GetPublicKeyResponse.self
         }
     }
 
@@ -224,6 +236,9 @@ extension KMSOperation {
         case .listResourceTags: return [.kmsInternal, .notFound, .invalidArn, .invalidMarker]
         case .generateMac: return [.notFound, .disabled, .keyUnavailable, .invalidKeyUsage, .invalidGrantToken, .kmsInternal, .kmsInvalidState, .dryRunOperation]
         case .verifyMac: return [.notFound, .disabled, .keyUnavailable, .invalidKeyUsage, .invalidGrantToken, .kmsInternal, .kmsInvalidMac, .kmsInvalidState, .dryRunOperation]
+        case .sign: return [.notFound, .disabled, .keyUnavailable, .dependencyTimeout, .invalidKeyUsage, .invalidGrantToken, .kmsInternal, .kmsInvalidState, .dryRunOperation]
+        case .verify: return [.notFound, .disabled, .keyUnavailable, .dependencyTimeout, .invalidKeyUsage, .invalidGrantToken, .kmsInternal, .kmsInvalidState, .kmsInvalidSignature, .dryRunOperation]
+        case .getPublicKey: return [.notFound, .disabled, .keyUnavailable, .dependencyTimeout, .unsupportedOperation, .invalidArn, .invalidGrantToken, .invalidKeyUsage, .kmsInternal, .kmsInvalidState]
         }
     }
 }
@@ -480,6 +495,27 @@ extension KMS.VerifyMacRequest: KMSRequest {
     package static var operation: KMSOperation { .verifyMac }
 }
 
+extension KMS.SignRequest: KMSRequest {
+    /// The response type of ``KMSOperation/sign``.
+    package typealias Response = KMS.SignResponse
+    /// The operation this request belongs to.
+    package static var operation: KMSOperation { .sign }
+}
+
+extension KMS.VerifyRequest: KMSRequest {
+    /// The response type of ``KMSOperation/verify``.
+    package typealias Response = KMS.VerifyResponse
+    /// The operation this request belongs to.
+    package static var operation: KMSOperation { .verify }
+}
+
+extension KMS.GetPublicKeyRequest: KMSRequest {
+    /// The response type of ``KMSOperation/getPublicKey``.
+    package typealias Response = KMS.GetPublicKeyResponse
+    /// The operation this request belongs to.
+    package static var operation: KMSOperation { .getPublicKey }
+}
+
 extension KMS.CreateKeyResponse: KMSResponse {}
 extension KMS.DescribeKeyResponse: KMSResponse {}
 extension KMS.ListKeysResponse: KMSResponse {}
@@ -502,6 +538,9 @@ extension KMS.ListGrantsResponse: KMSResponse {}
 extension KMS.ListResourceTagsResponse: KMSResponse {}
 extension KMS.GenerateMacResponse: KMSResponse {}
 extension KMS.VerifyMacResponse: KMSResponse {}
+extension KMS.SignResponse: KMSResponse {}
+extension KMS.VerifyResponse: KMSResponse {}
+extension KMS.GetPublicKeyResponse: KMSResponse {}
 
 // MARK: - AliasListEntry
 
@@ -1917,6 +1956,108 @@ extension KMS {
             case rotationPeriodInDays = "RotationPeriodInDays"
             case nextRotationDate = "NextRotationDate"
             case onDemandRotationStartDate = "OnDemandRotationStartDate"
+        }
+    }
+}
+
+// MARK: - GetPublicKeyRequest
+
+extension KMS {
+    /// Input of `GetPublicKey`: Returns the public key of an asymmetric KMS key.
+    package struct GetPublicKeyRequest: Codable, Sendable, Equatable {
+        /// Identifies the asymmetric KMS key that includes the public key.
+        package var keyId: String
+        /// A list of grant tokens.
+        package var grantTokens: [String]?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String,
+            grantTokens: [String]? = nil
+        ) {
+            self.keyId = keyId
+            self.grantTokens = grantTokens
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case grantTokens = "GrantTokens"
+        }
+    }
+}
+
+extension KMS.GetPublicKeyRequest {
+    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
+    /// and its nested members; throws one `ValidationException` listing every violation.
+    package func validate() throws(KMSError) {
+        var validation = KMSValidation()
+        validate(into: &validation, path: "")
+        try validation.finish()
+    }
+
+    func validate(into validation: inout KMSValidation, path: String) {
+        validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
+        if let grantTokens = self.grantTokens {
+            validation.count(grantTokens.count, min: 0, max: 10, path: path, field: "grantTokens")
+            for (i0, e0) in grantTokens.enumerated() {
+                validation.length(of: e0, min: 1, max: 8192, path: path, field: KMSValidation.member(of: "grantTokens", index: i0))
+            }
+        }
+    }
+}
+
+// MARK: - GetPublicKeyResponse
+
+extension KMS {
+    /// Output of `GetPublicKey`.
+    package struct GetPublicKeyResponse: Codable, Sendable, Equatable {
+        /// The Amazon Resource Name (key ARN) of the asymmetric KMS key from which the public key was downloaded.
+        package var keyId: String?
+        /// The exported public key.
+        package var publicKey: Data?
+        /// Deprecated in the model: This field has been deprecated. Instead, use the KeySpec field.
+        package var customerMasterKeySpec: CustomerMasterKeySpec?
+        /// The type of the of the public key that was downloaded.
+        package var keySpec: KeySpec?
+        /// The permitted use of the public key.
+        package var keyUsage: KeyUsageType?
+        /// The encryption algorithms that KMS supports for this key.
+        package var encryptionAlgorithms: [EncryptionAlgorithmSpec]?
+        /// The signing algorithms that KMS supports for this key.
+        package var signingAlgorithms: [SigningAlgorithmSpec]?
+        /// The key agreement algorithm used to derive a shared secret.
+        package var keyAgreementAlgorithms: [KeyAgreementAlgorithmSpec]?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String? = nil,
+            publicKey: Data? = nil,
+            customerMasterKeySpec: CustomerMasterKeySpec? = nil,
+            keySpec: KeySpec? = nil,
+            keyUsage: KeyUsageType? = nil,
+            encryptionAlgorithms: [EncryptionAlgorithmSpec]? = nil,
+            signingAlgorithms: [SigningAlgorithmSpec]? = nil,
+            keyAgreementAlgorithms: [KeyAgreementAlgorithmSpec]? = nil
+        ) {
+            self.keyId = keyId
+            self.publicKey = publicKey
+            self.customerMasterKeySpec = customerMasterKeySpec
+            self.keySpec = keySpec
+            self.keyUsage = keyUsage
+            self.encryptionAlgorithms = encryptionAlgorithms
+            self.signingAlgorithms = signingAlgorithms
+            self.keyAgreementAlgorithms = keyAgreementAlgorithms
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case publicKey = "PublicKey"
+            case customerMasterKeySpec = "CustomerMasterKeySpec"
+            case keySpec = "KeySpec"
+            case keyUsage = "KeyUsage"
+            case encryptionAlgorithms = "EncryptionAlgorithms"
+            case signingAlgorithms = "SigningAlgorithms"
+            case keyAgreementAlgorithms = "KeyAgreementAlgorithms"
         }
     }
 }
@@ -3377,6 +3518,108 @@ extension KMS {
     }
 }
 
+// MARK: - SignRequest
+
+extension KMS {
+    /// Input of `Sign`: Creates a digital signature for a message or message digest by using the private key in an asymmetric signing KMS key.
+    package struct SignRequest: Codable, Sendable, Equatable {
+        /// Identifies an asymmetric KMS key.
+        package var keyId: String
+        /// Specifies the message or message digest to sign.
+        package var message: Data
+        /// Tells KMS whether the value of the `Message` parameter should be hashed as part of the signing algorithm.
+        package var messageType: MessageType?
+        /// A list of grant tokens.
+        package var grantTokens: [String]?
+        /// Specifies the signing algorithm to use when signing the message.
+        package var signingAlgorithm: SigningAlgorithmSpec
+        /// Checks if your request will succeed.
+        package var dryRun: Bool?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String,
+            message: Data,
+            messageType: MessageType? = nil,
+            grantTokens: [String]? = nil,
+            signingAlgorithm: SigningAlgorithmSpec,
+            dryRun: Bool? = nil
+        ) {
+            self.keyId = keyId
+            self.message = message
+            self.messageType = messageType
+            self.grantTokens = grantTokens
+            self.signingAlgorithm = signingAlgorithm
+            self.dryRun = dryRun
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case message = "Message"
+            case messageType = "MessageType"
+            case grantTokens = "GrantTokens"
+            case signingAlgorithm = "SigningAlgorithm"
+            case dryRun = "DryRun"
+        }
+    }
+}
+
+extension KMS.SignRequest {
+    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
+    /// and its nested members; throws one `ValidationException` listing every violation.
+    package func validate() throws(KMSError) {
+        var validation = KMSValidation()
+        validate(into: &validation, path: "")
+        try validation.finish()
+    }
+
+    func validate(into validation: inout KMSValidation, path: String) {
+        validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
+        validation.length(of: self.message, min: 1, max: 4096, path: path, field: "message")
+        if let messageType = self.messageType {
+            validation.enumValue(messageType.rawValue, known: KMS.MessageType.knownRawValues, echo: true, path: path, field: "messageType")
+        }
+        if let grantTokens = self.grantTokens {
+            validation.count(grantTokens.count, min: 0, max: 10, path: path, field: "grantTokens")
+            for (i0, e0) in grantTokens.enumerated() {
+                validation.length(of: e0, min: 1, max: 8192, path: path, field: KMSValidation.member(of: "grantTokens", index: i0))
+            }
+        }
+        validation.enumValue(self.signingAlgorithm.rawValue, known: KMS.SigningAlgorithmSpec.knownRawValues, echo: true, path: path, field: "signingAlgorithm")
+    }
+}
+
+// MARK: - SignResponse
+
+extension KMS {
+    /// Output of `Sign`.
+    package struct SignResponse: Codable, Sendable, Equatable {
+        /// The Amazon Resource Name (key ARN) of the asymmetric KMS key that was used to sign the message.
+        package var keyId: String?
+        /// The cryptographic signature that was generated for the message.
+        package var signature: Data?
+        /// The signing algorithm that was used to sign the message.
+        package var signingAlgorithm: SigningAlgorithmSpec?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String? = nil,
+            signature: Data? = nil,
+            signingAlgorithm: SigningAlgorithmSpec? = nil
+        ) {
+            self.keyId = keyId
+            self.signature = signature
+            self.signingAlgorithm = signingAlgorithm
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case signature = "Signature"
+            case signingAlgorithm = "SigningAlgorithm"
+        }
+    }
+}
+
 // MARK: - Tag
 
 extension KMS {
@@ -3683,6 +3926,114 @@ extension KMS {
             case keyId = "KeyId"
             case macValid = "MacValid"
             case macAlgorithm = "MacAlgorithm"
+        }
+    }
+}
+
+// MARK: - VerifyRequest
+
+extension KMS {
+    /// Input of `Verify`: Verifies a digital signature that was generated by the Sign operation.
+    package struct VerifyRequest: Codable, Sendable, Equatable {
+        /// Identifies the asymmetric KMS key that will be used to verify the signature.
+        package var keyId: String
+        /// Specifies the message that was signed.
+        package var message: Data
+        /// Tells KMS whether the value of the `Message` parameter should be hashed as part of the signing algorithm.
+        package var messageType: MessageType?
+        /// The signature that the `Sign` operation generated.
+        package var signature: Data
+        /// The signing algorithm that was used to sign the message.
+        package var signingAlgorithm: SigningAlgorithmSpec
+        /// A list of grant tokens.
+        package var grantTokens: [String]?
+        /// Checks if your request will succeed.
+        package var dryRun: Bool?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String,
+            message: Data,
+            messageType: MessageType? = nil,
+            signature: Data,
+            signingAlgorithm: SigningAlgorithmSpec,
+            grantTokens: [String]? = nil,
+            dryRun: Bool? = nil
+        ) {
+            self.keyId = keyId
+            self.message = message
+            self.messageType = messageType
+            self.signature = signature
+            self.signingAlgorithm = signingAlgorithm
+            self.grantTokens = grantTokens
+            self.dryRun = dryRun
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case message = "Message"
+            case messageType = "MessageType"
+            case signature = "Signature"
+            case signingAlgorithm = "SigningAlgorithm"
+            case grantTokens = "GrantTokens"
+            case dryRun = "DryRun"
+        }
+    }
+}
+
+extension KMS.VerifyRequest {
+    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
+    /// and its nested members; throws one `ValidationException` listing every violation.
+    package func validate() throws(KMSError) {
+        var validation = KMSValidation()
+        validate(into: &validation, path: "")
+        try validation.finish()
+    }
+
+    func validate(into validation: inout KMSValidation, path: String) {
+        validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
+        validation.length(of: self.message, min: 1, max: 4096, path: path, field: "message")
+        if let messageType = self.messageType {
+            validation.enumValue(messageType.rawValue, known: KMS.MessageType.knownRawValues, echo: true, path: path, field: "messageType")
+        }
+        validation.length(of: self.signature, min: 1, max: 6144, path: path, field: "signature")
+        validation.enumValue(self.signingAlgorithm.rawValue, known: KMS.SigningAlgorithmSpec.knownRawValues, echo: true, path: path, field: "signingAlgorithm")
+        if let grantTokens = self.grantTokens {
+            validation.count(grantTokens.count, min: 0, max: 10, path: path, field: "grantTokens")
+            for (i0, e0) in grantTokens.enumerated() {
+                validation.length(of: e0, min: 1, max: 8192, path: path, field: KMSValidation.member(of: "grantTokens", index: i0))
+            }
+        }
+    }
+}
+
+// MARK: - VerifyResponse
+
+extension KMS {
+    /// Output of `Verify`.
+    package struct VerifyResponse: Codable, Sendable, Equatable {
+        /// The Amazon Resource Name (key ARN) of the asymmetric KMS key that was used to verify the signature.
+        package var keyId: String?
+        /// A Boolean value that indicates whether the signature was verified.
+        package var signatureValid: Bool?
+        /// The signing algorithm that was used to verify the signature.
+        package var signingAlgorithm: SigningAlgorithmSpec?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String? = nil,
+            signatureValid: Bool? = nil,
+            signingAlgorithm: SigningAlgorithmSpec? = nil
+        ) {
+            self.keyId = keyId
+            self.signatureValid = signatureValid
+            self.signingAlgorithm = signingAlgorithm
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case signatureValid = "SignatureValid"
+            case signingAlgorithm = "SigningAlgorithm"
         }
     }
 }
@@ -4365,6 +4716,43 @@ extension KMS {
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512"]
+
+        /// Whether the model lists this value.
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+
+        /// The wire value.
+        package var description: String { rawValue }
+    }
+}
+
+// MARK: - MessageType
+
+extension KMS {
+    /// The `MessageType` values of the KMS model.
+    ///
+    /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
+    /// so that `validate()` can reject it with AWS's `ValidationException`.
+    package struct MessageType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+        /// The value on the wire.
+        package let rawValue: String
+
+        /// Wraps a wire value, known to the model or not.
+        package init(rawValue: String) {
+            self.rawValue = rawValue
+        }
+
+        /// `RAW`.
+        package static let raw = MessageType(rawValue: "RAW")
+        /// `DIGEST`.
+        package static let digest = MessageType(rawValue: "DIGEST")
+        /// `EXTERNAL_MU`.
+        package static let externalMu = MessageType(rawValue: "EXTERNAL_MU")
+
+        /// Every value the model lists, in model order.
+        package static let knownValues: [MessageType] = [.raw, .digest, .externalMu]
+
+        /// The wire strings of ``knownValues``.
+        static let knownRawValues: [String] = ["RAW", "DIGEST", "EXTERNAL_MU"]
 
         /// Whether the model lists this value.
         package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }

@@ -83,7 +83,7 @@ struct HMACKeyTests {
         #expect(await kmsError { _ = try await f.kms.createKey(.init(keySpec: .hmac256), by: f.admin) } == .validation)
         #expect(await kmsError { _ = try await f.kms.createKey(.init(keyUsage: .encryptDecrypt, keySpec: .hmac512), by: f.admin) } == .validation)
         #expect(await kmsError { _ = try await f.kms.createKey(.init(keyUsage: .generateVerifyMac), by: f.admin) } == .unsupportedOperation)
-        #expect(await kmsError { _ = try await f.kms.createKey(.init(keyUsage: .signVerify, keySpec: .eccNistP256), by: f.admin) } == .unsupportedOperation)
+        #expect(await kmsError { _ = try await f.kms.createKey(.init(keyUsage: .signVerify, keySpec: .eccSecgP256k1), by: f.admin) } == .unsupportedOperation)
         // The deprecated CustomerMasterKeySpec is read as KeySpec.
         let old = try await f.kms.createKey(.init(keyUsage: .generateVerifyMac, customerMasterKeySpec: .hmac512), by: f.admin)
         #expect(old.keyMetadata?.keySpec == .hmac512)

@@ -89,4 +89,44 @@ struct EngineOnSQLiteTests {
         #expect(fresh[20] == 2)
         #expect(try await kms.verifyAudit().checked == 6)
     }
+
+    @Test("a signing key's private key never reaches the disk, and its signatures still verify after reopening",
+          arguments: [KMS.KeySpec.eccNistP256, .rsa2048])
+    func signingKeyOnDisk(spec: KMS.KeySpec) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path("keystore.sqlite")
+        let message = Data("signed before the restart".utf8)
+        let algorithm: KMS.SigningAlgorithmSpec = spec == .rsa2048 ? .rsassaPssSha256 : .ecdsaSha256
+        var signature = Data()
+        var publicKey = Data()
+        var key = ""
+        do {
+            let store = try SQLiteKeyStore(path: path)
+            let root = try await RootKey.open(.file(directory.path("root.key")), store: store)
+            let kms = KeyServiceEngine(store: store, root: root)
+            let admin = Principal.user("admin", account: kms.configuration.account, isAdmin: true)
+            key = try #require(try await kms.createKey(.init(keyUsage: .signVerify, keySpec: spec), by: admin).keyMetadata?.arn)
+            signature = try #require(try await kms.sign(.init(keyId: key, message: message, signingAlgorithm: algorithm), by: admin).signature)
+            publicKey = try #require(try await kms.getPublicKey(.init(keyId: key), by: admin).publicKey)
+            // The private key as the engine unwraps it.
+            let id = try #require(UUID(uuidString: String(key.split(separator: "/").last!)))
+            let record = try #require(try await store.key(id: id))
+            let wrapped = try #require(try await store.version(keyID: record.id, number: 1)).wrappedMaterial
+            let privateKey = try root.unwrap(wrapped, id: record.id, version: 1, purpose: KeyServiceEngine.signingMaterialPurpose)
+            #expect(spec == .rsa2048 ? privateKey.count > 1000 : privateKey.count == 32)
+            let needle = privateKey.withUnsafeBytes { Data($0) }
+            _ = try await store.inspect("PRAGMA wal_checkpoint(TRUNCATE)")
+            for (name, content) in try Self.filesContent(directory) where name != "root.key" {
+                #expect(content.range(of: needle) == nil, "the private key found in \(name)")
+                #expect(content.range(of: message) == nil, "the message found in \(name)")
+            }
+            try store.close()
+        }
+        let store = try SQLiteKeyStore(path: path)
+        let kms = KeyServiceEngine(store: store, root: try await RootKey.open(.file(directory.path("root.key")), store: store))
+        let admin = Principal.user("admin", account: kms.configuration.account, isAdmin: true)
+        #expect(try await kms.verify(.init(keyId: key, message: message, signature: signature, signingAlgorithm: algorithm), by: admin).signatureValid == true)
+        #expect(try await kms.getPublicKey(.init(keyId: key), by: admin).publicKey == publicKey)
+    }
 }

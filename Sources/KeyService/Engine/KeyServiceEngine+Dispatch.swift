@@ -61,6 +61,9 @@ extension KeyServiceEngine {
         case .listResourceTags: return try await respond(body, KMS.ListResourceTagsRequest.self) { (request) async throws(KMSError) in try await engine.listResourceTags(request, by: principal, requestID: requestID) }
         case .generateMac: return try await respond(body, KMS.GenerateMacRequest.self) { (request) async throws(KMSError) in try await engine.generateMac(request, by: principal, requestID: requestID) }
         case .verifyMac: return try await respond(body, KMS.VerifyMacRequest.self) { (request) async throws(KMSError) in try await engine.verifyMac(request, by: principal, requestID: requestID) }
+        case .sign: return try await respond(body, KMS.SignRequest.self) { (request) async throws(KMSError) in try await engine.sign(request, by: principal, requestID: requestID) }
+        case .verify: return try await respond(body, KMS.VerifyRequest.self) { (request) async throws(KMSError) in try await engine.verify(request, by: principal, requestID: requestID) }
+        case .getPublicKey: return try await respond(body, KMS.GetPublicKeyRequest.self) { (request) async throws(KMSError) in try await engine.getPublicKey(request, by: principal, requestID: requestID) }
         }
     }
 

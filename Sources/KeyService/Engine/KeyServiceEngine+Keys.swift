@@ -4,10 +4,11 @@ package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {
-    /// CreateKey: a new symmetric key (or HMAC_256/HMAC_512 key), enabled, with the default policy
-    /// unless one is given.
+    /// CreateKey: a new symmetric key (or HMAC_256/HMAC_512 key, or ECC_NIST_P256/P384/P521 or
+    /// RSA_2048/3072/4096 signing key), enabled, with the default policy unless one is given.
     /// - Throws: `UnsupportedOperationException` for anything but a SYMMETRIC_DEFAULT
-    ///   ENCRYPT_DECRYPT or HMAC_256/HMAC_512 GENERATE_VERIFY_MAC key of origin AWS_KMS; `MalformedPolicyDocumentException` for a policy
+    ///   ENCRYPT_DECRYPT, HMAC_256/HMAC_512 GENERATE_VERIFY_MAC or ECC/RSA SIGN_VERIFY key of
+    ///   origin AWS_KMS; `MalformedPolicyDocumentException` for a policy
     ///   that does not parse or would lock the caller out; `TagException` for reserved tag keys.
     package func createKey(_ request: KMS.CreateKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateKeyResponse {
         try await audited(.createKey, principal, requestID: requestID) { (note) async throws(KMSError) in
@@ -36,6 +37,8 @@ extension KeyServiceEngine {
             var material: KeyMaterial?
             if spec.isHMAC {
                 version = try newHMACVersion(keyID: id, spec: spec)
+            } else if spec.isSigning {
+                version = try newSigningVersion(keyID: id, spec: spec)
             } else {
                 let made = try newVersion(keyID: id, version: 1, type: .initial)
                 (version, material) = (made.0, made.1)
@@ -207,7 +210,7 @@ extension KeyServiceEngine {
             keyState: KMS.KeyState(rawValue: key.state.rawValue), deletionDate: key.state == .pendingDeletion ? key.deletionDate : nil,
             origin: .awsKms, keyManager: .customer, customerMasterKeySpec: KMS.CustomerMasterKeySpec(rawValue: key.keySpec.rawValue),
             keySpec: KMS.KeySpec(rawValue: key.keySpec.rawValue),
-            encryptionAlgorithms: key.keySpec.isHMAC ? nil : [.symmetricDefault], multiRegion: false,
+            encryptionAlgorithms: key.keySpec.isSymmetric ? [.symmetricDefault] : nil, signingAlgorithms: Self.signingAlgorithms(key.keySpec), multiRegion: false,
             pendingDeletionWindowInDays: key.state == .pendingDeletion ? key.deletionDate.map { deletionWindow(key, $0) } : nil,
             macAlgorithms: Self.macAlgorithms(key.keySpec), currentKeyMaterialId: materialID)
     }

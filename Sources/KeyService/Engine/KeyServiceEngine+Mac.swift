@@ -43,22 +43,23 @@ extension KeyServiceEngine {
     static let hmacMaterialPurpose = "hmac-key-material"
 
     /// The key spec CreateKey asks for, with its key usage checked.
-    /// - Throws: `UnsupportedOperationException` for a spec or usage envseal does not make;
-    ///   `ValidationException` for an HMAC spec without `GENERATE_VERIFY_MAC`, as AWS.
+    /// - Throws: `UnsupportedOperationException` for a spec or usage envseal does not make
+    ///   (HMAC_224/384, ECC_SECG_P256K1, SM2, ML-DSA, Ed25519, RSA for ENCRYPT_DECRYPT, KEY_AGREEMENT);
+    ///   `ValidationException` for an HMAC or asymmetric spec without KeyUsage, or with one its
+    ///   spec never takes, as AWS.
     static func requestedKeySpec(_ request: KMS.CreateKeyRequest) throws(KMSError) -> KeySpecKind {
         let spec = request.keySpec ?? request.customerMasterKeySpec.map { KMS.KeySpec(rawValue: $0.rawValue) } ?? .symmetricDefault
-        let kind: KeySpecKind
-        switch spec {
-        case .symmetricDefault: kind = .symmetricDefault
-        case .hmac256: kind = .hmac256
-        case .hmac512: kind = .hmac512
-        case .hmac224, .hmac384:
-            throw KMSError(.unsupportedOperation,
-                "envseal does not support KeySpec \(spec.rawValue): it needs a hash its crypto library (libsodium) lacks; use HMAC_256 or HMAC_512")
-        default:
-            throw KMSError(.unsupportedOperation, "envseal supports SYMMETRIC_DEFAULT, HMAC_256 and HMAC_512 keys only, not \(spec.rawValue)")
+        guard let kind = KeySpecKind(rawValue: spec.rawValue) else {
+            switch spec {
+            case .hmac224, .hmac384:
+                throw KMSError(.unsupportedOperation,
+                    "envseal does not support KeySpec \(spec.rawValue): it needs a hash its crypto library (libsodium) lacks; use HMAC_256 or HMAC_512")
+            default:
+                throw KMSError(.unsupportedOperation,
+                    "envseal does not support KeySpec \(spec.rawValue); it makes SYMMETRIC_DEFAULT, HMAC_256, HMAC_512, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, RSA_2048, RSA_3072 and RSA_4096 keys")
+            }
         }
-        guard kind.isHMAC else {
+        guard !kind.isSymmetric else {
             if let usage = request.keyUsage, usage != .encryptDecrypt {
                 throw KMSError(.unsupportedOperation, "envseal supports ENCRYPT_DECRYPT keys only for KeySpec SYMMETRIC_DEFAULT, not \(usage.rawValue)")
             }
@@ -67,15 +68,29 @@ extension KeyServiceEngine {
         guard let usage = request.keyUsage else {
             throw KMSError(.validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
         }
-        guard usage == .generateVerifyMac else {
-            throw KMSError(.validation, "KeyUsage \(usage.rawValue) is not valid for KeySpec \(kind.rawValue): HMAC keys take GENERATE_VERIFY_MAC")
+        if kind.isHMAC {
+            guard usage == .generateVerifyMac else {
+                throw KMSError(.validation, "KeyUsage \(usage.rawValue) is not valid for KeySpec \(kind.rawValue): HMAC keys take GENERATE_VERIFY_MAC")
+            }
+            return kind
         }
-        return kind
+        // A signing spec: the usages AWS would take but envseal does not serve are unsupported;
+        // the ones AWS never takes for the spec are invalid.
+        let isRSA = kind == .rsa2048 || kind == .rsa3072 || kind == .rsa4096
+        switch usage {
+        case .signVerify: return kind
+        case .encryptDecrypt where isRSA:
+            throw KMSError(.unsupportedOperation, "envseal does not support RSA keys for ENCRYPT_DECRYPT (asymmetric encryption); \(kind.rawValue) keys here are SIGN_VERIFY")
+        case .keyAgreement where !isRSA:
+            throw KMSError(.unsupportedOperation, "envseal does not support KEY_AGREEMENT keys (DeriveSharedSecret); \(kind.rawValue) keys here are SIGN_VERIFY")
+        default:
+            throw KMSError(.validation, "KeyUsage \(usage.rawValue) is not valid for KeySpec \(kind.rawValue)")
+        }
     }
 
-    /// Refuses an HMAC key to an encryption operation, as AWS: `InvalidKeyUsageException`.
+    /// Refuses an HMAC or signing key to an encryption operation, as AWS: `InvalidKeyUsageException`.
     static func requireEncryptionKey(_ key: KeyRecord, _ operation: KMSOperation) throws(KMSError) {
-        guard !key.keySpec.isHMAC else {
+        guard key.keySpec.isSymmetric else {
             throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keySpec.keyUsage) which is not valid for \(operation.rawValue).")
         }
     }
@@ -95,25 +110,33 @@ extension KeyServiceEngine {
     /// The MacAlgorithms of a key's metadata (`nil` for an encryption key).
     static func macAlgorithms(_ spec: KeySpecKind) -> [KMS.MacAlgorithmSpec]? {
         switch spec {
-        case .symmetricDefault: nil
         case .hmac256: [.hmacSha256]
         case .hmac512: [.hmacSha512]
+        default: nil
         }
     }
 
     /// Refuses a grant for operations the key does not support, as AWS: a grant on an encryption
-    /// key may not allow GenerateMac, nor one on an HMAC key Encrypt; and encryption-context
-    /// constraints are for encryption keys only. `ValidationException`.
+    /// key may not allow GenerateMac or Sign, nor one on an HMAC key Encrypt; and
+    /// encryption-context constraints are for encryption keys only. `ValidationException`.
     static func requireGrantable(_ operations: [String], constrained: Bool, key: KeyRecord) throws(KMSError) {
         let common: Set<String> = ["CreateGrant", "RetireGrant", "DescribeKey"]
-        let supported = common.union(key.keySpec.isHMAC ? ["GenerateMac", "VerifyMac"] : [
-            "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
-            "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-        ])
+        let own: Set<String>
+        if key.keySpec.isHMAC {
+            own = ["GenerateMac", "VerifyMac"]
+        } else if key.keySpec.isSigning {
+            own = ["Sign", "Verify", "GetPublicKey"]
+        } else {
+            own = [
+                "Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+                "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+            ]
+        }
+        let supported = common.union(own)
         if let operation = operations.first(where: { !supported.contains($0) }) {
             throw KMSError(.validation, "a grant on \(key.arn), a \(key.keySpec.rawValue) key, cannot allow \(operation): the key does not support it")
         }
-        if constrained, key.keySpec.isHMAC {
+        if constrained, !key.keySpec.isSymmetric {
             throw KMSError(.validation, "encryption context constraints are allowed only in grants on symmetric encryption keys, not on \(key.arn)")
         }
     }
@@ -152,7 +175,7 @@ extension KeyServiceEngine {
 
     /// The KeyMaterialId of a key's current version, for its metadata; `nil` when it cannot be read.
     func currentMaterialID(_ key: KeyRecord) async -> String? {
-        if key.keySpec.isHMAC {
+        if !key.keySpec.isSymmetric {
             return try? await storeCall { try await store.version(keyID: key.id, number: key.currentVersion) }?.materialID
         }
         return try? await material(key, version: key.currentVersion).materialID

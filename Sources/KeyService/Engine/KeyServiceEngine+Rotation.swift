@@ -37,7 +37,7 @@ extension KeyServiceEngine {
     package func getKeyRotationStatus(_ request: KMS.GetKeyRotationStatusRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.GetKeyRotationStatusResponse {
         try await withKey(.getKeyRotationStatus, keyID: request.keyId, allowAlias: false, by: principal, requestID: requestID,
                           validate: request.validate) { (key, _) async throws(KMSError) in
-            guard !key.keySpec.isHMAC else {
+            guard key.keySpec.isSymmetric else {
                 throw KMSError(.unsupportedOperation, "\(key.arn) is an \(key.keySpec.rawValue) key: only symmetric encryption keys rotate")
             }
             return KMS.GetKeyRotationStatusResponse(
@@ -148,7 +148,7 @@ extension KeyServiceEngine {
     }
 
     static func requireRotatable(_ key: KeyRecord) throws(KMSError) {
-        guard !key.keySpec.isHMAC else {
+        guard key.keySpec.isSymmetric else {
             throw KMSError(.unsupportedOperation, "\(key.arn) is an \(key.keySpec.rawValue) key: only symmetric encryption keys rotate")
         }
         switch key.state {

@@ -18,7 +18,8 @@ package struct KeySeed: Sendable {
         package var id: UUID
         package var description: String
         package var spec: KeySpecKind
-        /// The material (32 bytes, 64 for HMAC_512), or `nil` for random material.
+        /// The material (32 bytes, 64 for HMAC_512; a signing key's private key in its stored
+        /// form), or `nil` for material generated when the key is seeded.
         package var material: SecureBytes?
         package var aliases: [String]
         /// The key policy document, or `nil` for the default policy.
@@ -79,13 +80,19 @@ package struct KeySeed: Sendable {
         }
         let specText = try string("keySpec") ?? "SYMMETRIC_DEFAULT"
         guard let spec = KeySpecKind(rawValue: specText) else {
-            throw KeySeedError("\(place): \"keySpec\" \(specText) is not one envseal makes (SYMMETRIC_DEFAULT, HMAC_256, HMAC_512)")
+            throw KeySeedError("\(place): \"keySpec\" \(specText) is not one envseal makes (\(KeySpecKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         if let usage = try string("keyUsage"), usage != spec.keyUsage {
             throw KeySeedError("\(place): \"keyUsage\" \(usage) does not go with \(spec.rawValue), whose usage is \(spec.keyUsage)")
         }
         var material: SecureBytes?
-        if let encoded = try string("material") {
+        if let encoded = try string("material"), spec.isSigning {
+            do {
+                material = try SigningKey.importing(encoded, spec: spec)
+            } catch {
+                throw KeySeedError("\(place): \"material\" is not a \(spec.rawValue) private key (\(error.message)); give PEM, or base64 of DER (PKCS #8, SEC 1 or PKCS #1)")
+            }
+        } else if let encoded = try string("material") {
             guard var bytes = Data(base64Encoded: encoded) else { throw KeySeedError("\(place): \"material\" is not base64") }
             defer { bytes.resetBytes(in: 0..<bytes.count) }
             guard bytes.count == spec.materialByteCount else {
@@ -178,11 +185,18 @@ extension KeyServiceEngine {
         } else {
             try await audited(.createKey, principal, requestID: nil) { (note) async throws(KMSError) in
                 note.keyARN = arn
-                let bytes = seed.material ?? (try? SecureRandom.secureBytes(count: seed.spec.materialByteCount))
+                let bytes: SecureBytes?
+                if let material = seed.material {
+                    bytes = material
+                } else if seed.spec.isSigning {
+                    bytes = try SigningKey.generate(seed.spec)
+                } else {
+                    bytes = seed.material ?? (try? SecureRandom.secureBytes(count: seed.spec.materialByteCount))
+                }
                 guard let bytes else { throw KMSError(.kmsInternal, "cannot allocate key material") }
                 let version: KeyVersionRecord
                 do {
-                    let wrapped = try root.wrap(bytes, id: seed.id, version: 1, purpose: seed.spec.isHMAC ? Self.hmacMaterialPurpose : "key-material")
+                    let wrapped = try root.wrap(bytes, id: seed.id, version: 1, purpose: Self.materialPurpose(seed.spec))
                     version = KeyVersionRecord(keyID: seed.id, version: 1, wrappedMaterial: wrapped,
                                                materialID: try Self.materialID(root: root, keyID: seed.id, version: 1), createdAt: now, rotationType: .initial)
                 } catch {
@@ -223,7 +237,7 @@ extension KeyServiceEngine {
             }
             let stored: SecureBytes
             do {
-                stored = try root.unwrap(version.wrappedMaterial, id: key.id, version: 1, purpose: key.keySpec.isHMAC ? Self.hmacMaterialPurpose : "key-material")
+                stored = try root.unwrap(version.wrappedMaterial, id: key.id, version: 1, purpose: Self.materialPurpose(key.keySpec))
             } catch {
                 throw KMSError(.kmsInternal, "the material of \(key.arn) does not open under the root key")
             }

@@ -24,7 +24,8 @@ enum ConditionKeys {
         // never happens here: it is known, and always absent.
         "kms:viaservice",
         // Per operation.
-        "kms:encryptioncontextkeys", "kms:encryptionalgorithm", "kms:macalgorithm", "kms:requestalias", "kms:reencryptonsamekey",
+        "kms:encryptioncontextkeys", "kms:encryptionalgorithm", "kms:macalgorithm", "kms:signingalgorithm", "kms:messagetype",
+        "kms:requestalias", "kms:reencryptonsamekey",
         "kms:grantoperations", "kms:grantconstrainttype", "kms:grantisforawsresource", "kms:granteeprincipal",
         "kms:retiringprincipal", "kms:bypasspolicylockoutsafetycheck", "kms:schedulekeydeletionpendingwindowindays",
         "kms:rotationperiodindays",
