@@ -41,6 +41,11 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         // The project config (.envseal.yaml) of the CLI; never a dependency of the EnvSeal library.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // RSA-OAEP wrapping keys for imported key material (GetParametersForImport,
+        // ImportKeyMaterial) and HMAC-SHA-384, which libsodium lacks. The key service only: the
+        // EnvSeal library and the modules below it keep libsodium as their only crypto.
+        // 3.12.3 up to 4.x: the range the server's other dependencies already resolve it in.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // libsodium, through pkg-config. The only C crypto this project uses.
@@ -69,7 +74,16 @@ let package = Package(
         // Sealing, opening and editing dotenv files through a data-key provider.
         .target(name: "SealedDotenv", dependencies: ["EnvSealFormat", "SodiumKit", "KMSClient", "KMSWire"], swiftSettings: swiftSettings),
         // The KMS engine: keys, versions, aliases, policies, grants, rotation, audit, the root key.
-        .target(name: "KeyService", dependencies: ["KMSWire", "EnvSealFormat", "SodiumKit"], swiftSettings: swiftSettings),
+        // swift-crypto for the RSA wrapping keys of imported material and HMAC-SHA-384 only.
+        .target(
+            name: "KeyService",
+            dependencies: [
+                "KMSWire", "EnvSealFormat", "SodiumKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The embedded key store: SQLite through GRDB, under KeyStore/.
         .target(
             name: "KeyStoreSQLite",
@@ -190,7 +204,15 @@ let package = Package(
             dependencies: ["SealedDotenv", "EnvSealFormat", "SodiumKit", "KMSClient", "KMSWire", "KeyService"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KeyServiceTests", dependencies: ["KeyService", "KMSWire", "SodiumKit", "EnvSealFormat", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeyServiceTests",
+            dependencies: [
+                "KeyService", "KMSWire", "SodiumKit", "EnvSealFormat", "TestSupport",
+                // RSA-OAEP, to wrap material as a client of ImportKeyMaterial does.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "KeyStoreTests",
             dependencies: ["KeyService", "KeyStoreSQLite", "KeyStorePostgres", "KMSWire", "SodiumKit", "envseal-store-probe"],

@@ -79,6 +79,9 @@ OPERATION_LIST = [
     ("ListResourceTags", "lists the tags of a key."),
     ("GenerateMac", "computes the HMAC of a message under an HMAC key."),
     ("VerifyMac", "checks an HMAC of a message under an HMAC key."),
+    ("GetParametersForImport", "returns a wrapping public key and an import token for an EXTERNAL key."),
+    ("ImportKeyMaterial", "imports wrapped key material into an EXTERNAL key."),
+    ("DeleteImportedKeyMaterial", "deletes an EXTERNAL key's imported material."),
 ]
 OPERATIONS = [name for name, _ in OPERATION_LIST]
 OPERATION_DOCS = dict(OPERATION_LIST)

@@ -61,6 +61,9 @@ extension KeyServiceEngine {
         case .listResourceTags: return try await respond(body, KMS.ListResourceTagsRequest.self) { (request) async throws(KMSError) in try await engine.listResourceTags(request, by: principal, requestID: requestID) }
         case .generateMac: return try await respond(body, KMS.GenerateMacRequest.self) { (request) async throws(KMSError) in try await engine.generateMac(request, by: principal, requestID: requestID) }
         case .verifyMac: return try await respond(body, KMS.VerifyMacRequest.self) { (request) async throws(KMSError) in try await engine.verifyMac(request, by: principal, requestID: requestID) }
+        case .getParametersForImport: return try await respond(body, KMS.GetParametersForImportRequest.self) { (request) async throws(KMSError) in try await engine.getParametersForImport(request, by: principal, requestID: requestID) }
+        case .importKeyMaterial: return try await respond(body, KMS.ImportKeyMaterialRequest.self) { (request) async throws(KMSError) in try await engine.importKeyMaterial(request, by: principal, requestID: requestID) }
+        case .deleteImportedKeyMaterial: return try await respond(body, KMS.DeleteImportedKeyMaterialRequest.self) { (request) async throws(KMSError) in try await engine.deleteImportedKeyMaterial(request, by: principal, requestID: requestID) }
         }
     }
 

@@ -4,19 +4,18 @@ package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {
-    /// CreateKey: a new symmetric key (or HMAC_256/HMAC_512 key), enabled, with the default policy
-    /// unless one is given.
+    /// CreateKey: a new symmetric key (or HMAC_256/384/512 key), enabled, with the default policy
+    /// unless one is given; with `Origin=EXTERNAL`, a key without material, PendingImport until
+    /// ImportKeyMaterial.
     /// - Throws: `UnsupportedOperationException` for anything but a SYMMETRIC_DEFAULT
-    ///   ENCRYPT_DECRYPT or HMAC_256/HMAC_512 GENERATE_VERIFY_MAC key of origin AWS_KMS; `MalformedPolicyDocumentException` for a policy
+    ///   ENCRYPT_DECRYPT or HMAC GENERATE_VERIFY_MAC key of origin AWS_KMS or EXTERNAL; `MalformedPolicyDocumentException` for a policy
     ///   that does not parse or would lock the caller out; `TagException` for reserved tag keys.
     package func createKey(_ request: KMS.CreateKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateKeyResponse {
         try await audited(.createKey, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
             try requireAdmin(principal, .createKey)
             let spec = try Self.requestedKeySpec(request)
-            if let origin = request.origin, origin != .awsKms {
-                throw KMSError(.unsupportedOperation, "envseal supports origin AWS_KMS only, not \(origin.rawValue)")
-            }
+            let origin = try Self.requestedOrigin(request)
             if request.multiRegion == true {
                 throw KMSError(.unsupportedOperation, "envseal does not support multi-Region keys")
             }
@@ -34,7 +33,9 @@ extension KeyServiceEngine {
             }
             let version: KeyVersionRecord
             var material: KeyMaterial?
-            if spec.isHMAC {
+            if origin == .external {
+                version = newPendingImportVersion(keyID: id)
+            } else if spec.isHMAC {
                 version = try newHMACVersion(keyID: id, spec: spec)
             } else {
                 let made = try newVersion(keyID: id, version: 1, type: .initial)
@@ -43,10 +44,12 @@ extension KeyServiceEngine {
             var record = KeyRecord(id: id, arn: arn, account: configuration.account, description: request.description ?? "",
                                    createdAt: version.createdAt, createdBy: principal.arn, policy: policy, tags: tags)
             record.keySpec = spec
+            record.origin = origin
+            if origin == .external { record.state = .pendingImport }
             note.keyARN = arn
             try await storeCall { try await store.insertKey(record, firstVersion: version) }
             if let material { materials.put(id, 1, .init(material: material, materialID: version.materialID)) }
-            return KMS.CreateKeyResponse(keyMetadata: metadata(record, materialID: version.materialID))
+            return KMS.CreateKeyResponse(keyMetadata: metadata(record, materialID: origin == .external ? nil : version.materialID))
         }
     }
 
@@ -104,6 +107,7 @@ extension KeyServiceEngine {
     package func enableKey(_ request: KMS.EnableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.enableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
+            guard key.state != .pendingImport else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.") }
             key.state = .enabled
         }
     }
@@ -112,6 +116,7 @@ extension KeyServiceEngine {
     package func disableKey(_ request: KMS.DisableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.disableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
+            guard key.state != .pendingImport else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.") }
             key.state = .disabled
         }
     }
@@ -139,7 +144,8 @@ extension KeyServiceEngine {
     package func cancelKeyDeletion(_ request: KMS.CancelKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CancelKeyDeletionResponse {
         let key = try await mutateKey(.cancelKeyDeletion, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state == .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is not pending deletion.") }
-            key.state = .disabled
+            // An EXTERNAL key whose material was deleted or expired meanwhile has none to enable.
+            key.state = key.origin == .external && key.expirationModel == nil ? .pendingImport : .disabled
             key.deletionDate = nil
             key.deletionScheduledBy = nil
         }
@@ -205,7 +211,8 @@ extension KeyServiceEngine {
             awsAccountId: key.account, keyId: key.id.uuidString.lowercased(), arn: key.arn, creationDate: key.createdAt,
             enabled: key.state == .enabled, description: key.description, keyUsage: KMS.KeyUsageType(rawValue: key.keySpec.keyUsage),
             keyState: KMS.KeyState(rawValue: key.state.rawValue), deletionDate: key.state == .pendingDeletion ? key.deletionDate : nil,
-            origin: .awsKms, keyManager: .customer, customerMasterKeySpec: KMS.CustomerMasterKeySpec(rawValue: key.keySpec.rawValue),
+            validTo: key.validTo, origin: KMS.OriginType(rawValue: key.origin.rawValue),
+            expirationModel: key.expirationModel.map { KMS.ExpirationModelType(rawValue: $0) }, keyManager: .customer, customerMasterKeySpec: KMS.CustomerMasterKeySpec(rawValue: key.keySpec.rawValue),
             keySpec: KMS.KeySpec(rawValue: key.keySpec.rawValue),
             encryptionAlgorithms: key.keySpec.isHMAC ? nil : [.symmetricDefault], multiRegion: false,
             pendingDeletionWindowInDays: key.state == .pendingDeletion ? key.deletionDate.map { deletionWindow(key, $0) } : nil,

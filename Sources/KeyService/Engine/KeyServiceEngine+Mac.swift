@@ -14,7 +14,7 @@ extension KeyServiceEngine {
         ) { (key, _) async throws(KMSError) in
             let hash = try Self.macHash(key, request.macAlgorithm, operation: .generateMac)
             try Self.dryRun(request.dryRun)
-            let mac = HMAC.authenticate(Array(request.message), key: try await hmacMaterial(key), hash: hash)
+            let mac = hash.authenticate(Array(request.message), key: try await hmacMaterial(key))
             return KMS.GenerateMacResponse(mac: Data(mac), macAlgorithm: request.macAlgorithm, keyId: key.arn)
         }
     }
@@ -29,7 +29,7 @@ extension KeyServiceEngine {
         ) { (key, _) async throws(KMSError) in
             let hash = try Self.macHash(key, request.macAlgorithm, operation: .verifyMac)
             try Self.dryRun(request.dryRun)
-            guard HMAC.verify(Array(request.mac), of: Array(request.message), key: try await hmacMaterial(key), hash: hash) else {
+            guard hash.verify(Array(request.mac), of: Array(request.message), key: try await hmacMaterial(key)) else {
                 throw KMSError(.kmsInvalidMac, "the MAC is not the \(request.macAlgorithm.rawValue) of the message under \(key.arn)")
             }
             return KMS.VerifyMacResponse(keyId: key.arn, macValid: true, macAlgorithm: request.macAlgorithm)
@@ -51,12 +51,13 @@ extension KeyServiceEngine {
         switch spec {
         case .symmetricDefault: kind = .symmetricDefault
         case .hmac256: kind = .hmac256
+        case .hmac384: kind = .hmac384
         case .hmac512: kind = .hmac512
-        case .hmac224, .hmac384:
+        case .hmac224:
             throw KMSError(.unsupportedOperation,
-                "envseal does not support KeySpec \(spec.rawValue): it needs a hash its crypto library (libsodium) lacks; use HMAC_256 or HMAC_512")
+                "envseal does not support KeySpec \(spec.rawValue): neither of its crypto libraries (libsodium, swift-crypto) has SHA-224; use HMAC_256, HMAC_384 or HMAC_512")
         default:
-            throw KMSError(.unsupportedOperation, "envseal supports SYMMETRIC_DEFAULT, HMAC_256 and HMAC_512 keys only, not \(spec.rawValue)")
+            throw KMSError(.unsupportedOperation, "envseal supports SYMMETRIC_DEFAULT, HMAC_256, HMAC_384 and HMAC_512 keys only, not \(spec.rawValue)")
         }
         guard kind.isHMAC else {
             if let usage = request.keyUsage, usage != .encryptDecrypt {
@@ -81,12 +82,13 @@ extension KeyServiceEngine {
     }
 
     /// The hash of `algorithm` on an HMAC key of the matching spec, or `InvalidKeyUsageException`.
-    static func macHash(_ key: KeyRecord, _ algorithm: KMS.MacAlgorithmSpec, operation: KMSOperation) throws(KMSError) -> HMAC.Hash {
+    static func macHash(_ key: KeyRecord, _ algorithm: KMS.MacAlgorithmSpec, operation: KMSOperation) throws(KMSError) -> MacHash {
         guard key.keySpec.isHMAC else {
             throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keySpec.keyUsage) which is not valid for \(operation.rawValue).")
         }
         switch (key.keySpec, algorithm) {
         case (.hmac256, .hmacSha256): return .sha256
+        case (.hmac384, .hmacSha384): return .sha384
         case (.hmac512, .hmacSha512): return .sha512
         default: throw KMSError(.invalidKeyUsage, "Algorithm \(algorithm.rawValue) is incompatible with key spec \(key.keySpec.rawValue).")
         }
@@ -97,6 +99,7 @@ extension KeyServiceEngine {
         switch spec {
         case .symmetricDefault: nil
         case .hmac256: [.hmacSha256]
+        case .hmac384: [.hmacSha384]
         case .hmac512: [.hmacSha512]
         }
     }
@@ -136,9 +139,17 @@ extension KeyServiceEngine {
         }
     }
 
-    /// An HMAC key's material, unwrapped for one call. (The material cache holds 256-bit
-    /// encryption keys only.)
+    /// An HMAC key's material, from the material cache (which holds it beside the encryption
+    /// keys', under the same eviction) or unwrapped from the store.
     func hmacMaterial(_ key: KeyRecord) async throws(KMSError) -> SecureBytes {
+        if let cached = materials.getHMAC(key.id, key.currentVersion) { return cached }
+        let bytes = try await unwrapHMACMaterial(key)
+        materials.putHMAC(key.id, key.currentVersion, bytes)
+        return bytes
+    }
+
+    /// Reads an HMAC key's material from the store and unwraps it under the root key.
+    func unwrapHMACMaterial(_ key: KeyRecord) async throws(KMSError) -> SecureBytes {
         guard let record = try await storeCall({ try await store.version(keyID: key.id, number: key.currentVersion) }),
               !record.wrappedMaterial.isEmpty else {
             throw KMSError(.notFound, "Key '\(key.arn)' has no material: it was deleted")
@@ -152,6 +163,7 @@ extension KeyServiceEngine {
 
     /// The KeyMaterialId of a key's current version, for its metadata; `nil` when it cannot be read.
     func currentMaterialID(_ key: KeyRecord) async -> String? {
+        if key.state == .pendingImport { return nil }
         if key.keySpec.isHMAC {
             return try? await storeCall { try await store.version(keyID: key.id, number: key.currentVersion) }?.materialID
         }

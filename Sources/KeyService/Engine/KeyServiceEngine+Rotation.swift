@@ -151,11 +151,15 @@ extension KeyServiceEngine {
         guard !key.keySpec.isHMAC else {
             throw KMSError(.unsupportedOperation, "\(key.arn) is an \(key.keySpec.rawValue) key: only symmetric encryption keys rotate")
         }
+        guard key.origin == .awsKMS else {
+            throw KMSError(.unsupportedOperation, "\(key.arn) has imported key material (origin EXTERNAL): such keys do not rotate")
+        }
         switch key.state {
         case .enabled: return
         case .disabled: throw KMSError(.disabled, "\(key.arn) is disabled.")
         case .pendingDeletion: throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.")
         case .deleted: throw KMSError(.notFound, "Key '\(key.arn)' was deleted")
+        case .pendingImport: throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.")
         }
     }
 }

@@ -6,6 +6,8 @@ package enum KeySpecKind: String, Sendable, Codable, CaseIterable {
     case symmetricDefault = "SYMMETRIC_DEFAULT"
     /// An HMAC-SHA-256 key of 32 bytes (`GENERATE_VERIFY_MAC`).
     case hmac256 = "HMAC_256"
+    /// An HMAC-SHA-384 key of 48 bytes (`GENERATE_VERIFY_MAC`), through swift-crypto.
+    case hmac384 = "HMAC_384"
     /// An HMAC-SHA-512 key of 64 bytes (`GENERATE_VERIFY_MAC`).
     case hmac512 = "HMAC_512"
 
@@ -21,6 +23,7 @@ package enum KeySpecKind: String, Sendable, Codable, CaseIterable {
     package var materialByteCount: Int {
         switch self {
         case .symmetricDefault, .hmac256: 32
+        case .hmac384: 48
         case .hmac512: 64
         }
     }

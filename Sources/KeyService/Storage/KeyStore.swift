@@ -65,6 +65,17 @@ package protocol KeyStore: Sendable {
     /// `body` agrees (it sees the key and may refuse by throwing).
     func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) async throws
 
+    /// Reads a key and its current version, lets `body` change both (the version's material,
+    /// KeyMaterialId and date only), writes both back, in one transaction: what importing and
+    /// deleting imported material do. Throws `.notFound` when there is no such key or version.
+    func updateMaterial(keyID: UUID, _ body: @Sendable (inout KeyRecord, inout KeyVersionRecord) throws -> Void) async throws -> KeyRecord
+
+    /// Adds a wrapping key of GetParametersForImport, and removes those whose `validTo` is
+    /// before `expiredBefore`, in one transaction.
+    func insertWrappingKey(_ record: WrappingKeyRecord, removingExpiredBefore expiredBefore: Date) async throws
+    /// The wrapping key with this id, or `nil`.
+    func wrappingKey(id: UUID) async throws -> WrappingKeyRecord?
+
     /// Adds an alias. Throws `.alreadyExists` for a used name.
     func insertAlias(_ alias: AliasRecord) async throws
     func alias(named name: String) async throws -> AliasRecord?
