@@ -57,8 +57,9 @@ def server() -> Iterator[ExternalSeedServer]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def kms(server: ExternalSeedServer) -> object:
+    """A client per test: the first restarts the server, which comes back on another port."""
     return server.client(server.admin_credentials())
 
 
