@@ -11,6 +11,7 @@ struct KMSOperationTests {
         "EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations",
         "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "CreateGrant", "ListGrants", "ListRetirableGrants",
         "RetireGrant", "RevokeGrant", "TagResource", "UntagResource", "ListResourceTags", "GenerateMac", "VerifyMac",
+        "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
     ]
 
     @Test func everyOperationIsCovered() {
