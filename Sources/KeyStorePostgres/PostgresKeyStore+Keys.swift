@@ -47,6 +47,8 @@ extension PostgresKeyStore {
                 WHERE (state = \(KeyState.pendingDeletion.rawValue) AND coalesce(deletion_date, \(never)) <= \(date.storedValue))
                    OR (state = \(KeyState.enabled.rawValue) AND rotation_enabled
                        AND coalesce(next_rotation_date, \(never)) <= \(date.storedValue))
+                   OR (state IN (\(KeyState.enabled.rawValue), \(KeyState.disabled.rawValue))
+                       AND coalesce(valid_to, \(never)) <= \(date.storedValue))
                 ORDER BY id
                 """, logger: logger
             ).map(KeyRecord.init(row:))

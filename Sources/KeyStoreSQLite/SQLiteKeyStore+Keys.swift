@@ -35,11 +35,13 @@ extension SQLiteKeyStore {
                     SELECT \(KeyRecord.columns) FROM keys
                     WHERE (state = ? AND coalesce(deletion_date, ?) <= ?)
                        OR (state = ? AND rotation_enabled AND coalesce(next_rotation_date, ?) <= ?)
+                       OR (state IN (?, ?) AND coalesce(valid_to, ?) <= ?)
                     ORDER BY id
                     """),
                 arguments: [
                     KeyState.pendingDeletion.rawValue, Date.distantFuture.storedValue, date.storedValue,
                     KeyState.enabled.rawValue, Date.distantFuture.storedValue, date.storedValue,
+                    KeyState.enabled.rawValue, KeyState.disabled.rawValue, Date.distantFuture.storedValue, date.storedValue,
                 ]
             ).map(KeyRecord.init(row:))
         }

@@ -205,6 +205,22 @@ struct ImportedKeyMaterialTests {
         #expect(try await f.decrypt(blob) == "expiring")
     }
 
+    @Test("the background sweep deletes expired material of keys nobody uses")
+    func expiryBySweep() async throws {
+        let f = try await Fixture()
+        defer { f.cleanUp() }
+        let key = try await newExternalKey(f)
+        _ = try await importMaterial(f, key, Self.material(), validTo: f.clock.now.addingTimeInterval(86_400))
+        let id = try await f.kms.resolveKey(key).id
+        _ = try await f.kms.performDueWork()
+        #expect(try await f.store.key(id: id)?.state == .enabled)
+        f.clock.advance(days: 2)
+        _ = try await f.kms.performDueWork()
+        #expect(try await f.store.key(id: id)?.state == .pendingImport)
+        #expect(try await f.store.version(keyID: id, number: 1)?.wrappedMaterial.isEmpty == true)
+        #expect(f.kms.materials.get(id, 1) == nil)
+    }
+
     @Test("an EXTERNAL HMAC key takes material of its spec's length and MACs with it")
     func hmacImport() async throws {
         let f = try await Fixture()

@@ -40,6 +40,7 @@ package actor InMemoryKeyStore: KeyStore {
         keyRecords.values.filter { key in
             (key.state == .pendingDeletion && (key.deletionDate ?? .distantFuture) <= date)
                 || (key.state == .enabled && key.rotationEnabled && (key.nextRotationDate ?? .distantFuture) <= date)
+                || ((key.state == .enabled || key.state == .disabled) && (key.validTo ?? .distantFuture) <= date)
         }.sorted { $0.id.uuidString < $1.id.uuidString }
     }
 

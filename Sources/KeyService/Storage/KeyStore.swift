@@ -48,7 +48,8 @@ package protocol KeyStore: Sendable {
     func key(id: UUID) async throws -> KeyRecord?
     /// Keys in id order, after `marker` when given, at most `limit`.
     func keys(after marker: UUID?, limit: Int) async throws -> [KeyRecord]
-    /// Keys whose automatic rotation or deletion is due at `date`.
+    /// Keys whose automatic rotation or deletion is due at `date`, or whose imported material
+    /// expires by then (Enabled or Disabled keys with a `validTo` at or before `date`).
     func keysDue(at date: Date) async throws -> [KeyRecord]
     /// Reads a key, lets `body` change it, writes it back, in one transaction.
     /// Throws `.notFound` when there is no such key, and whatever `body` throws (nothing written).
