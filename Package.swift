@@ -41,13 +41,14 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         // The project config (.envseal.yaml) of the CLI; never a dependency of the EnvSeal library.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
-        // ECDSA and RSA for the key service's signing keys (Sign, Verify, GetPublicKey): libsodium
-        // has neither. A dependency of KeyService only, never of the EnvSeal library. The range
-        // takes the 4.x that postgres-nio and swift-certificates already resolve.
+        // ECDSA and RSA for the key service's signing keys (Sign, Verify, GetPublicKey), RSA-OAEP
+        // wrapping keys for imported key material, and HMAC-SHA-384: libsodium has none of them.
+        // A dependency of KeyService only, never of the EnvSeal library or the modules below it.
+        // The range takes the 4.x that postgres-nio and swift-certificates already resolve.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
-        // libsodium, through pkg-config. The only C crypto this project uses.
+        // libsodium, through pkg-config: the only crypto of the library and the CLI.
         .systemLibrary(
             name: "CSodium",
             pkgConfig: "libsodium",
@@ -73,7 +74,7 @@ let package = Package(
         // Sealing, opening and editing dotenv files through a data-key provider.
         .target(name: "SealedDotenv", dependencies: ["EnvSealFormat", "SodiumKit", "KMSClient", "KMSWire"], swiftSettings: swiftSettings),
         // The KMS engine: keys, versions, aliases, policies, grants, rotation, audit, the root key.
-        // swift-crypto only for signing keys (ECDSA, RSA), which libsodium lacks.
+        // swift-crypto for signing keys, imported material's RSA wrapping keys and HMAC-SHA-384 only.
         .target(
             name: "KeyService",
             dependencies: [
@@ -207,7 +208,8 @@ let package = Package(
             name: "KeyServiceTests",
             dependencies: [
                 "KeyService", "KMSWire", "SodiumKit", "EnvSealFormat", "TestSupport",
-                // To read GetPublicKey's DER and check Sign's signatures outside the engine.
+                // To read GetPublicKey's DER, check Sign's signatures and wrap material for
+                // ImportKeyMaterial as a client would.
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],

@@ -82,6 +82,9 @@ OPERATION_LIST = [
     ("Sign", "signs a message or digest under an asymmetric signing key."),
     ("Verify", "checks a signature of a message or digest under an asymmetric signing key."),
     ("GetPublicKey", "returns the public key of an asymmetric key (DER SubjectPublicKeyInfo)."),
+    ("GetParametersForImport", "returns a wrapping public key and an import token for an EXTERNAL key."),
+    ("ImportKeyMaterial", "imports wrapped key material into an EXTERNAL key."),
+    ("DeleteImportedKeyMaterial", "deletes an EXTERNAL key's imported material."),
 ]
 OPERATIONS = [name for name, _ in OPERATION_LIST]
 OPERATION_DOCS = dict(OPERATION_LIST)

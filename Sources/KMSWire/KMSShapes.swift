@@ -104,6 +104,12 @@ package enum KMSOperation: String, Sendable, CaseIterable {
     case verify = "Verify"
     /// `GetPublicKey`: returns the public key of an asymmetric key (DER SubjectPublicKeyInfo).
     case getPublicKey = "GetPublicKey"
+    /// `GetParametersForImport`: returns a wrapping public key and an import token for an EXTERNAL key.
+    case getParametersForImport = "GetParametersForImport"
+    /// `ImportKeyMaterial`: imports wrapped key material into an EXTERNAL key.
+    case importKeyMaterial = "ImportKeyMaterial"
+    /// `DeleteImportedKeyMaterial`: deletes an EXTERNAL key's imported material.
+    case deleteImportedKeyMaterial = "DeleteImportedKeyMaterial"
 }
 
 extension KMSOperation {
@@ -149,6 +155,9 @@ extension KMSOperation {
         case .sign: return KMS.SignRequest.self
         case .verify: return KMS.VerifyRequest.self
         case .getPublicKey: return KMS.GetPublicKeyRequest.self
+        case .getParametersForImport: return KMS.GetParametersForImportRequest.self
+        case .importKeyMaterial: return KMS.ImportKeyMaterialRequest.self
+        case .deleteImportedKeyMaterial: return KMS.DeleteImportedKeyMaterialRequest.self
         }
     }
 
@@ -194,6 +203,9 @@ extension KMSOperation {
         case .sign: return KMS.SignResponse.self
         case .verify: return KMS.VerifyResponse.self
         case .getPublicKey: return KMS.GetPublicKeyResponse.self
+        case .getParametersForImport: return KMS.GetParametersForImportResponse.self
+        case .importKeyMaterial: return KMS.ImportKeyMaterialResponse.self
+        case .deleteImportedKeyMaterial: return KMS.DeleteImportedKeyMaterialResponse.self
         }
     }
 
@@ -239,6 +251,9 @@ extension KMSOperation {
         case .sign: return [.notFound, .disabled, .keyUnavailable, .dependencyTimeout, .invalidKeyUsage, .invalidGrantToken, .kmsInternal, .kmsInvalidState, .dryRunOperation]
         case .verify: return [.notFound, .disabled, .keyUnavailable, .dependencyTimeout, .invalidKeyUsage, .invalidGrantToken, .kmsInternal, .kmsInvalidState, .kmsInvalidSignature, .dryRunOperation]
         case .getPublicKey: return [.notFound, .disabled, .keyUnavailable, .dependencyTimeout, .unsupportedOperation, .invalidArn, .invalidGrantToken, .invalidKeyUsage, .kmsInternal, .kmsInvalidState]
+        case .getParametersForImport: return [.invalidArn, .unsupportedOperation, .dependencyTimeout, .notFound, .kmsInternal, .kmsInvalidState]
+        case .importKeyMaterial: return [.invalidArn, .unsupportedOperation, .dependencyTimeout, .notFound, .kmsInternal, .kmsInvalidState, .invalidCiphertext, .incorrectKeyMaterial, .expiredImportToken, .invalidImportToken]
+        case .deleteImportedKeyMaterial: return [.invalidArn, .unsupportedOperation, .dependencyTimeout, .notFound, .kmsInternal, .kmsInvalidState]
         }
     }
 }
@@ -516,6 +531,27 @@ extension KMS.GetPublicKeyRequest: KMSRequest {
     package static var operation: KMSOperation { .getPublicKey }
 }
 
+extension KMS.GetParametersForImportRequest: KMSRequest {
+    /// The response type of ``KMSOperation/getParametersForImport``.
+    package typealias Response = KMS.GetParametersForImportResponse
+    /// The operation this request belongs to.
+    package static var operation: KMSOperation { .getParametersForImport }
+}
+
+extension KMS.ImportKeyMaterialRequest: KMSRequest {
+    /// The response type of ``KMSOperation/importKeyMaterial``.
+    package typealias Response = KMS.ImportKeyMaterialResponse
+    /// The operation this request belongs to.
+    package static var operation: KMSOperation { .importKeyMaterial }
+}
+
+extension KMS.DeleteImportedKeyMaterialRequest: KMSRequest {
+    /// The response type of ``KMSOperation/deleteImportedKeyMaterial``.
+    package typealias Response = KMS.DeleteImportedKeyMaterialResponse
+    /// The operation this request belongs to.
+    package static var operation: KMSOperation { .deleteImportedKeyMaterial }
+}
+
 extension KMS.CreateKeyResponse: KMSResponse {}
 extension KMS.DescribeKeyResponse: KMSResponse {}
 extension KMS.ListKeysResponse: KMSResponse {}
@@ -541,6 +577,9 @@ extension KMS.VerifyMacResponse: KMSResponse {}
 extension KMS.SignResponse: KMSResponse {}
 extension KMS.VerifyResponse: KMSResponse {}
 extension KMS.GetPublicKeyResponse: KMSResponse {}
+extension KMS.GetParametersForImportResponse: KMSResponse {}
+extension KMS.ImportKeyMaterialResponse: KMSResponse {}
+extension KMS.DeleteImportedKeyMaterialResponse: KMSResponse {}
 
 // MARK: - AliasListEntry
 
@@ -1098,6 +1137,76 @@ extension KMS.DeleteAliasRequest {
     func validate(into validation: inout KMSValidation, path: String) {
         validation.length(of: self.aliasName, min: 1, max: 256, path: path, field: "aliasName")
         validation.pattern(KMSPatterns.aliasNameType, self.aliasName, echo: true, path: path, field: "aliasName")
+    }
+}
+
+// MARK: - DeleteImportedKeyMaterialRequest
+
+extension KMS {
+    /// Input of `DeleteImportedKeyMaterial`: Deletes key material that was previously imported.
+    package struct DeleteImportedKeyMaterialRequest: Codable, Sendable, Equatable {
+        /// Identifies the KMS key from which you are deleting imported key material.
+        package var keyId: String
+        /// Identifies the imported key material you are deleting.
+        package var keyMaterialId: String?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String,
+            keyMaterialId: String? = nil
+        ) {
+            self.keyId = keyId
+            self.keyMaterialId = keyMaterialId
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case keyMaterialId = "KeyMaterialId"
+        }
+    }
+}
+
+extension KMS.DeleteImportedKeyMaterialRequest {
+    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
+    /// and its nested members; throws one `ValidationException` listing every violation.
+    package func validate() throws(KMSError) {
+        var validation = KMSValidation()
+        validate(into: &validation, path: "")
+        try validation.finish()
+    }
+
+    func validate(into validation: inout KMSValidation, path: String) {
+        validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
+        if let keyMaterialId = self.keyMaterialId {
+            validation.length(of: keyMaterialId, min: 64, max: 64, path: path, field: "keyMaterialId")
+            validation.pattern(KMSPatterns.backingKeyIdType, keyMaterialId, echo: true, path: path, field: "keyMaterialId")
+        }
+    }
+}
+
+// MARK: - DeleteImportedKeyMaterialResponse
+
+extension KMS {
+    /// Output of `DeleteImportedKeyMaterial`.
+    package struct DeleteImportedKeyMaterialResponse: Codable, Sendable, Equatable {
+        /// The Amazon Resource Name (key ARN) of the KMS key from which the key material was deleted.
+        package var keyId: String?
+        /// Identifies the deleted key material.
+        package var keyMaterialId: String?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String? = nil,
+            keyMaterialId: String? = nil
+        ) {
+            self.keyId = keyId
+            self.keyMaterialId = keyMaterialId
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case keyMaterialId = "KeyMaterialId"
+        }
     }
 }
 
@@ -1960,6 +2069,89 @@ extension KMS {
     }
 }
 
+// MARK: - GetParametersForImportRequest
+
+extension KMS {
+    /// Input of `GetParametersForImport`: Returns the public key and an import token you need to import or reimport key material for a KMS key.
+    package struct GetParametersForImportRequest: Codable, Sendable, Equatable {
+        /// The identifier of the KMS key that will be associated with the imported key material.
+        package var keyId: String
+        /// The algorithm you will use with the RSA public key (`PublicKey`) in the response to protect your key material during import.
+        package var wrappingAlgorithm: AlgorithmSpec
+        /// The type of RSA public key to return in the response.
+        package var wrappingKeySpec: WrappingKeySpec
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String,
+            wrappingAlgorithm: AlgorithmSpec,
+            wrappingKeySpec: WrappingKeySpec
+        ) {
+            self.keyId = keyId
+            self.wrappingAlgorithm = wrappingAlgorithm
+            self.wrappingKeySpec = wrappingKeySpec
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case wrappingAlgorithm = "WrappingAlgorithm"
+            case wrappingKeySpec = "WrappingKeySpec"
+        }
+    }
+}
+
+extension KMS.GetParametersForImportRequest {
+    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
+    /// and its nested members; throws one `ValidationException` listing every violation.
+    package func validate() throws(KMSError) {
+        var validation = KMSValidation()
+        validate(into: &validation, path: "")
+        try validation.finish()
+    }
+
+    func validate(into validation: inout KMSValidation, path: String) {
+        validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
+        validation.enumValue(self.wrappingAlgorithm.rawValue, known: KMS.AlgorithmSpec.knownRawValues, echo: true, path: path, field: "wrappingAlgorithm")
+        validation.enumValue(self.wrappingKeySpec.rawValue, known: KMS.WrappingKeySpec.knownRawValues, echo: true, path: path, field: "wrappingKeySpec")
+    }
+}
+
+// MARK: - GetParametersForImportResponse
+
+extension KMS {
+    /// Output of `GetParametersForImport`.
+    package struct GetParametersForImportResponse: Codable, Sendable, Equatable {
+        /// The Amazon Resource Name (key ARN) of the KMS key to use in a subsequent ImportKeyMaterial request.
+        package var keyId: String?
+        /// The import token to send in a subsequent ImportKeyMaterial request.
+        package var importToken: Data?
+        /// The public key to use to encrypt the key material before importing it with ImportKeyMaterial.
+        package var publicKey: Data?
+        /// The time at which the import token and public key are no longer valid.
+        package var parametersValidTo: Date?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String? = nil,
+            importToken: Data? = nil,
+            publicKey: Data? = nil,
+            parametersValidTo: Date? = nil
+        ) {
+            self.keyId = keyId
+            self.importToken = importToken
+            self.publicKey = publicKey
+            self.parametersValidTo = parametersValidTo
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case importToken = "ImportToken"
+            case publicKey = "PublicKey"
+            case parametersValidTo = "ParametersValidTo"
+        }
+    }
+}
+
 // MARK: - GetPublicKeyRequest
 
 extension KMS {
@@ -2158,6 +2350,118 @@ extension KMS {
             case issuingAccount = "IssuingAccount"
             case operations = "Operations"
             case constraints = "Constraints"
+        }
+    }
+}
+
+// MARK: - ImportKeyMaterialRequest
+
+extension KMS {
+    /// Input of `ImportKeyMaterial`: Imports or reimports key material into an existing KMS key that was created without key material.
+    package struct ImportKeyMaterialRequest: Codable, Sendable, Equatable {
+        /// The identifier of the KMS key that will be associated with the imported key material.
+        package var keyId: String
+        /// The import token that you received in the response to a previous GetParametersForImport request.
+        package var importToken: Data
+        /// The encrypted key material to import.
+        package var encryptedKeyMaterial: Data
+        /// The date and time when the imported key material expires.
+        package var validTo: Date?
+        /// Specifies whether the key material expires.
+        package var expirationModel: ExpirationModelType?
+        /// Indicates whether the key material being imported is previously associated with this KMS key or not.
+        package var importType: ImportType?
+        /// Description for the key material being imported.
+        package var keyMaterialDescription: String?
+        /// Identifies the key material being imported.
+        package var keyMaterialId: String?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String,
+            importToken: Data,
+            encryptedKeyMaterial: Data,
+            validTo: Date? = nil,
+            expirationModel: ExpirationModelType? = nil,
+            importType: ImportType? = nil,
+            keyMaterialDescription: String? = nil,
+            keyMaterialId: String? = nil
+        ) {
+            self.keyId = keyId
+            self.importToken = importToken
+            self.encryptedKeyMaterial = encryptedKeyMaterial
+            self.validTo = validTo
+            self.expirationModel = expirationModel
+            self.importType = importType
+            self.keyMaterialDescription = keyMaterialDescription
+            self.keyMaterialId = keyMaterialId
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case importToken = "ImportToken"
+            case encryptedKeyMaterial = "EncryptedKeyMaterial"
+            case validTo = "ValidTo"
+            case expirationModel = "ExpirationModel"
+            case importType = "ImportType"
+            case keyMaterialDescription = "KeyMaterialDescription"
+            case keyMaterialId = "KeyMaterialId"
+        }
+    }
+}
+
+extension KMS.ImportKeyMaterialRequest {
+    /// Checks the model's constraints (lengths, ranges, patterns, enum values) on this value
+    /// and its nested members; throws one `ValidationException` listing every violation.
+    package func validate() throws(KMSError) {
+        var validation = KMSValidation()
+        validate(into: &validation, path: "")
+        try validation.finish()
+    }
+
+    func validate(into validation: inout KMSValidation, path: String) {
+        validation.length(of: self.keyId, min: 1, max: 2048, path: path, field: "keyId")
+        validation.length(of: self.importToken, min: 1, max: 6144, path: path, field: "importToken")
+        validation.length(of: self.encryptedKeyMaterial, min: 1, max: 6144, path: path, field: "encryptedKeyMaterial")
+        if let expirationModel = self.expirationModel {
+            validation.enumValue(expirationModel.rawValue, known: KMS.ExpirationModelType.knownRawValues, echo: true, path: path, field: "expirationModel")
+        }
+        if let importType = self.importType {
+            validation.enumValue(importType.rawValue, known: KMS.ImportType.knownRawValues, echo: true, path: path, field: "importType")
+        }
+        if let keyMaterialDescription = self.keyMaterialDescription {
+            validation.length(of: keyMaterialDescription, min: 0, max: 256, path: path, field: "keyMaterialDescription")
+            validation.pattern(KMSPatterns.keyMaterialDescriptionType, keyMaterialDescription, echo: true, path: path, field: "keyMaterialDescription")
+        }
+        if let keyMaterialId = self.keyMaterialId {
+            validation.length(of: keyMaterialId, min: 64, max: 64, path: path, field: "keyMaterialId")
+            validation.pattern(KMSPatterns.backingKeyIdType, keyMaterialId, echo: true, path: path, field: "keyMaterialId")
+        }
+    }
+}
+
+// MARK: - ImportKeyMaterialResponse
+
+extension KMS {
+    /// Output of `ImportKeyMaterial`.
+    package struct ImportKeyMaterialResponse: Codable, Sendable, Equatable {
+        /// The Amazon Resource Name (key ARN) of the KMS key into which key material was imported.
+        package var keyId: String?
+        /// Identifies the imported key material.
+        package var keyMaterialId: String?
+
+        /// Creates the value; members the model does not require default to `nil`.
+        package init(
+            keyId: String? = nil,
+            keyMaterialId: String? = nil
+        ) {
+            self.keyId = keyId
+            self.keyMaterialId = keyMaterialId
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case keyId = "KeyId"
+            case keyMaterialId = "KeyMaterialId"
         }
     }
 }
@@ -4059,6 +4363,49 @@ extension KMS {
     }
 }
 
+// MARK: - AlgorithmSpec
+
+extension KMS {
+    /// The `AlgorithmSpec` values of the KMS model.
+    ///
+    /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
+    /// so that `validate()` can reject it with AWS's `ValidationException`.
+    package struct AlgorithmSpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+        /// The value on the wire.
+        package let rawValue: String
+
+        /// Wraps a wire value, known to the model or not.
+        package init(rawValue: String) {
+            self.rawValue = rawValue
+        }
+
+        /// `RSAES_PKCS1_V1_5`.
+        package static let rsaesPkcs1V15 = AlgorithmSpec(rawValue: "RSAES_PKCS1_V1_5")
+        /// `RSAES_OAEP_SHA_1`.
+        package static let rsaesOaepSha1 = AlgorithmSpec(rawValue: "RSAES_OAEP_SHA_1")
+        /// `RSAES_OAEP_SHA_256`.
+        package static let rsaesOaepSha256 = AlgorithmSpec(rawValue: "RSAES_OAEP_SHA_256")
+        /// `RSA_AES_KEY_WRAP_SHA_1`.
+        package static let rsaAesKeyWrapSha1 = AlgorithmSpec(rawValue: "RSA_AES_KEY_WRAP_SHA_1")
+        /// `RSA_AES_KEY_WRAP_SHA_256`.
+        package static let rsaAesKeyWrapSha256 = AlgorithmSpec(rawValue: "RSA_AES_KEY_WRAP_SHA_256")
+        /// `SM2PKE`.
+        package static let sm2pke = AlgorithmSpec(rawValue: "SM2PKE")
+
+        /// Every value the model lists, in model order.
+        package static let knownValues: [AlgorithmSpec] = [.rsaesPkcs1V15, .rsaesOaepSha1, .rsaesOaepSha256, .rsaAesKeyWrapSha1, .rsaAesKeyWrapSha256, .sm2pke]
+
+        /// The wire strings of ``knownValues``.
+        static let knownRawValues: [String] = ["RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256", "SM2PKE"]
+
+        /// Whether the model lists this value.
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+
+        /// The wire value.
+        package var description: String { rawValue }
+    }
+}
+
 // MARK: - CustomerMasterKeySpec
 
 extension KMS {
@@ -4351,6 +4698,41 @@ extension KMS {
 
         /// The wire strings of ``knownValues``.
         static let knownRawValues: [String] = ["IMPORTED", "PENDING_IMPORT"]
+
+        /// Whether the model lists this value.
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+
+        /// The wire value.
+        package var description: String { rawValue }
+    }
+}
+
+// MARK: - ImportType
+
+extension KMS {
+    /// The `ImportType` values of the KMS model.
+    ///
+    /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
+    /// so that `validate()` can reject it with AWS's `ValidationException`.
+    package struct ImportType: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+        /// The value on the wire.
+        package let rawValue: String
+
+        /// Wraps a wire value, known to the model or not.
+        package init(rawValue: String) {
+            self.rawValue = rawValue
+        }
+
+        /// `NEW_KEY_MATERIAL`.
+        package static let newKeyMaterial = ImportType(rawValue: "NEW_KEY_MATERIAL")
+        /// `EXISTING_KEY_MATERIAL`.
+        package static let existingKeyMaterial = ImportType(rawValue: "EXISTING_KEY_MATERIAL")
+
+        /// Every value the model lists, in model order.
+        package static let knownValues: [ImportType] = [.newKeyMaterial, .existingKeyMaterial]
+
+        /// The wire strings of ``knownValues``.
+        static let knownRawValues: [String] = ["NEW_KEY_MATERIAL", "EXISTING_KEY_MATERIAL"]
 
         /// Whether the model lists this value.
         package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
@@ -4928,6 +5310,45 @@ extension KMS {
     }
 }
 
+// MARK: - WrappingKeySpec
+
+extension KMS {
+    /// The `WrappingKeySpec` values of the KMS model.
+    ///
+    /// An open set: a value the model does not list still decodes (``isKnown`` is `false`),
+    /// so that `validate()` can reject it with AWS's `ValidationException`.
+    package struct WrappingKeySpec: RawRepresentable, Codable, Sendable, Hashable, CustomStringConvertible {
+        /// The value on the wire.
+        package let rawValue: String
+
+        /// Wraps a wire value, known to the model or not.
+        package init(rawValue: String) {
+            self.rawValue = rawValue
+        }
+
+        /// `RSA_2048`.
+        package static let rsa2048 = WrappingKeySpec(rawValue: "RSA_2048")
+        /// `RSA_3072`.
+        package static let rsa3072 = WrappingKeySpec(rawValue: "RSA_3072")
+        /// `RSA_4096`.
+        package static let rsa4096 = WrappingKeySpec(rawValue: "RSA_4096")
+        /// `SM2`.
+        package static let sm2 = WrappingKeySpec(rawValue: "SM2")
+
+        /// Every value the model lists, in model order.
+        package static let knownValues: [WrappingKeySpec] = [.rsa2048, .rsa3072, .rsa4096, .sm2]
+
+        /// The wire strings of ``knownValues``.
+        static let knownRawValues: [String] = ["RSA_2048", "RSA_3072", "RSA_4096", "SM2"]
+
+        /// Whether the model lists this value.
+        package var isKnown: Bool { Self.knownRawValues.contains(rawValue) }
+
+        /// The wire value.
+        package var description: String { rawValue }
+    }
+}
+
 // MARK: - Modeled exceptions
 
 extension KMSErrorType {
@@ -5091,7 +5512,9 @@ extension KMSErrorType {
 /// The model's `pattern` constraints on input members, matched against the whole value.
 enum KMSPatterns {
     static let aliasNameType = KMSPattern(#"^[a-zA-Z0-9:/_-]+$"#)
+    static let backingKeyIdType = KMSPattern(#"^[a-f0-9]+$"#)
     static let grantNameType = KMSPattern(#"^[a-zA-Z0-9:/_-]+$"#)
+    static let keyMaterialDescriptionType = KMSPattern(#"^[a-zA-Z0-9:/_\s.-]+$"#)
     static let markerType = KMSPattern(#"[\u0020-\u00FF]*"#)
     static let policyNameType = KMSPattern(#"[\w]+"#)
     static let policyType = KMSPattern(#"[\u0009\u000A\u000D\u0020-\u00FF]+"#)
@@ -5099,5 +5522,5 @@ enum KMSPatterns {
     static let xksKeyIdType = KMSPattern(#"^[a-zA-Z0-9-_.]+$"#)
 
     /// Every pattern above, for tests.
-    static let all: [KMSPattern] = [aliasNameType, grantNameType, markerType, policyNameType, policyType, principalIdType, xksKeyIdType]
+    static let all: [KMSPattern] = [aliasNameType, backingKeyIdType, grantNameType, keyMaterialDescriptionType, markerType, policyNameType, policyType, principalIdType, xksKeyIdType]
 }

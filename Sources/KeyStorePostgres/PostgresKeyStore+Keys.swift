@@ -14,7 +14,8 @@ extension PostgresKeyStore {
                     \(key.nextRotationDate?.storedValue), \(key.arn), \(key.account), \(key.description),
                     \(key.createdAt.storedValue), \(key.createdBy), \(key.deletionScheduledBy), \(key.deletedAt?.storedValue),
                     \(key.deletedBy), \(key.rotationPeriodDays), \(key.onDemandRotationCount), \(Int64(key.currentVersion)),
-                    \(key.keySpec.rawValue), \(tags), \(key.policy))
+                    \(key.keySpec.rawValue), \(key.origin.rawValue), \(key.expirationModel), \(key.validTo?.storedValue),
+                    \(tags), \(key.policy))
                 """, logger: logger)
             try await Self.insertVersion(connection, firstVersion, logger: logger)
         }
@@ -46,6 +47,8 @@ extension PostgresKeyStore {
                 WHERE (state = \(KeyState.pendingDeletion.rawValue) AND coalesce(deletion_date, \(never)) <= \(date.storedValue))
                    OR (state = \(KeyState.enabled.rawValue) AND rotation_enabled
                        AND coalesce(next_rotation_date, \(never)) <= \(date.storedValue))
+                   OR (state IN (\(KeyState.enabled.rawValue), \(KeyState.disabled.rawValue))
+                       AND coalesce(valid_to, \(never)) <= \(date.storedValue))
                 ORDER BY id
                 """, logger: logger
             ).map(KeyRecord.init(row:))
@@ -129,7 +132,7 @@ extension PostgresKeyStore {
     }
 
     /// The key, locked until the transaction ends, or `.notFound`.
-    private static func existingKey(_ connection: PostgresConnection, id: UUID, logger: Logger) async throws -> KeyRecord {
+    static func existingKey(_ connection: PostgresConnection, id: UUID, logger: Logger) async throws -> KeyRecord {
         guard let key = try await fetchKey(connection, id: id, lock: true, logger: logger) else {
             throw KeyStoreError(.notFound, "key \(id) not found")
         }
@@ -138,7 +141,7 @@ extension PostgresKeyStore {
 
     /// Writes `key` to the row of `id`, the id it was read under (a closure that changes the
     /// record's id does not move it, as in the other stores).
-    private static func storeKey(_ connection: PostgresConnection, _ key: KeyRecord, as id: UUID, logger: Logger) async throws {
+    static func storeKey(_ connection: PostgresConnection, _ key: KeyRecord, as id: UUID, logger: Logger) async throws {
         let tags = try key.storedTags()
         try await connection.query(
             """
@@ -149,7 +152,9 @@ extension PostgresKeyStore {
                 deletion_scheduled_by = \(key.deletionScheduledBy), deleted_at = \(key.deletedAt?.storedValue),
                 deleted_by = \(key.deletedBy), rotation_period_days = \(key.rotationPeriodDays),
                 on_demand_rotation_count = \(key.onDemandRotationCount), current_version = \(Int64(key.currentVersion)),
-                key_spec = \(key.keySpec.rawValue), tags = \(tags), policy = \(key.policy)
+                key_spec = \(key.keySpec.rawValue), origin = \(key.origin.rawValue),
+                expiration_model = \(key.expirationModel), valid_to = \(key.validTo?.storedValue), tags = \(tags),
+                policy = \(key.policy)
             WHERE id = \(id.uuidString)
             """, logger: logger)
     }

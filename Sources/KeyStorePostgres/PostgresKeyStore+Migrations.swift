@@ -10,6 +10,7 @@ extension PostgresKeyStore {
         ("v1", version1),
         ("v2-principal-identity", version2),
         ("v3-key-spec", version3),
+        ("v4-imported-material", version4),
     ]
 
     /// The identifiers of the schema's migrations, oldest first.
@@ -55,6 +56,26 @@ extension PostgresKeyStore {
             }
         }
     }
+
+    /// v4: keys of origin `EXTERNAL`, their imported material's expiration, and the wrapping
+    /// keys of GetParametersForImport (each private key wrapped under the root key), which any
+    /// server on the database may use to finish an import. Existing keys are `AWS_KMS`.
+    static let version4 = """
+        ALTER TABLE keys ADD COLUMN origin text NOT NULL DEFAULT 'AWS_KMS';
+        ALTER TABLE keys ALTER COLUMN origin DROP DEFAULT;
+        ALTER TABLE keys ADD COLUMN expiration_model text;
+        ALTER TABLE keys ADD COLUMN valid_to double precision;
+        CREATE TABLE wrapping_keys (
+            id text COLLATE "C" PRIMARY KEY,
+            key_id text COLLATE "C" NOT NULL,
+            algorithm text NOT NULL,
+            spec text NOT NULL,
+            wrapped_private_key bytea NOT NULL,
+            created_at double precision NOT NULL,
+            valid_to double precision NOT NULL
+        );
+        CREATE INDEX wrapping_keys_by_valid_to ON wrapping_keys (valid_to)
+        """
 
     /// v3: each key has a key spec (`SYMMETRIC_DEFAULT`, `HMAC_256`, `HMAC_512`); existing keys
     /// are symmetric.

@@ -66,6 +66,9 @@ extension KeyRecord {
             key.nextRotationDate = try row.optionalDate("next_rotation_date")
             key.onDemandRotationCount = Int(try row.int64("on_demand_rotation_count"))
             key.keySpec = try row.value(KeySpecKind.self, "key_spec")
+            key.origin = try row.value(KeyOrigin.self, "origin")
+            key.expirationModel = try row.optionalString("expiration_model")
+            key.validTo = try row.optionalDate("valid_to")
             key.tags = try StoredJSON.tags(from: try row.string("tags"))
             return key
         }

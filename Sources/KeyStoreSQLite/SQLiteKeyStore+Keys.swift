@@ -6,7 +6,7 @@ extension SQLiteKeyStore {
     package func insertKey(_ key: KeyRecord, firstVersion: KeyVersionRecord) async throws {
         try await write(conflict: "key \(key.id) exists") { db in
             try db.cachedStatement(sql: """
-                INSERT INTO keys (\(KeyRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO keys (\(KeyRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: try key.rowArguments(storedAs: key.id))
             try Self.insertVersion(db, firstVersion)
         }
@@ -35,11 +35,13 @@ extension SQLiteKeyStore {
                     SELECT \(KeyRecord.columns) FROM keys
                     WHERE (state = ? AND coalesce(deletion_date, ?) <= ?)
                        OR (state = ? AND rotation_enabled AND coalesce(next_rotation_date, ?) <= ?)
+                       OR (state IN (?, ?) AND coalesce(valid_to, ?) <= ?)
                     ORDER BY id
                     """),
                 arguments: [
                     KeyState.pendingDeletion.rawValue, Date.distantFuture.storedValue, date.storedValue,
                     KeyState.enabled.rawValue, Date.distantFuture.storedValue, date.storedValue,
+                    KeyState.enabled.rawValue, KeyState.disabled.rawValue, Date.distantFuture.storedValue, date.storedValue,
                 ]
             ).map(KeyRecord.init(row:))
         }
@@ -125,7 +127,7 @@ extension SQLiteKeyStore {
             .map(KeyRecord.init(row:))
     }
 
-    private static func existingKey(_ db: Database, id: UUID) throws -> KeyRecord {
+    static func existingKey(_ db: Database, id: UUID) throws -> KeyRecord {
         guard let key = try fetchKey(db, id: id) else { throw KeyStoreError(.notFound, "key \(id) not found") }
         return key
     }
@@ -133,13 +135,14 @@ extension SQLiteKeyStore {
     /// Writes `key` to the row of `id`, the id it was read under. A closure that changes the
     /// record's id does not move it: the row keeps its id (the reference store, too, keeps the
     /// record under the id it was looked up by, though with the changed id inside).
-    private static func storeKey(_ db: Database, _ key: KeyRecord, as id: UUID) throws {
+    static func storeKey(_ db: Database, _ key: KeyRecord, as id: UUID) throws {
         // `?1` is the id, `?2`… the other columns in `KeyRecord.columns` order.
         try db.cachedStatement(sql: """
             UPDATE keys SET state = ?2, deletion_date = ?3, rotation_enabled = ?4, next_rotation_date = ?5,
                 arn = ?6, account = ?7, description = ?8, created_at = ?9, created_by = ?10,
                 deletion_scheduled_by = ?11, deleted_at = ?12, deleted_by = ?13, rotation_period_days = ?14,
-                on_demand_rotation_count = ?15, current_version = ?16, key_spec = ?17, tags = ?18, policy = ?19
+                on_demand_rotation_count = ?15, current_version = ?16, key_spec = ?17, origin = ?18, expiration_model = ?19,
+                valid_to = ?20, tags = ?21, policy = ?22
             WHERE id = ?1
             """).execute(arguments: try key.rowArguments(storedAs: id))
     }

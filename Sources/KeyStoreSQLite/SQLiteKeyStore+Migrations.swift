@@ -11,6 +11,7 @@ extension SQLiteKeyStore {
         migrator.registerMigration("v2-principal-flags", migrate: addPrincipalFlags)
         migrator.registerMigration("v3-principal-identity", migrate: addPrincipalIdentity)
         migrator.registerMigration("v4-key-spec", migrate: addKeySpec)
+        migrator.registerMigration("v5-imported-material", migrate: addImportedMaterial)
         return migrator
     }()
 
@@ -69,7 +70,9 @@ extension SQLiteKeyStore {
                 tags TEXT NOT NULL,
                 policy TEXT NOT NULL
             ) STRICT;
-            INSERT INTO keys_v4 (\(KeyRecord.columns))
+            INSERT INTO keys_v4 (id, state, deletion_date, rotation_enabled, next_rotation_date, arn, account, description,
+                    created_at, created_by, deletion_scheduled_by, deleted_at, deleted_by, rotation_period_days,
+                    on_demand_rotation_count, current_version, key_spec, tags, policy)
                 SELECT id, state, deletion_date, rotation_enabled, next_rotation_date, arn, account, description,
                     created_at, created_by, deletion_scheduled_by, deleted_at, deleted_by, rotation_period_days,
                     on_demand_rotation_count, current_version, 'SYMMETRIC_DEFAULT', tags, policy

@@ -48,7 +48,8 @@ extension KeyRecord {
         return [
             storedID.uuidString, state.rawValue, deletionDate?.storedValue, rotationEnabled, nextRotationDate?.storedValue,
             arn, account, description, createdAt.storedValue, createdBy, deletionScheduledBy, deletedAt?.storedValue,
-            deletedBy, rotationPeriodDays, onDemandRotationCount, currentVersion, keySpec.rawValue, tags, policy,
+            deletedBy, rotationPeriodDays, onDemandRotationCount, currentVersion, keySpec.rawValue, origin.rawValue, expirationModel,
+            validTo?.storedValue, tags, policy,
         ]
     }
 
@@ -73,6 +74,9 @@ extension KeyRecord {
             key.nextRotationDate = try row.optionalDate("next_rotation_date")
             key.onDemandRotationCount = try row.decode(Int.self, forColumn: "on_demand_rotation_count")
             key.keySpec = try row.value(KeySpecKind.self, "key_spec")
+            key.origin = try row.value(KeyOrigin.self, "origin")
+            key.expirationModel = try row.decode(String?.self, forColumn: "expiration_model")
+            key.validTo = try row.optionalDate("valid_to")
             key.tags = try StoredJSON.tags(from: try row.decode(String.self, forColumn: "tags"))
             return key
         }

@@ -96,6 +96,8 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
     let defaultKey = try await kms.stageKeyLookup(
         try CiphertextBlob(parsing: try await kms.encrypt(.init(keyId: grantedARN, plaintext: plaintext), by: admin).ciphertextBlob!).keyID)
     let key = try await kms.stageKeyLookup(parsed.keyID)
+    let macARN = try await kms.createKey(.init(keyUsage: .generateVerifyMac, keySpec: .hmac256), by: admin).keyMetadata!.arn!
+    let macKey = try await kms.stageKeyLookup(UUID(uuidString: String(macARN.split(separator: "/").last!))!)
 
     // The request as the SDKs send it, signed by the function's credentials.
     let body = try KMSJSON.encoder().encode(KMS.DecryptRequest(ciphertextBlob: blob, encryptionContext: context))
@@ -156,6 +158,12 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
         }
         try await stage("material unwrap (cache miss)", storeBound: true) {
             _ = try await kms.stageUnwrap(key, version: parsed.keyVersion)
+        }
+        try await stage("HMAC material (material cache)") {
+            _ = try await kms.stageHMACMaterial(macKey)
+        }
+        try await stage("HMAC material unwrap (cache miss)", storeBound: true) {
+            _ = try await kms.stageHMACUnwrap(macKey)
         }
         try await stage("AEAD open 32 B (blob, context, XChaCha20-Poly1305)") {
             _ = try CiphertextBlob(parsing: blob).openForTransfer(key: material, context: EncryptionContext(context))

@@ -12,6 +12,7 @@ struct KMSOperationTests {
         "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "CreateGrant", "ListGrants", "ListRetirableGrants",
         "RetireGrant", "RevokeGrant", "TagResource", "UntagResource", "ListResourceTags", "GenerateMac", "VerifyMac",
         "Sign", "Verify", "GetPublicKey",
+        "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
     ]
 
     @Test func everyOperationIsCovered() {

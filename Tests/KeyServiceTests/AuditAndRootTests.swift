@@ -144,6 +144,11 @@ actor ReplayStore: KeyStore {
     func version(keyID: UUID, number: UInt32) -> KeyVersionRecord? { nil }
     func versions(keyID: UUID) -> [KeyVersionRecord] { [] }
     func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) {}
+    func updateMaterial(keyID: UUID, _ body: @Sendable (inout KeyRecord, inout KeyVersionRecord) throws -> Void) throws -> KeyRecord {
+        throw KeyStoreError(.notFound, "replay")
+    }
+    func insertWrappingKey(_ record: WrappingKeyRecord, removingExpiredBefore expiredBefore: Date) {}
+    func wrappingKey(id: UUID) -> WrappingKeyRecord? { nil }
     func insertAlias(_ alias: AliasRecord) {}
     func alias(named name: String) -> AliasRecord? { nil }
     func updateAlias(named name: String, keyID: UUID, at date: Date) {}

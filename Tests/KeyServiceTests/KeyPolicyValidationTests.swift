@@ -128,7 +128,7 @@ struct KeyPolicyValidationTests {
              kind: .unknownConditionOperator, statement: 1, element: "Condition"),
         Case(name: "a binary operator", json: F.document(F.allow(condition: #"{"BinaryEquals": {"kms:CallerAccount": "AAAA"}}"#)),
              kind: .unsupported, statement: 1, element: "Condition"),
-        Case(name: "a condition key envseal does not supply", json: F.document(F.allow(condition: #"{"NumericLessThan": {"kms:ValidTo": "1700000000"}}"#)),
+        Case(name: "a condition key envseal does not supply", json: F.document(F.allow(condition: #"{"StringEquals": {"kms:PrimaryRegion": "us-west-2"}}"#)),
              kind: .unsupportedConditionKey, statement: 1, element: "Condition"),
         Case(name: "a number that is not one", json: F.document(F.allow(condition: #"{"NumericLessThan": {"kms:RotationPeriodInDays": "soon"}}"#)),
              kind: .invalidCondition, statement: 1, element: "Condition"),

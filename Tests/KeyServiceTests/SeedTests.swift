@@ -83,7 +83,7 @@ struct SeedTests {
         (#"{"keys": [{"id": "nope"}]}"#, "keys[0]: \"id\" must be a key id"),
         (#"{"keys": [{"id": "5eed0001-0000-4000-8000-000000000001", "material": "c2hvcnQ="}]}"#, "must be 32 bytes for SYMMETRIC_DEFAULT, not 5"),
         (#"{"keys": [{"id": "5eed0001-0000-4000-8000-000000000001", "material": "!!"}]}"#, "\"material\" is not base64"),
-        (#"{"keys": [{"id": "5eed0001-0000-4000-8000-000000000001", "keySpec": "HMAC_384"}]}"#, "HMAC_384 is not one envseal makes"),
+        (#"{"keys": [{"id": "5eed0001-0000-4000-8000-000000000001", "keySpec": "HMAC_224"}]}"#, "HMAC_224 is not one envseal makes"),
         (#"{"keys": [{"id": "5eed0001-0000-4000-8000-000000000001", "keySpec": "HMAC_256", "keyUsage": "ENCRYPT_DECRYPT"}]}"#, "does not go with HMAC_256"),
         (#"{"keys": [{"id": "5eed0001-0000-4000-8000-000000000001", "materail": "x"}]}"#, "unknown member \"materail\""),
         (#"{"keys": [{"id": "5eed0001-0000-4000-8000-000000000001", "aliases": ["fixture"]}]}"#, "alias fixture is not a valid alias name"),

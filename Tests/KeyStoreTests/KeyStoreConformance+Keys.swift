@@ -114,6 +114,13 @@ extension KeyStoreConformance {
                     key.deletionDate = deletion
                     return key
                 }
+                func expiring(_ state: KeyState, _ validTo: Date) -> KeyRecord {
+                    var key = make(state)
+                    key.origin = .external
+                    key.expirationModel = "KEY_MATERIAL_EXPIRES"
+                    key.validTo = validTo
+                    return key
+                }
                 var rotationOffButDated = make(.enabled)
                 rotationOffButDated.nextRotationDate = past
                 let keys = (
@@ -125,21 +132,26 @@ extension KeyStoreConformance {
                     plain: make(.enabled),
                     deletionDue: make(.pendingDeletion, deletion: past),
                     deletionLater: make(.pendingDeletion, deletion: future),
-                    deleted: make(.deleted, deletion: past)
+                    deleted: make(.deleted, deletion: past),
+                    importExpired: expiring(.disabled, past),
+                    importLater: expiring(.enabled, future),
+                    importPending: expiring(.pendingImport, past)
                 )
                 let all = [
                     keys.rotationDue, keys.rotationDueNow, keys.rotationLater, keys.rotationDisabledKey, keys.rotationOff,
-                    keys.plain, keys.deletionDue, keys.deletionLater, keys.deleted,
+                    keys.plain, keys.deletionDue, keys.deletionLater, keys.deleted, keys.importExpired, keys.importLater,
+                    keys.importPending,
                 ]
                 for key in all {
                     try await store.insertKey(key, firstVersion: Fixtures.version(of: key.id, 1))
                 }
                 func sorted(_ keys: [KeyRecord]) -> [KeyRecord] { keys.sorted { $0.id.uuidString < $1.id.uuidString } }
 
-                #expect(try await store.keysDue(at: now) == sorted([keys.rotationDue, keys.rotationDueNow, keys.deletionDue]))
+                #expect(try await store.keysDue(at: now) == sorted([keys.rotationDue, keys.rotationDueNow, keys.deletionDue, keys.importExpired]))
                 #expect(
                     try await store.keysDue(at: future)
-                        == sorted([keys.rotationDue, keys.rotationDueNow, keys.rotationLater, keys.deletionDue, keys.deletionLater]))
+                        == sorted([keys.rotationDue, keys.rotationDueNow, keys.rotationLater, keys.deletionDue, keys.deletionLater,
+                                   keys.importExpired, keys.importLater]))
                 #expect(try await store.keysDue(at: past.addingTimeInterval(-1)) == [])
             }
         }

@@ -44,6 +44,9 @@ enum Fixtures {
         key.onDemandRotationCount = 3
         key.currentVersion = 1
         key.keySpec = .hmac512
+        key.origin = .external
+        key.expirationModel = "KEY_MATERIAL_EXPIRES"
+        key.validTo = Date().addingTimeInterval(86_400)
         return key
     }
 

@@ -129,10 +129,10 @@ def test_hmac_keys(aws):
     code, stderr = refused.returncode, refused.stderr.decode(errors="replace")
     assert code in SERVICE_ERROR_EXITS, f"exit {code}"
     assert "KMSInvalidMacException" in stderr, stderr
-    wrong = aws("kms", "create-key", "--key-spec", "HMAC_384", "--key-usage", "GENERATE_VERIFY_MAC", check=False)
+    wrong = aws("kms", "create-key", "--key-spec", "HMAC_224", "--key-usage", "GENERATE_VERIFY_MAC", check=False)
     code, stderr = wrong.returncode, wrong.stderr.decode(errors="replace")
     assert code in SERVICE_ERROR_EXITS, f"exit {code}"
-    assert "UnsupportedOperationException" in stderr and "HMAC_384" in stderr, stderr
+    assert "UnsupportedOperationException" in stderr and "HMAC_224" in stderr, stderr
 
 
 def test_aliases(aws):

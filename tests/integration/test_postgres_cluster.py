@@ -149,6 +149,37 @@ def test_key_made_on_a_decrypts_on_b(cluster):
     assert_same_secret(kms_a.decrypt(CiphertextBlob=data_key["CiphertextBlob"])["Plaintext"], data_key["Plaintext"], "A's decrypt")
 
 
+def test_import_begun_on_a_finishes_on_b_and_deletion_on_b_reaches_a(cluster):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    admin = cluster.a.admin_credentials()
+    kms_a, kms_b = cluster.a.client(admin), cluster.b.client(admin)
+    key = kms_a.create_key(Origin="EXTERNAL", Description="imported across nodes")["KeyMetadata"]["KeyId"]
+    params = kms_a.get_parameters_for_import(KeyId=key, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    public_key = serialization.load_der_public_key(params["PublicKey"])
+    oaep = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    # B opens A's wrapping key from the shared store.
+    kms_b.import_key_material(KeyId=key, ImportToken=params["ImportToken"], EncryptedKeyMaterial=public_key.encrypt(os.urandom(32), oaep),
+                              ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    blob = kms_b.encrypt(KeyId=key, Plaintext=b"imported")["CiphertextBlob"]
+    assert wait_until(lambda: kms_a.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled",
+                      PROPAGATION_LIMIT_SECONDS + PROPAGATION_SLACK_SECONDS) is not None
+    assert kms_a.decrypt(CiphertextBlob=blob)["Plaintext"] == b"imported"  # A now caches the material
+
+    def refused() -> bool:
+        try:
+            kms_a.decrypt(CiphertextBlob=blob)
+            return False
+        except ClientError as error:
+            assert error_code(error) == "KMSInvalidStateException", error_code(error)
+            return True
+
+    kms_b.delete_imported_key_material(KeyId=key)
+    assert wait_until(refused, PROPAGATION_LIMIT_SECONDS + PROPAGATION_SLACK_SECONDS) is not None, \
+        "A still decrypts with material deleted on B"
+
+
 def test_rotation_on_b_is_used_by_a_within_a_second(cluster):
     admin = cluster.a.admin_credentials()
     kms_a, kms_b = cluster.a.client(admin), cluster.b.client(admin)

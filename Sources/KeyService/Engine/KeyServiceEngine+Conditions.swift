@@ -38,18 +38,19 @@ extension KeyServiceEngine {
     ///   - policy: The key policy that will be evaluated.
     ///   - identityPolicy: The caller's identity policy that will be evaluated with it, if any.
     ///   - keySpec: What the key is, for `kms:KeySpec` and `kms:KeyUsage`.
+    ///   - origin: Where its material comes from, for `kms:KeyOrigin`.
     func baseConditionKeys(
         _ principal: Principal, keyID: UUID?, policy: KeyPolicy, identityPolicy: IdentityPolicy? = nil,
-        keySpec: KeySpecKind = .symmetricDefault
+        keySpec: KeySpecKind = .symmetricDefault, origin: KeyOrigin = .awsKMS
     ) async throws(KMSError) -> [String: [String]] {
         var keys: [String: [String]] = [:]
         // Walks the (usually one to three) keys the policies test rather than probing for each
         // key it could make.
         for name in policy.testedConditionKeys {
-            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID, keySpec: keySpec)
+            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID, keySpec: keySpec, origin: origin)
         }
         for name in identityPolicy?.policy.testedConditionKeys ?? [] {
-            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID, keySpec: keySpec)
+            try await addBaseConditionKey(name, to: &keys, principal: principal, keyID: keyID, keySpec: keySpec, origin: origin)
         }
         return keys
     }
@@ -57,7 +58,8 @@ extension KeyServiceEngine {
     /// Adds the per-request condition key a policy tests under `lowercased`, when it is one of
     /// them (the operation's own keys come from the operation).
     private func addBaseConditionKey(
-        _ lowercased: String, to keys: inout [String: [String]], principal: Principal, keyID: UUID?, keySpec: KeySpecKind
+        _ lowercased: String, to keys: inout [String: [String]], principal: Principal, keyID: UUID?, keySpec: KeySpecKind,
+        origin: KeyOrigin
     ) async throws(KMSError) {
         switch lowercased {
         case "kms:calleraccount": keys["kms:CallerAccount"] = [principal.account]
@@ -74,7 +76,7 @@ extension KeyServiceEngine {
         // documents.
         case "kms:keyspec": keys["kms:KeySpec"] = [keySpec.rawValue]
         case "kms:keyusage": keys["kms:KeyUsage"] = [keySpec.keyUsage]
-        case "kms:keyorigin": keys["kms:KeyOrigin"] = ["AWS_KMS"]
+        case "kms:keyorigin": keys["kms:KeyOrigin"] = [origin.rawValue]
         case "kms:multiregion": keys["kms:MultiRegion"] = ["false"]
         case "aws:sourceip": if let address = RequestOrigin.current.sourceAddress { keys["aws:SourceIp"] = [address] }
         case "aws:username": if let name = Self.userName(principal.arn) { keys["aws:username"] = [name] }

@@ -64,6 +64,9 @@ extension KeyServiceEngine {
         case .sign: return try await respond(body, KMS.SignRequest.self) { (request) async throws(KMSError) in try await engine.sign(request, by: principal, requestID: requestID) }
         case .verify: return try await respond(body, KMS.VerifyRequest.self) { (request) async throws(KMSError) in try await engine.verify(request, by: principal, requestID: requestID) }
         case .getPublicKey: return try await respond(body, KMS.GetPublicKeyRequest.self) { (request) async throws(KMSError) in try await engine.getPublicKey(request, by: principal, requestID: requestID) }
+        case .getParametersForImport: return try await respond(body, KMS.GetParametersForImportRequest.self) { (request) async throws(KMSError) in try await engine.getParametersForImport(request, by: principal, requestID: requestID) }
+        case .importKeyMaterial: return try await respond(body, KMS.ImportKeyMaterialRequest.self) { (request) async throws(KMSError) in try await engine.importKeyMaterial(request, by: principal, requestID: requestID) }
+        case .deleteImportedKeyMaterial: return try await respond(body, KMS.DeleteImportedKeyMaterialRequest.self) { (request) async throws(KMSError) in try await engine.deleteImportedKeyMaterial(request, by: principal, requestID: requestID) }
         }
     }
 

@@ -4,19 +4,23 @@ package import KMSWire
 import SodiumKit
 
 extension KeyServiceEngine {
-    /// CreateKey: a new symmetric key (or HMAC_256/HMAC_512 key, or ECC_NIST_P256/P384/P521 or
-    /// RSA_2048/3072/4096 signing key), enabled, with the default policy unless one is given.
+    /// CreateKey: a new symmetric key (or HMAC_256/384/512 key, or ECC_NIST_P256/P384/P521 or
+    /// RSA_2048/3072/4096 signing key), enabled, with the default policy unless one is given; with
+    /// `Origin=EXTERNAL` (symmetric and HMAC keys), a key without material, PendingImport until
+    /// ImportKeyMaterial.
     /// - Throws: `UnsupportedOperationException` for anything but a SYMMETRIC_DEFAULT
-    ///   ENCRYPT_DECRYPT, HMAC_256/HMAC_512 GENERATE_VERIFY_MAC or ECC/RSA SIGN_VERIFY key of
-    ///   origin AWS_KMS; `MalformedPolicyDocumentException` for a policy
+    ///   ENCRYPT_DECRYPT, HMAC GENERATE_VERIFY_MAC or ECC/RSA SIGN_VERIFY key of origin AWS_KMS,
+    ///   or a symmetric or HMAC key of origin EXTERNAL; `MalformedPolicyDocumentException` for a policy
     ///   that does not parse or would lock the caller out; `TagException` for reserved tag keys.
     package func createKey(_ request: KMS.CreateKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CreateKeyResponse {
         try await audited(.createKey, principal, requestID: requestID) { (note) async throws(KMSError) in
             try request.validate()
             try requireAdmin(principal, .createKey)
             let spec = try Self.requestedKeySpec(request)
-            if let origin = request.origin, origin != .awsKms {
-                throw KMSError(.unsupportedOperation, "envseal supports origin AWS_KMS only, not \(origin.rawValue)")
+            let origin = try Self.requestedOrigin(request)
+            if origin == .external, spec.isSigning {
+                throw KMSError(.unsupportedOperation,
+                    "envseal does not import material for signing keys; Origin EXTERNAL takes SYMMETRIC_DEFAULT and HMAC keys")
             }
             if request.multiRegion == true {
                 throw KMSError(.unsupportedOperation, "envseal does not support multi-Region keys")
@@ -35,7 +39,9 @@ extension KeyServiceEngine {
             }
             let version: KeyVersionRecord
             var material: KeyMaterial?
-            if spec.isHMAC {
+            if origin == .external {
+                version = newPendingImportVersion(keyID: id)
+            } else if spec.isHMAC {
                 version = try newHMACVersion(keyID: id, spec: spec)
             } else if spec.isSigning {
                 version = try newSigningVersion(keyID: id, spec: spec)
@@ -46,10 +52,12 @@ extension KeyServiceEngine {
             var record = KeyRecord(id: id, arn: arn, account: configuration.account, description: request.description ?? "",
                                    createdAt: version.createdAt, createdBy: principal.arn, policy: policy, tags: tags)
             record.keySpec = spec
+            record.origin = origin
+            if origin == .external { record.state = .pendingImport }
             note.keyARN = arn
             try await storeCall { try await store.insertKey(record, firstVersion: version) }
             if let material { materials.put(id, 1, .init(material: material, materialID: version.materialID)) }
-            return KMS.CreateKeyResponse(keyMetadata: metadata(record, materialID: version.materialID))
+            return KMS.CreateKeyResponse(keyMetadata: metadata(record, materialID: origin == .external ? nil : version.materialID))
         }
     }
 
@@ -107,6 +115,7 @@ extension KeyServiceEngine {
     package func enableKey(_ request: KMS.EnableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.enableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
+            guard key.state != .pendingImport else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.") }
             key.state = .enabled
         }
     }
@@ -115,6 +124,7 @@ extension KeyServiceEngine {
     package func disableKey(_ request: KMS.DisableKeyRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) {
         try await mutateKey(.disableKey, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state != .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.") }
+            guard key.state != .pendingImport else { throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.") }
             key.state = .disabled
         }
     }
@@ -142,7 +152,8 @@ extension KeyServiceEngine {
     package func cancelKeyDeletion(_ request: KMS.CancelKeyDeletionRequest, by principal: Principal, requestID: String? = nil) async throws(KMSError) -> KMS.CancelKeyDeletionResponse {
         let key = try await mutateKey(.cancelKeyDeletion, request.keyId, principal, requestID: requestID, validate: request.validate) { key throws(KMSError) in
             guard key.state == .pendingDeletion else { throw KMSError(.kmsInvalidState, "\(key.arn) is not pending deletion.") }
-            key.state = .disabled
+            // An EXTERNAL key whose material was deleted or expired meanwhile has none to enable.
+            key.state = key.origin == .external && key.expirationModel == nil ? .pendingImport : .disabled
             key.deletionDate = nil
             key.deletionScheduledBy = nil
         }
@@ -208,7 +219,8 @@ extension KeyServiceEngine {
             awsAccountId: key.account, keyId: key.id.uuidString.lowercased(), arn: key.arn, creationDate: key.createdAt,
             enabled: key.state == .enabled, description: key.description, keyUsage: KMS.KeyUsageType(rawValue: key.keySpec.keyUsage),
             keyState: KMS.KeyState(rawValue: key.state.rawValue), deletionDate: key.state == .pendingDeletion ? key.deletionDate : nil,
-            origin: .awsKms, keyManager: .customer, customerMasterKeySpec: KMS.CustomerMasterKeySpec(rawValue: key.keySpec.rawValue),
+            validTo: key.validTo, origin: KMS.OriginType(rawValue: key.origin.rawValue),
+            expirationModel: key.expirationModel.map { KMS.ExpirationModelType(rawValue: $0) }, keyManager: .customer, customerMasterKeySpec: KMS.CustomerMasterKeySpec(rawValue: key.keySpec.rawValue),
             keySpec: KMS.KeySpec(rawValue: key.keySpec.rawValue),
             encryptionAlgorithms: key.keySpec.isSymmetric ? [.symmetricDefault] : nil, signingAlgorithms: Self.signingAlgorithms(key.keySpec), multiRegion: false,
             pendingDeletionWindowInDays: key.state == .pendingDeletion ? key.deletionDate.map { deletionWindow(key, $0) } : nil,

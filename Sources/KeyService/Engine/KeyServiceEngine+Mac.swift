@@ -14,7 +14,7 @@ extension KeyServiceEngine {
         ) { (key, _) async throws(KMSError) in
             let hash = try Self.macHash(key, request.macAlgorithm, operation: .generateMac)
             try Self.dryRun(request.dryRun)
-            let mac = HMAC.authenticate(Array(request.message), key: try await hmacMaterial(key), hash: hash)
+            let mac = hash.authenticate(Array(request.message), key: try await hmacMaterial(key))
             return KMS.GenerateMacResponse(mac: Data(mac), macAlgorithm: request.macAlgorithm, keyId: key.arn)
         }
     }
@@ -29,7 +29,7 @@ extension KeyServiceEngine {
         ) { (key, _) async throws(KMSError) in
             let hash = try Self.macHash(key, request.macAlgorithm, operation: .verifyMac)
             try Self.dryRun(request.dryRun)
-            guard HMAC.verify(Array(request.mac), of: Array(request.message), key: try await hmacMaterial(key), hash: hash) else {
+            guard hash.verify(Array(request.mac), of: Array(request.message), key: try await hmacMaterial(key)) else {
                 throw KMSError(.kmsInvalidMac, "the MAC is not the \(request.macAlgorithm.rawValue) of the message under \(key.arn)")
             }
             return KMS.VerifyMacResponse(keyId: key.arn, macValid: true, macAlgorithm: request.macAlgorithm)
@@ -44,19 +44,19 @@ extension KeyServiceEngine {
 
     /// The key spec CreateKey asks for, with its key usage checked.
     /// - Throws: `UnsupportedOperationException` for a spec or usage envseal does not make
-    ///   (HMAC_224/384, ECC_SECG_P256K1, SM2, ML-DSA, Ed25519, RSA for ENCRYPT_DECRYPT, KEY_AGREEMENT);
+    ///   (HMAC_224, ECC_SECG_P256K1, SM2, ML-DSA, Ed25519, RSA for ENCRYPT_DECRYPT, KEY_AGREEMENT);
     ///   `ValidationException` for an HMAC or asymmetric spec without KeyUsage, or with one its
     ///   spec never takes, as AWS.
     static func requestedKeySpec(_ request: KMS.CreateKeyRequest) throws(KMSError) -> KeySpecKind {
         let spec = request.keySpec ?? request.customerMasterKeySpec.map { KMS.KeySpec(rawValue: $0.rawValue) } ?? .symmetricDefault
         guard let kind = KeySpecKind(rawValue: spec.rawValue) else {
             switch spec {
-            case .hmac224, .hmac384:
+            case .hmac224:
                 throw KMSError(.unsupportedOperation,
-                    "envseal does not support KeySpec \(spec.rawValue): it needs a hash its crypto library (libsodium) lacks; use HMAC_256 or HMAC_512")
+                    "envseal does not support KeySpec \(spec.rawValue): neither of its crypto libraries (libsodium, swift-crypto) has SHA-224; use HMAC_256, HMAC_384 or HMAC_512")
             default:
                 throw KMSError(.unsupportedOperation,
-                    "envseal does not support KeySpec \(spec.rawValue); it makes SYMMETRIC_DEFAULT, HMAC_256, HMAC_512, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, RSA_2048, RSA_3072 and RSA_4096 keys")
+                    "envseal does not support KeySpec \(spec.rawValue); it makes SYMMETRIC_DEFAULT, HMAC_256, HMAC_384, HMAC_512, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, RSA_2048, RSA_3072 and RSA_4096 keys")
             }
         }
         guard !kind.isSymmetric else {
@@ -96,12 +96,13 @@ extension KeyServiceEngine {
     }
 
     /// The hash of `algorithm` on an HMAC key of the matching spec, or `InvalidKeyUsageException`.
-    static func macHash(_ key: KeyRecord, _ algorithm: KMS.MacAlgorithmSpec, operation: KMSOperation) throws(KMSError) -> HMAC.Hash {
+    static func macHash(_ key: KeyRecord, _ algorithm: KMS.MacAlgorithmSpec, operation: KMSOperation) throws(KMSError) -> MacHash {
         guard key.keySpec.isHMAC else {
             throw KMSError(.invalidKeyUsage, "\(key.arn) key usage is \(key.keySpec.keyUsage) which is not valid for \(operation.rawValue).")
         }
         switch (key.keySpec, algorithm) {
         case (.hmac256, .hmacSha256): return .sha256
+        case (.hmac384, .hmacSha384): return .sha384
         case (.hmac512, .hmacSha512): return .sha512
         default: throw KMSError(.invalidKeyUsage, "Algorithm \(algorithm.rawValue) is incompatible with key spec \(key.keySpec.rawValue).")
         }
@@ -111,6 +112,7 @@ extension KeyServiceEngine {
     static func macAlgorithms(_ spec: KeySpecKind) -> [KMS.MacAlgorithmSpec]? {
         switch spec {
         case .hmac256: [.hmacSha256]
+        case .hmac384: [.hmacSha384]
         case .hmac512: [.hmacSha512]
         default: nil
         }
@@ -159,9 +161,17 @@ extension KeyServiceEngine {
         }
     }
 
-    /// An HMAC key's material, unwrapped for one call. (The material cache holds 256-bit
-    /// encryption keys only.)
+    /// An HMAC key's material, from the material cache (which holds it beside the encryption
+    /// keys', under the same eviction) or unwrapped from the store.
     func hmacMaterial(_ key: KeyRecord) async throws(KMSError) -> SecureBytes {
+        if let cached = materials.getHMAC(key.id, key.currentVersion) { return cached }
+        let bytes = try await unwrapHMACMaterial(key)
+        materials.putHMAC(key.id, key.currentVersion, bytes)
+        return bytes
+    }
+
+    /// Reads an HMAC key's material from the store and unwraps it under the root key.
+    func unwrapHMACMaterial(_ key: KeyRecord) async throws(KMSError) -> SecureBytes {
         guard let record = try await storeCall({ try await store.version(keyID: key.id, number: key.currentVersion) }),
               !record.wrappedMaterial.isEmpty else {
             throw KMSError(.notFound, "Key '\(key.arn)' has no material: it was deleted")
@@ -175,6 +185,7 @@ extension KeyServiceEngine {
 
     /// The KeyMaterialId of a key's current version, for its metadata; `nil` when it cannot be read.
     func currentMaterialID(_ key: KeyRecord) async -> String? {
+        if key.state == .pendingImport { return nil }
         if !key.keySpec.isSymmetric {
             return try? await storeCall { try await store.version(keyID: key.id, number: key.currentVersion) }?.materialID
         }

@@ -75,15 +75,18 @@ extension KeyServiceEngine {
         }
     }
 
-    /// Performs every automatic rotation and deletion that has come due. A server calls this on a
-    /// timer; tests call it after moving the injected clock.
-    /// - Returns: How many keys were rotated and how many destroyed.
+    /// Performs every automatic rotation and deletion that has come due, and deletes imported
+    /// material past its ValidTo (the key becomes PendingImport). A server calls this on a timer;
+    /// tests call it after moving the injected clock.
+    /// - Returns: How many keys were rotated and how many destroyed (expired imports not counted).
     @discardableResult
     package func performDueWork() async throws(KMSError) -> (rotated: Int, destroyed: Int) {
         let due = try await storeCall { try await store.keysDue(at: now) }
         var rotated = 0, destroyed = 0
         for key in due {
-            if key.state == .pendingDeletion {
+            if key.origin == .external, key.state != .pendingDeletion, let end = key.validTo, end <= now {
+                _ = try await expireImportedMaterial(key)
+            } else if key.state == .pendingDeletion {
                 try await destroy(key)
                 destroyed += 1
             } else if key.rotationEnabled {
@@ -151,11 +154,15 @@ extension KeyServiceEngine {
         guard key.keySpec.isSymmetric else {
             throw KMSError(.unsupportedOperation, "\(key.arn) is an \(key.keySpec.rawValue) key: only symmetric encryption keys rotate")
         }
+        guard key.origin == .awsKMS else {
+            throw KMSError(.unsupportedOperation, "\(key.arn) has imported key material (origin EXTERNAL): such keys do not rotate")
+        }
         switch key.state {
         case .enabled: return
         case .disabled: throw KMSError(.disabled, "\(key.arn) is disabled.")
         case .pendingDeletion: throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.")
         case .deleted: throw KMSError(.notFound, "Key '\(key.arn)' was deleted")
+        case .pendingImport: throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.")
         }
     }
 }

@@ -18,20 +18,22 @@ package struct KeySeed: Sendable {
         package var id: UUID
         package var description: String
         package var spec: KeySpecKind
-        /// The material (32 bytes, 64 for HMAC_512; a signing key's private key in its stored
-        /// form), or `nil` for material generated when the key is seeded.
+        /// The material (32 bytes, 48 for HMAC_384, 64 for HMAC_512; a signing key's private key
+        /// in its stored form), or `nil` for material generated when the key is seeded.
         package var material: SecureBytes?
         package var aliases: [String]
         /// The key policy document, or `nil` for the default policy.
         package var policy: String?
         package var tags: [KeyTag]
         package var enabled: Bool
+        /// `EXTERNAL` for a key created PendingImport, without material, for ImportKeyMaterial.
+        package var origin: KeyOrigin = .awsKMS
     }
 
     package var keys: [Key]
 
     /// The members a key may have; any other is refused, so a misspelt one is not ignored.
-    static let members: Set<String> = ["id", "description", "keySpec", "keyUsage", "material", "aliases", "policy", "tags", "enabled"]
+    static let members: Set<String> = ["id", "description", "keySpec", "keyUsage", "material", "aliases", "policy", "tags", "enabled", "origin"]
 
     /// Parses a seed file.
     /// - Parameters:
@@ -134,8 +136,18 @@ package struct KeySeed: Sendable {
             guard let flag = value as? Bool else { throw KeySeedError("\(place): \"enabled\" must be true or false") }
             enabled = flag
         }
+        let originText = try string("origin") ?? "AWS_KMS"
+        guard let origin = KeyOrigin(rawValue: originText) else {
+            throw KeySeedError("\(place): \"origin\" \(originText) is not AWS_KMS or EXTERNAL")
+        }
+        if origin == .external, spec.isSigning {
+            throw KeySeedError("\(place): a signing key cannot be of origin EXTERNAL: envseal imports symmetric and HMAC material only")
+        }
+        if origin == .external, material != nil {
+            throw KeySeedError("\(place): a key of origin EXTERNAL has no \"material\": it is imported with ImportKeyMaterial")
+        }
         return Key(id: id, description: try string("description") ?? "", spec: spec, material: material, aliases: aliases,
-                   policy: policy, tags: tags, enabled: enabled)
+                   policy: policy, tags: tags, enabled: enabled, origin: origin)
     }
 }
 
@@ -194,18 +206,22 @@ extension KeyServiceEngine {
                     bytes = seed.material ?? (try? SecureRandom.secureBytes(count: seed.spec.materialByteCount))
                 }
                 guard let bytes else { throw KMSError(.kmsInternal, "cannot allocate key material") }
-                let version: KeyVersionRecord
-                do {
-                    let wrapped = try root.wrap(bytes, id: seed.id, version: 1, purpose: Self.materialPurpose(seed.spec))
-                    version = KeyVersionRecord(keyID: seed.id, version: 1, wrappedMaterial: wrapped,
-                                               materialID: try Self.materialID(root: root, keyID: seed.id, version: 1), createdAt: now, rotationType: .initial)
-                } catch {
-                    throw KMSError(.kmsInternal, "cannot wrap the material of \(name)")
+                var version = newPendingImportVersion(keyID: seed.id)
+                if seed.origin == .awsKMS {
+                    do {
+                        let wrapped = try root.wrap(bytes, id: seed.id, version: 1, purpose: Self.materialPurpose(seed.spec))
+                        version = KeyVersionRecord(keyID: seed.id, version: 1, wrappedMaterial: wrapped,
+                                                   materialID: try Self.materialID(root: root, keyID: seed.id, version: 1), createdAt: now, rotationType: .initial)
+                    } catch {
+                        throw KMSError(.kmsInternal, "cannot wrap the material of \(name)")
+                    }
                 }
                 var record = KeyRecord(id: seed.id, arn: arn, account: configuration.account, description: seed.description,
                                        createdAt: version.createdAt, createdBy: principal.arn, state: seed.enabled ? .enabled : .disabled,
                                        policy: policy, tags: tags)
                 record.keySpec = seed.spec
+                record.origin = seed.origin
+                if seed.origin == .external { record.state = .pendingImport }
                 try await storeCall { try await store.insertKey(record, firstVersion: version) }
                 forgetKey(seed.id)
             }
@@ -231,6 +247,7 @@ extension KeyServiceEngine {
         }
         guard key.state != .deleted, key.state != .pendingDeletion else { throw conflict("state") }
         guard key.keySpec == seed.spec else { throw conflict("key spec") }
+        guard key.origin == seed.origin else { throw conflict("origin") }
         if let material = seed.material {
             guard let version = try await storeCall({ try await store.version(keyID: key.id, number: 1) }), !version.wrappedMaterial.isEmpty else {
                 throw conflict("material")

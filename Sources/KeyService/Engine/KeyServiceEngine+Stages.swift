@@ -30,6 +30,16 @@ extension KeyServiceEngine {
         try await unwrapMaterial(key, version: version).material
     }
 
+    /// An HMAC key's material as GenerateMac gets it: from the material cache once unwrapped.
+    package func stageHMACMaterial(_ key: KeyRecord) async throws(KMSError) -> SecureBytes {
+        try await hmacMaterial(key)
+    }
+
+    /// An HMAC key's material read from the store and unwrapped, bypassing the cache.
+    package func stageHMACUnwrap(_ key: KeyRecord) async throws(KMSError) -> SecureBytes {
+        try await unwrapHMACMaterial(key)
+    }
+
     /// The audit record's hash-chain link: the keyed BLAKE2b over the previous hash and its fields.
     package func stageAuditHash(_ record: AuditRecord) throws -> [UInt8] {
         try audit.hash(of: record)

@@ -255,6 +255,7 @@ package final class KeyServiceEngine: Sendable {
             try await destroy(key)
             key.state = .deleted
         }
+        if key.origin == .external, key.state != .deleted, let end = key.validTo, end <= now { key = try await expireImportedMaterial(key) }
         if key.state == .deleted {
             // Deleted by this engine or another (on a shared store): its material goes too.
             materials.evict(keyID: key.id)
@@ -296,6 +297,7 @@ package final class KeyServiceEngine: Sendable {
         case .disabled: throw KMSError(.disabled, "\(key.arn) is disabled.")
         case .pendingDeletion: throw KMSError(.kmsInvalidState, "\(key.arn) is pending deletion.")
         case .deleted: throw KMSError(.notFound, "Key '\(key.arn)' was deleted")
+        case .pendingImport: throw KMSError(.kmsInvalidState, "\(key.arn) is pending import.")
         }
     }
 
@@ -352,7 +354,7 @@ package final class KeyServiceEngine: Sendable {
         var extraConditionKeys: [String: [String]] = [:]
         if !policy.testedConditionKeys.isEmpty || identityPolicy?.policy.testedConditionKeys.isEmpty == false {
             extraConditionKeys = try await baseConditionKeys(principal, keyID: key.id, policy: policy, identityPolicy: identityPolicy,
-                                                          keySpec: key.keySpec)
+                                                          keySpec: key.keySpec, origin: key.origin)
                 .merging(conditionKeys) { _, operation in operation }
         }
         let request = AuthorizationRequest(

@@ -33,7 +33,7 @@ struct SigningKey {
                 case .eccNistP384: return .p384(try P384.Signing.PrivateKey(rawRepresentation: raw))
                 case .eccNistP521: return .p521(try P521.Signing.PrivateKey(rawRepresentation: raw))
                 case .rsa2048, .rsa3072, .rsa4096: return .rsa(try _RSA.Signing.PrivateKey(derRepresentation: raw))
-                case .symmetricDefault, .hmac256, .hmac512: throw KMSError(.kmsInternal, "\(spec.rawValue) is not a signing key spec")
+                case .symmetricDefault, .hmac256, .hmac384, .hmac512: throw KMSError(.kmsInternal, "\(spec.rawValue) is not a signing key spec")
                 }
             }
         } catch {
@@ -53,7 +53,7 @@ struct SigningKey {
             case .rsa2048: encoded = try _RSA.Signing.PrivateKey(keySize: .bits2048).derRepresentation
             case .rsa3072: encoded = try _RSA.Signing.PrivateKey(keySize: .bits3072).derRepresentation
             case .rsa4096: encoded = try _RSA.Signing.PrivateKey(keySize: .bits4096).derRepresentation
-            case .symmetricDefault, .hmac256, .hmac512: throw KMSError(.kmsInternal, "\(spec.rawValue) is not a signing key spec")
+            case .symmetricDefault, .hmac256, .hmac384, .hmac512: throw KMSError(.kmsInternal, "\(spec.rawValue) is not a signing key spec")
             }
             defer { encoded.resetBytes(in: 0..<encoded.count) }
             return try SecureBytes(copying: encoded)
@@ -88,7 +88,7 @@ struct SigningKey {
                 let bits = spec == .rsa2048 ? 2048 : spec == .rsa3072 ? 3072 : 4096
                 guard key.keySizeInBits == bits else { throw KMSError(.validation, "an RSA key of \(key.keySizeInBits) bits, not \(bits)") }
                 encoded = key.derRepresentation
-            case .symmetricDefault, .hmac256, .hmac512:
+            case .symmetricDefault, .hmac256, .hmac384, .hmac512:
                 throw KMSError(.validation, "\(spec.rawValue) is not a signing key spec")
             }
             defer { encoded.resetBytes(in: 0..<encoded.count) }
@@ -202,7 +202,7 @@ enum SigningAlgorithm: String, CaseIterable {
         case .eccNistP521: [.ecdsaSha512]
         case .rsa2048, .rsa3072, .rsa4096:
             [.rsassaPssSha256, .rsassaPssSha384, .rsassaPssSha512, .rsassaPkcs1V15Sha256, .rsassaPkcs1V15Sha384, .rsassaPkcs1V15Sha512]
-        case .symmetricDefault, .hmac256, .hmac512: []
+        case .symmetricDefault, .hmac256, .hmac384, .hmac512: []
         }
     }
 }

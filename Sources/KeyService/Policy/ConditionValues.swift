@@ -28,7 +28,7 @@ enum ConditionKeys {
         "kms:requestalias", "kms:reencryptonsamekey",
         "kms:grantoperations", "kms:grantconstrainttype", "kms:grantisforawsresource", "kms:granteeprincipal",
         "kms:retiringprincipal", "kms:bypasspolicylockoutsafetycheck", "kms:schedulekeydeletionpendingwindowindays",
-        "kms:rotationperiodindays",
+        "kms:rotationperiodindays", "kms:wrappingalgorithm", "kms:wrappingkeyspec", "kms:expirationmodel", "kms:validto",
     ]
 
     /// Families of keys with a name of the caller's choosing after the prefix (lowercased).

@@ -10,6 +10,17 @@ package enum KeyState: String, Sendable, Codable, CaseIterable {
     case pendingDeletion = "PendingDeletion"
     /// Its material is destroyed; only the record remains.
     case deleted = "Deleted"
+    /// An `EXTERNAL` key without material: created so, or its imported material deleted or
+    /// expired. Refuses cryptography until ImportKeyMaterial.
+    case pendingImport = "PendingImport"
+}
+
+/// Where a key's material comes from: AWS's `Origin`.
+package enum KeyOrigin: String, Sendable, Codable, CaseIterable {
+    /// Made by the key service.
+    case awsKMS = "AWS_KMS"
+    /// Imported by the caller (ImportKeyMaterial).
+    case external = "EXTERNAL"
 }
 
 /// How a key version came to be.
@@ -67,6 +78,13 @@ package struct KeyRecord: Sendable, Codable, Equatable {
     package var currentVersion: UInt32
     /// What the key is (symmetric or HMAC); fixed at creation.
     package var keySpec: KeySpecKind
+    /// Where its material comes from; fixed at creation.
+    package var origin: KeyOrigin
+    /// For an `EXTERNAL` key holding imported material, its ExpirationModel
+    /// (`KEY_MATERIAL_EXPIRES` or `KEY_MATERIAL_DOES_NOT_EXPIRE`); `nil` when it holds none.
+    package var expirationModel: String?
+    /// When imported material expires (with `KEY_MATERIAL_EXPIRES`): it is deleted then.
+    package var validTo: Date?
 
     package init(
         id: UUID, arn: String, account: String, description: String, createdAt: Date, createdBy: String,
@@ -85,6 +103,7 @@ package struct KeyRecord: Sendable, Codable, Equatable {
         self.onDemandRotationCount = 0
         self.currentVersion = currentVersion
         self.keySpec = .symmetricDefault
+        self.origin = .awsKMS
     }
 }
 

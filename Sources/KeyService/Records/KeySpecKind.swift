@@ -6,6 +6,8 @@ package enum KeySpecKind: String, Sendable, Codable, CaseIterable {
     case symmetricDefault = "SYMMETRIC_DEFAULT"
     /// An HMAC-SHA-256 key of 32 bytes (`GENERATE_VERIFY_MAC`).
     case hmac256 = "HMAC_256"
+    /// An HMAC-SHA-384 key of 48 bytes (`GENERATE_VERIFY_MAC`), through swift-crypto.
+    case hmac384 = "HMAC_384"
     /// An HMAC-SHA-512 key of 64 bytes (`GENERATE_VERIFY_MAC`).
     case hmac512 = "HMAC_512"
     /// An ECDSA key on NIST P-256 (`SIGN_VERIFY`, ECDSA_SHA_256).
@@ -25,7 +27,7 @@ package enum KeySpecKind: String, Sendable, Codable, CaseIterable {
     package var keyUsage: String {
         switch self {
         case .symmetricDefault: "ENCRYPT_DECRYPT"
-        case .hmac256, .hmac512: "GENERATE_VERIFY_MAC"
+        case .hmac256, .hmac384, .hmac512: "GENERATE_VERIFY_MAC"
         default: "SIGN_VERIFY"
         }
     }
@@ -34,7 +36,7 @@ package enum KeySpecKind: String, Sendable, Codable, CaseIterable {
     package var isSymmetric: Bool { self == .symmetricDefault }
 
     /// Whether it is an HMAC key.
-    package var isHMAC: Bool { self == .hmac256 || self == .hmac512 }
+    package var isHMAC: Bool { self == .hmac256 || self == .hmac384 || self == .hmac512 }
 
     /// Whether it is an asymmetric signing key (ECC or RSA).
     package var isSigning: Bool { !isSymmetric && !isHMAC }
@@ -44,6 +46,7 @@ package enum KeySpecKind: String, Sendable, Codable, CaseIterable {
     package var materialByteCount: Int {
         switch self {
         case .symmetricDefault, .hmac256: 32
+        case .hmac384: 48
         case .hmac512: 64
         case .eccNistP256: 32
         case .eccNistP384: 48

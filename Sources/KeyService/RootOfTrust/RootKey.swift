@@ -198,6 +198,9 @@ enum RootSubkey: UInt64, Sendable {
     case keyMaterialID = 2
     /// The MAC key of pagination markers.
     case paginationMarker = 3
+    /// The MAC key of GetParametersForImport's import tokens, and of imported material's
+    /// KeyMaterialId.
+    case importToken = 4
 }
 
 /// `open(2)`, which ``RootKey/open(_:store:)`` hides inside `RootKey`; named here so that no

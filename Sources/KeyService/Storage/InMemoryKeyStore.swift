@@ -9,6 +9,7 @@ package actor InMemoryKeyStore: KeyStore {
     private var grantRecords: [GrantRecord] = []
     private var principalRecords: [String: PrincipalRecord] = [:]
     private var audit: [AuditRecord] = []
+    private var wrappingKeys: [UUID: WrappingKeyRecord] = [:]
 
     /// Creates an empty store.
     package init() {}
@@ -39,6 +40,7 @@ package actor InMemoryKeyStore: KeyStore {
         keyRecords.values.filter { key in
             (key.state == .pendingDeletion && (key.deletionDate ?? .distantFuture) <= date)
                 || (key.state == .enabled && key.rotationEnabled && (key.nextRotationDate ?? .distantFuture) <= date)
+                || ((key.state == .enabled || key.state == .disabled) && (key.validTo ?? .distantFuture) <= date)
         }.sorted { $0.id.uuidString < $1.id.uuidString }
     }
 
@@ -60,6 +62,28 @@ package actor InMemoryKeyStore: KeyStore {
         versionRecords[keyID, default: []].append(version)
         return version
     }
+
+    package func updateMaterial(keyID: UUID, _ body: @Sendable (inout KeyRecord, inout KeyVersionRecord) throws -> Void) throws -> KeyRecord {
+        guard var key = keyRecords[keyID] else { throw KeyStoreError(.notFound, "key \(keyID) not found") }
+        guard let index = versionRecords[keyID]?.firstIndex(where: { $0.version == key.currentVersion }),
+              var version = versionRecords[keyID]?[index] else {
+            throw KeyStoreError(.notFound, "version \(key.currentVersion) of key \(keyID) not found")
+        }
+        try body(&key, &version)
+        keyRecords[keyID] = key
+        versionRecords[keyID]?[index].wrappedMaterial = version.wrappedMaterial
+        versionRecords[keyID]?[index].materialID = version.materialID
+        versionRecords[keyID]?[index].createdAt = version.createdAt
+        return key
+    }
+
+    package func insertWrappingKey(_ record: WrappingKeyRecord, removingExpiredBefore expiredBefore: Date) throws {
+        wrappingKeys = wrappingKeys.filter { $0.value.validTo >= expiredBefore }
+        guard wrappingKeys[record.id] == nil else { throw KeyStoreError(.alreadyExists, "wrapping key \(record.id) exists") }
+        wrappingKeys[record.id] = record
+    }
+
+    package func wrappingKey(id: UUID) -> WrappingKeyRecord? { wrappingKeys[id] }
 
     package func version(keyID: UUID, number: UInt32) -> KeyVersionRecord? {
         versionRecords[keyID]?.first { $0.version == number }

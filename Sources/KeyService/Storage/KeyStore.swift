@@ -48,7 +48,8 @@ package protocol KeyStore: Sendable {
     func key(id: UUID) async throws -> KeyRecord?
     /// Keys in id order, after `marker` when given, at most `limit`.
     func keys(after marker: UUID?, limit: Int) async throws -> [KeyRecord]
-    /// Keys whose automatic rotation or deletion is due at `date`.
+    /// Keys whose automatic rotation or deletion is due at `date`, or whose imported material
+    /// expires by then (Enabled or Disabled keys with a `validTo` at or before `date`).
     func keysDue(at date: Date) async throws -> [KeyRecord]
     /// Reads a key, lets `body` change it, writes it back, in one transaction.
     /// Throws `.notFound` when there is no such key, and whatever `body` throws (nothing written).
@@ -64,6 +65,17 @@ package protocol KeyStore: Sendable {
     /// Destroys every version's material and marks the key deleted, in one transaction, provided
     /// `body` agrees (it sees the key and may refuse by throwing).
     func destroyKey(id: UUID, _ body: @Sendable (inout KeyRecord) throws -> Void) async throws
+
+    /// Reads a key and its current version, lets `body` change both (the version's material,
+    /// KeyMaterialId and date only), writes both back, in one transaction: what importing and
+    /// deleting imported material do. Throws `.notFound` when there is no such key or version.
+    func updateMaterial(keyID: UUID, _ body: @Sendable (inout KeyRecord, inout KeyVersionRecord) throws -> Void) async throws -> KeyRecord
+
+    /// Adds a wrapping key of GetParametersForImport, and removes those whose `validTo` is
+    /// before `expiredBefore`, in one transaction.
+    func insertWrappingKey(_ record: WrappingKeyRecord, removingExpiredBefore expiredBefore: Date) async throws
+    /// The wrapping key with this id, or `nil`.
+    func wrappingKey(id: UUID) async throws -> WrappingKeyRecord?
 
     /// Adds an alias. Throws `.alreadyExists` for a used name.
     func insertAlias(_ alias: AliasRecord) async throws

@@ -66,7 +66,7 @@ extension KeyRecord {
     package static let columns = """
         id, state, deletion_date, rotation_enabled, next_rotation_date, arn, account, description, \
         created_at, created_by, deletion_scheduled_by, deleted_at, deleted_by, rotation_period_days, \
-        on_demand_rotation_count, current_version, key_spec, tags, policy
+        on_demand_rotation_count, current_version, key_spec, origin, expiration_model, valid_to, tags, policy
         """
 
     /// The tags' stored JSON.
@@ -81,6 +81,10 @@ extension KeyRecord {
 
 extension KeyVersionRecord {
     package static let columns = "key_id, version, wrapped_material, material_id, created_at, rotation_type"
+}
+
+extension WrappingKeyRecord {
+    package static let columns = "id, key_id, algorithm, spec, wrapped_private_key, created_at, valid_to"
 }
 
 extension AliasRecord {
