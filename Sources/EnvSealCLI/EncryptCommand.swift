@@ -16,12 +16,17 @@ struct EncryptCommand: AsyncParsableCommand {
         selected value with its own Encrypt call under the context {"LambdaFunctionName": NAME}, \
         as AWS's console encryption helper does.
 
+        With several --key, the header holds one slot per key, any of which opens the file: the data key \
+        is made under the first (GenerateDataKey) and wrapped under the others (Encrypt), each at the first \
+        --endpoint that knows it, all with the same --context.
+
         The sealed file goes to standard output unless -o/--out or --in-place is given. A report of its \
         size goes to standard error, with a warning above Lambda's 4 KB limit.
 
         Examples:
           envseal encrypt .env --key alias/billing -o .env.sealed
           envseal encrypt .env --key alias/billing --context app=billing --only 'PASSWORD|SECRET|KEY$' --in-place
+          envseal encrypt .env --key alias/billing --key alias/billing-dr -o .env.sealed
           envseal encrypt .env --key alias/billing --mode lambda --function billing-fn -o lambda.env
         """
     )
@@ -32,7 +37,8 @@ struct EncryptCommand: AsyncParsableCommand {
     @Option(name: .customLong("output"), help: .hidden) var legacyOutput: String?
     @Flag(help: "Replace FILE with the sealed file.") var inPlace = false
     @OptionGroup var writing: InPlaceOptions
-    @Option(help: "The master key: key ID, ARN, alias name or alias ARN.") var key: String
+    @Option(help: "The master key: key ID, ARN, alias name or alias ARN. Repeat for a file any of several keys opens.")
+    var key: [String] = []
     @Option(help: "An encryption-context pair key=value; repeat for more.") var context: [String] = []
     @OptionGroup var selection: SelectionOptions
     @OptionGroup var mode: ModeOptions
@@ -50,6 +56,9 @@ struct EncryptCommand: AsyncParsableCommand {
         if report == .json, output == nil || output == "-", !inPlace { throw ValidationError("--report json needs -o OUT (a file) or --in-place") }
         if writing.lockTimeout != nil, !inPlace { throw ValidationError("--lock-timeout applies to --in-place") }
         if mode.mode == .lambda, !context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
+        if key.isEmpty { throw ValidationError("give the master key with --key") }
+        if mode.mode == .lambda, key.count > 1 { throw ValidationError("--mode lambda takes one --key (each value is its own Encrypt)") }
+        if key.count > SealedFileHeader.maxSlotCount { throw ValidationError("at most \(SealedFileHeader.maxSlotCount) keys") }
     }
 
     func run() async throws {
@@ -65,9 +74,9 @@ struct EncryptCommand: AsyncParsableCommand {
         let sealed: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope:
-                return try await connection.sealer.seal(plain, keyID: key, context: encryptionContext, selection: chosen)
+                return try await connection.sealer.seal(plain, for: key.map { .kms(keyID: $0, context: encryptionContext) }, selection: chosen)
             case .lambda:
-                return try await connection.sealer.sealForLambda(plain, keyID: key, functionName: mode.function!, selection: chosen)
+                return try await connection.sealer.sealForLambda(plain, keyID: key[0], functionName: mode.function!, selection: chosen)
             }
         }
         let bytes = sealed.render()
