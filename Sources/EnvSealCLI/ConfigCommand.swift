@@ -34,7 +34,7 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var service: KeyServiceOptions
 
         func run() async throws {
-            let settings = try CreationSettings.resolve(file: file, flags: creation.flags, endpointFlag: service.endpoint,
+            let settings = try CreationSettings.resolve(file: file, flags: creation.flags, endpointFlags: service.endpoint,
                                                         keystoreFlag: service.store.keystoreFlag, environment: ProcessEnvironment.variables())
             switch output {
             case .text: print(Self.text(settings, file: file))

@@ -57,7 +57,7 @@ struct KeyServiceChoice {
     var isRemote: Bool { !endpoints.value.isEmpty }
 
     static func resolve(
-        endpointFlag: String?, keystoreFlag: String?, rule: ProjectConfig.CreationRule?, configPath: String?, environment: [String: String]
+        endpointFlags: [String], keystoreFlag: String?, rule: ProjectConfig.CreationRule?, configPath: String?, environment: [String: String]
     ) -> KeyServiceChoice {
         func fromConfig(_ line: Int) -> SettingSource { .config(file: configPath ?? ProjectConfig.fileName, line: line) }
         let keystore: Setting<String> =
@@ -65,8 +65,8 @@ struct KeyServiceChoice {
             else if let folder = rule?.keystore { Setting(value: folder.value, source: fromConfig(folder.line)) }
             else { Setting(value: KeyStoreOptions.defaultFolder, source: .byDefault) }
         let endpoints: Setting<[String]>
-        if let endpointFlag {
-            endpoints = Setting(value: [endpointFlag], source: .flag("--endpoint"))
+        if !endpointFlags.isEmpty {
+            endpoints = Setting(value: endpointFlags, source: .flag("--endpoint"))
         } else if let name = ["AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"].first(where: { name in
             // The client's own test of what counts as set, one variable at a time.
             KMSClientConfiguration.endpointIsConfigured(in: environment.filter { $0.key == name })
@@ -80,17 +80,10 @@ struct KeyServiceChoice {
         return KeyServiceChoice(endpoints: endpoints, keystore: keystore)
     }
 
-    /// The one endpoint today's client talks to, and the profile it names.
-    ///
-    /// Integration point (issue 16, item 1): when the client takes several endpoints, pass
-    /// `endpoints.value` to it and delete this; until then several are refused, never dropped.
-    func singleEndpoint() throws -> EndpointSpec {
-        guard endpoints.value.count == 1, let only = endpoints.value.first else {
-            throw CLIError("\(endpoints.value.count) KMS endpoints apply (\(endpoints.source)); this build talks to one endpoint at a time",
-                           hint: "name one with --endpoint URL", exitCode: EnvSealExit.usage)
-        }
-        // A value that is not PROFILE@URL is passed on as it is, and checked by the client.
-        return EndpointSpec(only) ?? EndpointSpec(profile: nil, endpoint: only)
+    /// The endpoints, each split into its credentials profile (`PROFILE@URL`) and URL; a value
+    /// of another form is passed on as it is, for the client to check.
+    func endpointSpecs() -> [EndpointSpec] {
+        endpoints.value.map { EndpointSpec($0) ?? EndpointSpec(profile: nil, endpoint: $0) }
     }
 }
 
@@ -132,7 +125,7 @@ struct CreationSettings {
     /// Resolves the settings for `file` (`-`: standard input, which no rule matches; its key
     /// service still follows the flags and variables).
     static func resolve(
-        file: String, flags: CreationFlags, endpointFlag: String?, keystoreFlag: String?, environment: [String: String]
+        file: String, flags: CreationFlags, endpointFlags: [String], keystoreFlag: String?, environment: [String: String]
     ) throws -> CreationSettings {
         let config = file == "-" ? nil : try ProjectConfig.find(for: file)
         let rule = config?.rule(for: file)
@@ -151,7 +144,7 @@ struct CreationSettings {
             context: pick("--context", given: !flags.context.isEmpty, context, rule?.context, [:]),
             only: pick(selectionFlag, given: selecting, flags.only, rule?.only.map { .init(value: $0.value, line: $0.line) }, nil),
             except: pick(selectionFlag, given: selecting, flags.except, rule?.except.map { .init(value: $0.value, line: $0.line) }, nil),
-            service: KeyServiceChoice.resolve(endpointFlag: endpointFlag, keystoreFlag: keystoreFlag, rule: rule,
+            service: KeyServiceChoice.resolve(endpointFlags: endpointFlags, keystoreFlag: keystoreFlag, rule: rule,
                                               configPath: config?.path, environment: environment))
     }
 
@@ -164,17 +157,11 @@ struct CreationSettings {
         }
     }
 
-    /// The one key today's single-slot header is sealed under, for `file`.
-    ///
-    /// Integration point (issue 16, item 1): when the sealer takes several keys, pass
-    /// `keys.value` to it and delete this; until then several keys are refused, never dropped.
-    func singleKey(for file: String) throws -> String {
-        guard let key = keys.value.first else { throw missingKey(file) }
-        guard keys.value.count == 1 else {
-            throw CLIError("\(file): \(keys.value.count) keys apply (\(keys.source)), and this build seals a file under one key",
-                           hint: "name one with --key KEY", exitCode: EnvSealExit.usage)
-        }
-        return key
+    /// The master keys `file` is sealed under: one header slot each, in order.
+    /// - Throws: The usage error of a missing `--key`, naming the config looked for.
+    func keyIDs(for file: String) throws -> [String] {
+        guard !keys.value.isEmpty else { throw missingKey(file) }
+        return keys.value
     }
 
     /// Refuses recovery recipients, which this build cannot seal to.
@@ -205,8 +192,8 @@ struct CreationSettings {
 
 /// The options of `encrypt` (and `config show`) that replace fields of a creation rule.
 struct CreationOptions: ParsableArguments {
-    @Option(help: "The master key: key ID, ARN, alias name or alias ARN (default: the keys of FILE's creation rule in .envseal.yaml).")
-    var key: String?
+    @Option(help: "The master key: key ID, ARN, alias name or alias ARN; repeat for a file any of several keys opens (default: the keys of FILE's creation rule in .envseal.yaml).")
+    var key: [String] = []
 
     @Option(help: "An encryption-context pair key=value; repeat for more (replaces the creation rule's context).")
     var context: [String] = []
@@ -215,9 +202,8 @@ struct CreationOptions: ParsableArguments {
 
     /// The flags given, field by field.
     ///
-    /// Integration point (issue 16, items 1 and 3): `keys: key` once `--key` is repeatable, and
-    /// `recipients:` from `--recipient`.
+    /// Integration point (issue 16, item 3): `recipients:` from `--recipient`.
     var flags: CreationFlags {
-        CreationFlags(keys: key.map { [$0] } ?? [], context: context, only: selection.only, except: selection.except)
+        CreationFlags(keys: key, context: context, only: selection.only, except: selection.except)
     }
 }

@@ -17,12 +17,17 @@ struct EncryptCommand: AsyncParsableCommand {
         selected value with its own Encrypt call under the context {"LambdaFunctionName": NAME}, \
         as AWS's console encryption helper does.
 
+        With several --key, the header holds one slot per key, any of which opens the file: the data key \
+        is made under the first (GenerateDataKey) and wrapped under the others (Encrypt), each at the first \
+        --endpoint that knows it, all with the same --context.
+
         The sealed file goes to standard output unless -o/--out or --in-place is given. A report of its \
         size goes to standard error, with a warning above Lambda's 4 KB limit.
 
         Examples:
           envseal encrypt .env --key alias/billing -o .env.sealed
           envseal encrypt .env --key alias/billing --context app=billing --only 'PASSWORD|SECRET|KEY$' --in-place
+          envseal encrypt .env --key alias/billing --key alias/billing-dr -o .env.sealed
           envseal encrypt .env --key alias/billing --mode lambda --function billing-fn -o lambda.env
         """
     )
@@ -49,6 +54,8 @@ struct EncryptCommand: AsyncParsableCommand {
         if report == .json, output == nil || output == "-", !inPlace { throw ValidationError("--report json needs -o OUT (a file) or --in-place") }
         if writing.lockTimeout != nil, !inPlace { throw ValidationError("--lock-timeout applies to --in-place") }
         if mode.mode == .lambda, !creation.context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
+        if mode.mode == .lambda, creation.key.count > 1 { throw ValidationError("--mode lambda takes one --key (each value is its own Encrypt)") }
+        if creation.key.count > SealedFileHeader.maxSlotCount { throw ValidationError("at most \(SealedFileHeader.maxSlotCount) keys") }
     }
 
     func run() async throws {
@@ -57,9 +64,12 @@ struct EncryptCommand: AsyncParsableCommand {
         OutputFileArgument.warnIfLegacy(legacyOutput)
         // Flags first, then FILE's creation rule in the project config, field by field.
         let environment = ProcessEnvironment.variables()
-        let settings = try CreationSettings.resolve(file: file, flags: creation.flags, endpointFlag: service.endpoint,
+        let settings = try CreationSettings.resolve(file: file, flags: creation.flags, endpointFlags: service.endpoint,
                                                     keystoreFlag: service.store.keystoreFlag, environment: environment)
-        let keyID = try settings.singleKey(for: file)
+        let keyIDs = try settings.keyIDs(for: file)
+        guard keyIDs.count <= SealedFileHeader.maxSlotCount else {
+            throw CLIError("\(keyIDs.count) keys apply (\(settings.keys.source)); a file has at most \(SealedFileHeader.maxSlotCount)", exitCode: EnvSealExit.usage)
+        }
         try settings.refuseRecipients(for: file)
         let chosen = try SelectionOptions.selection(only: settings.only.value, except: settings.except.value)
         let encryptionContext = try settings.encryptionContext()
@@ -73,9 +83,12 @@ struct EncryptCommand: AsyncParsableCommand {
         let sealed: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope:
-                return try await connection.sealer.seal(plain, keyID: keyID, context: encryptionContext, selection: chosen)
+                return try await connection.sealer.seal(plain, for: keyIDs.map { .kms(keyID: $0, context: encryptionContext) }, selection: chosen)
             case .lambda:
-                return try await connection.sealer.sealForLambda(plain, keyID: keyID, functionName: mode.function!, selection: chosen)
+                guard keyIDs.count == 1 else {
+                    throw CLIError("--mode lambda takes one key, and \(keyIDs.count) apply (\(settings.keys.source))", exitCode: EnvSealExit.usage)
+                }
+                return try await connection.sealer.sealForLambda(plain, keyID: keyIDs[0], functionName: mode.function!, selection: chosen)
             }
         }
         let bytes = sealed.render()

@@ -262,7 +262,8 @@ struct FastExecArguments: Equatable {
     /// Runs the exec against the KMS endpoint.
     func run(environment: [String: String]) async throws -> Never {
         try await options.run(environment: environment) {
-            try KeyServiceOptions.remote(endpoint: endpoint, region: region, profile: profile, environment: environment)
+            let spec = endpoint.map { EndpointSpec($0) ?? EndpointSpec(profile: nil, endpoint: $0) }
+            return try KeyServiceOptions.remote(endpoint: spec?.endpoint, region: region, profile: spec?.profile ?? profile, environment: environment)
         }
     }
 }

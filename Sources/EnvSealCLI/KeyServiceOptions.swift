@@ -11,9 +11,15 @@ import SealedDotenv
 /// named by `--endpoint` or the standard AWS variables, else the embedded store in `--keystore`.
 struct KeyServiceOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "A KMS endpoint URL (envseal's server, moto, …), or `aws` for AWS KMS in the region.",
-        discussion: "Default: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL; else --keystore; else, for a command on a file, the endpoints or keystore of its creation rule in .envseal.yaml; else the embedded key store in ./KeyStore."))
-    var endpoint: String?
+        "A KMS endpoint URL (envseal's server, moto, …), or `aws` for AWS KMS in the region; PROFILE@URL uses that credentials profile. Repeat for more.",
+        discussion: """
+        Default: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL; else --keystore; else, for a command on a \
+        file, the endpoints or keystore of its creation rule in .envseal.yaml; else the embedded key \
+        store in ./KeyStore. With several, each key slot of a sealed file is tried at each endpoint in \
+        order, and each --key is made or wrapped at the first endpoint that knows it; `keys` \
+        subcommands that manage master keys use the first.
+        """))
+    var endpoint: [String] = []
 
     @Option(help: "The profile of the shared credentials file (default: AWS_PROFILE, else default).")
     var profile: String?
@@ -36,9 +42,9 @@ struct KeyServiceOptions: ParsableArguments {
     /// The key service for a command on `file`. The project config is read only when no flag or
     /// variable names a key service: then it cannot change the outcome.
     func choice(for file: String?, environment: [String: String]) throws -> KeyServiceChoice {
-        let decided = endpoint != nil || store.keystoreFlag != nil || KMSClientConfiguration.endpointIsConfigured(in: environment)
+        let decided = !endpoint.isEmpty || store.keystoreFlag != nil || KMSClientConfiguration.endpointIsConfigured(in: environment)
         let config = decided ? nil : try file.flatMap { $0 == "-" ? nil : try ProjectConfig.find(for: $0) }
-        return KeyServiceChoice.resolve(endpointFlag: endpoint, keystoreFlag: store.keystoreFlag, rule: file.flatMap { config?.rule(for: $0) },
+        return KeyServiceChoice.resolve(endpointFlags: endpoint, keystoreFlag: store.keystoreFlag, rule: file.flatMap { config?.rule(for: $0) },
                                         configPath: config?.path, environment: environment)
     }
 
@@ -49,8 +55,11 @@ struct KeyServiceOptions: ParsableArguments {
             if case .environment = choice.endpoints.source {
                 return try Self.remote(endpoint: nil, region: store.regionOption, profile: profile, environment: environment)
             }
-            let spec = try choice.singleEndpoint()
-            return try Self.remote(endpoint: spec.endpoint, region: store.regionOption, profile: spec.profile ?? profile, environment: environment)
+            let connections = try choice.endpointSpecs().map { spec in
+                try Self.remote(endpoint: spec.endpoint, region: store.regionOption, profile: spec.profile ?? profile, environment: environment)
+            }
+            guard connections.count > 1 else { return connections[0] }
+            return KeyServiceConnection(clients: connections.map(\.client), home: nil, name: connections.map(\.name).joined(separator: ", "))
         }
         let folder = choice.keystore.value
         let home = try await store.open(creating: creatingStore, folder: folder)
@@ -89,15 +98,31 @@ struct KeyServiceOptions: ParsableArguments {
 }
 
 struct KeyServiceConnection {
-    /// The client every request goes through.
-    let client: KMSClient
+    /// The client of every endpoint, in the order given (at least one).
+    let clients: [KMSClient]
     /// The embedded store, when that is what answers.
     let home: KeyStoreHome?
     /// What it is, for messages.
     let name: String
 
-    /// The sealed-file operations over this key service.
-    var sealer: SealedFile { SealedFile(provider: KMSDataKeyProvider(client: client), progress: TerminalProgress.shared.handler) }
+    init(client: KMSClient, home: KeyStoreHome?, name: String) {
+        self.init(clients: [client], home: home, name: name)
+    }
+
+    init(clients: [KMSClient], home: KeyStoreHome?, name: String) {
+        precondition(!clients.isEmpty, "a connection needs a client")
+        self.clients = clients
+        self.home = home
+        self.name = name
+    }
+
+    /// The first endpoint's client: the one master-key management goes to.
+    var client: KMSClient { clients[0] }
+
+    /// The sealed-file operations over these key services, tried in order.
+    var sealer: SealedFile {
+        SealedFile(providers: clients.map { KMSDataKeyProvider(client: $0) }, progress: TerminalProgress.shared.handler)
+    }
 }
 
 /// The embedded store's engine, called in-process as the store's admin: whoever can read the key

@@ -100,7 +100,7 @@ import Testing
 
     func resolve(_ file: String, _ flags: CreationFlags = .init(), endpoint: String? = nil, keystore: String? = nil,
                  environment: [String: String] = [:]) throws -> CreationSettings {
-        try CreationSettings.resolve(file: file, flags: flags, endpointFlag: endpoint, keystoreFlag: keystore, environment: environment)
+        try CreationSettings.resolve(file: file, flags: flags, endpointFlags: endpoint.map { [$0] } ?? [], keystoreFlag: keystore, environment: environment)
     }
 
     @Test func theRuleAppliesWithoutFlags() throws {
@@ -125,7 +125,7 @@ import Testing
         #expect(settings.only.value == nil && settings.only.source == .flag("--except"))
         #expect(settings.except.value == "PUBLIC" && settings.except.source == .flag("--except"))
         #expect(settings.recipients.source == .config(file: configPath, line: 5))
-        #expect(try settings.singleKey(for: prod) == "alias/other")
+        #expect(try settings.keyIDs(for: prod) == ["alias/other"])
     }
 
     @Test func keyServicePrecedence() throws {
@@ -147,29 +147,28 @@ import Testing
         #expect(byDefault.endpoints.source == .byDefault)
     }
 
-    @Test func severalKeysOrEndpointsAreRefusedNeverDropped() throws {
+    @Test func everyKeyAndEndpointOfARuleIsKept() throws {
         defer { try? FileManager.default.removeItem(at: root) }
         let settings = try resolve(prod)
-        let keys = #expect(throws: CLIError.self) { try settings.singleKey(for: "secrets/prod.env") }
-        #expect(keys?.message == "secrets/prod.env: 2 keys apply (\(configPath):4), and this build seals a file under one key")
-        #expect(keys?.exitCode == EnvSealExit.usage)
+        #expect(try settings.keyIDs(for: "secrets/prod.env")
+            == ["alias/app-prod", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
         let recipients = #expect(throws: CLIError.self) { try settings.refuseRecipients(for: "secrets/prod.env") }
         #expect(recipients?.message.contains("recovery recipients apply (\(configPath):5)") == true)
-        let endpoints = #expect(throws: CLIError.self) { try settings.service.singleEndpoint() }
-        #expect(endpoints?.message.hasPrefix("2 KMS endpoints apply") == true)
+        #expect(settings.service.endpointSpecs()
+            == [EndpointSpec(profile: nil, endpoint: "http://127.0.0.1:8417"), EndpointSpec(profile: "west", endpoint: "https://kms.example")])
         let one = try resolve(prod, endpoint: "west@http://127.0.0.1:9").service
-        #expect(try one.singleEndpoint() == EndpointSpec(profile: "west", endpoint: "http://127.0.0.1:9"))
+        #expect(one.endpointSpecs() == [EndpointSpec(profile: "west", endpoint: "http://127.0.0.1:9")])
     }
 
     @Test func missingKeyNamesTheConfigOrItsAbsence() throws {
         defer { try? FileManager.default.removeItem(at: root) }
-        let matched = #expect(throws: CLIError.self) { try resolve(root.appendingPathComponent("app.env").path).singleKey(for: "app.env") }
+        let matched = #expect(throws: CLIError.self) { try resolve(root.appendingPathComponent("app.env").path).keyIDs(for: "app.env") }
         #expect(matched?.message == "missing expected argument '--key <key>'" && matched?.exitCode == EnvSealExit.usage)
         #expect(matched?.hint == "rule 2 of \(configPath) (line 10) matches app.env but names no keys; add keys: [KEY] to it")
-        let unmatched = #expect(throws: CLIError.self) { try resolve(root.appendingPathComponent("a.txt").path).singleKey(for: "a.txt") }
+        let unmatched = #expect(throws: CLIError.self) { try resolve(root.appendingPathComponent("a.txt").path).keyIDs(for: "a.txt") }
         #expect(unmatched?.hint == "no creation rule of \(configPath) matches a.txt; add one with its keys, or give --key KEY")
         let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("nowhere-\(UUID())/app.env").path
-        let none = #expect(throws: CLIError.self) { try resolve(elsewhere).singleKey(for: "app.env") }
+        let none = #expect(throws: CLIError.self) { try resolve(elsewhere).keyIDs(for: "app.env") }
         #expect(none?.hint?.hasPrefix("no .envseal.yaml was found from the file's folder upward") == true)
     }
 

@@ -172,12 +172,17 @@ def test_no_key_from_flag_or_rule_is_the_missing_key_error_with_a_hint(local: Pr
     assert not (bare / "app.env.sealed").exists() and not (bare / "KeyStore").exists()
 
 
-def test_several_keys_in_a_rule_are_refused_not_cut_down(local: Project) -> None:
+def test_every_key_of_a_rule_gets_a_slot(local: Project) -> None:
+    second = local.create_key("alias/second")
     local.config.write_text(local.config.read_text().replace("keys: [alias/app-prod]", "keys: [alias/app-prod, alias/second]"))
-    refused = local.run("encrypt", "secrets/prod.env", "-o", "secrets/prod.env.sealed", check=False)
-    assert refused.returncode == 64
-    assert f"2 keys apply ({local.config.resolve()}:{RULE_KEYS_LINE})" in refused.stderr.decode()
-    assert not (local.path / "secrets" / "prod.env.sealed").exists()
+    local.run("encrypt", "secrets/prod.env", "-o", "secrets/prod.env.sealed")
+    slots = json.loads(local.run("keys", "list", "secrets/prod.env.sealed", "--output", "json").stdout)
+    listed = json.dumps(slots)
+    assert local.key_id in listed and second in listed, listed
+    # Either key alone opens it: disable the first.
+    local.run("keys", "disable", local.key_id, "--keystore", str(local.path / "KeyStore"))
+    opened = local.run("decrypt", "secrets/prod.env.sealed", secret_stdout=True)
+    assert_same_secret(opened.stdout, local.plain, "the file opened by its second slot")
 
 
 @pytest.mark.parametrize("text, line, message", [
