@@ -551,9 +551,65 @@ class Emitter:
             for f in fields:
                 out.append(f"            case {f['swift']} = {swift_string(f['wire'])}\n")
             out.append("        }\n")
+        out.append(self.coding(name, fields))
         out.append("    }\n}\n\n")
         if name in self.m.input_shapes:
             out.append(self.validator(name, fields))
+        return "".join(out)
+
+    # -- coding ------------------------------------------------------------------------------
+
+    def member_coding_kind(self, f):
+        """How a member is coded: "enum" (its wire string), "map" (an optional object of
+        strings, read through one nested container) or "plain" (as Codable synthesis would)."""
+        shape = self.m.shapes[f["shape"]]
+        if "enum" in shape:
+            return "enum"
+        if shape["type"] == "map" and f["type"] == "[String: String]" and not f["required"]:
+            return "map"
+        return "plain"
+
+    def coding(self, name, fields):
+        """`init(from:)` and `encode(to:)` for a structure with an enum or string-map member.
+
+        What synthesis would write, except that an enum member is read and written as its wire
+        string and an optional string map is read key by key from one nested container: the same
+        JSON and the same errors (at the same coding paths), without Foundation's generic path for
+        the enum's and the dictionary's own Codable (a nested coder each, dynamic casts). Other
+        structures keep the synthesized conformance."""
+        kinds = [self.member_coding_kind(f) for f in fields]
+        if all(k == "plain" for k in kinds):
+            return ""
+        dec, enc = [], []
+        for f, kind in zip(fields, kinds):
+            prop = f["swift"]
+            key = "." + prop
+            if kind == "enum":
+                if f["required"]:
+                    dec.append(f"            self.{prop} = {f['type']}(rawValue: try container.decode(String.self, forKey: {key}))\n")
+                    enc.append(f"            try container.encode(self.{prop}.rawValue, forKey: {key})\n")
+                else:
+                    dec.append(f"            self.{prop} = try container.decodeIfPresent(String.self, forKey: {key}).map({f['type']}.init(rawValue:))\n")
+                    enc.append(f"            try container.encodeIfPresent(self.{prop}?.rawValue, forKey: {key})\n")
+            elif kind == "map":
+                dec.append(f"            self.{prop} = try container.decodeStringMapIfPresent(forKey: {key})\n")
+                enc.append(f"            try container.encodeIfPresent(self.{prop}, forKey: {key})\n")
+            elif f["required"]:
+                dec.append(f"            self.{prop} = try container.decode({f['type']}.self, forKey: {key})\n")
+                enc.append(f"            try container.encode(self.{prop}, forKey: {key})\n")
+            else:
+                dec.append(f"            self.{prop} = try container.decodeIfPresent({f['type']}.self, forKey: {key})\n")
+                enc.append(f"            try container.encodeIfPresent(self.{prop}, forKey: {key})\n")
+        out = ["\n        /// Decodes the value from its JSON object; enum members as their wire strings.\n"]
+        out.append("        package init(from decoder: any Decoder) throws {\n")
+        out.append("            let container = try decoder.container(keyedBy: CodingKeys.self)\n")
+        out.extend(dec)
+        out.append("        }\n\n")
+        out.append("        /// Encodes the value as its JSON object, `nil` members omitted.\n")
+        out.append("        package func encode(to encoder: any Encoder) throws {\n")
+        out.append("            var container = encoder.container(keyedBy: CodingKeys.self)\n")
+        out.extend(enc)
+        out.append("        }\n")
         return "".join(out)
 
     def member_doc(self, member, note=None):

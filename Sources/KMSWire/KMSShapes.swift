@@ -903,6 +903,38 @@ extension KMS {
             case multiRegion = "MultiRegion"
             case xksKeyId = "XksKeyId"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.policy = try container.decodeIfPresent(String.self, forKey: .policy)
+            self.description = try container.decodeIfPresent(String.self, forKey: .description)
+            self.keyUsage = try container.decodeIfPresent(String.self, forKey: .keyUsage).map(KeyUsageType.init(rawValue:))
+            self.customerMasterKeySpec = try container.decodeIfPresent(String.self, forKey: .customerMasterKeySpec).map(CustomerMasterKeySpec.init(rawValue:))
+            self.keySpec = try container.decodeIfPresent(String.self, forKey: .keySpec).map(KeySpec.init(rawValue:))
+            self.origin = try container.decodeIfPresent(String.self, forKey: .origin).map(OriginType.init(rawValue:))
+            self.customKeyStoreId = try container.decodeIfPresent(String.self, forKey: .customKeyStoreId)
+            self.bypassPolicyLockoutSafetyCheck = try container.decodeIfPresent(Bool.self, forKey: .bypassPolicyLockoutSafetyCheck)
+            self.tags = try container.decodeIfPresent([Tag].self, forKey: .tags)
+            self.multiRegion = try container.decodeIfPresent(Bool.self, forKey: .multiRegion)
+            self.xksKeyId = try container.decodeIfPresent(String.self, forKey: .xksKeyId)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.policy, forKey: .policy)
+            try container.encodeIfPresent(self.description, forKey: .description)
+            try container.encodeIfPresent(self.keyUsage?.rawValue, forKey: .keyUsage)
+            try container.encodeIfPresent(self.customerMasterKeySpec?.rawValue, forKey: .customerMasterKeySpec)
+            try container.encodeIfPresent(self.keySpec?.rawValue, forKey: .keySpec)
+            try container.encodeIfPresent(self.origin?.rawValue, forKey: .origin)
+            try container.encodeIfPresent(self.customKeyStoreId, forKey: .customKeyStoreId)
+            try container.encodeIfPresent(self.bypassPolicyLockoutSafetyCheck, forKey: .bypassPolicyLockoutSafetyCheck)
+            try container.encodeIfPresent(self.tags, forKey: .tags)
+            try container.encodeIfPresent(self.multiRegion, forKey: .multiRegion)
+            try container.encodeIfPresent(self.xksKeyId, forKey: .xksKeyId)
+        }
     }
 }
 
@@ -1024,6 +1056,32 @@ extension KMS {
             case dryRun = "DryRun"
             case dryRunModifiers = "DryRunModifiers"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.ciphertextBlob = try container.decodeIfPresent(Data.self, forKey: .ciphertextBlob)
+            self.encryptionContext = try container.decodeStringMapIfPresent(forKey: .encryptionContext)
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.encryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .encryptionAlgorithm).map(EncryptionAlgorithmSpec.init(rawValue:))
+            self.recipient = try container.decodeIfPresent(RecipientInfo.self, forKey: .recipient)
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+            self.dryRunModifiers = try container.decodeIfPresent([DryRunModifierType].self, forKey: .dryRunModifiers)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.ciphertextBlob, forKey: .ciphertextBlob)
+            try container.encodeIfPresent(self.encryptionContext, forKey: .encryptionContext)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.encryptionAlgorithm?.rawValue, forKey: .encryptionAlgorithm)
+            try container.encodeIfPresent(self.recipient, forKey: .recipient)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
+            try container.encodeIfPresent(self.dryRunModifiers, forKey: .dryRunModifiers)
+        }
     }
 }
 
@@ -1100,6 +1158,26 @@ extension KMS {
             case encryptionAlgorithm = "EncryptionAlgorithm"
             case ciphertextForRecipient = "CiphertextForRecipient"
             case keyMaterialId = "KeyMaterialId"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.plaintext = try container.decodeIfPresent(Data.self, forKey: .plaintext)
+            self.encryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .encryptionAlgorithm).map(EncryptionAlgorithmSpec.init(rawValue:))
+            self.ciphertextForRecipient = try container.decodeIfPresent(Data.self, forKey: .ciphertextForRecipient)
+            self.keyMaterialId = try container.decodeIfPresent(String.self, forKey: .keyMaterialId)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.plaintext, forKey: .plaintext)
+            try container.encodeIfPresent(self.encryptionAlgorithm?.rawValue, forKey: .encryptionAlgorithm)
+            try container.encodeIfPresent(self.ciphertextForRecipient, forKey: .ciphertextForRecipient)
+            try container.encodeIfPresent(self.keyMaterialId, forKey: .keyMaterialId)
         }
     }
 }
@@ -1468,6 +1546,28 @@ extension KMS {
             case encryptionAlgorithm = "EncryptionAlgorithm"
             case dryRun = "DryRun"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.plaintext = try container.decode(Data.self, forKey: .plaintext)
+            self.encryptionContext = try container.decodeStringMapIfPresent(forKey: .encryptionContext)
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.encryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .encryptionAlgorithm).map(EncryptionAlgorithmSpec.init(rawValue:))
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encode(self.plaintext, forKey: .plaintext)
+            try container.encodeIfPresent(self.encryptionContext, forKey: .encryptionContext)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encodeIfPresent(self.encryptionAlgorithm?.rawValue, forKey: .encryptionAlgorithm)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
+        }
     }
 }
 
@@ -1523,6 +1623,22 @@ extension KMS {
             case keyId = "KeyId"
             case encryptionAlgorithm = "EncryptionAlgorithm"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.ciphertextBlob = try container.decodeIfPresent(Data.self, forKey: .ciphertextBlob)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.encryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .encryptionAlgorithm).map(EncryptionAlgorithmSpec.init(rawValue:))
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.ciphertextBlob, forKey: .ciphertextBlob)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.encryptionAlgorithm?.rawValue, forKey: .encryptionAlgorithm)
+        }
     }
 }
 
@@ -1573,6 +1689,30 @@ extension KMS {
             case grantTokens = "GrantTokens"
             case recipient = "Recipient"
             case dryRun = "DryRun"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.encryptionContext = try container.decodeStringMapIfPresent(forKey: .encryptionContext)
+            self.numberOfBytes = try container.decodeIfPresent(Int.self, forKey: .numberOfBytes)
+            self.keySpec = try container.decodeIfPresent(String.self, forKey: .keySpec).map(DataKeySpec.init(rawValue:))
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.recipient = try container.decodeIfPresent(RecipientInfo.self, forKey: .recipient)
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.encryptionContext, forKey: .encryptionContext)
+            try container.encodeIfPresent(self.numberOfBytes, forKey: .numberOfBytes)
+            try container.encodeIfPresent(self.keySpec?.rawValue, forKey: .keySpec)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encodeIfPresent(self.recipient, forKey: .recipient)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
     }
 }
@@ -1690,6 +1830,28 @@ extension KMS {
             case grantTokens = "GrantTokens"
             case dryRun = "DryRun"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.encryptionContext = try container.decodeStringMapIfPresent(forKey: .encryptionContext)
+            self.keySpec = try container.decodeIfPresent(String.self, forKey: .keySpec).map(DataKeySpec.init(rawValue:))
+            self.numberOfBytes = try container.decodeIfPresent(Int.self, forKey: .numberOfBytes)
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.encryptionContext, forKey: .encryptionContext)
+            try container.encodeIfPresent(self.keySpec?.rawValue, forKey: .keySpec)
+            try container.encodeIfPresent(self.numberOfBytes, forKey: .numberOfBytes)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
+        }
     }
 }
 
@@ -1788,6 +1950,26 @@ extension KMS {
             case grantTokens = "GrantTokens"
             case dryRun = "DryRun"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.message = try container.decode(Data.self, forKey: .message)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.macAlgorithm = MacAlgorithmSpec(rawValue: try container.decode(String.self, forKey: .macAlgorithm))
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.message, forKey: .message)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encode(self.macAlgorithm.rawValue, forKey: .macAlgorithm)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
+        }
     }
 }
 
@@ -1840,6 +2022,22 @@ extension KMS {
             case mac = "Mac"
             case macAlgorithm = "MacAlgorithm"
             case keyId = "KeyId"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.mac = try container.decodeIfPresent(Data.self, forKey: .mac)
+            self.macAlgorithm = try container.decodeIfPresent(String.self, forKey: .macAlgorithm).map(MacAlgorithmSpec.init(rawValue:))
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.mac, forKey: .mac)
+            try container.encodeIfPresent(self.macAlgorithm?.rawValue, forKey: .macAlgorithm)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
         }
     }
 }
@@ -2097,6 +2295,22 @@ extension KMS {
             case wrappingAlgorithm = "WrappingAlgorithm"
             case wrappingKeySpec = "WrappingKeySpec"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.wrappingAlgorithm = AlgorithmSpec(rawValue: try container.decode(String.self, forKey: .wrappingAlgorithm))
+            self.wrappingKeySpec = WrappingKeySpec(rawValue: try container.decode(String.self, forKey: .wrappingKeySpec))
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encode(self.wrappingAlgorithm.rawValue, forKey: .wrappingAlgorithm)
+            try container.encode(self.wrappingKeySpec.rawValue, forKey: .wrappingKeySpec)
+        }
     }
 }
 
@@ -2251,6 +2465,32 @@ extension KMS {
             case signingAlgorithms = "SigningAlgorithms"
             case keyAgreementAlgorithms = "KeyAgreementAlgorithms"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.publicKey = try container.decodeIfPresent(Data.self, forKey: .publicKey)
+            self.customerMasterKeySpec = try container.decodeIfPresent(String.self, forKey: .customerMasterKeySpec).map(CustomerMasterKeySpec.init(rawValue:))
+            self.keySpec = try container.decodeIfPresent(String.self, forKey: .keySpec).map(KeySpec.init(rawValue:))
+            self.keyUsage = try container.decodeIfPresent(String.self, forKey: .keyUsage).map(KeyUsageType.init(rawValue:))
+            self.encryptionAlgorithms = try container.decodeIfPresent([EncryptionAlgorithmSpec].self, forKey: .encryptionAlgorithms)
+            self.signingAlgorithms = try container.decodeIfPresent([SigningAlgorithmSpec].self, forKey: .signingAlgorithms)
+            self.keyAgreementAlgorithms = try container.decodeIfPresent([KeyAgreementAlgorithmSpec].self, forKey: .keyAgreementAlgorithms)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.publicKey, forKey: .publicKey)
+            try container.encodeIfPresent(self.customerMasterKeySpec?.rawValue, forKey: .customerMasterKeySpec)
+            try container.encodeIfPresent(self.keySpec?.rawValue, forKey: .keySpec)
+            try container.encodeIfPresent(self.keyUsage?.rawValue, forKey: .keyUsage)
+            try container.encodeIfPresent(self.encryptionAlgorithms, forKey: .encryptionAlgorithms)
+            try container.encodeIfPresent(self.signingAlgorithms, forKey: .signingAlgorithms)
+            try container.encodeIfPresent(self.keyAgreementAlgorithms, forKey: .keyAgreementAlgorithms)
+        }
     }
 }
 
@@ -2276,6 +2516,20 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case encryptionContextSubset = "EncryptionContextSubset"
             case encryptionContextEquals = "EncryptionContextEquals"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.encryptionContextSubset = try container.decodeStringMapIfPresent(forKey: .encryptionContextSubset)
+            self.encryptionContextEquals = try container.decodeStringMapIfPresent(forKey: .encryptionContextEquals)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.encryptionContextSubset, forKey: .encryptionContextSubset)
+            try container.encodeIfPresent(self.encryptionContextEquals, forKey: .encryptionContextEquals)
         }
     }
 }
@@ -2406,6 +2660,32 @@ extension KMS {
             case importType = "ImportType"
             case keyMaterialDescription = "KeyMaterialDescription"
             case keyMaterialId = "KeyMaterialId"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.importToken = try container.decode(Data.self, forKey: .importToken)
+            self.encryptedKeyMaterial = try container.decode(Data.self, forKey: .encryptedKeyMaterial)
+            self.validTo = try container.decodeIfPresent(Date.self, forKey: .validTo)
+            self.expirationModel = try container.decodeIfPresent(String.self, forKey: .expirationModel).map(ExpirationModelType.init(rawValue:))
+            self.importType = try container.decodeIfPresent(String.self, forKey: .importType).map(ImportType.init(rawValue:))
+            self.keyMaterialDescription = try container.decodeIfPresent(String.self, forKey: .keyMaterialDescription)
+            self.keyMaterialId = try container.decodeIfPresent(String.self, forKey: .keyMaterialId)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encode(self.importToken, forKey: .importToken)
+            try container.encode(self.encryptedKeyMaterial, forKey: .encryptedKeyMaterial)
+            try container.encodeIfPresent(self.validTo, forKey: .validTo)
+            try container.encodeIfPresent(self.expirationModel?.rawValue, forKey: .expirationModel)
+            try container.encodeIfPresent(self.importType?.rawValue, forKey: .importType)
+            try container.encodeIfPresent(self.keyMaterialDescription, forKey: .keyMaterialDescription)
+            try container.encodeIfPresent(self.keyMaterialId, forKey: .keyMaterialId)
         }
     }
 }
@@ -2634,6 +2914,68 @@ extension KMS {
             case macAlgorithms = "MacAlgorithms"
             case xksKeyConfiguration = "XksKeyConfiguration"
             case currentKeyMaterialId = "CurrentKeyMaterialId"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.awsAccountId = try container.decodeIfPresent(String.self, forKey: .awsAccountId)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.arn = try container.decodeIfPresent(String.self, forKey: .arn)
+            self.creationDate = try container.decodeIfPresent(Date.self, forKey: .creationDate)
+            self.enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled)
+            self.description = try container.decodeIfPresent(String.self, forKey: .description)
+            self.keyUsage = try container.decodeIfPresent(String.self, forKey: .keyUsage).map(KeyUsageType.init(rawValue:))
+            self.keyState = try container.decodeIfPresent(String.self, forKey: .keyState).map(KeyState.init(rawValue:))
+            self.deletionDate = try container.decodeIfPresent(Date.self, forKey: .deletionDate)
+            self.validTo = try container.decodeIfPresent(Date.self, forKey: .validTo)
+            self.origin = try container.decodeIfPresent(String.self, forKey: .origin).map(OriginType.init(rawValue:))
+            self.customKeyStoreId = try container.decodeIfPresent(String.self, forKey: .customKeyStoreId)
+            self.cloudHsmClusterId = try container.decodeIfPresent(String.self, forKey: .cloudHsmClusterId)
+            self.expirationModel = try container.decodeIfPresent(String.self, forKey: .expirationModel).map(ExpirationModelType.init(rawValue:))
+            self.keyManager = try container.decodeIfPresent(String.self, forKey: .keyManager).map(KeyManagerType.init(rawValue:))
+            self.customerMasterKeySpec = try container.decodeIfPresent(String.self, forKey: .customerMasterKeySpec).map(CustomerMasterKeySpec.init(rawValue:))
+            self.keySpec = try container.decodeIfPresent(String.self, forKey: .keySpec).map(KeySpec.init(rawValue:))
+            self.encryptionAlgorithms = try container.decodeIfPresent([EncryptionAlgorithmSpec].self, forKey: .encryptionAlgorithms)
+            self.signingAlgorithms = try container.decodeIfPresent([SigningAlgorithmSpec].self, forKey: .signingAlgorithms)
+            self.keyAgreementAlgorithms = try container.decodeIfPresent([KeyAgreementAlgorithmSpec].self, forKey: .keyAgreementAlgorithms)
+            self.multiRegion = try container.decodeIfPresent(Bool.self, forKey: .multiRegion)
+            self.multiRegionConfiguration = try container.decodeIfPresent(MultiRegionConfiguration.self, forKey: .multiRegionConfiguration)
+            self.pendingDeletionWindowInDays = try container.decodeIfPresent(Int.self, forKey: .pendingDeletionWindowInDays)
+            self.macAlgorithms = try container.decodeIfPresent([MacAlgorithmSpec].self, forKey: .macAlgorithms)
+            self.xksKeyConfiguration = try container.decodeIfPresent(XksKeyConfigurationType.self, forKey: .xksKeyConfiguration)
+            self.currentKeyMaterialId = try container.decodeIfPresent(String.self, forKey: .currentKeyMaterialId)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.awsAccountId, forKey: .awsAccountId)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.arn, forKey: .arn)
+            try container.encodeIfPresent(self.creationDate, forKey: .creationDate)
+            try container.encodeIfPresent(self.enabled, forKey: .enabled)
+            try container.encodeIfPresent(self.description, forKey: .description)
+            try container.encodeIfPresent(self.keyUsage?.rawValue, forKey: .keyUsage)
+            try container.encodeIfPresent(self.keyState?.rawValue, forKey: .keyState)
+            try container.encodeIfPresent(self.deletionDate, forKey: .deletionDate)
+            try container.encodeIfPresent(self.validTo, forKey: .validTo)
+            try container.encodeIfPresent(self.origin?.rawValue, forKey: .origin)
+            try container.encodeIfPresent(self.customKeyStoreId, forKey: .customKeyStoreId)
+            try container.encodeIfPresent(self.cloudHsmClusterId, forKey: .cloudHsmClusterId)
+            try container.encodeIfPresent(self.expirationModel?.rawValue, forKey: .expirationModel)
+            try container.encodeIfPresent(self.keyManager?.rawValue, forKey: .keyManager)
+            try container.encodeIfPresent(self.customerMasterKeySpec?.rawValue, forKey: .customerMasterKeySpec)
+            try container.encodeIfPresent(self.keySpec?.rawValue, forKey: .keySpec)
+            try container.encodeIfPresent(self.encryptionAlgorithms, forKey: .encryptionAlgorithms)
+            try container.encodeIfPresent(self.signingAlgorithms, forKey: .signingAlgorithms)
+            try container.encodeIfPresent(self.keyAgreementAlgorithms, forKey: .keyAgreementAlgorithms)
+            try container.encodeIfPresent(self.multiRegion, forKey: .multiRegion)
+            try container.encodeIfPresent(self.multiRegionConfiguration, forKey: .multiRegionConfiguration)
+            try container.encodeIfPresent(self.pendingDeletionWindowInDays, forKey: .pendingDeletionWindowInDays)
+            try container.encodeIfPresent(self.macAlgorithms, forKey: .macAlgorithms)
+            try container.encodeIfPresent(self.xksKeyConfiguration, forKey: .xksKeyConfiguration)
+            try container.encodeIfPresent(self.currentKeyMaterialId, forKey: .currentKeyMaterialId)
         }
     }
 }
@@ -2939,6 +3281,24 @@ extension KMS {
             case limit = "Limit"
             case marker = "Marker"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.includeKeyMaterial = try container.decodeIfPresent(String.self, forKey: .includeKeyMaterial).map(IncludeKeyMaterial.init(rawValue:))
+            self.limit = try container.decodeIfPresent(Int.self, forKey: .limit)
+            self.marker = try container.decodeIfPresent(String.self, forKey: .marker)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.includeKeyMaterial?.rawValue, forKey: .includeKeyMaterial)
+            try container.encodeIfPresent(self.limit, forKey: .limit)
+            try container.encodeIfPresent(self.marker, forKey: .marker)
+        }
     }
 }
 
@@ -3238,6 +3598,22 @@ extension KMS {
             case primaryKey = "PrimaryKey"
             case replicaKeys = "ReplicaKeys"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.multiRegionKeyType = try container.decodeIfPresent(String.self, forKey: .multiRegionKeyType).map(MultiRegionKeyType.init(rawValue:))
+            self.primaryKey = try container.decodeIfPresent(MultiRegionKey.self, forKey: .primaryKey)
+            self.replicaKeys = try container.decodeIfPresent([MultiRegionKey].self, forKey: .replicaKeys)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.multiRegionKeyType?.rawValue, forKey: .multiRegionKeyType)
+            try container.encodeIfPresent(self.primaryKey, forKey: .primaryKey)
+            try container.encodeIfPresent(self.replicaKeys, forKey: .replicaKeys)
+        }
     }
 }
 
@@ -3386,6 +3762,36 @@ extension KMS {
             case dryRun = "DryRun"
             case dryRunModifiers = "DryRunModifiers"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.ciphertextBlob = try container.decodeIfPresent(Data.self, forKey: .ciphertextBlob)
+            self.sourceEncryptionContext = try container.decodeStringMapIfPresent(forKey: .sourceEncryptionContext)
+            self.sourceKeyId = try container.decodeIfPresent(String.self, forKey: .sourceKeyId)
+            self.destinationKeyId = try container.decode(String.self, forKey: .destinationKeyId)
+            self.destinationEncryptionContext = try container.decodeStringMapIfPresent(forKey: .destinationEncryptionContext)
+            self.sourceEncryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .sourceEncryptionAlgorithm).map(EncryptionAlgorithmSpec.init(rawValue:))
+            self.destinationEncryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .destinationEncryptionAlgorithm).map(EncryptionAlgorithmSpec.init(rawValue:))
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+            self.dryRunModifiers = try container.decodeIfPresent([DryRunModifierType].self, forKey: .dryRunModifiers)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.ciphertextBlob, forKey: .ciphertextBlob)
+            try container.encodeIfPresent(self.sourceEncryptionContext, forKey: .sourceEncryptionContext)
+            try container.encodeIfPresent(self.sourceKeyId, forKey: .sourceKeyId)
+            try container.encode(self.destinationKeyId, forKey: .destinationKeyId)
+            try container.encodeIfPresent(self.destinationEncryptionContext, forKey: .destinationEncryptionContext)
+            try container.encodeIfPresent(self.sourceEncryptionAlgorithm?.rawValue, forKey: .sourceEncryptionAlgorithm)
+            try container.encodeIfPresent(self.destinationEncryptionAlgorithm?.rawValue, forKey: .destinationEncryptionAlgorithm)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
+            try container.encodeIfPresent(self.dryRunModifiers, forKey: .dryRunModifiers)
+        }
     }
 }
 
@@ -3474,6 +3880,30 @@ extension KMS {
             case sourceKeyMaterialId = "SourceKeyMaterialId"
             case destinationKeyMaterialId = "DestinationKeyMaterialId"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.ciphertextBlob = try container.decodeIfPresent(Data.self, forKey: .ciphertextBlob)
+            self.sourceKeyId = try container.decodeIfPresent(String.self, forKey: .sourceKeyId)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.sourceEncryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .sourceEncryptionAlgorithm).map(EncryptionAlgorithmSpec.init(rawValue:))
+            self.destinationEncryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .destinationEncryptionAlgorithm).map(EncryptionAlgorithmSpec.init(rawValue:))
+            self.sourceKeyMaterialId = try container.decodeIfPresent(String.self, forKey: .sourceKeyMaterialId)
+            self.destinationKeyMaterialId = try container.decodeIfPresent(String.self, forKey: .destinationKeyMaterialId)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.ciphertextBlob, forKey: .ciphertextBlob)
+            try container.encodeIfPresent(self.sourceKeyId, forKey: .sourceKeyId)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.sourceEncryptionAlgorithm?.rawValue, forKey: .sourceEncryptionAlgorithm)
+            try container.encodeIfPresent(self.destinationEncryptionAlgorithm?.rawValue, forKey: .destinationEncryptionAlgorithm)
+            try container.encodeIfPresent(self.sourceKeyMaterialId, forKey: .sourceKeyMaterialId)
+            try container.encodeIfPresent(self.destinationKeyMaterialId, forKey: .destinationKeyMaterialId)
+        }
     }
 }
 
@@ -3499,6 +3929,20 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyEncryptionAlgorithm = "KeyEncryptionAlgorithm"
             case attestationDocument = "AttestationDocument"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyEncryptionAlgorithm = try container.decodeIfPresent(String.self, forKey: .keyEncryptionAlgorithm).map(KeyEncryptionMechanism.init(rawValue:))
+            self.attestationDocument = try container.decodeIfPresent(Data.self, forKey: .attestationDocument)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.keyEncryptionAlgorithm?.rawValue, forKey: .keyEncryptionAlgorithm)
+            try container.encodeIfPresent(self.attestationDocument, forKey: .attestationDocument)
         }
     }
 }
@@ -3740,6 +4184,34 @@ extension KMS {
             case rotationDate = "RotationDate"
             case rotationType = "RotationType"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.keyMaterialId = try container.decodeIfPresent(String.self, forKey: .keyMaterialId)
+            self.keyMaterialDescription = try container.decodeIfPresent(String.self, forKey: .keyMaterialDescription)
+            self.importState = try container.decodeIfPresent(String.self, forKey: .importState).map(ImportState.init(rawValue:))
+            self.keyMaterialState = try container.decodeIfPresent(String.self, forKey: .keyMaterialState).map(KeyMaterialState.init(rawValue:))
+            self.expirationModel = try container.decodeIfPresent(String.self, forKey: .expirationModel).map(ExpirationModelType.init(rawValue:))
+            self.validTo = try container.decodeIfPresent(Date.self, forKey: .validTo)
+            self.rotationDate = try container.decodeIfPresent(Date.self, forKey: .rotationDate)
+            self.rotationType = try container.decodeIfPresent(String.self, forKey: .rotationType).map(RotationType.init(rawValue:))
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.keyMaterialId, forKey: .keyMaterialId)
+            try container.encodeIfPresent(self.keyMaterialDescription, forKey: .keyMaterialDescription)
+            try container.encodeIfPresent(self.importState?.rawValue, forKey: .importState)
+            try container.encodeIfPresent(self.keyMaterialState?.rawValue, forKey: .keyMaterialState)
+            try container.encodeIfPresent(self.expirationModel?.rawValue, forKey: .expirationModel)
+            try container.encodeIfPresent(self.validTo, forKey: .validTo)
+            try container.encodeIfPresent(self.rotationDate, forKey: .rotationDate)
+            try container.encodeIfPresent(self.rotationType?.rawValue, forKey: .rotationType)
+        }
     }
 }
 
@@ -3819,6 +4291,24 @@ extension KMS {
             case keyState = "KeyState"
             case pendingWindowInDays = "PendingWindowInDays"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.deletionDate = try container.decodeIfPresent(Date.self, forKey: .deletionDate)
+            self.keyState = try container.decodeIfPresent(String.self, forKey: .keyState).map(KeyState.init(rawValue:))
+            self.pendingWindowInDays = try container.decodeIfPresent(Int.self, forKey: .pendingWindowInDays)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.deletionDate, forKey: .deletionDate)
+            try container.encodeIfPresent(self.keyState?.rawValue, forKey: .keyState)
+            try container.encodeIfPresent(self.pendingWindowInDays, forKey: .pendingWindowInDays)
+        }
     }
 }
 
@@ -3864,6 +4354,28 @@ extension KMS {
             case grantTokens = "GrantTokens"
             case signingAlgorithm = "SigningAlgorithm"
             case dryRun = "DryRun"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.message = try container.decode(Data.self, forKey: .message)
+            self.messageType = try container.decodeIfPresent(String.self, forKey: .messageType).map(MessageType.init(rawValue:))
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.signingAlgorithm = SigningAlgorithmSpec(rawValue: try container.decode(String.self, forKey: .signingAlgorithm))
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encode(self.message, forKey: .message)
+            try container.encodeIfPresent(self.messageType?.rawValue, forKey: .messageType)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encode(self.signingAlgorithm.rawValue, forKey: .signingAlgorithm)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
     }
 }
@@ -3920,6 +4432,22 @@ extension KMS {
             case keyId = "KeyId"
             case signature = "Signature"
             case signingAlgorithm = "SigningAlgorithm"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.signature = try container.decodeIfPresent(Data.self, forKey: .signature)
+            self.signingAlgorithm = try container.decodeIfPresent(String.self, forKey: .signingAlgorithm).map(SigningAlgorithmSpec.init(rawValue:))
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.signature, forKey: .signature)
+            try container.encodeIfPresent(self.signingAlgorithm?.rawValue, forKey: .signingAlgorithm)
         }
     }
 }
@@ -4177,6 +4705,28 @@ extension KMS {
             case grantTokens = "GrantTokens"
             case dryRun = "DryRun"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.message = try container.decode(Data.self, forKey: .message)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.macAlgorithm = MacAlgorithmSpec(rawValue: try container.decode(String.self, forKey: .macAlgorithm))
+            self.mac = try container.decode(Data.self, forKey: .mac)
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.message, forKey: .message)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encode(self.macAlgorithm.rawValue, forKey: .macAlgorithm)
+            try container.encode(self.mac, forKey: .mac)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
+        }
     }
 }
 
@@ -4231,6 +4781,22 @@ extension KMS {
             case macValid = "MacValid"
             case macAlgorithm = "MacAlgorithm"
         }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.macValid = try container.decodeIfPresent(Bool.self, forKey: .macValid)
+            self.macAlgorithm = try container.decodeIfPresent(String.self, forKey: .macAlgorithm).map(MacAlgorithmSpec.init(rawValue:))
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.macValid, forKey: .macValid)
+            try container.encodeIfPresent(self.macAlgorithm?.rawValue, forKey: .macAlgorithm)
+        }
     }
 }
 
@@ -4281,6 +4847,30 @@ extension KMS {
             case signingAlgorithm = "SigningAlgorithm"
             case grantTokens = "GrantTokens"
             case dryRun = "DryRun"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decode(String.self, forKey: .keyId)
+            self.message = try container.decode(Data.self, forKey: .message)
+            self.messageType = try container.decodeIfPresent(String.self, forKey: .messageType).map(MessageType.init(rawValue:))
+            self.signature = try container.decode(Data.self, forKey: .signature)
+            self.signingAlgorithm = SigningAlgorithmSpec(rawValue: try container.decode(String.self, forKey: .signingAlgorithm))
+            self.grantTokens = try container.decodeIfPresent([String].self, forKey: .grantTokens)
+            self.dryRun = try container.decodeIfPresent(Bool.self, forKey: .dryRun)
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.keyId, forKey: .keyId)
+            try container.encode(self.message, forKey: .message)
+            try container.encodeIfPresent(self.messageType?.rawValue, forKey: .messageType)
+            try container.encode(self.signature, forKey: .signature)
+            try container.encode(self.signingAlgorithm.rawValue, forKey: .signingAlgorithm)
+            try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
+            try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
     }
 }
@@ -4338,6 +4928,22 @@ extension KMS {
             case keyId = "KeyId"
             case signatureValid = "SignatureValid"
             case signingAlgorithm = "SigningAlgorithm"
+        }
+
+        /// Decodes the value from its JSON object; enum members as their wire strings.
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.keyId = try container.decodeIfPresent(String.self, forKey: .keyId)
+            self.signatureValid = try container.decodeIfPresent(Bool.self, forKey: .signatureValid)
+            self.signingAlgorithm = try container.decodeIfPresent(String.self, forKey: .signingAlgorithm).map(SigningAlgorithmSpec.init(rawValue:))
+        }
+
+        /// Encodes the value as its JSON object, `nil` members omitted.
+        package func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(self.keyId, forKey: .keyId)
+            try container.encodeIfPresent(self.signatureValid, forKey: .signatureValid)
+            try container.encodeIfPresent(self.signingAlgorithm?.rawValue, forKey: .signingAlgorithm)
         }
     }
 }

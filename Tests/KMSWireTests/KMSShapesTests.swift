@@ -151,6 +151,38 @@ struct KMSShapesTests {
         #expect(wrongNested.message.contains("encryptionContext"))
     }
 
+    // The generated coding reads enums as their wire strings and string maps key by key: the
+    // same values, absences and errors (at the same member) as Codable synthesis gave.
+    @Test func stringMapsAndEnumsDecodeAsSynthesisDid() throws {
+        func decode(_ body: String) throws(KMSError) -> KMS.DecryptRequest {
+            try KMSJSON.decodeRequest(KMS.DecryptRequest.self, from: Data(body.utf8))
+        }
+        let full = try decode(#"{"CiphertextBlob": "AQID", "EncryptionContext": {"a": "1", "b": ""}, "#
+            + #""EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "DryRun": true, "GrantTokens": ["t"]}"#)
+        #expect(full == KMS.DecryptRequest(
+            ciphertextBlob: Data([1, 2, 3]), encryptionContext: ["a": "1", "b": ""], grantTokens: ["t"],
+            encryptionAlgorithm: .symmetricDefault, dryRun: true))
+        #expect(try decode(#"{"CiphertextBlob": "AQID", "EncryptionContext": {}}"#).encryptionContext == [:])
+        #expect(try decode(#"{"CiphertextBlob": "AQID", "EncryptionContext": null}"#).encryptionContext == nil)
+        #expect(try decode(#"{"CiphertextBlob": "AQID", "EncryptionAlgorithm": null}"#).encryptionAlgorithm == nil)
+        for body in [#"{"EncryptionContext": "a=1"}"#, #"{"EncryptionContext": [["a", "1"]]}"#, #"{"EncryptionContext": 1}"#] {
+            #expect(throws: KMSError(.serialization, "Unexpected JSON value at 'encryptionContext'.")) { try decode(body) }
+        }
+        for body in [#"{"EncryptionAlgorithm": 1}"#, #"{"EncryptionAlgorithm": {"a": "b"}}"#] {
+            #expect(throws: KMSError(.serialization, "Unexpected JSON value at 'encryptionAlgorithm'.")) { try decode(body) }
+        }
+        #expect(throws: KMSError(.validation, "1 validation error detected: Value null at 'encryptionContext.bad' "
+                                 + "failed to satisfy constraint: Member must not be null")) {
+            try decode(#"{"EncryptionContext": {"ok": "1", "bad": null}}"#)
+        }
+
+        // Encoding writes what it read; an unknown enum value goes out as it came in.
+        let request = KMS.DecryptRequest(encryptionContext: ["z": "1", "a": "2"], encryptionAlgorithm: .init(rawValue: "NEW_ALGO"))
+        #expect(String(decoding: try KMSJSON.encoder().encode(request), as: UTF8.self)
+            == #"{"EncryptionAlgorithm":"NEW_ALGO","EncryptionContext":{"a":"2","z":"1"}}"#)
+        #expect(try decode(String(decoding: try KMSJSON.encoder().encode(full), as: UTF8.self)) == full)
+    }
+
     // MARK: Responses
 
     private func json(_ value: some KMSResponse) throws -> String {
