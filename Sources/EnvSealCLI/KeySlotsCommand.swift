@@ -40,7 +40,7 @@ extension KeysCommand {
             let given = context.isEmpty ? nil : try ContextArgument.parse(context)
             let header = try KeySlotsList.header(of: sealed, file: file)
             let slotContext = given ?? header.kmsSlots.first?.context ?? .empty
-            let connection = try await service.connect()
+            let connection = try await service.connect(for: file)
             let edited = try await connection.run(file: file) {
                 try await connection.sealer.addSlots(to: sealed, for: key.map { .kms(keyID: $0, context: slotContext) })
             }
@@ -71,7 +71,7 @@ extension KeysCommand {
             disableCoreDumpsOrWarn()
             let target = try writing.open(file)
             let sealed = try target.readDotenv()
-            let connection = try await service.connect()
+            let connection = try await service.connect(for: file)
             let arn = try await connection.run(file: file) { try await Self.resolve(key, with: connection.clients) }
             let result = try await connection.run(file: file) {
                 try await connection.sealer.removeSlots(from: sealed, matching: .keyARN(arn))

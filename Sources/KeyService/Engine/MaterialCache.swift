@@ -24,9 +24,14 @@ final class MaterialCache: Sendable {
         let version: UInt32
     }
 
+    /// What an entry holds: an encryption key version, or an HMAC key's bytes.
+    private enum Held {
+        case encryption(CachedMaterial)
+        case hmac(SecureBytes)
+    }
+
     private struct State {
-        var entries: [Entry: CachedMaterial] = [:]
-        var hmacEntries: [Entry: SecureBytes] = [:]
+        var entries: [Entry: Held] = [:]
         var order: [Entry] = []
     }
 
@@ -36,37 +41,31 @@ final class MaterialCache: Sendable {
     init(capacity: Int) { self.capacity = max(capacity, 1) }
 
     func get(_ keyID: UUID, _ version: UInt32) -> CachedMaterial? {
-        state.withLock { $0.entries[Entry(keyID: keyID, version: version)] }
+        guard case .encryption(let material)? = state.withLock({ $0.entries[Entry(keyID: keyID, version: version)] }) else { return nil }
+        return material
     }
 
     func put(_ keyID: UUID, _ version: UInt32, _ material: CachedMaterial) {
-        state.withLock { state in
-            let entry = Entry(keyID: keyID, version: version)
-            guard state.entries[entry] == nil else { return }
-            if state.entries.count + state.hmacEntries.count >= capacity, !state.order.isEmpty {
-                let oldest = state.order.removeFirst()
-                state.entries[oldest] = nil
-                state.hmacEntries[oldest] = nil
-            }
-            state.entries[entry] = material
-            state.order.append(entry)
-        }
+        insert(.encryption(material), at: Entry(keyID: keyID, version: version))
     }
 
     func getHMAC(_ keyID: UUID, _ version: UInt32) -> SecureBytes? {
-        state.withLock { $0.hmacEntries[Entry(keyID: keyID, version: version)] }
+        guard case .hmac(let bytes)? = state.withLock({ $0.entries[Entry(keyID: keyID, version: version)] }) else { return nil }
+        return bytes
     }
 
     func putHMAC(_ keyID: UUID, _ version: UInt32, _ bytes: SecureBytes) {
+        insert(.hmac(bytes), at: Entry(keyID: keyID, version: version))
+    }
+
+    /// Adds an entry unless one is there, first evicting the oldest when full.
+    private func insert(_ held: Held, at entry: Entry) {
         state.withLock { state in
-            let entry = Entry(keyID: keyID, version: version)
-            guard state.hmacEntries[entry] == nil else { return }
-            if state.entries.count + state.hmacEntries.count >= capacity, !state.order.isEmpty {
-                let oldest = state.order.removeFirst()
-                state.entries[oldest] = nil
-                state.hmacEntries[oldest] = nil
+            guard state.entries[entry] == nil else { return }
+            if state.entries.count >= capacity, !state.order.isEmpty {
+                state.entries[state.order.removeFirst()] = nil
             }
-            state.hmacEntries[entry] = bytes
+            state.entries[entry] = held
             state.order.append(entry)
         }
     }
@@ -75,9 +74,8 @@ final class MaterialCache: Sendable {
         state.withLock { state in
             state.order.removeAll { $0.keyID == keyID }
             state.entries = state.entries.filter { $0.key.keyID != keyID }
-            state.hmacEntries = state.hmacEntries.filter { $0.key.keyID != keyID }
         }
     }
 
-    var count: Int { state.withLock { $0.entries.count + $0.hmacEntries.count } }
+    var count: Int { state.withLock { $0.entries.count } }
 }
