@@ -9,10 +9,11 @@ Swift sources, so that the Swift implementation can be checked against it. It wr
     Tests/EnvSealFormatTests/Vectors/blob.json
     Tests/EnvSealFormatTests/Vectors/sealed-value.json
     Tests/EnvSealFormatTests/Vectors/header.json
+    Tests/EnvSealFormatTests/Vectors/recovery.json   (scripts/recovery_vectors.py, section 6)
 
 Usage:
     pip install cryptography        # (ChaCha20 and ChaCha20-Poly1305; BLAKE2b is hashlib's)
-    python3 scripts/make-vectors.py           # (re)write the four files
+    python3 scripts/make-vectors.py           # (re)write the files
     python3 scripts/make-vectors.py --check   # exit 1 if a committed file differs
 
 The output is deterministic: every key, nonce and value is fixed (derived from a label with
@@ -46,6 +47,9 @@ import uuid
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.exceptions import InvalidTag
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import recovery_vectors  # noqa: E402  (section 6: recovery keys)
 
 REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 VECTOR_DIR = os.path.join(REPO_ROOT, "Tests", "EnvSealFormatTests", "Vectors")
@@ -1146,6 +1150,9 @@ def main():
         "blob.json": render(blob_vectors()),
         "sealed-value.json": render(sealed_cases),
         "header.json": render(header_cases),
+        "recovery.json": render(recovery_vectors.recovery_vectors({
+            "aead_encrypt": aead_encrypt, "aead_decrypt": aead_decrypt, "blake2b_parts": blake2b_parts,
+            "b64u_encode": b64u_encode, "b64u_decode": b64u_decode, "fixed": fixed, "flip": flip})),
     }
 
     stale = []
