@@ -58,6 +58,12 @@ package struct ErrorClassification: Sendable, Equatable {
             self.init(Self.kind(of: error), variable: Self.variable(in: error))
         case is DotenvError, is DotenvFile.EditError:
             self.init(.malformed)
+        case let error as RecoveryKeyError:
+            switch error.reason {
+            case .wrongPassphrase: self.init(.wrongKey)
+            case .passphraseRequired: self.init(.notConfigured)
+            default: self.init(.malformed)
+            }
         case let error as LambdaValueError:
             let inner = ErrorClassification(error.underlying)
             self.init(inner.kind, variable: error.name, keyServiceErrorType: inner.keyServiceErrorType)
