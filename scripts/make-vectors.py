@@ -8,8 +8,9 @@ Swift sources, so that the Swift implementation can be checked against it. It wr
     Tests/EnvSealFormatTests/Vectors/context.json
     Tests/EnvSealFormatTests/Vectors/blob.json
     Tests/EnvSealFormatTests/Vectors/sealed-value.json
-    Tests/EnvSealFormatTests/Vectors/header.json
-    Tests/EnvSealFormatTests/Vectors/recovery.json   (scripts/recovery_vectors.py, section 6)
+    Tests/EnvSealFormatTests/Vectors/header.json       (header version 1)
+    Tests/EnvSealFormatTests/Vectors/header-v2.json    (header version 2: key slots)
+    Tests/EnvSealFormatTests/Vectors/recovery.json     (recovery keys: scripts/recovery_vectors.py)
 
 Usage:
     pip install cryptography        # (ChaCha20 and ChaCha20-Poly1305; BLAKE2b is hashlib's)
@@ -33,6 +34,10 @@ libsodium correspondences (all must match byte for byte):
     crypto_aead_xchacha20poly1305_ietf_encrypt
                                   HChaCha20 subkey, then ChaCha20-Poly1305-IETF with the
                                   12-byte nonce 0^4 || nonce[16:24]
+    crypto_box_seal               ephemeral X25519 key pair (fixed here, so the output is
+                                  deterministic), nonce = BLAKE2b-24(epk || pk), key =
+                                  HSalsa20(X25519(esk, pk), 0^16), then XSalsa20-Poly1305
+                                  (crypto_secretbox): epk || tag || ciphertext
 """
 
 import argparse
@@ -44,9 +49,12 @@ import struct
 import sys
 import uuid
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.poly1305 import Poly1305
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import recovery_vectors  # noqa: E402  (section 6: recovery keys)
@@ -504,6 +512,8 @@ def header_parse(text):
     data = b64u_decode(text)
     r = Reader(data)
     version = r.u8()
+    if version == HEADER_VERSION_2:
+        return header_parse_v2(data, r)
     if version != HEADER_VERSION:
         raise FormatError("unknown version")
     flags = r.u8()
@@ -520,6 +530,12 @@ def header_parse(text):
     wrapped = r.take(r.u16())
     if len(wrapped) == 0:
         raise FormatError("invalid field")
+    return header_parse_entries(data, r, {"version": 1, "arn": arn, "context_pairs": context_pairs,
+                                          "wrapped": wrapped})
+
+
+def header_parse_entries(data, r, parsed):
+    """The entry list and MAC, the same in both versions."""
     count = r.u16()
     entries = []
     previous = None
@@ -539,8 +555,8 @@ def header_parse(text):
     mac = r.take(16)
     if r.remaining():
         raise FormatError("trailing bytes")
-    return {"arn": arn, "context_pairs": context_pairs, "wrapped": wrapped,
-            "entries": entries, "body": data[:body_end], "mac": mac}
+    parsed.update({"entries": entries, "body": data[:body_end], "mac": mac})
+    return parsed
 
 
 def header_verify(data_key, text, file_sealed, file_covered):
@@ -583,6 +599,165 @@ def header_verify(data_key, text, file_sealed, file_covered):
             except FormatError as e:
                 raise FormatError(e.kind, n)
     return h
+
+
+# --------------------------------------------------------------------------------------------
+# crypto_box_seal (X25519, HSalsa20, XSalsa20-Poly1305), with a fixed ephemeral key
+# --------------------------------------------------------------------------------------------
+
+SIGMA = b"expand 32-byte k"
+
+
+def _salsa_rounds(x):
+    def qr(a, b, c, d):
+        x[b] ^= _rotl32((x[a] + x[d]) & 0xFFFFFFFF, 7)
+        x[c] ^= _rotl32((x[b] + x[a]) & 0xFFFFFFFF, 9)
+        x[d] ^= _rotl32((x[c] + x[b]) & 0xFFFFFFFF, 13)
+        x[a] ^= _rotl32((x[d] + x[c]) & 0xFFFFFFFF, 18)
+    for _ in range(10):
+        qr(0, 4, 8, 12); qr(5, 9, 13, 1); qr(10, 14, 2, 6); qr(15, 3, 7, 11)
+        qr(0, 1, 2, 3); qr(5, 6, 7, 4); qr(10, 11, 8, 9); qr(15, 12, 13, 14)
+
+
+def _salsa_state(key, in16):
+    c = struct.unpack("<4I", SIGMA)
+    k = struct.unpack("<8I", key)
+    i = struct.unpack("<4I", in16)
+    return [c[0], k[0], k[1], k[2], k[3], c[1], i[0], i[1], i[2], i[3], c[2], k[4], k[5], k[6], k[7], c[3]]
+
+
+def hsalsa20(key, in16):
+    x = _salsa_state(key, in16)
+    _salsa_rounds(x)
+    return struct.pack("<8I", *[x[i] for i in (0, 5, 10, 15, 6, 7, 8, 9)])
+
+
+def salsa20_stream(key, nonce8, length):
+    out = b""
+    counter = 0
+    while len(out) < length:
+        j = _salsa_state(key, nonce8 + struct.pack("<Q", counter))
+        x = list(j)
+        _salsa_rounds(x)
+        out += struct.pack("<16I", *[(x[i] + j[i]) & 0xFFFFFFFF for i in range(16)])
+        counter += 1
+    return out[:length]
+
+
+def x25519_public(secret):
+    return X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def box_seal(message, recipient_pk, ephemeral_sk):
+    """crypto_box_seal with a given ephemeral secret key: epk || Poly1305 tag || ciphertext."""
+    epk = x25519_public(ephemeral_sk)
+    shared = X25519PrivateKey.from_private_bytes(ephemeral_sk).exchange(X25519PublicKey.from_public_bytes(recipient_pk))
+    k = hsalsa20(shared, b"\x00" * 16)
+    nonce = hashlib.blake2b(epk + recipient_pk, digest_size=24).digest()
+    subkey = hsalsa20(k, nonce[:16])
+    stream = salsa20_stream(subkey, nonce[16:], 32 + len(message))
+    c = bytes(a ^ b for a, b in zip(message, stream[32:]))
+    return epk + Poly1305.generate_tag(stream[:32], c) + c
+
+
+def box_seal_open(sealed, recipient_sk):
+    if len(sealed) < 48:
+        raise FormatError("authentication failure")
+    epk, tag, c = sealed[:32], sealed[32:48], sealed[48:]
+    pk = x25519_public(recipient_sk)
+    shared = X25519PrivateKey.from_private_bytes(recipient_sk).exchange(X25519PublicKey.from_public_bytes(epk))
+    k = hsalsa20(shared, b"\x00" * 16)
+    nonce = hashlib.blake2b(epk + pk, digest_size=24).digest()
+    subkey = hsalsa20(k, nonce[:16])
+    stream = salsa20_stream(subkey, nonce[16:], 32 + len(c))
+    try:
+        Poly1305.verify_tag(stream[:32], c, tag)
+    except InvalidSignature:
+        raise FormatError("authentication failure")
+    return bytes(a ^ b for a, b in zip(c, stream[32:]))
+
+
+# --------------------------------------------------------------------------------------------
+# Section 4, version 2: key slots
+# --------------------------------------------------------------------------------------------
+
+HEADER_VERSION_2 = 0x02
+SLOT_KMS = 0
+SLOT_RECIPIENT = 1
+RECIPIENT_SEALED_BYTES = 32 + 48
+
+
+def slot_kms(arn, context_bytes, wrapped, flags=None):
+    if flags is None:
+        flags = 0x01 if arn is not None else 0x00
+    out = u8(SLOT_KMS) + u8(flags)
+    if arn is not None:
+        out += u16(len(arn)) + arn
+    return out + u16(len(context_bytes)) + context_bytes + u16(len(wrapped)) + wrapped
+
+
+def slot_recipient(public_key, sealed):
+    return u8(SLOT_RECIPIENT) + public_key + sealed
+
+
+def header_v2_build(data_key, slots, entries, flags=0, count=None, version=HEADER_VERSION_2):
+    """slots: encoded slot bytes, written in order; entries as header_build's (no checks here)."""
+    keys = FileKeys(data_key)
+    tagged = [(kind, name, entry_tag(keys, kind, name, value)) for kind, name, value in entries]
+    body = u8(version) + u8(flags) + u8(len(slots) if count is None else count) + b"".join(slots)
+    body += u16(len(tagged))
+    for kind, name, tag in tagged:
+        body += u8(kind) + u8(len(name)) + name + tag
+    parts = [body]
+    for _, name, value in entries:
+        parts += [name, value]
+    return body + blake2b_parts(keys.header_mac_key, 16, parts)
+
+
+def header_parse_v2(data, r):
+    if r.u8() != 0:
+        raise FormatError("invalid field")
+    count = r.u8()
+    if count == 0:
+        raise FormatError("invalid field")
+    slots = []
+    for _ in range(count):
+        kind = r.u8()
+        if kind == SLOT_KMS:
+            flags = r.u8()
+            if flags & ~0x01:
+                raise FormatError("invalid field")
+            arn = None
+            if flags & 0x01:
+                arn_bytes = r.take(r.u16())
+                if len(arn_bytes) == 0 or not is_utf8(arn_bytes):
+                    raise FormatError("invalid field")
+                arn = arn_bytes.decode("utf-8")
+            context_bytes = r.take(r.u16())
+            context_pairs = context_decode(context_bytes)
+            wrapped = r.take(r.u16())
+            if len(wrapped) == 0:
+                raise FormatError("invalid field")
+            slots.append({"kind": "kms", "arn": arn, "context_bytes": context_bytes,
+                          "context_pairs": context_pairs, "wrapped": wrapped})
+        elif kind == SLOT_RECIPIENT:
+            slots.append({"kind": "recipient", "public_key": r.take(32),
+                          "sealed": r.take(RECIPIENT_SEALED_BYTES)})
+        else:
+            raise FormatError("invalid field")
+    seen = set()
+    for slot in slots:
+        if slot["kind"] == "kms":
+            if slot["arn"] is None:
+                continue
+            ident = ("kms", slot["arn"], slot["context_bytes"])
+        else:
+            ident = ("recipient", slot["public_key"])
+        if ident in seen:
+            raise FormatError("invalid field")
+        seen.add(ident)
+    return header_parse_entries(data, r, {"version": 2, "slots": slots})
 
 
 # --------------------------------------------------------------------------------------------
@@ -1067,7 +1242,7 @@ def header_vectors():
 
     with_arn = build(arn=AWS_ARN.encode())
     header_parse(b64u_encode(with_arn))
-    parse_fail("unknown version 0x02", b64u_encode(build(version=2)), "unknown version")
+    parse_fail("unknown version 0x03", b64u_encode(build(version=3)), "unknown version")
     parse_fail("unknown version 0x00", b64u_encode(build(version=0)), "unknown version")
     parse_fail("unknown flag bit 0x02", b64u_encode(build(flags=0x02)), "invalid field")
     parse_fail("unknown flag bit 0x80 with an ARN", b64u_encode(build(arn=AWS_ARN.encode(),
@@ -1128,6 +1303,123 @@ def header_vectors():
     return cases, measured
 
 
+RECOVERY_SK = fixed("recovery recipient secret key", 32)
+RECOVERY_SK_OTHER = fixed("another recovery recipient secret key", 32)
+ENVSEAL_ARN = "arn:aws:kms:us-east-1:111122223333:key/" + MASTER_KEY_ID
+
+
+def header_v2_vectors():
+    cases = []
+    file_ctx = [("envseal:file", "app.env")]
+    ctx_b = context_encode(file_ctx)
+    wrapped = blob_seal(MATERIAL_V1, MASTER_KEY_ID, 1, fixed("header nonce", 24), file_ctx, DK_HEADER)
+    aws_wrapped = bytes.fromhex("0102020078") + fixed("aws-style ciphertext blob", 179)
+    lambda_ctx = [("LambdaFunctionName", "billing")]
+    recipient_pk = x25519_public(RECOVERY_SK)
+    other_pk = x25519_public(RECOVERY_SK_OTHER)
+    sealed_dk = box_seal(DK_HEADER, recipient_pk, fixed("ephemeral key of the recipient slot", 32))
+    assert len(sealed_dk) == RECIPIENT_SEALED_BYTES and box_seal_open(sealed_dk, RECOVERY_SK) == DK_HEADER
+
+    def kms(arn, ctx, wrapped_key):
+        return ({"kind": "kms", "key_arn": arn, "context_pairs": pairs_json(ctx),
+                 "wrapped_data_key_hex": wrapped_key.hex()},
+                slot_kms(None if arn is None else arn.encode(), context_encode(ctx), wrapped_key))
+
+    def recipient(sk, sealed):
+        pk = x25519_public(sk)
+        return ({"kind": "recipient", "public_key_hex": pk.hex(), "sealed_data_key_hex": sealed.hex(),
+                 "secret_key_hex": sk.hex()}, slot_recipient(pk, sealed))
+
+    def ok(name, slots, plain_sealed, covered):
+        sealed = {n: seal_value(DK_HEADER, n, v) for n, v in plain_sealed.items()}
+        header = header_v2_build(DK_HEADER, [b for _, b in slots], file_entries(sealed, covered))
+        text = b64u_encode(header)
+        h = header_verify(DK_HEADER, text, sealed, covered)
+        assert h["version"] == 2 and len(h["slots"]) == len(slots)
+        for slot in h["slots"]:
+            if slot["kind"] == "recipient":
+                sk = RECOVERY_SK if slot["public_key"] == recipient_pk else RECOVERY_SK_OTHER
+                assert box_seal_open(slot["sealed"], sk) == DK_HEADER
+        cases.append({"name": name, "data_key_hex": DK_HEADER.hex(), "slots": [j for j, _ in slots],
+                      "sealed": sealed, "covered": covered, "header": text, "expect": "success"})
+        return header, text, sealed
+
+    def fail(name, text, file_sealed, file_covered, expect, variable=None):
+        expect_error(expect, header_verify, DK_HEADER, text, file_sealed, file_covered, variable=variable)
+        case = {"name": name, "data_key_hex": DK_HEADER.hex(), "header": text,
+                "file_sealed": file_sealed, "file_covered": file_covered, "expect": expect}
+        if variable is not None:
+            case["variable"] = variable
+        cases.append(case)
+
+    def parse_fail(name, text, expect):
+        expect_error(expect, header_parse, text)
+        cases.append({"name": name, "header": text, "expect": expect})
+
+    plain = {"API_KEY": "sk_live_0123456789abcdef", "DB_PASSWORD": "correct-horse-42"}
+    covered = {"LOG_LEVEL": "info"}
+    ok("one key slot without an ARN (a single-key file)", [kms(None, file_ctx, wrapped)], plain, covered)
+    _, two_text, two_sealed = ok(
+        "two key slots with ARNs and their own contexts",
+        [kms(ENVSEAL_ARN, file_ctx, wrapped), kms(AWS_ARN, lambda_ctx, aws_wrapped)], plain, covered)
+    ok("a key slot and a recipient slot",
+       [kms(ENVSEAL_ARN, file_ctx, wrapped), recipient(RECOVERY_SK, sealed_dk)], plain, covered)
+    ok("a recipient slot only", [recipient(RECOVERY_SK, sealed_dk)], {"TOKEN": "t0k3n"}, {})
+    ok("the same key twice with two contexts",
+       [kms(ENVSEAL_ARN, file_ctx, wrapped), kms(ENVSEAL_ARN, lambda_ctx, aws_wrapped)], plain, {})
+
+    # -- a slot changed, removed or added without re-MACing: the MAC covers every slot --
+    entries = file_entries(two_sealed, covered)
+    two = header_parse(two_text)
+    mac = two["mac"]
+    tagged_body_tail = two["body"][two["body"].index(u16(len(entries)) + u8(entries[0][0]) + u8(len(entries[0][1])) + entries[0][1]):]
+
+    def forged(slot_bytes):
+        return b64u_encode(u8(2) + u8(0) + u8(len(slot_bytes)) + b"".join(slot_bytes) + tagged_body_tail + mac)
+
+    s1 = slot_kms(ENVSEAL_ARN.encode(), ctx_b, wrapped)
+    s2 = slot_kms(AWS_ARN.encode(), context_encode(lambda_ctx), aws_wrapped)
+    assert forged([s1, s2]) == two_text
+    fail("a slot's wrapped key changed without re-MACing",
+         forged([s1, slot_kms(AWS_ARN.encode(), context_encode(lambda_ctx), flip(aws_wrapped, 60))]),
+         two_sealed, covered, "header mac mismatch")
+    fail("a slot removed without re-MACing", forged([s1]), two_sealed, covered, "header mac mismatch")
+    fail("a recipient slot added without re-MACing",
+         forged([s1, s2, slot_recipient(other_pk, box_seal(DK_HEADER, other_pk, fixed("eph", 32)))]),
+         two_sealed, covered, "header mac mismatch")
+    fail("two slots swapped without re-MACing", forged([s2, s1]), two_sealed, covered, "header mac mismatch")
+    fail("a slot's ARN changed without re-MACing",
+         forged([slot_kms(AWS_ARN.encode(), ctx_b, wrapped), s2]), two_sealed, covered, "header mac mismatch")
+    fail("a covered value changed in a two-slot file", two_text, two_sealed, {"LOG_LEVEL": "debug"},
+         "changed variable", "LOG_LEVEL")
+
+    # -- parse failures --
+    e_ok = [(0, b"A", b"\x00" * 16), (1, b"B", b"plain")]
+    r1 = slot_recipient(recipient_pk, sealed_dk)
+
+    def build(slots, **kw):
+        return b64u_encode(header_v2_build(DK_HEADER, slots, e_ok, **kw))
+
+    full = header_v2_build(DK_HEADER, [s1, r1], e_ok)
+    header_parse(b64u_encode(full))
+    parse_fail("zero slots", build([]), "invalid field")
+    parse_fail("unknown slot kind 2", build([s1, u8(2) + b"\x00" * 40]), "invalid field")
+    parse_fail("header flags set", build([s1], flags=0x01), "invalid field")
+    parse_fail("unknown slot flag bit 0x02", build([slot_kms(None, ctx_b, wrapped, flags=0x02)]), "invalid field")
+    parse_fail("empty ARN in a slot", build([slot_kms(b"", ctx_b, wrapped)]), "invalid field")
+    parse_fail("empty wrapped key in a slot", build([slot_kms(None, ctx_b, b"")]), "invalid field")
+    parse_fail("duplicate key slot: same ARN and context", build([s1, r1, s1]), "invalid field")
+    parse_fail("duplicate recipient slot", build([r1, s1, r1]), "invalid field")
+    parse_fail("invalid context in a slot", build([slot_kms(None, b"\x00\x00", wrapped)]), "invalid context")
+    parse_fail("slot count larger than the slots: the entries read as a bad slot", build([s1], count=2),
+               "invalid field")
+    parse_fail("truncated inside a recipient slot", b64u_encode(full[:3 + len(s1) + 1 + 32 + 40]), "truncated")
+    parse_fail("truncated after the slot count", b64u_encode(full[:3]), "truncated")
+    parse_fail("truncated inside the MAC", b64u_encode(full[:-5]), "truncated")
+    parse_fail("trailing bytes after a version 2 header", b64u_encode(full + b"\x00"), "trailing bytes")
+    return cases
+
+
 def render(cases):
     names = [c["name"] for c in cases]
     dupes = {n for n in names if names.count(n) > 1}
@@ -1150,6 +1442,7 @@ def main():
         "blob.json": render(blob_vectors()),
         "sealed-value.json": render(sealed_cases),
         "header.json": render(header_cases),
+        "header-v2.json": render(header_v2_vectors()),
         "recovery.json": render(recovery_vectors.recovery_vectors({
             "aead_encrypt": aead_encrypt, "aead_decrypt": aead_decrypt, "blake2b_parts": blake2b_parts,
             "b64u_encode": b64u_encode, "b64u_decode": b64u_decode, "fixed": fixed, "flip": flip})),
@@ -1170,7 +1463,7 @@ def main():
                 f.write(text)
         print(f"{filename}: {len(json.loads(text))} cases")
     print(f"file context {{\"envseal:file\":\"app.env\"}}: {measured['file_context_bytes']} bytes")
-    print(f"10-variable header: {measured['ten_bytes']} bytes, {measured['ten_chars']} base64url "
+    print(f"10-variable header (version 1): {measured['ten_bytes']} bytes, {measured['ten_chars']} base64url "
           f"characters (+ 8 for 'ENVSEAL=')")
     print(f"sealed-value overhead: 40-character API key +{api_overhead}, "
           f"16-character password +{pw_overhead}")

@@ -186,11 +186,18 @@ struct VerifyCommand: AsyncParsableCommand {
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         switch output {
         case .text:
-            print("\(file): intact: \(opened.values.count) sealed and \(opened.coveredNames.count) covered variables; data key wrapped by \(opened.keyARN)")
+            let by = opened.keyARN.map { "data key wrapped by \($0)" } ?? "data key opened by a recovery key"
+            let slots = opened.header.slots.count > 1 ? " (slot \(opened.slotIndex + 1) of \(opened.header.slots.count))" : ""
+            print("\(file): intact: \(opened.values.count) sealed and \(opened.coveredNames.count) covered variables; \(by)\(slots)")
         case .json:
-            struct Report: Encodable { let file: String; let intact: Bool; let sealed: [String]; let covered: [String]; let keyArn: String; let context: [String: String] }
+            struct Report: Encodable {
+                let file: String; let intact: Bool; let sealed: [String]; let covered: [String]; let keyArn: String?
+                let context: [String: String]; let slot: Int; let slots: Int
+            }
+            var context: [String: String] = [:]
+            if case .kms(let kms) = opened.header.slots[opened.slotIndex] { context = kms.context.dictionary }
             try JSONOutput.print(Report(file: file, intact: true, sealed: opened.values.keys.sorted(), covered: opened.coveredNames,
-                                        keyArn: opened.keyARN, context: opened.header.context.dictionary))
+                                        keyArn: opened.keyARN, context: context, slot: opened.slotIndex + 1, slots: opened.header.slots.count))
         }
     }
 }

@@ -45,13 +45,44 @@ struct InspectCommand: ParsableCommand {
 
 /// The facts `inspect` reports about one file. Never holds a value.
 struct FileInspection: Encodable {
+    /// One slot of the header: a key service's wrapped data key, or a recovery recipient's.
+    struct Slot: Encodable {
+        let kind: String
+        let keyARN: String?
+        let context: [String: String]?
+        let wrappedDataKeyBytes: Int?
+        let wrappedDataKey: String?
+        let recipient: String?
+
+        init(_ slot: SealedFileHeader.Slot) {
+            switch slot {
+            case .kms(let kms):
+                (kind, keyARN, context, recipient) = ("kms", kms.keyARN, kms.context.dictionary, nil)
+                (wrappedDataKeyBytes, wrappedDataKey) = (kms.wrappedDataKey.count, FileInspection.describeWrappedKey(kms.wrappedDataKey))
+            case .recipient(let recipient):
+                (kind, keyARN, context, wrappedDataKeyBytes, wrappedDataKey) = ("recipient", nil, nil, nil, nil)
+                self.recipient = Base64URL.encode(recipient.publicKey)
+            }
+        }
+
+        /// The slot on one line, as `keys list FILE` and `inspect` print it.
+        var text: String {
+            guard kind == "kms" else { return "recipient \(recipient ?? "")" }
+            let context = context.map { $0.isEmpty ? "{}" : $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") } ?? "{}"
+            return "key \(keyARN ?? "not recorded (the wrapped data key names it)"); context: \(context); wrapped data key: \(wrappedDataKeyBytes ?? 0) bytes, \(wrappedDataKey ?? "")"
+        }
+    }
+
     struct Header: Encodable {
         let line: Int
         let version: Int
+        /// The first key slot's fields, as version 1 had them.
         let keyARN: String?
         let context: [String: String]
         let wrappedDataKeyBytes: Int
         let wrappedDataKey: String
+        /// Every slot, in header order.
+        let slots: [Slot]
         let sealed: [String]
         let covered: [String]
         let characters: Int
@@ -112,10 +143,12 @@ struct FileInspection: Encodable {
             for assignment in others where !listed.contains(assignment.name) {
                 problems.append("line \(assignment.line): \(FormatError(.unlistedVariable(name: assignment.name)))")
             }
+            let first = parsed.kmsSlots.first
             header = Header(
-                line: headerAssignment.line, version: Int(SealedFileHeader.version), keyARN: parsed.keyARN,
-                context: parsed.context.dictionary, wrappedDataKeyBytes: parsed.wrappedDataKey.count,
-                wrappedDataKey: Self.describeWrappedKey(parsed.wrappedDataKey),
+                line: headerAssignment.line, version: Int(parsed.version), keyARN: first?.keyARN,
+                context: first?.context.dictionary ?? [:], wrappedDataKeyBytes: first?.wrappedDataKey.count ?? 0,
+                wrappedDataKey: first.map { Self.describeWrappedKey($0.wrappedDataKey) } ?? "none (recipient slots only)",
+                slots: parsed.slots.map(Slot.init),
                 sealed: parsed.sealedNames, covered: parsed.coveredNames, characters: headerAssignment.value.count)
             plain = lastValue.keys.filter { !listed.contains($0) }.sorted()
         } else {
@@ -142,9 +175,14 @@ struct FileInspection: Encodable {
         var out = "file: \(file) (\(bytes) bytes, \(variables) variables, \(lineEnding))\n"
         if let header {
             out += "sealed: yes (header \(SealedFileHeader.variableName) on line \(header.line), format v\(header.version), \(header.characters) characters)\n"
-            out += "key: \(header.keyARN ?? "not recorded (the wrapped data key names it)")\n"
-            out += "context: \(header.context.isEmpty ? "{}" : header.context.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))\n"
-            out += "wrapped data key: \(header.wrappedDataKeyBytes) bytes, \(header.wrappedDataKey)\n"
+            if header.slots.count == 1, header.slots[0].kind == "kms" {
+                out += "key: \(header.keyARN ?? "not recorded (the wrapped data key names it)")\n"
+                out += "context: \(header.context.isEmpty ? "{}" : header.context.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))\n"
+                out += "wrapped data key: \(header.wrappedDataKeyBytes) bytes, \(header.wrappedDataKey)\n"
+            } else {
+                out += "slots (\(header.slots.count), any one opens the file):\n"
+                for (index, slot) in header.slots.enumerated() { out += "  \(index + 1): \(slot.text)\n" }
+            }
             out += "sealed variables (\(header.sealed.count)): \(header.sealed.joined(separator: " "))\n"
             out += "covered plain variables (\(header.covered.count)): \(header.covered.joined(separator: " "))\n"
         } else {

@@ -133,11 +133,14 @@ struct SecretScanner {
     /// not reported.
     static func keyFindings(path: String, file: DotenvFile, header: SealedFileHeader, config: ProjectConfig?) -> [Finding] {
         guard let config, !config.keys.isEmpty else { return [] }
-        let keyID = (try? CiphertextBlob(parsing: header.wrappedDataKey))?.keyID.uuidString.lowercased()
-        guard header.keyARN != nil || keyID != nil, !config.lists(keyARN: header.keyARN, keyID: keyID) else { return [] }
         let line = file.assignments.last { $0.name == SealedFileHeader.variableName }?.line ?? 1
-        return [Finding(file: path, line: line, variable: SealedFileHeader.variableName, rule: "unlisted-key",
-                        why: "sealed under key \(header.keyARN ?? keyID!), which \(config.path) does not list in keys")]
+        // Every key slot counts: any one of them opens the file.
+        return header.kmsSlots.compactMap { slot in
+            let keyID = (try? CiphertextBlob(parsing: slot.wrappedDataKey))?.keyID.uuidString.lowercased()
+            guard slot.keyARN != nil || keyID != nil, !config.lists(keyARN: slot.keyARN, keyID: keyID) else { return nil }
+            return Finding(file: path, line: line, variable: SealedFileHeader.variableName, rule: "unlisted-key",
+                           why: "sealed under key \(slot.keyARN ?? keyID!), which \(config.path) does not list in keys")
+        }
     }
 
     /// A plain file that has every variable a sealed file seals: a decrypted copy of it. The

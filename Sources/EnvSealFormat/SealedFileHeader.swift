@@ -1,13 +1,16 @@
 package import SodiumKit
 
-/// The header variable of a sealed dotenv file (format version 1): `ENVSEAL=<base64url>`.
+/// The header variable of a sealed dotenv file: `ENVSEAL=<base64url>` (docs/FORMAT.md, section 4).
 ///
+/// Version 2, which every writer writes:
 /// ```
-/// u8      version: 0x01
-/// u8      flags: bit 0 = a key ARN follows; other bits must be 0
-/// [u16 n, n bytes]   key ARN (UTF-8), only with flag bit 0
-/// u16 n, n bytes     encryption context of the wrapped data key (canonical bytes)
-/// u16 n, n bytes     wrapped data key: the key service's CiphertextBlob, opaque here
+/// u8      version: 0x02
+/// u8      flags: 0 (every bit reserved)
+/// u8      slot count, 1 to 255; then each slot:
+///   u8    kind: 0 = key service, 1 = recovery recipient
+///   kind 0: u8 flags (bit 0 = key ARN follows), [u16 n, n bytes ARN], u16 n, n bytes context,
+///           u16 n, n bytes wrapped data key (the key service's CiphertextBlob)
+///   kind 1: 32 bytes X25519 public key, 80 bytes crypto_box_seal(data key, public key)
 /// u16 count          entries, sorted by the UTF-8 bytes of their names, names unique
 ///   u8    kind: 0 = sealed variable, 1 = covered plain variable
 ///   u8 n, n bytes    name (UTF-8, 1 to 255 bytes)
@@ -15,17 +18,22 @@ package import SodiumKit
 /// 16 bytes           MAC: BLAKE2b-128(macKey, [everything above, then name_i, value_i
 ///                    for each entry in order])
 /// ```
+/// Version 1 (still read, and rewritten as version 2 when written) has no slot list: after the
+/// version byte come one key-service slot's flags and fields, as kind 0 above.
 ///
 /// Each MAC part is fed after its length as a u32 (``BLAKE2b``). A sealed variable's value
 /// bytes are its decoded sealed bytes (`iv ‖ ciphertext`); a covered plain variable's are its
-/// UTF-8 value. The MAC authenticates the whole set: no variable can be removed, added, swapped
-/// for an older sealed value, or changed (covered plain ones included) without failing it. The
-/// 4-byte tags add no security; they only let an error name the variable that changed.
+/// UTF-8 value. The MAC authenticates the whole set, slots included: no slot can be added,
+/// removed or swapped, and no variable removed, added, swapped for an older sealed value, or
+/// changed (covered plain ones included) without the data key. The 4-byte tags add no security;
+/// they only let an error name the variable that changed.
 package struct SealedFileHeader: Sendable, Equatable {
     /// The name of the header variable.
     package static let variableName = "ENVSEAL"
-    /// The version byte of this layout.
-    package static let version: UInt8 = 1
+    /// The version every writer writes.
+    package static let version: UInt8 = 2
+    /// The versions this code reads.
+    package static let readableVersions: ClosedRange<UInt8> = 1...2
     /// Bytes of the MAC.
     package static let macByteCount = 16
     /// Bytes of each variable tag.
@@ -48,12 +56,10 @@ package struct SealedFileHeader: Sendable, Equatable {
         package let tag: [UInt8]
     }
 
-    /// The master key's ARN, when the file records it (the wrapped data key names its key anyway).
-    package let keyARN: String?
-    /// The encryption context the data key was wrapped with.
-    package let context: EncryptionContext
-    /// The wrapped data key, as the key service returned it.
-    package let wrappedDataKey: [UInt8]
+    /// The layout version the header was read in or made for (1 or 2).
+    package let version: UInt8
+    /// The wrapped copies of the data key, in header order; any one opens the file.
+    package let slots: [Slot]
     /// The variables covered, sorted by name.
     package let entries: [Entry]
     /// The MAC over the header and every covered variable.
@@ -88,18 +94,19 @@ package struct SealedFileHeader: Sendable, Equatable {
 
     /// Builds and MACs a header.
     /// - Parameters:
-    ///   - keyARN: The master key's ARN to record, or `nil` to save the bytes.
-    ///   - context: The context the data key was wrapped with.
-    ///   - wrappedDataKey: The wrapped data key (1 to 65,535 bytes).
+    ///   - slots: The wrapped copies of the data key (1 to 255, no slot twice).
     ///   - variables: The sealed and covered variables (names unique across both).
     ///   - keys: The file's keys.
+    ///   - version: The layout: 2, or 1 only to reproduce a version 1 header (one key-service slot).
     /// - Returns: The header.
     /// - Throws: ``FormatError`` for a name that is empty, longer than 255 bytes, or in both sets;
-    ///   a sealed text that is not well formed; or a field too long for its length prefix.
+    ///   a sealed text that is not well formed; a bad or repeated slot; or a field too long for its
+    ///   length prefix.
     package static func make(
-        keyARN: String?, context: EncryptionContext, wrappedDataKey: [UInt8],
-        variables: Variables, keys: SealedFileKeys
+        slots: [Slot], variables: Variables, keys: SealedFileKeys, version: UInt8 = Self.version
     ) throws(FormatError) -> SealedFileHeader {
+        guard readableVersions.contains(version) else { throw FormatError(.unknownVersion(version)) }
+        try checkSlots(slots, version: version)
         var values: [(name: String, kind: EntryKind, value: [UInt8])] = []
         for (name, text) in variables.sealed {
             values.append((name, .sealed, try SealedValue.decode(text, name: name)))
@@ -116,39 +123,42 @@ package struct SealedFileHeader: Sendable, Equatable {
             try checkName(item.name)
             entries.append(Entry(name: item.name, kind: item.kind, tag: try tag(item.kind, item.name, item.value, keys)))
         }
-        guard wrappedDataKey.count >= 1, wrappedDataKey.count <= 0xFFFF else {
-            throw FormatError(.invalidField(field: "wrapped data key", reason: "\(wrappedDataKey.count) bytes is not 1 to 65535"))
-        }
-        guard (keyARN?.utf8.count ?? 0) <= 0xFFFF, entries.count <= 0xFFFF else {
+        guard entries.count <= 0xFFFF else {
             throw FormatError(.invalidField(field: "header", reason: "a field is longer than its length prefix allows"))
         }
-        let body = encodeBody(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries)
+        let body = encodeBody(version: version, slots: slots, entries: entries)
         let mac = try computeMAC(body: body, values: values.map { ($0.name, $0.value) }, keys: keys)
-        return SealedFileHeader(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries, mac: mac)
+        return SealedFileHeader(version: version, slots: slots, entries: entries, mac: mac)
+    }
+
+    /// Builds and MACs a version 2 header with one key-service slot.
+    /// - Parameters:
+    ///   - keyARN: The master key's ARN to record, or `nil` to save the bytes.
+    ///   - context: The context the data key was wrapped with.
+    ///   - wrappedDataKey: The wrapped data key (1 to 65,535 bytes).
+    ///   - variables: The sealed and covered variables (names unique across both).
+    ///   - keys: The file's keys.
+    /// - Returns: The header.
+    /// - Throws: As ``make(slots:variables:keys:version:)``.
+    package static func make(
+        keyARN: String?, context: EncryptionContext, wrappedDataKey: [UInt8],
+        variables: Variables, keys: SealedFileKeys
+    ) throws(FormatError) -> SealedFileHeader {
+        try make(slots: [.kms(KMSSlot(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey))],
+                 variables: variables, keys: keys)
     }
 
     /// Parses the header variable's value without checking its MAC.
     /// - Parameter text: The value of `ENVSEAL`.
-    /// - Throws: ``FormatError`` for bad base64url, an unknown version, unknown flags, a truncated
-    ///   or over-long header, a bad context, or names that are empty, not UTF-8, repeated or unsorted.
+    /// - Throws: ``FormatError`` for bad base64url, an unknown version, unknown flags, a bad,
+    ///   repeated or missing slot, a truncated or over-long header, a bad context, or names that
+    ///   are empty, not UTF-8, repeated or unsorted.
     package init(parsing text: some StringProtocol) throws(FormatError) {
         var reader = ByteReader(try Base64URL.decode(text, field: "header \(Self.variableName)"))
         let version = try reader.u8("header version")
-        guard version == Self.version else { throw FormatError(.unknownVersion(version)) }
-        let flags = try reader.u8("header flags")
-        guard flags & ~1 == 0 else { throw FormatError(.invalidField(field: "header flags", reason: "unknown flag bits are set")) }
-        if flags & 1 == 1 {
-            let arn = try reader.take(try reader.u16("key ARN length"), "key ARN")
-            guard let text = String(validating: arn, as: UTF8.self), !text.isEmpty else {
-                throw FormatError(.invalidField(field: "key ARN", reason: "it is empty or not UTF-8"))
-            }
-            keyARN = text
-        } else {
-            keyARN = nil
-        }
-        context = try EncryptionContext(canonicalBytes: try reader.take(try reader.u16("context length"), "context"))
-        wrappedDataKey = try reader.take(try reader.u16("wrapped data key length"), "wrapped data key")
-        guard !wrappedDataKey.isEmpty else { throw FormatError(.invalidField(field: "wrapped data key", reason: "it is empty")) }
+        guard Self.readableVersions.contains(version) else { throw FormatError(.unknownVersion(version)) }
+        self.version = version
+        slots = try Self.parseSlots(version: version, from: &reader)
         let count = try reader.u16("entry count")
         var entries: [Entry] = []
         entries.reserveCapacity(count)
@@ -173,17 +183,16 @@ package struct SealedFileHeader: Sendable, Equatable {
         try reader.expectEnd()
     }
 
-    private init(keyARN: String?, context: EncryptionContext, wrappedDataKey: [UInt8], entries: [Entry], mac: MAC) {
-        self.keyARN = keyARN
-        self.context = context
-        self.wrappedDataKey = wrappedDataKey
+    private init(version: UInt8, slots: [Slot], entries: [Entry], mac: MAC) {
+        self.version = version
+        self.slots = slots
         self.entries = entries
         self.mac = mac
     }
 
     /// The header variable's value: unpadded base64url of the layout above.
     package var text: String {
-        Base64URL.encode(Self.encodeBody(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries) + mac.bytes)
+        Base64URL.encode(Self.encodeBody(version: version, slots: slots, entries: entries) + mac.bytes)
     }
 
     package var sealedNames: [String] { entries.filter { $0.kind == .sealed }.map(\.name) }
@@ -244,7 +253,7 @@ package struct SealedFileHeader: Sendable, Equatable {
             }
             values.append((entry.name, value))
         }
-        let body = Self.encodeBody(keyARN: keyARN, context: context, wrappedDataKey: wrappedDataKey, entries: entries)
+        let body = Self.encodeBody(version: version, slots: slots, entries: entries)
         if try Self.computeMAC(body: body, values: values, keys: keys) == mac { return }
         for (entry, (_, value)) in zip(entries, values)
         where !ConstantTime.equal(try Self.tag(entry.kind, entry.name, value, keys), entry.tag) {
@@ -328,18 +337,10 @@ package struct SealedFileHeader: Sendable, Equatable {
         }
     }
 
-    static func encodeBody(keyARN: String?, context: EncryptionContext, wrappedDataKey: [UInt8], entries: [Entry]) -> [UInt8] {
+    static func encodeBody(version: UInt8, slots: [Slot], entries: [Entry]) -> [UInt8] {
         var writer = ByteWriter()
         writer.u8(version)
-        writer.u8(keyARN == nil ? 0 : 1)
-        if let keyARN {
-            writer.u16(keyARN.utf8.count)
-            writer.append(keyARN.utf8)
-        }
-        writer.u16(context.canonicalBytes.count)
-        writer.append(context.canonicalBytes)
-        writer.u16(wrappedDataKey.count)
-        writer.append(wrappedDataKey)
+        encodeSlots(slots, version: version, into: &writer)
         writer.u16(entries.count)
         for entry in entries {
             writer.u8(entry.kind.rawValue)

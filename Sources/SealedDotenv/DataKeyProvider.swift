@@ -47,6 +47,22 @@ public protocol DataKeyProvider: Sendable {
     ///   - context: The context it was made with.
     /// - Returns: The plaintext, in guarded memory.
     func decrypt(_ ciphertext: [UInt8], context: EncryptionContext) async throws -> SecureBytes
+
+    /// Wraps an existing data key under a master key (Encrypt): another slot of a sealed file.
+    /// - Parameters:
+    ///   - dataKey: The file's data key.
+    ///   - keyID: The master key.
+    ///   - context: The encryption context the wrapped copy is bound to.
+    /// - Returns: The wrapped copy and the master key's ARN.
+    func wrapDataKey(_ dataKey: DataKey, keyID: String, context: EncryptionContext) async throws -> (wrapped: [UInt8], keyARN: String)
+}
+
+extension DataKeyProvider {
+    /// Wraps with ``encrypt(_:keyID:context:)``; the ARN is `keyID` as given, since Encrypt's
+    /// answer does not reach this form. A provider that can report the ARN implements this itself.
+    public func wrapDataKey(_ dataKey: DataKey, keyID: String, context: EncryptionContext) async throws -> (wrapped: [UInt8], keyARN: String) {
+        (try await encrypt(dataKey.secureBytes, keyID: keyID, context: context), keyID)
+    }
 }
 
 /// A new data key: the plaintext for sealing now, the wrapped copy for the file.

@@ -108,7 +108,9 @@ package struct ErrorClassification: Sendable, Equatable {
         case .notSealed: return .notSealed
         case .sealedValueWithoutHeader, .unexpectedContext, .unexpectedKey: return .tampered
         case .invalidPattern, .nothingSelected, .invalidName, .noSuchVariable: return .invalidSelection
-        case .alreadySealed, .duplicateVariable, .invalidValue, .notLambdaCiphertext: return .malformed
+        case .alreadySealed, .duplicateVariable, .invalidValue, .notLambdaCiphertext, .slotKeyUnknown: return .malformed
+        case .noSuchSlot, .lastSlot, .severalKeySlots: return .invalidSelection
+        case .noSlotOpens(let failures): return failures.first?.kind ?? .keyUnavailable
         }
     }
 

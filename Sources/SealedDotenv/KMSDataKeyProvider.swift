@@ -61,6 +61,17 @@ package struct KMSDataKeyProvider: DataKeyProvider {
         return Array(blob)
     }
 
+    package func wrapDataKey(_ dataKey: DataKey, keyID: String, context: EncryptionContext) async throws -> (wrapped: [UInt8], keyARN: String) {
+        let request = dataKey.secureBytes.withUnsafeBytes { bytes in
+            KMS.EncryptRequest(keyId: keyID, plaintext: Data(bytes), encryptionContext: context.wireValue)
+        }
+        let response = try await client.call(request)
+        guard let blob = response.ciphertextBlob, let keyARN = response.keyId else {
+            throw KMSError(.serialization, "Encrypt's response lacks CiphertextBlob or KeyId.")
+        }
+        return (Array(blob), keyARN)
+    }
+
     package func decrypt(_ ciphertext: [UInt8], context: EncryptionContext) async throws -> SecureBytes {
         let response = try await client.call(KMS.DecryptRequest(
             ciphertextBlob: Data(ciphertext), encryptionContext: context.wireValue))

@@ -1,5 +1,7 @@
 package import EnvSealFormat
+import Foundation
 import KMSWire
+import SodiumKit
 
 extension SealedFile {
     /// Which variables of the input the header must list.
@@ -48,20 +50,26 @@ extension SealedFile {
         /// Whether anything is pinned.
         package var isEmpty: Bool { context == nil && keyID == nil }
 
-        /// Refuses a header of another context; done before the key service is asked.
+        /// Refuses a header none of whose key-service slots has the expected context; done
+        /// before the key service is asked.
         func check(_ header: SealedFileHeader) throws(SealedFileError) {
-            if let context, header.context != context {
-                throw SealedFileError(.unexpectedContext(found: header.context, expected: context))
+            guard let context else { return }
+            let slots = header.kmsSlots
+            if !slots.isEmpty, !slots.contains(where: { $0.context == context }) {
+                throw SealedFileError(.unexpectedContext(found: slots[0].context, expected: context))
             }
         }
 
-        /// Unwraps the data key, naming the expected key to the key service and checking the ARN
-        /// it reports.
-        func unwrap(_ header: SealedFileHeader, with provider: any DataKeyProvider) async throws -> UnwrappedDataKey {
-            guard let keyID else { return try await provider.unwrapDataKey(header.wrappedDataKey, context: header.context, keyID: nil) }
+        /// Unwraps a slot's data key, naming the expected key to the key service and checking the
+        /// ARN it reports.
+        func unwrap(_ slot: SealedFileHeader.KMSSlot, with provider: any DataKeyProvider) async throws -> UnwrappedDataKey {
+            if let context, slot.context != context {
+                throw SealedFileError(.unexpectedContext(found: slot.context, expected: context))
+            }
+            guard let keyID else { return try await provider.unwrapDataKey(slot.wrappedDataKey, context: slot.context, keyID: nil) }
             let unwrapped: UnwrappedDataKey
             do {
-                unwrapped = try await provider.unwrapDataKey(header.wrappedDataKey, context: header.context, keyID: keyID)
+                unwrapped = try await provider.unwrapDataKey(slot.wrappedDataKey, context: slot.context, keyID: keyID)
             } catch let error as KMSError where error.type == .incorrectKey {
                 throw SealedFileError(.unexpectedKey(expected: keyID))
             }
@@ -76,6 +84,90 @@ extension SealedFile {
             if keyID.hasPrefix("alias/") || (keyID.hasPrefix("arn:") && keyID.contains(":alias/")) { return true }
             if keyID.hasPrefix("arn:") { return arn == keyID }
             return arn.hasSuffix(":key/" + keyID)
+        }
+    }
+}
+
+extension SealedFile {
+    /// Why one slot did not open a file.
+    package struct SlotFailure: Sendable, Equatable, CustomStringConvertible {
+        /// The slot's number, from 1, in header order.
+        package let slot: Int
+        /// The slot as a person would name it: its key (ARN, or the key ID of its ciphertext) or
+        /// its recipient.
+        package let what: String
+        /// Why it did not open: the error's description, which holds no secret.
+        package let why: String
+        /// What kind of failure it was.
+        package let kind: ErrorClassification.Kind
+
+        package var description: String { "slot \(slot) (\(what)): \(why)" }
+    }
+
+    /// The data key of a header, from the first slot that gives it (see ``open(_:expecting:)``).
+    func unwrapDataKey(
+        of header: SealedFileHeader, expecting expectation: Expectation
+    ) async throws -> (dataKey: DataKey, keyARN: String?, slot: Int) {
+        var failures: [SlotFailure] = []
+        var errors: [any Error] = []
+        // Recipient slots first: a recovery key is given to open without any key service.
+        let order = header.slots.indices.sorted { a, b in
+            Self.isRecipient(header.slots[a]) && !Self.isRecipient(header.slots[b])
+        }
+        for index in order {
+            switch header.slots[index] {
+            case .recipient(let recipient):
+                guard let identity = recoveryIdentities.first(where: { ConstantTime.equal($0.publicKey, recipient.publicKey) }) else {
+                    continue
+                }
+                do {
+                    let bytes = try SealedBox.open(recipient.sealedDataKey, publicKey: recipient.publicKey, secretKey: identity.secretKey)
+                    return (try DataKey(secureBytes: bytes), nil, index)
+                } catch {
+                    let failure = FormatError(.authenticationFailed(what: "the data key sealed to the recovery key"))
+                    failures.append(SlotFailure(slot: index + 1, what: Self.describe(header.slots[index]), why: failure.description,
+                                                kind: .tampered))
+                    errors.append(failure)
+                }
+            case .kms(let kms):
+                for provider in providers {
+                    do {
+                        let unwrapped = try await expectation.unwrap(kms, with: provider)
+                        return (unwrapped.dataKey, unwrapped.keyARN, index)
+                    } catch where Self.passesToNextSlot(error) || Self.isOtherContext(error) {
+                        failures.append(SlotFailure(slot: index + 1, what: Self.describe(header.slots[index]),
+                                                    why: String(describing: error), kind: ErrorClassification(error).kind))
+                        errors.append(error)
+                    }
+                }
+            }
+        }
+        // One attempt: its own error, as a single-key file has always reported it.
+        if errors.count == 1 { throw errors[0] }
+        if errors.isEmpty { throw SealedFileError(.noSlotOpens(failures: [])) }
+        if errors.allSatisfy({ ($0 as? SealedFileError).map(\.isTampering) ?? false }) { throw errors[0] }
+        throw SealedFileError(.noSlotOpens(failures: failures))
+    }
+
+    static func isRecipient(_ slot: SealedFileHeader.Slot) -> Bool {
+        if case .recipient = slot { return true }
+        return false
+    }
+
+    static func isOtherContext(_ error: any Error) -> Bool {
+        if let error = error as? SealedFileError, case .unexpectedContext = error.kind { return true }
+        return false
+    }
+
+    /// A slot as `keys list` and error messages name it: never a secret.
+    package static func describe(_ slot: SealedFileHeader.Slot) -> String {
+        switch slot {
+        case .kms(let kms):
+            if let arn = kms.keyARN { return "key \(arn)" }
+            if let blob = try? CiphertextBlob(parsing: kms.wrappedDataKey) { return "key \(blob.keyID.uuidString.lowercased())" }
+            return "key not recorded"
+        case .recipient(let recipient):
+            return "recipient " + Base64URL.encode(recipient.publicKey)
         }
     }
 }

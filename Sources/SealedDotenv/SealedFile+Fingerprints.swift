@@ -9,7 +9,8 @@ extension SealedFile {
 
     /// A sealed file as someone without its key may see it, for `git diff`: the same lines, plain
     /// values as they are, each sealed value replaced by `sealed:` and a fingerprint of its
-    /// ciphertext, and the header by `data-key:` and a fingerprint of the wrapped data key.
+    /// ciphertext, and the header by `data-key:` and a fingerprint of its first slot's wrapped data key
+    /// (which adding or removing a later slot leaves as it is).
     ///
     /// A fingerprint is the first 6 bytes (12 hex digits) of SHA-256 over the sealed text. Sealing
     /// is deterministic under one data key (docs/FORMAT.md, section 3), so a fingerprint changes
@@ -28,7 +29,7 @@ extension SealedFile {
         for assignment in file.assignments {
             if assignment.name == SealedFileHeader.variableName {
                 let header = try SealedFileHeader(parsing: assignment.value)
-                markers.append((assignment.name, dataKeyFingerprintPrefix + fingerprint(header.wrappedDataKey)))
+                markers.append((assignment.name, dataKeyFingerprintPrefix + fingerprint(header.firstSlotBytes)))
             } else if SealedValue.isSealed(assignment.value) {
                 _ = try SealedValue.decode(assignment.value, name: assignment.name)
                 markers.append((assignment.name, fingerprintPrefix + fingerprint(Array(assignment.value.utf8))))
@@ -43,5 +44,15 @@ extension SealedFile {
     static func fingerprint(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef")
         return String(SHA256.hash(bytes).prefix(6).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] })
+    }
+}
+
+extension SealedFileHeader {
+    /// The wrapped or sealed data key of the first slot.
+    var firstSlotBytes: [UInt8] {
+        switch slots[0] {
+        case .kms(let slot): slot.wrappedDataKey
+        case .recipient(let slot): slot.sealedDataKey
+        }
     }
 }

@@ -78,8 +78,7 @@ extension SealedFile {
         // Added variables are appended; the header goes after them, at the end, as it was.
         if additions { edited.remove(SealedFileHeader.variableName) }
         try edited.set(spellings: plainSpellings)
-        let merged = try Self.write(into: edited, keyARN: ours.header.keyARN, context: ours.header.context,
-                                   wrapped: ours.header.wrappedDataKey, variables: variables, keys: ours.keys)
+        let merged = try Self.write(into: edited, slots: ours.header.slots, variables: variables, keys: ours.keys)
         return MergeResult(file: merged, conflicts: conflicts)
     }
 

@@ -15,19 +15,40 @@ package import SodiumKit
 /// let sealed = try await sealer.seal(try DotenvFile.parse(bytes), keyID: "alias/app",
 ///                                    context: try EncryptionContext(["app": "billing"]), selection: .all)
 /// let opened = try await sealer.open(sealed)   // one Decrypt call, whatever the number of values
+/// // Any of several keys: one slot each in the header.
+/// let shared = try await sealer.seal(plain, for: [.kms(keyID: "alias/app", context: .empty),
+///                                                  .kms(keyID: "alias/app-dr", context: .empty)], selection: .all)
 /// ```
 package struct SealedFile: Sendable {
-    /// Where data keys are made and unwrapped.
-    package let provider: any DataKeyProvider
+    /// Where data keys are made and unwrapped, in the order they are tried (never empty).
+    package let providers: [any DataKeyProvider]
+    /// Recovery identities whose recipient slots may open a file, tried before any key service.
+    package let recoveryIdentities: [RecoveryIdentity]
     /// Receives how far long operations have come, or `nil`.
     package let progress: SealingProgress.Handler?
+
+    /// The first key service.
+    package var provider: any DataKeyProvider { providers[0] }
 
     /// Creates the operations over a provider.
     /// - Parameters:
     ///   - provider: The key service side.
+    ///   - recoveryIdentities: Recovery key pairs that may open recipient slots.
     ///   - progress: Receives progress reports (see ``SealingProgress``), for a display.
-    package init(provider: any DataKeyProvider, progress: SealingProgress.Handler? = nil) {
-        self.provider = provider
+    package init(provider: any DataKeyProvider, recoveryIdentities: [RecoveryIdentity] = [], progress: SealingProgress.Handler? = nil) {
+        self.init(providers: [provider], recoveryIdentities: recoveryIdentities, progress: progress)
+    }
+
+    /// Creates the operations over several key services (endpoints), tried in order: a key-service
+    /// slot is tried against each in turn, and a key is made or wrapped at the first that knows it.
+    /// - Parameters:
+    ///   - providers: The key services, at least one.
+    ///   - recoveryIdentities: Recovery key pairs that may open recipient slots.
+    ///   - progress: Receives progress reports (see ``SealingProgress``), for a display.
+    package init(providers: [any DataKeyProvider], recoveryIdentities: [RecoveryIdentity] = [], progress: SealingProgress.Handler? = nil) {
+        precondition(!providers.isEmpty, "SealedFile needs at least one key service")
+        self.providers = providers
+        self.recoveryIdentities = recoveryIdentities
         self.progress = progress
     }
 
@@ -44,13 +65,27 @@ package struct SealedFile: Sendable {
     /// - Throws: ``SealedFileError`` for an already sealed file, duplicate names or an empty
     ///   selection; ``FormatError``; or the provider's error.
     package func seal(_ file: DotenvFile, keyID: String, context: EncryptionContext, selection: VariableSelection) async throws -> DotenvFile {
+        try await seal(file, for: [.kms(keyID: keyID, context: context)], selection: selection)
+    }
+
+    /// Seals a plain dotenv file for several keys: one slot per target, any of which opens it.
+    ///
+    /// The data key is made by the first key-service target (GenerateDataKey) and wrapped under
+    /// the others with Encrypt; with recipients only, it is made here. See ``seal(_:keyID:context:selection:)``.
+    /// - Parameters:
+    ///   - file: The plain file.
+    ///   - targets: The keys and recipients to seal for, in slot order (1 to 255).
+    ///   - selection: Which variables to seal.
+    /// - Returns: The sealed file.
+    /// - Throws: As ``seal(_:keyID:context:selection:)``.
+    package func seal(_ file: DotenvFile, for targets: [SlotTarget], selection: VariableSelection) async throws -> DotenvFile {
         defer { progress?(.finished) }
         guard file.value(of: SealedFileHeader.variableName) == nil else { throw SealedFileError(.alreadySealed) }
         let variables = try Self.variables(of: file)
         let chosen = variables.keys.filter { selection.includes($0) }
         guard !chosen.isEmpty else { throw SealedFileError(.nothingSelected) }
-        let generated = try await provider.generateDataKey(keyID: keyID, context: context)
-        let keys = try SealedFileKeys(dataKey: generated.dataKey)
+        let made = try await newDataKey(for: targets)
+        let keys = try SealedFileKeys(dataKey: made.dataKey)
         var sealed: [String: String] = [:]
         sealed.reserveCapacity(chosen.count)
         let assignments = Self.assignments(of: file)
@@ -60,11 +95,15 @@ package struct SealedFile: Sendable {
         }
         let covered = variables.filter { sealed[$0.key] == nil }
         return try Self.write(
-            into: file, keyARN: nil, context: context, wrapped: generated.wrapped,
-            variables: SealedFileHeader.Variables(sealed: sealed, covered: covered), keys: keys)
+            into: file, slots: made.slots, variables: SealedFileHeader.Variables(sealed: sealed, covered: covered), keys: keys)
     }
 
     /// Verifies a sealed file and opens every sealed value, with one unwrap of the data key.
+    ///
+    /// The header's slots are tried in order (recipient slots first, when a recovery identity for
+    /// them was given): a slot whose key service cannot be reached, or refuses the key (disabled,
+    /// deleted, not found, access denied, not its ciphertext), moves on to the next. When the first
+    /// slot opens, the key service is called once.
     ///
     /// Every variable of the file must be one the header covers: a variable added to a sealed
     /// file (`LD_PRELOAD`, `PATH`) is tampering, refused before the key service is asked.
@@ -101,12 +140,12 @@ package struct SealedFile: Sendable {
         if coverage == .everyVariable { try header.checkListsEvery(environment.keys) }
         try expectation.check(header)
         let variables = SealedFileHeader.Variables(environment: environment, header: header)
-        let unwrapped = try await expectation.unwrap(header, with: provider)
+        let unwrapped = try await unwrapDataKey(of: header, expecting: expectation)
         let keys = try SealedFileKeys(dataKey: unwrapped.dataKey)
         progress?(.working(.opening, done: 0, total: header.entries.count))
         let (values, spellings) = try header.openValuesAndSpellings(variables, keys: keys)
-        return OpenedFile(header: header, keyARN: unwrapped.keyARN, keys: keys, variables: variables, values: values,
-                          spellings: spellings)
+        return OpenedFile(header: header, keyARN: unwrapped.keyARN, slotIndex: unwrapped.slot, dataKey: unwrapped.dataKey, keys: keys,
+                          variables: variables, values: values, spellings: spellings)
     }
 
     /// Sets one variable to a sealed value; every other value keeps its exact text.
@@ -124,8 +163,7 @@ package struct SealedFile: Sendable {
         var variables = opened.variables
         variables.covered[name] = nil
         variables.sealed[name] = try Self.sealValue(value, name: name, keys: opened.keys)
-        return try Self.write(into: file, keyARN: opened.header.keyARN, context: opened.header.context,
-                              wrapped: opened.header.wrappedDataKey, variables: variables, keys: opened.keys)
+        return try Self.write(into: file, slots: opened.header.slots, variables: variables, keys: opened.keys)
     }
 
     /// Removes a variable (sealed or covered plain) and re-MACs the header.
@@ -144,20 +182,22 @@ package struct SealedFile: Sendable {
         variables.covered[name] = nil
         var edited = file
         edited.remove(name)
-        return try Self.write(into: edited, keyARN: opened.header.keyARN, context: opened.header.context,
-                              wrapped: opened.header.wrappedDataKey, variables: variables, keys: opened.keys)
+        return try Self.write(into: edited, slots: opened.header.slots, variables: variables, keys: opened.keys)
     }
 
-    /// Seals every value again under a new data key from the newest version of the master key.
+    /// Seals every value again under a new data key from the newest version of the master key,
+    /// wrapped for the same slots: every key-service slot under its key and context, every
+    /// recipient slot sealed to its recipient again.
     /// - Parameters:
     ///   - file: The sealed file.
-    ///   - keyID: A master key to move to, or `nil` to keep the file's.
+    ///   - keyID: A master key to move a single-key file to, or `nil` to keep the file's keys.
     /// - Returns: The re-sealed file (every sealed value changes).
-    /// - Throws: As ``open(_:)``.
+    /// - Throws: As ``open(_:)``; ``SealedFileError`` `.slotKeyUnknown` for a key-service slot
+    ///   whose key cannot be named, `.severalKeySlots` for `keyID` with several key-service slots.
     package func rotate(_ file: DotenvFile, keyID: String? = nil) async throws -> DotenvFile {
         let opened = try await open(file)
-        let generated = try await provider.generateDataKey(keyID: keyID ?? opened.keyARN, context: opened.header.context)
-        let keys = try SealedFileKeys(dataKey: generated.dataKey)
+        let made = try await newDataKey(for: try targets(of: opened, movingTo: keyID))
+        let keys = try SealedFileKeys(dataKey: made.dataKey)
         defer { progress?(.finished) }
         var variables = opened.variables
         for (index, (name, value)) in opened.values.enumerated() {
@@ -165,27 +205,34 @@ package struct SealedFile: Sendable {
             variables.sealed[name] = try opened.spellings[name].map { try SealedValue.sealSpelling($0, name: name, keys: keys) }
                 ?? Self.sealValue(value, name: name, keys: keys)
         }
-        return try Self.write(into: file, keyARN: opened.header.keyARN, context: opened.header.context,
-                              wrapped: generated.wrapped, variables: variables, keys: keys)
+        return try Self.write(into: file, slots: made.slots, variables: variables, keys: keys)
     }
 
-    /// Wraps the file's data key again (ReEncrypt) under the newest version of its master key or
-    /// under another key; the sealed values do not change.
+    /// Wraps the file's data key again (ReEncrypt) under the newest version of each key-service
+    /// slot's master key, or a single-key file's under another key; the sealed values do not change.
     ///
-    /// The header's MAC covers the wrapped key, so the file is opened first (one Decrypt) to check
-    /// it and to MAC the new header.
+    /// The header's MAC covers the slots, so the file is opened first (one Decrypt) to check it
+    /// and to MAC the new header. Recipient slots stay as they are.
     /// - Parameters:
     ///   - file: The sealed file.
-    ///   - destinationKeyID: The master key to wrap under, or `nil` for the file's own.
+    ///   - destinationKeyID: The master key to wrap under, or `nil` for each slot's own.
     /// - Returns: The file with a new header and the same values.
-    /// - Throws: As ``open(_:)``.
+    /// - Throws: As ``rotate(_:keyID:)``.
     package func rewrap(_ file: DotenvFile, destinationKeyID: String? = nil) async throws -> DotenvFile {
         let opened = try await open(file)
-        let wrapped = try await provider.rewrapDataKey(
-            opened.header.wrappedDataKey, context: opened.header.context,
-            destinationKeyID: destinationKeyID ?? opened.keyARN)
-        return try Self.write(into: file, keyARN: opened.header.keyARN, context: opened.header.context,
-                              wrapped: wrapped, variables: opened.variables, keys: opened.keys)
+        let targets = try targets(of: opened, movingTo: destinationKeyID)
+        var slots: [SealedFileHeader.Slot] = []
+        for (slot, target) in zip(opened.header.slots, targets) {
+            guard case .kms(let kms) = slot, case .kms(let keyID, _) = target else {
+                slots.append(slot)
+                continue
+            }
+            let wrapped = try await firstAnswer { provider in
+                try await provider.rewrapDataKey(kms.wrappedDataKey, context: kms.context, destinationKeyID: keyID)
+            }
+            slots.append(.kms(.init(keyARN: kms.keyARN, context: kms.context, wrappedDataKey: wrapped)))
+        }
+        return try Self.write(into: file, slots: slots, variables: opened.variables, keys: opened.keys)
     }
 
     /// Seals an edited plain copy of a sealed file under the original's data key: what `envseal
@@ -219,8 +266,7 @@ package struct SealedFile: Sendable {
                 sealed[name] = try Self.seal(assignments[name]!, keys: opened.keys)
             }
         }
-        return try Self.write(into: edited, keyARN: opened.header.keyARN, context: opened.header.context,
-                              wrapped: opened.header.wrappedDataKey,
+        return try Self.write(into: edited, slots: opened.header.slots,
                               variables: SealedFileHeader.Variables(sealed: sealed, covered: covered), keys: opened.keys)
     }
 
@@ -312,12 +358,12 @@ package struct SealedFile: Sendable {
         return try SealedValue.seal(value, name: name, keys: keys)
     }
 
-    /// Writes the sealed values and a new header into the file, touching only changed lines.
+    /// Writes the sealed values and a new (version 2) header into the file, touching only changed
+    /// lines.
     static func write(
-        into file: DotenvFile, keyARN: String?, context: EncryptionContext, wrapped: [UInt8],
-        variables: SealedFileHeader.Variables, keys: SealedFileKeys
+        into file: DotenvFile, slots: [SealedFileHeader.Slot], variables: SealedFileHeader.Variables, keys: SealedFileKeys
     ) throws -> DotenvFile {
-        let header = try SealedFileHeader.make(keyARN: keyARN, context: context, wrappedDataKey: wrapped, variables: variables, keys: keys)
+        let header = try SealedFileHeader.make(slots: recordingARNs(slots), variables: variables, keys: keys)
         var edited = file
         let current = assignments(of: edited)
         // A sealed text keeps the quotes of the line it replaces (it fits in any), so the line's
@@ -347,8 +393,13 @@ extension SealedFile {
 package struct OpenedFile: Sendable {
     /// The parsed header.
     package let header: SealedFileHeader
-    /// The ARN of the master key that wrapped the data key, as the key service reported it.
-    package let keyARN: String
+    /// The ARN of the master key that unwrapped the data key, as the key service reported it, or
+    /// `nil` when a recipient slot opened the file.
+    package let keyARN: String?
+    /// The index in ``SealedFileHeader/slots`` of the slot that opened the file.
+    package let slotIndex: Int
+    /// The file's data key (for wrapping it for another slot within this module).
+    let dataKey: DataKey
     /// The file's keys (for re-sealing within this module).
     let keys: SealedFileKeys
     /// The sealed and covered variables as they stand.

@@ -33,6 +33,16 @@ package struct SealedFileError: Error, Sendable, Equatable, CustomStringConverti
         /// The data key is not wrapped under the master key the caller expects (as given: key ID,
         /// ARN, alias name or alias ARN).
         case unexpectedKey(expected: String)
+        /// No slot of the header opened the file: each failure, by slot.
+        case noSlotOpens(failures: [SealedFile.SlotFailure])
+        /// No slot matches what was to be removed.
+        case noSuchSlot
+        /// Removing would leave the file with no slot, and nobody able to open it.
+        case lastSlot
+        /// A key-service slot records no key ARN and its ciphertext names none envseal can read.
+        case slotKeyUnknown(slot: Int)
+        /// Another key was named for a file with several key-service slots.
+        case severalKeySlots
     }
 
     /// What went wrong.
@@ -57,6 +67,13 @@ package struct SealedFileError: Error, Sendable, Equatable, CustomStringConverti
             return "the file is sealed with encryption context \(found), not the expected \(expected): another sealed file is in its place"
         case .unexpectedKey(let expected):
             return "the file's data key is not wrapped under the expected key \(expected): another sealed file is in its place"
+        case .noSlotOpens(let failures):
+            if failures.isEmpty { return "no slot of the header can be tried: it holds only recovery recipients and no recovery key was given" }
+            return "no slot of the header opens the file: " + failures.map(\.description).joined(separator: "; ")
+        case .noSuchSlot: return "no slot of the header matches"
+        case .lastSlot: return "that would remove the header's last slot, and nobody could open the file"
+        case .slotKeyUnknown(let slot): return "slot \(slot) records no key ARN, and its ciphertext names no key envseal can read"
+        case .severalKeySlots: return "the file has several key slots: add or remove keys with `keys add`/`keys remove` instead of naming one"
         }
     }
 

@@ -174,8 +174,25 @@ struct FormatTests {
             keyARN: nil, context: try EncryptionContext(["envseal:file": "app.env"]), wrappedDataKey: [UInt8](repeating: 1, count: 93),
             variables: .init(sealed: sealed), keys: keys)
         let bytes = try Base64URL.decode(header.text, field: "h")
-        #expect(bytes.count == 1 + 1 + 2 + 25 + 2 + 93 + 2 + 10 * (6 + 12) + 16)
+        // Version 2, one key slot: version, flags, slot count, slot kind, slot flags.
+        #expect(bytes.count == 1 + 1 + 1 + 1 + 1 + 2 + 25 + 2 + 93 + 2 + 10 * (6 + 12) + 16)
+        #expect(bytes.count == 325)
         #expect(header.text.count == (bytes.count * 4 + 2) / 3)
+        // Each further key slot with an ARN: kind, flags, the ARN and the same context and blob.
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/5b7c2a90-3e1f-4d6a-8b2c-9f0e1d2c3b4a"
+        let context = try EncryptionContext(["envseal:file": "app.env"])
+        let two = try SealedFileHeader.make(slots: [
+            .kms(.init(keyARN: arn, context: context, wrappedDataKey: [UInt8](repeating: 1, count: 93))),
+            .kms(.init(keyARN: arn + "0", context: context, wrappedDataKey: [UInt8](repeating: 2, count: 93))),
+        ], variables: .init(sealed: sealed), keys: keys)
+        #expect(try Base64URL.decode(two.text, field: "h").count == 325 + 2 + 2 * (2 + arn.utf8.count) + 1 + 2 + 25 + 2 + 93)
+        // A recipient slot: kind, public key, sealed data key.
+        let recipient = try SealedBox.keyPair().publicKey
+        let withRecipient = try SealedFileHeader.make(slots: [
+            .kms(.init(keyARN: nil, context: context, wrappedDataKey: [UInt8](repeating: 1, count: 93))),
+            .recipient(try .init(sealing: .random(), to: recipient)),
+        ], variables: .init(sealed: sealed), keys: keys)
+        #expect(try Base64URL.decode(withRecipient.text, field: "h").count == 325 + 1 + 32 + 80)
         let password = try SealedValue.seal(SecureBytes(utf8: String(repeating: "p", count: 16)), name: "P", keys: keys)
         #expect(password.count == 47)
         let apiKey = try SealedValue.seal(SecureBytes(utf8: String(repeating: "k", count: 40)), name: "K", keys: keys)

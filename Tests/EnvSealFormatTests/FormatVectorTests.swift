@@ -145,14 +145,17 @@ struct FormatVectorTests {
         if v.expect == "success" {
             let sealed = try #require(v.sealed), covered = v.covered ?? [:]
             let ctx = try context(try #require(v.context_pairs))
-            #expect(header.keyARN == v.key_arn)
-            #expect(header.context == ctx)
-            #expect(header.wrappedDataKey.hex == v.wrapped_data_key_hex)
+            #expect(header.version == 1)
+            let slot = SealedFileHeader.KMSSlot(keyARN: v.key_arn, context: ctx, wrappedDataKey: [UInt8](hex: try #require(v.wrapped_data_key_hex)))
+            #expect(header.slots == [.kms(slot)])
             #expect(header.sealedNames == sealed.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
-            let made = try SealedFileHeader.make(
-                keyARN: v.key_arn, context: ctx, wrappedDataKey: [UInt8](hex: try #require(v.wrapped_data_key_hex)),
-                variables: .init(sealed: sealed, covered: covered), keys: keys)
+            let made = try SealedFileHeader.make(slots: [.kms(slot)], variables: .init(sealed: sealed, covered: covered), keys: keys, version: 1)
             #expect(made.text == v.header)
+            // What a writer makes of it: the same slot and variables in version 2, which opens too.
+            let rewritten = try SealedFileHeader(parsing: SealedFileHeader.make(
+                slots: [.kms(slot)], variables: .init(sealed: sealed, covered: covered), keys: keys).text)
+            #expect(rewritten.version == 2 && rewritten.slots == header.slots)
+            _ = try rewritten.open(.init(sealed: sealed, covered: covered), keys: keys)
             let opened = try header.open(.init(sealed: sealed, covered: covered), keys: keys)
             #expect(Set(opened.keys) == Set(sealed.keys))
             return
@@ -162,5 +165,71 @@ struct FormatVectorTests {
         }
         #expect(outcome(of: error) == v.expect)
         #expect(variable(of: error) == v.variable)
+    }
+
+    struct SlotCase: Decodable {
+        let kind: String
+        let key_arn: String?
+        let context_pairs: [[String]]?
+        let wrapped_data_key_hex: String?
+        let public_key_hex: String?
+        let sealed_data_key_hex: String?
+        let secret_key_hex: String?
+    }
+
+    struct HeaderV2Case: Decodable, CustomTestStringConvertible {
+        let name: String
+        let data_key_hex: String?
+        let slots: [SlotCase]?
+        let sealed: [String: String]?
+        let covered: [String: String]?
+        let file_sealed: [String: String]?
+        let file_covered: [String: String]?
+        let header: String
+        let expect: String
+        let variable: String?
+        var testDescription: String { name }
+    }
+
+    @Test("sealed-file header version 2 vectors", arguments: try loadVectors("header-v2", as: [HeaderV2Case].self))
+    func headerV2Vector(_ v: HeaderV2Case) throws {
+        guard let dataKeyHex = v.data_key_hex else {
+            let error = try #require(throws: FormatError.self) { _ = try SealedFileHeader(parsing: v.header) }
+            #expect(outcome(of: error) == v.expect)
+            return
+        }
+        let keys = try SealedFileKeys(dataKey: key(dataKeyHex))
+        let header = try SealedFileHeader(parsing: v.header)
+        #expect(header.version == 2)
+        #expect(header.text == v.header)
+        guard v.expect == "success" else {
+            let error = try #require(throws: FormatError.self) {
+                _ = try header.open(.init(sealed: v.file_sealed ?? [:], covered: v.file_covered ?? [:]), keys: keys)
+            }
+            #expect(outcome(of: error) == v.expect)
+            #expect(variable(of: error) == v.variable)
+            return
+        }
+        var slots: [SealedFileHeader.Slot] = []
+        for slot in try #require(v.slots) {
+            if slot.kind == "kms" {
+                slots.append(.kms(.init(keyARN: slot.key_arn, context: try context(try #require(slot.context_pairs)),
+                                        wrappedDataKey: [UInt8](hex: try #require(slot.wrapped_data_key_hex)))))
+                continue
+            }
+            let publicKey = [UInt8](hex: try #require(slot.public_key_hex))
+            let sealedKey = [UInt8](hex: try #require(slot.sealed_data_key_hex))
+            slots.append(.recipient(try .init(publicKey: publicKey, sealedDataKey: sealedKey)))
+            // The data key sealed by the other implementation opens with libsodium.
+            let secret = try SecureBytes(copying: [UInt8](hex: try #require(slot.secret_key_hex)))
+            #expect(try SealedBox.publicKey(of: secret) == publicKey)
+            #expect(try SealedBox.open(sealedKey, publicKey: publicKey, secretKey: secret).withUnsafeBytes { Array($0) }.hex == dataKeyHex)
+        }
+        #expect(header.slots == slots)
+        let sealed = try #require(v.sealed), covered = v.covered ?? [:]
+        let made = try SealedFileHeader.make(slots: slots, variables: .init(sealed: sealed, covered: covered), keys: keys)
+        #expect(made.text == v.header)
+        let opened = try header.open(.init(sealed: sealed, covered: covered), keys: keys)
+        #expect(Set(opened.keys) == Set(sealed.keys))
     }
 }

@@ -33,8 +33,8 @@ import Testing
         // The current side's data key: its unchanged values keep their exact ciphertext.
         #expect(result.file.value(of: "NEW_OURS") == ours.value(of: "NEW_OURS"))
         #expect(result.file.value(of: "C") == ours.value(of: "C"))
-        #expect(try SealedFileHeader(parsing: result.file.value(of: "ENVSEAL")!).wrappedDataKey
-            == (try SealedFileHeader(parsing: ours.value(of: "ENVSEAL")!).wrappedDataKey))
+        #expect(try SealedFileHeader(parsing: result.file.value(of: "ENVSEAL")!).kmsSlots[0].wrappedDataKey
+            == (try SealedFileHeader(parsing: ours.value(of: "ENVSEAL")!).kmsSlots[0].wrappedDataKey))
         #expect(result.file.names.last == "ENVSEAL")
         // The spelling of C (es2:) survives, and decrypting gives its line back.
         #expect(try await v.f.sealer.decrypt(result.file).assignments.first { $0.name == "C" }?.rawValue == "\"it's \\u00e9\"")

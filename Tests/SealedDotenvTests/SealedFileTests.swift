@@ -38,7 +38,7 @@ EMPTY=
                                        "MULTI": "line one\nline two", "EMPTY": ""])
         #expect(opened.coveredNames == ["LOG_LEVEL"])
         #expect(opened.keyARN == f.keyARN)
-        #expect(opened.header.context == context)
+        #expect(opened.header.kmsSlots[0].context == context)
     }
 
     @Test func decryptGivesBackEveryValueAndLine() async throws {
@@ -102,8 +102,8 @@ EMPTY=
         for name in ["DB_PASSWORD", "API_KEY", "MULTI"] { #expect(rotated.value(of: name) != sealed.value(of: name)) }
         let oldHeader = try SealedFileHeader(parsing: sealed.value(of: "ENVSEAL")!)
         let newHeader = try SealedFileHeader(parsing: rotated.value(of: "ENVSEAL")!)
-        #expect(try CiphertextBlob(parsing: oldHeader.wrappedDataKey).keyVersion == 1)
-        #expect(try CiphertextBlob(parsing: newHeader.wrappedDataKey).keyVersion == 2)
+        #expect(try CiphertextBlob(parsing: oldHeader.kmsSlots[0].wrappedDataKey).keyVersion == 1)
+        #expect(try CiphertextBlob(parsing: newHeader.kmsSlots[0].wrappedDataKey).keyVersion == 2)
         #expect(plaintexts(try await f.sealer.open(rotated)) == plaintexts(try await f.sealer.open(sealed)))
     }
 

@@ -100,7 +100,7 @@ import Testing
         // refuses to unwrap, before any MAC is checked.
         let header = try SealedFileHeader(parsing: file.value(of: "ENVSEAL")!)
         let forged = try SealedFileHeader.make(
-            keyARN: nil, context: try EncryptionContext(["app": "payroll"]), wrappedDataKey: header.wrappedDataKey,
+            keyARN: nil, context: try EncryptionContext(["app": "payroll"]), wrappedDataKey: header.kmsSlots[0].wrappedDataKey,
             variables: .init(sealed: ["DB_PASSWORD": file.value(of: "DB_PASSWORD")!, "API_KEY": file.value(of: "API_KEY")!],
                              covered: ["REGION": "eu-west-1"]),
             keys: try SealedFileKeys(dataKey: .random()))
