@@ -20,6 +20,8 @@ package struct RecoveryKeyError: Error, Sendable, Equatable, CustomStringConvert
         case passphraseRequired
         /// The passphrase does not open the key file.
         case wrongPassphrase
+        /// The sealed file has no slot for the recovery key's recipient (given in text form).
+        case noSlotForRecipient(String)
     }
 
     /// What went wrong.
@@ -27,8 +29,14 @@ package struct RecoveryKeyError: Error, Sendable, Equatable, CustomStringConvert
 
     package init(_ reason: Reason) { self.reason = reason }
 
-    /// `true` for a passphrase that does not open the file (exit 52, as a wrong key).
-    package var isWrongPassphrase: Bool { reason == .wrongPassphrase }
+    /// `true` when the recovery key is the wrong one: a passphrase that does not open it, or a
+    /// sealed file with no slot for it (exit 52, as a wrong key).
+    package var isWrongKey: Bool {
+        switch reason {
+        case .wrongPassphrase, .noSlotForRecipient: true
+        default: false
+        }
+    }
 
     /// What was wrong, without any key bytes.
     package var description: String {
@@ -45,6 +53,8 @@ package struct RecoveryKeyError: Error, Sendable, Equatable, CustomStringConvert
             return "the recovery key file is protected by a passphrase and none was given"
         case .wrongPassphrase:
             return "wrong passphrase: it does not open the recovery key file"
+        case .noSlotForRecipient(let recipient):
+            return "the file is not sealed for this recovery key: no slot for its recipient \(recipient)"
         }
     }
 }

@@ -24,6 +24,9 @@ package struct ErrorClassification: Sendable, Equatable {
         /// The key service refused because the data key does not unwrap with this key and
         /// encryption context (`InvalidCiphertextException`, `IncorrectKeyException`).
         case wrongKey
+        /// A recovery key does not open the file: its passphrase is wrong, or the file has no slot
+        /// for its recipient.
+        case wrongRecoveryKey
         /// The key service refused because the key is disabled, pending deletion or does not exist.
         case keyUnavailable
         /// The key service refused the caller: credentials, signature, or the key policy.
@@ -59,10 +62,10 @@ package struct ErrorClassification: Sendable, Equatable {
         case is DotenvError, is DotenvFile.EditError:
             self.init(.malformed)
         case let error as RecoveryKeyError:
-            switch error.reason {
-            case .wrongPassphrase: self.init(.wrongKey)
-            case .passphraseRequired: self.init(.notConfigured)
-            default: self.init(.malformed)
+            if error.isWrongKey {
+                self.init(.wrongRecoveryKey)
+            } else {
+                self.init(error.reason == .passphraseRequired ? .notConfigured : .malformed)
             }
         case let error as LambdaValueError:
             let inner = ErrorClassification(error.underlying)

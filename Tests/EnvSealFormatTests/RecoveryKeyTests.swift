@@ -34,6 +34,7 @@ struct RecoveryKeyTests {
         case .damagedKeyFile: "damaged"
         case .passphraseRequired: "passphrase required"
         case .wrongPassphrase: "wrong passphrase"
+        case .noSlotForRecipient: "no slot"
         }
     }
 
