@@ -30,7 +30,10 @@ struct EditCommand: AsyncParsableCommand {
 
     @Argument(help: "The sealed file, changed in place.") var file: String
     @OptionGroup var writing: InPlaceOptions
+    @OptionGroup var recovery: RecoveryKeyOptions
     @OptionGroup var service: KeyServiceOptions
+
+    func validate() throws { try recovery.validate(with: service) }
 
     func run() async throws {
         disableCoreDumpsOrWarn()
@@ -38,7 +41,8 @@ struct EditCommand: AsyncParsableCommand {
         // having its change overwritten by the edited text.
         let target = try writing.open(file)
         let sealed = try target.readDotenv()
-        let connection = try await service.connect()
+        let connection = try await recovery.connect(or: service)
+        try connection.requireRecipientSlot(in: sealed, file: file)
         let plain = try await connection.run(file: file) { try await connection.sealer.decrypt(sealed) }
         let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent)
         defer { workspace.destroy() }

@@ -32,7 +32,11 @@ struct EncryptCommand: AsyncParsableCommand {
     @Option(name: .customLong("output"), help: .hidden) var legacyOutput: String?
     @Flag(help: "Replace FILE with the sealed file.") var inPlace = false
     @OptionGroup var writing: InPlaceOptions
-    @Option(help: "The master key: key ID, ARN, alias name or alias ARN.") var key: String
+    @Option(help: "The master key: key ID, ARN, alias name or alias ARN.") var key: String?
+    @Option(help: ArgumentHelp(
+        "Seal the file for this recovery recipient too (esr1:…, from `envseal recovery keygen`); repeat for more.",
+        discussion: "With no --key, the file is sealed for recipients only, and no key service is used.", valueName: "esr1:…"))
+    var recipient: [String] = []
     @Option(help: "An encryption-context pair key=value; repeat for more.") var context: [String] = []
     @OptionGroup var selection: SelectionOptions
     @OptionGroup var mode: ModeOptions
@@ -50,6 +54,21 @@ struct EncryptCommand: AsyncParsableCommand {
         if report == .json, output == nil || output == "-", !inPlace { throw ValidationError("--report json needs -o OUT (a file) or --in-place") }
         if writing.lockTimeout != nil, !inPlace { throw ValidationError("--lock-timeout applies to --in-place") }
         if mode.mode == .lambda, !context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
+        if key == nil, recipient.isEmpty { throw ValidationError("give --key KEY, --recipient esr1:…, or both") }
+        if mode.mode == .lambda, key == nil || !recipient.isEmpty { throw ValidationError("--mode lambda needs --key and takes no --recipient") }
+        if key == nil, !context.isEmpty { throw ValidationError("--context binds the --key's wrapped data key; give --key with it") }
+        _ = try recipients()
+    }
+
+    /// The recipients, checked: a mistyped one is refused before anything is sealed.
+    func recipients() throws -> [RecoveryRecipient] {
+        try recipient.map { text in
+            do {
+                return try RecoveryRecipient(parsing: text)
+            } catch {
+                throw ValidationError("--recipient \(text): \(error)")
+            }
+        }
     }
 
     func run() async throws {
@@ -61,13 +80,16 @@ struct EncryptCommand: AsyncParsableCommand {
         let plain = try inPlaceFile?.readDotenv() ?? FileIO.readDotenv(file)
         let chosen = try selection.selection()
         let encryptionContext = try ContextArgument.parse(context)
-        let connection = try await service.connect()
+        // Recipients only: the data key is made here and sealed to them; no key service at all.
+        let connection = key == nil ? KeyServiceConnection.offline([]) : try await service.connect()
+        let targets = (key.map { [SealedFile.SlotTarget.kms(keyID: $0, context: encryptionContext)] } ?? [])
+            + (try recipients()).map { .recipient(publicKey: $0.publicKey) }
         let sealed: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope:
-                return try await connection.sealer.seal(plain, keyID: key, context: encryptionContext, selection: chosen)
+                return try await connection.sealer.seal(plain, for: targets, selection: chosen)
             case .lambda:
-                return try await connection.sealer.sealForLambda(plain, keyID: key, functionName: mode.function!, selection: chosen)
+                return try await connection.sealer.sealForLambda(plain, keyID: key!, functionName: mode.function!, selection: chosen)
             }
         }
         let bytes = sealed.render()
@@ -124,10 +146,13 @@ struct DecryptCommand: AsyncParsableCommand {
     @Flag(help: "Replace OUT even when it is read-only.") var force = false
     @OptionGroup var selection: DecryptSelectionOptions
     @OptionGroup var mode: ModeOptions
+    @OptionGroup var recovery: RecoveryKeyOptions
     @OptionGroup var service: KeyServiceOptions
 
     func validate() throws {
         try OutputFileArgument.validate(out: out, legacyOutput: legacyOutput)
+        try recovery.validate(with: service)
+        if recovery.recoveryKey != nil, mode.mode == .lambda { throw ValidationError("--recovery-key opens envelope-mode files; lambda mode needs the key service") }
     }
 
     func run() async throws {
@@ -143,7 +168,8 @@ struct DecryptCommand: AsyncParsableCommand {
         }) {
             throw ErrorReport.cliError(SealedFileError(.nothingSelected), file: file)
         }
-        let connection = try await service.connect()
+        let connection = try await recovery.connect(or: service)
+        try connection.requireRecipientSlot(in: sealed, file: file)
         var plain: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope: return try await connection.sealer.decrypt(sealed)

@@ -70,9 +70,14 @@ struct KeyServiceConnection {
     let home: KeyStoreHome?
     /// What it is, for messages.
     let name: String
+    /// Recovery key pairs (`--recovery-key`): when there are any, no key service is used at all.
+    var recoveryIdentities: [RecoveryIdentity] = []
 
-    /// The sealed-file operations over this key service.
-    var sealer: SealedFile { SealedFile(provider: KMSDataKeyProvider(client: client), progress: TerminalProgress.shared.handler) }
+    /// The sealed-file operations over this key service, or over the recovery keys alone.
+    var sealer: SealedFile {
+        guard recoveryIdentities.isEmpty else { return .offline(recoveryIdentities, progress: TerminalProgress.shared.handler) }
+        return SealedFile(provider: KMSDataKeyProvider(client: client), progress: TerminalProgress.shared.handler)
+    }
 }
 
 /// The embedded store's engine, called in-process as the store's admin: whoever can read the key

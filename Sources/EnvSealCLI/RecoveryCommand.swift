@@ -2,6 +2,7 @@ import ArgumentParser
 import EnvSealFormat
 import Foundation
 import KMSClient
+import SealedDotenv
 import SodiumKit
 
 /// `envseal recovery`: offline recovery keys (break-glass). A recovery key is an X25519 key pair
@@ -195,5 +196,45 @@ enum RecoveryPassphrase {
         guard isatty(STDIN_FILENO) != 0, let pointer = getpass(text) else { return nil }
         defer { SecureMemory.zero(UnsafeMutableRawBufferPointer(start: pointer, count: strlen(pointer))) }
         return try SecureBytes(copying: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+    }
+}
+
+/// `--recovery-key FILE`: open a sealed file with a recovery key, and no key service at all.
+struct RecoveryKeyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Open the file with this recovery key file (envseal recovery keygen), without any key service.",
+        discussion: "No key service is configured or contacted, so `envseal audit` cannot see the open. A protected file's passphrase comes from ENVSEAL_RECOVERY_PASSPHRASE or the terminal.",
+        valueName: "FILE"))
+    var recoveryKey: String?
+
+    /// Refuses a key-service option beside `--recovery-key`, which uses none.
+    func validate(with service: KeyServiceOptions) throws {
+        if recoveryKey != nil, service.endpoint != nil {
+            throw ValidationError("--recovery-key opens the file without a key service; --endpoint does not go with it")
+        }
+    }
+
+    /// The recovery key's offline connection, or the key service the other options name.
+    func connect(or service: KeyServiceOptions, environment: [String: String] = ProcessEnvironment.variables()) async throws -> KeyServiceConnection {
+        guard let recoveryKey else { return try await service.connect(environment: environment) }
+        return .offline([RecoveryIdentity(try RecoveryKeySource.load(recoveryKey))])
+    }
+}
+
+extension KeyServiceConnection {
+    /// A connection to no key service: the sealed-file operations open recipient slots with
+    /// `identities`, and any call to a key service fails without a connection being made.
+    static func offline(_ identities: [RecoveryIdentity]) -> KeyServiceConnection {
+        KeyServiceConnection(client: KMSClient(transport: NoKeyServiceTransport()), home: nil,
+                             name: "no key service (a recovery key)", recoveryIdentities: identities)
+    }
+
+    /// With a recovery key, refuses a sealed file that has no slot for it, naming its recipient.
+    func requireRecipientSlot(in sealed: DotenvFile, file: String) throws {
+        do {
+            try SealedFile.requireRecipientSlot(in: sealed.value(of: SealedFileHeader.variableName), for: recoveryIdentities)
+        } catch {
+            throw ErrorReport.cliError(error, file: file)
+        }
     }
 }
