@@ -119,7 +119,8 @@ public struct SealedEnvironment: Sendable {
     public let secrets: [String: Secret<String>]
     /// Every other variable of the source (the header excluded), as it stands.
     public let plain: [String: String]
-    /// The ARN of the master key, as the key service reported it (`nil` in lambda-helper mode).
+    /// The ARN of the master key whose slot opened the file, as the key service reported it (`nil`
+    /// in lambda-helper mode, or when a recovery key opened it).
     public let keyARN: String?
 
     /// The secret named `name`, if it was sealed.

@@ -16,12 +16,17 @@ struct EncryptCommand: AsyncParsableCommand {
         selected value with its own Encrypt call under the context {"LambdaFunctionName": NAME}, \
         as AWS's console encryption helper does.
 
+        With several --key, the header holds one slot per key, any of which opens the file: the data key \
+        is made under the first (GenerateDataKey) and wrapped under the others (Encrypt), each at the first \
+        --endpoint that knows it, all with the same --context.
+
         The sealed file goes to standard output unless -o/--out or --in-place is given. A report of its \
         size goes to standard error, with a warning above Lambda's 4 KB limit.
 
         Examples:
           envseal encrypt .env --key alias/billing -o .env.sealed
           envseal encrypt .env --key alias/billing --context app=billing --only 'PASSWORD|SECRET|KEY$' --in-place
+          envseal encrypt .env --key alias/billing --key alias/billing-dr -o .env.sealed
           envseal encrypt .env --key alias/billing --mode lambda --function billing-fn -o lambda.env
         """
     )
@@ -32,7 +37,8 @@ struct EncryptCommand: AsyncParsableCommand {
     @Option(name: .customLong("output"), help: .hidden) var legacyOutput: String?
     @Flag(help: "Replace FILE with the sealed file.") var inPlace = false
     @OptionGroup var writing: InPlaceOptions
-    @Option(help: "The master key: key ID, ARN, alias name or alias ARN.") var key: String?
+    @Option(help: "The master key: key ID, ARN, alias name or alias ARN. Repeat for a file any of several keys opens.")
+    var key: [String] = []
     @Option(help: ArgumentHelp(
         "Seal the file for this recovery recipient too (esr1:…, from `envseal recovery keygen`); repeat for more.",
         discussion: "With no --key, the file is sealed for recipients only, and no key service is used.", valueName: "esr1:…"))
@@ -54,21 +60,18 @@ struct EncryptCommand: AsyncParsableCommand {
         if report == .json, output == nil || output == "-", !inPlace { throw ValidationError("--report json needs -o OUT (a file) or --in-place") }
         if writing.lockTimeout != nil, !inPlace { throw ValidationError("--lock-timeout applies to --in-place") }
         if mode.mode == .lambda, !context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
-        if key == nil, recipient.isEmpty { throw ValidationError("give --key KEY, --recipient esr1:…, or both") }
-        if mode.mode == .lambda, key == nil || !recipient.isEmpty { throw ValidationError("--mode lambda needs --key and takes no --recipient") }
-        if key == nil, !context.isEmpty { throw ValidationError("--context binds the --key's wrapped data key; give --key with it") }
+        if key.isEmpty, recipient.isEmpty { throw ValidationError("give the master key with --key, a recovery recipient with --recipient, or both") }
+        if mode.mode == .lambda, key.count != 1 || !recipient.isEmpty {
+            throw ValidationError("--mode lambda takes one --key (each value is its own Encrypt) and no --recipient")
+        }
+        if key.count + recipient.count > SealedFileHeader.maxSlotCount { throw ValidationError("at most \(SealedFileHeader.maxSlotCount) keys and recipients") }
+        if key.isEmpty, !context.isEmpty { throw ValidationError("--context binds the --key's wrapped data key; give --key with it") }
         _ = try recipients()
     }
 
     /// The recipients, checked: a mistyped one is refused before anything is sealed.
     func recipients() throws -> [RecoveryRecipient] {
-        try recipient.map { text in
-            do {
-                return try RecoveryRecipient(parsing: text)
-            } catch {
-                throw ValidationError("--recipient \(text): \(error)")
-            }
-        }
+        try RecoveryRecipientArgument.parse(recipient)
     }
 
     func run() async throws {
@@ -81,15 +84,15 @@ struct EncryptCommand: AsyncParsableCommand {
         let chosen = try selection.selection()
         let encryptionContext = try ContextArgument.parse(context)
         // Recipients only: the data key is made here and sealed to them; no key service at all.
-        let connection = key == nil ? KeyServiceConnection.offline([]) : try await service.connect()
-        let targets = (key.map { [SealedFile.SlotTarget.kms(keyID: $0, context: encryptionContext)] } ?? [])
+        let connection = key.isEmpty ? KeyServiceConnection.offline([]) : try await service.connect()
+        let targets = key.map { SealedFile.SlotTarget.kms(keyID: $0, context: encryptionContext) }
             + (try recipients()).map { .recipient(publicKey: $0.publicKey) }
         let sealed: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope:
                 return try await connection.sealer.seal(plain, for: targets, selection: chosen)
             case .lambda:
-                return try await connection.sealer.sealForLambda(plain, keyID: key!, functionName: mode.function!, selection: chosen)
+                return try await connection.sealer.sealForLambda(plain, keyID: key[0], functionName: mode.function!, selection: chosen)
             }
         }
         let bytes = sealed.render()

@@ -266,7 +266,8 @@ struct FastExecArguments: Equatable {
     /// Runs the exec against the KMS endpoint.
     func run(environment: [String: String]) async throws -> Never {
         try await options.run(environment: environment) {
-            try KeyServiceOptions.remote(endpoint: endpoint, region: region, profile: profile, environment: environment)
+            let (profile, url) = KeyServiceOptions.split(endpoint, profile: profile)
+            return try KeyServiceOptions.remote(endpoint: url, region: region, profile: profile, environment: environment)
         }
     }
 }

@@ -8,7 +8,7 @@ import KMSWire
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Manage master keys: create, list, enable, disable, delete, rotate, aliases, policies, grants.",
+        abstract: "Manage master keys (create, list, enable, disable, delete, rotate, aliases, policies, grants) and a sealed file's key slots.",
         discussion: """
         Every subcommand is one KMS call (two for `create --alias`) on the embedded store or, with \
         --endpoint or AWS_ENDPOINT_URL(_KMS), on that KMS endpoint. --output json prints the KMS \
@@ -19,10 +19,12 @@ struct KeysCommand: AsyncParsableCommand {
           envseal keys list --output json
           envseal keys rotation on alias/billing
           envseal keys policy put alias/billing policy.json
+          envseal keys add .env.sealed --key alias/billing-dr
+          envseal keys list .env.sealed
         """,
         subcommands: [
             Create.self, List.self, Describe.self, Enable.self, Disable.self, ScheduleDeletion.self, CancelDeletion.self,
-            Rotate.self, Rotation.self, Alias.self, Policy.self, Grants.self, KeysSeedCommand.self,
+            Rotate.self, Rotation.self, Alias.self, Policy.self, Grants.self, KeysSeedCommand.self, AddSlot.self, RemoveSlot.self,
         ]
     )
 
@@ -117,10 +119,13 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the keys with their aliases.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List the keys with their aliases; with FILE, the key slots of that sealed file.")
+        @Argument(help: "A sealed file: list its slots (kind, key or recipient, context), offline.") var file: String?
         @OptionGroup var common: Common
 
         func run() async throws {
+            if let file { return try KeySlotsList.print(file, output: common.output) }
             let connection = try await common.service.connect()
             var keys: [KMS.KeyListEntry] = []
             var marker: String?

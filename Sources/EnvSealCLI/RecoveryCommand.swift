@@ -209,7 +209,7 @@ struct RecoveryKeyOptions: ParsableArguments {
 
     /// Refuses a key-service option beside `--recovery-key`, which uses none.
     func validate(with service: KeyServiceOptions) throws {
-        if recoveryKey != nil, service.endpoint != nil {
+        if recoveryKey != nil, !service.endpoint.isEmpty {
             throw ValidationError("--recovery-key opens the file without a key service; --endpoint does not go with it")
         }
     }
@@ -235,6 +235,19 @@ extension KeyServiceConnection {
             try SealedFile.requireRecipientSlot(in: sealed.value(of: SealedFileHeader.variableName), for: recoveryIdentities)
         } catch {
             throw ErrorReport.cliError(error, file: file)
+        }
+    }
+}
+
+/// `--recipient esr1:…` values, checked: a mistyped one is refused (64) before anything is written.
+enum RecoveryRecipientArgument {
+    static func parse(_ texts: [String]) throws -> [RecoveryRecipient] {
+        try texts.map { text in
+            do {
+                return try RecoveryRecipient(parsing: text)
+            } catch {
+                throw ValidationError("--recipient \(text): \(error)")
+            }
         }
     }
 }

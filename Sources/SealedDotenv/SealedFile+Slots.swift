@@ -182,7 +182,7 @@ extension SealedFile {
     /// Whether a failure to unwrap through one slot or key service lets the next be tried: the
     /// key service is unreachable, refuses the caller, or does not have or will not use the key.
     /// Tampering and malformed input stop everything.
-    static func passesToNextSlot(_ error: any Error) -> Bool {
+    package static func passesToNextSlot(_ error: any Error) -> Bool {
         if let error = error as? SealedFileError, case .unexpectedKey = error.kind { return true }
         switch ErrorClassification(error).kind {
         case .unreachable, .keyUnavailable, .accessDenied, .wrongKey: return true
