@@ -159,3 +159,33 @@ def test_a_recipient_only_file_needs_no_key_service_and_refuses_another_key(work
     assert refused.returncode == 64 and b"checksum" in refused.stderr
     assert not (work.path / "typo.sealed").exists()
     assert counter.count == 0
+
+
+def test_keys_add_and_remove_a_recipient_leave_every_value_line_alone(work: Work, counter: ConnectionCounter) -> None:
+    store = ["--keystore", str(work.path / "ks")]
+    local = client_env(work.path / "home")
+    work.run("keys", "create", "--alias", "alias/slots", *store, env=local)
+    work.run("encrypt", "app.env", "--key", "alias/slots", "-o", "app.sealed", *store, env=local)
+    before = [line for line in (work.path / "app.sealed").read_bytes().splitlines() if not line.startswith(b"ENVSEAL=")]
+    first = work.keygen("first.key", local)
+    second = work.keygen("second.key", local)
+
+    work.run("keys", "add", "app.sealed", "--recipient", first, *store, env=local)
+    # With a recovery key, no key service: only recipients can be added, and nothing connects.
+    offline = work.offline_env(counter)
+    work.run("keys", "add", "app.sealed", "--recipient", second, "--recovery-key", "first.key", env=offline)
+    listed = work.run("keys", "list", "app.sealed", env=offline).stdout.decode()
+    assert first in listed and second in listed
+    work.run("keys", "remove", "app.sealed", "--recipient", first, "--recovery-key", "second.key", env=offline)
+    after = [line for line in (work.path / "app.sealed").read_bytes().splitlines() if not line.startswith(b"ENVSEAL=")]
+    assert after == before
+    assert counter.count == 0
+
+    gone = work.run("get", "app.sealed", "API_TOKEN", "--recovery-key", "first.key", env=offline, check=False)
+    assert gone.returncode == 52 and gone.stdout == b""
+    got = work.run("get", "app.sealed", "API_TOKEN", "--no-newline", "--recovery-key", "second.key", env=offline, shows_secret=True)
+    assert_same_secret(got.stdout, work.secret.encode(), "get API_TOKEN")
+    # The key slot still opens it through the key store, and --endpoint does not go with --recovery-key.
+    work.run("verify", "app.sealed", *store, env=local)
+    refused = work.run("get", "app.sealed", "API_TOKEN", "--recovery-key", "second.key", "--endpoint", counter.url, env=offline, check=False)
+    assert refused.returncode == 64
