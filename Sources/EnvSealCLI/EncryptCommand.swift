@@ -18,7 +18,9 @@ struct EncryptCommand: AsyncParsableCommand {
 
         With several --key, the header holds one slot per key, any of which opens the file: the data key \
         is made under the first (GenerateDataKey) and wrapped under the others (Encrypt), each at the first \
-        --endpoint that knows it, all with the same --context.
+        --endpoint that knows it, all with the same --context. Each --recipient (esr1:…, from `envseal \
+        recovery keygen`) adds a slot with the data key sealed to that offline recovery key, which opens \
+        the file with no key service (`--recovery-key`); with recipients only, no key service is used.
 
         The sealed file goes to standard output unless -o/--out or --in-place is given. A report of its \
         size goes to standard error, with a warning above Lambda's 4 KB limit.
@@ -27,6 +29,7 @@ struct EncryptCommand: AsyncParsableCommand {
           envseal encrypt .env --key alias/billing -o .env.sealed
           envseal encrypt .env --key alias/billing --context app=billing --only 'PASSWORD|SECRET|KEY$' --in-place
           envseal encrypt .env --key alias/billing --key alias/billing-dr -o .env.sealed
+          envseal encrypt .env --key alias/billing --recipient "$(envseal recovery recipient recovery.key)" -o .env.sealed
           envseal encrypt .env --key alias/billing --mode lambda --function billing-fn -o lambda.env
         """
     )
