@@ -37,6 +37,24 @@ extension SealedFile {
         case recipient(publicKey: [UInt8])
     }
 
+    /// Seals a plain dotenv file for master keys and recovery recipients: one slot each, the
+    /// keys first, in the order given (see ``seal(_:for:selection:)``).
+    /// - Parameters:
+    ///   - file: The plain file.
+    ///   - keyIDs: Master keys (key ID, ARN, alias name or alias ARN); may be empty when there are
+    ///     recipients, and the data key is then made here.
+    ///   - recipients: Recovery recipients' 32-byte X25519 public keys.
+    ///   - context: The encryption context of every key slot.
+    ///   - selection: Which variables to seal.
+    /// - Returns: The sealed file.
+    /// - Throws: As ``seal(_:for:selection:)``; ``FormatError`` for a public key that is not 32 bytes.
+    package func seal(
+        _ file: DotenvFile, keyIDs: [String], recipients: [[UInt8]], context: EncryptionContext, selection: VariableSelection
+    ) async throws -> DotenvFile {
+        try await seal(file, for: keyIDs.map { .kms(keyID: $0, context: context) } + recipients.map { .recipient(publicKey: $0) },
+                       selection: selection)
+    }
+
     /// Adds slots to a sealed file: the data key, unwrapped through an existing slot, is wrapped
     /// under each new key (Encrypt) or sealed to each new recipient. Only the `ENVSEAL` line
     /// changes; every value line stays byte for byte.

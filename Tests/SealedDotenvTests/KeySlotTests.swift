@@ -179,7 +179,7 @@ struct KeySlotTests {
         #expect(f.transport.total() == calls)
 
         // Recipients only: the data key is made locally, and only the identity opens the file.
-        let recipientOnly = try await f.sealer.seal(try parse(Self.plain), for: [.recipient(publicKey: pair.publicKey)], selection: .all)
+        let recipientOnly = try await f.sealer.seal(try parse(Self.plain), keyIDs: [], recipients: [pair.publicKey], context: .empty, selection: .all)
         #expect(f.transport.total() == calls)
         #expect(plaintexts(try await offline.open(recipientOnly))["API_KEY"] == "sk_live_0123456789")
         let noIdentity = await thrown { _ = try await f.sealer.open(recipientOnly) }
@@ -190,6 +190,9 @@ struct KeySlotTests {
         // A recipient's public key paired with another secret key does not open the slot.
         let mismatched = SealedFile(provider: f.sealer.provider, recoveryIdentities: [RecoveryIdentity(publicKey: pair.publicKey, secretKey: other.secretKey)])
         #expect((await thrown { _ = try await mismatched.open(recipientOnly) } as? FormatError)?.kind == .authenticationFailed)
+        // A recipient that is not 32 bytes is refused before anything is written.
+        let short = await thrown { _ = try await f.sealer.seal(try parse(Self.plain), keyIDs: [], recipients: [[1, 2, 3]], context: .empty, selection: .all) }
+        #expect((short as? FormatError)?.kind == .invalidField)
     }
 
     @Test("rotate keeps every slot: a new data key for each key and recipient")
