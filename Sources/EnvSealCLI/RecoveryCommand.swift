@@ -73,7 +73,9 @@ struct RecoveryCommand: ParsableCommand {
             let created = ISO8601DateFormatter().string(from: Date())
             var bytes = try RecoveryKeyFile.render(keyPair, protection: protection, created: created)
             defer { SecureMemory.zero(&bytes) }
-            try target.write(bytes, isPrivate: true)
+            // Linked, not renamed, without --force: a file that appeared since the check above is
+            // refused too, never replaced.
+            try target.write(bytes, isPrivate: true, replacing: force)
             print(try RecoveryRecipient(publicKey: keyPair.publicKey).text)
         }
 
