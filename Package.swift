@@ -236,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "EnvSealTests",
             dependencies: [
-                "EnvSeal", "TestSupport",
+                "EnvSeal", "TestSupport", "EnvSealFormat", "SealedDotenv", "SodiumKit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

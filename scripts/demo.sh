@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's main command (`make demo`): a key server on a throwaway embedded store, a key and
 # a least-privilege principal for the example function, the function's .env sealed, the function
-# run with it (its log line shows the secret redacted), a key rotation, the audit log; then
-# everything stops and the throwaway folder is removed. Needs a debug build (make demo builds it).
+# run with it (its log line shows the secret redacted), a key rotation, the audit log, and
+# break-glass recovery: the file opened with an offline recovery key after the server stops; then
+# the throwaway folder is removed. Needs a debug build (make demo builds it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -129,8 +130,20 @@ show "envseal audit tail -n 6 --keystore $KEYSTORE"
 "$ENVSEAL" audit tail -n 6 --keystore "$KEYSTORE" | sed 's/^/    /'
 "$ENVSEAL" audit verify --keystore "$KEYSTORE" | sed 's/^/    /'
 
-step "Stopping the server and removing the throwaway store"
+step "Break-glass: the file sealed also for an offline recovery key opens with the key server stopped"
+show "envseal recovery keygen -o recovery.key   # the secret key file (0600) stays offline; it prints the recipient"
+RECIPIENT="$("$ENVSEAL" recovery keygen -o "$WORK/recovery.key")"
+echo "    $RECIPIENT"
+show "envseal encrypt .env --key alias/billing --recipient $RECIPIENT -o .env.sealed --force"
+"$ENVSEAL" encrypt "$WORK/.env" --key alias/billing --context "LambdaFunctionName=$FUNCTION_NAME" --recipient "$RECIPIENT" \
+  --except '^(DB_HOST|DB_USER|LOG_LEVEL)$' -o "$WORK/.env.sealed" --force 2>&1 | sed 's/^/    /'
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID" || true
 SERVER_PID=""
+echo "    the key server is stopped; through the key service the file no longer opens:"
+"$ENVSEAL" verify "$WORK/.env.sealed" 2>&1 | sed 's/^/    | /' || true
+show "envseal decrypt .env.sealed --recovery-key recovery.key   # no key service at all, so no audit record either"
+"$ENVSEAL" decrypt "$WORK/.env.sealed" --recovery-key "$WORK/recovery.key" | sed 's/=.*/=… (opened)/; s/^/    | /'
+
+step "Removing the throwaway store"
 echo "    done"

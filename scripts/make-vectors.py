@@ -10,10 +10,11 @@ Swift sources, so that the Swift implementation can be checked against it. It wr
     Tests/EnvSealFormatTests/Vectors/sealed-value.json
     Tests/EnvSealFormatTests/Vectors/header.json       (header version 1)
     Tests/EnvSealFormatTests/Vectors/header-v2.json    (header version 2: key slots)
+    Tests/EnvSealFormatTests/Vectors/recovery.json     (recovery keys: scripts/recovery_vectors.py)
 
 Usage:
     pip install cryptography        # (ChaCha20 and ChaCha20-Poly1305; BLAKE2b is hashlib's)
-    python3 scripts/make-vectors.py           # (re)write the four files
+    python3 scripts/make-vectors.py           # (re)write the files
     python3 scripts/make-vectors.py --check   # exit 1 if a committed file differs
 
 The output is deterministic: every key, nonce and value is fixed (derived from a label with
@@ -54,6 +55,9 @@ from cryptography.hazmat.primitives.poly1305 import Poly1305
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.exceptions import InvalidSignature, InvalidTag
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import recovery_vectors  # noqa: E402  (section 6: recovery keys)
 
 REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 VECTOR_DIR = os.path.join(REPO_ROOT, "Tests", "EnvSealFormatTests", "Vectors")
@@ -1439,6 +1443,9 @@ def main():
         "sealed-value.json": render(sealed_cases),
         "header.json": render(header_cases),
         "header-v2.json": render(header_v2_vectors()),
+        "recovery.json": render(recovery_vectors.recovery_vectors({
+            "aead_encrypt": aead_encrypt, "aead_decrypt": aead_decrypt, "blake2b_parts": blake2b_parts,
+            "b64u_encode": b64u_encode, "b64u_decode": b64u_decode, "fixed": fixed, "flip": flip})),
     }
 
     stale = []

@@ -34,8 +34,12 @@ extension SealedEnvironment {
             public static let keyService = Cause("keyService")
             /// The key service could not be reached in time.
             public static let unreachable = Cause("unreachable")
-            /// No region, credentials or function name to work with.
+            /// No region, credentials or function name to work with; or a passphrase-protected
+            /// recovery key file without `ENVSEAL_RECOVERY_PASSPHRASE`.
             public static let notConfigured = Cause("notConfigured")
+            /// The recovery key (`ENVSEAL_RECOVERY_KEY_FILE`) does not open the environment: its
+            /// passphrase is wrong, or the header has no slot for its recipient.
+            public static let recoveryKey = Cause("recoveryKey")
 
             /// The cause's name.
             public var description: String { name }
@@ -50,6 +54,7 @@ extension SealedEnvironment {
                 case .wrongKey, .keyUnavailable, .accessDenied, .keyServiceBusy, .keyServiceRefused: self = .keyService
                 case .unreachable, .invalidResponse: self = .unreachable
                 case .notConfigured: self = .notConfigured
+                case .wrongRecoveryKey: self = .recoveryKey
                 }
             }
         }
@@ -90,6 +95,7 @@ extension SealedEnvironment {
             case let error as FormatError: error.description
             case let error as SealedFileError: error.description
             case let error as KMSTransportError: error.description
+            case let error as RecoveryKeyError: error.description
             default: "\(type(of: error))"
             }
         }

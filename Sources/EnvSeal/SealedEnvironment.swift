@@ -77,11 +77,24 @@ public struct SealedEnvironment: Sendable {
         /// refuses a data key of another key (resolving an alias to the key it names at that
         /// moment), and a key ID or ARN is also compared with the ARN the key service reports.
         public var expectedKey: String?
+        /// A recovery key file (`envseal recovery keygen`) to open the environment with, instead of
+        /// any key service; `nil` for the `ENVSEAL_RECOVERY_KEY_FILE` variable, if set.
+        ///
+        /// With a recovery key, the data key comes from the header's slot for the key's recipient
+        /// and **no key service is configured or called**: no credentials are needed, no policy
+        /// applies, and the key service's audit log cannot record the open. A passphrase-protected
+        /// file takes its passphrase from `ENVSEAL_RECOVERY_PASSPHRASE` (Argon2id, about a second).
+        /// A header without a slot for the key is refused with ``LoadError/Cause/recoveryKey``.
+        public var recoveryKeyFile: String?
+        /// Recovery key pairs already unlocked (the CLI's, after asking for a passphrase on the
+        /// terminal); used before ``recoveryKeyFile``.
+        package var recoveryIdentities: [RecoveryIdentity] = []
 
         /// Creates options.
         public init(
             maxAge: Duration = .seconds(300), lambdaVariables: [String] = [], functionName: String? = nil,
-            allowUnsealed: Bool = false, expectedContext: [String: String]? = nil, expectedKey: String? = nil
+            allowUnsealed: Bool = false, expectedContext: [String: String]? = nil, expectedKey: String? = nil,
+            recoveryKeyFile: String? = nil
         ) {
             self.maxAge = maxAge
             self.lambdaVariables = lambdaVariables
@@ -89,6 +102,7 @@ public struct SealedEnvironment: Sendable {
             self.allowUnsealed = allowUnsealed
             self.expectedContext = expectedContext
             self.expectedKey = expectedKey
+            self.recoveryKeyFile = recoveryKeyFile
         }
 
         /// The pins as the sealed-file code takes them.
@@ -126,7 +140,8 @@ public struct SealedEnvironment: Sendable {
     ///   - source: Where the variables are (default: the process environment).
     ///   - provider: Who unwraps the data key; default: a KMS client configured from the standard
     ///     AWS variables (`AWS_ENDPOINT_URL_KMS`, `AWS_REGION`, credentials), as in a function.
-    ///   - options: Cache age and lambda-helper mode.
+    ///     Not used at all when a recovery key is given (``Options/recoveryKeyFile``).
+    ///   - options: Cache age, lambda-helper mode, pins and a recovery key.
     /// - Returns: The opened environment.
     /// - Throws: ``LoadError`` naming the variable and the cause; nothing is returned half-opened.
     public static func load(
@@ -134,16 +149,28 @@ public struct SealedEnvironment: Sendable {
     ) async throws(LoadError) -> SealedEnvironment {
         let variables = try readVariables(source)
         let expectation = try options.expectation()
-        let key = options.maxAge > .zero ? cacheKey(variables, options: options, expectation: expectation, file: source.isFile) : nil
+        // The key service and a recovery key are configured from the process environment:
+        // `variables` when they were read from it.
+        let processEnvironment = source.isProcessEnvironment ? variables : ProcessEnvironment.variables()
+        let recoveryFile = options.recoveryKeyFile ?? processEnvironment[RecoveryKeyLoading.fileVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let recoveryTag = options.recoveryIdentities.isEmpty ? recoveryFile.map { "recovery key file " + $0 } : "recovery identities "
+            + options.recoveryIdentities.map(\.recipientText).joined(separator: " ")
+        let key = options.maxAge > .zero
+            ? cacheKey(variables, options: options, expectation: expectation, file: source.isFile, recovery: recoveryTag) : nil
         if let key, let cached = cache.fresh(key, maxAge: options.maxAge, variables: variables) { return cached }
+        var identities = options.recoveryIdentities
+        if identities.isEmpty, let recoveryFile {
+            identities = [try RecoveryKeyLoading.identity(file: recoveryFile, environment: processEnvironment)]
+        }
         let opened: SealedEnvironment
         do {
-            // The key service is configured from the process environment: `variables` when they were read from it.
             func sealer() throws -> SealedFile {
-                SealedFile(provider: try provider ?? defaultProvider(
-                    environment: source.isProcessEnvironment ? variables : ProcessEnvironment.variables()))
+                // A recovery key opens without any key service: none is configured or called.
+                guard identities.isEmpty else { return .offline(identities) }
+                return SealedFile(provider: try provider ?? defaultProvider(environment: processEnvironment))
             }
             if variables[SealedFileHeader.variableName] != nil {
+                try SealedFile.requireRecipientSlot(in: variables[SealedFileHeader.variableName], for: identities)
                 let file = try await sealer().open(
                     environment: variables, coverage: source.isFile ? .everyVariable : .listedVariables, expecting: expectation)
                 var secrets: [String: Secret<String>] = [:]
@@ -251,7 +278,9 @@ public struct SealedEnvironment: Sendable {
     /// entry was opened from is checked against the entry (see
     /// ``watchedVariables(_:options:file:)``), so a warm load neither parses the header nor hashes
     /// every value.
-    static func cacheKey(_ variables: [String: String], options: Options, expectation: SealedFile.Expectation, file: Bool) -> [UInt8] {
+    static func cacheKey(
+        _ variables: [String: String], options: Options, expectation: SealedFile.Expectation, file: Bool, recovery: String?
+    ) -> [UInt8] {
         var parts: [String]
         if let header = variables[SealedFileHeader.variableName] {
             parts = ["envelope", header]
@@ -260,7 +289,7 @@ public struct SealedEnvironment: Sendable {
         }
         parts += [file ? "file" : "environment", options.allowUnsealed ? "unsealed allowed" : "sealed only",
                   expectation.context.map { "context " + Base64URL.encode($0.canonicalBytes) } ?? "any context",
-                  expectation.keyID.map { "key " + $0 } ?? "any key"]
+                  expectation.keyID.map { "key " + $0 } ?? "any key", recovery ?? "key service"]
         return SHA256.hash(Array(parts.joined(separator: "\u{0}").utf8))
     }
 

@@ -164,13 +164,12 @@ struct CreationSettings {
         return keys.value
     }
 
-    /// Refuses recovery recipients, which this build cannot seal to.
-    ///
-    /// Integration point (issue 16, item 3): pass `recipients.value` to the sealer and delete this.
-    func refuseRecipients(for file: String) throws {
-        guard recipients.value.isEmpty else {
-            throw CLIError("\(file): recovery recipients apply (\(recipients.source)), and this build cannot seal to them",
-                           exitCode: EnvSealExit.usage)
+    /// The recovery recipients to seal for, checked: a mistyped one is refused, naming where it came from.
+    func recoveryRecipients() throws -> [RecoveryRecipient] {
+        do {
+            return try RecoveryRecipientArgument.parse(recipients.value)
+        } catch {
+            throw CLIError("\(error) (\(recipients.source))", exitCode: EnvSealExit.usage)
         }
     }
 
@@ -198,12 +197,15 @@ struct CreationOptions: ParsableArguments {
     @Option(help: "An encryption-context pair key=value; repeat for more (replaces the creation rule's context).")
     var context: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "Seal the file for this recovery recipient too (esr1:…, from `envseal recovery keygen`); repeat for more.",
+        discussion: "With no key, the file is sealed for recipients only, and no key service is used.", valueName: "esr1:…"))
+    var recipient: [String] = []
+
     @OptionGroup var selection: SelectionOptions
 
     /// The flags given, field by field.
-    ///
-    /// Integration point (issue 16, item 3): `recipients:` from `--recipient`.
     var flags: CreationFlags {
-        CreationFlags(keys: key, context: context, only: selection.only, except: selection.except)
+        CreationFlags(keys: key, recipients: recipient, context: context, only: selection.only, except: selection.except)
     }
 }

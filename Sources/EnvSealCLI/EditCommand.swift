@@ -30,9 +30,12 @@ struct EditCommand: AsyncParsableCommand {
 
     @Argument(help: "The sealed file, changed in place.") var file: String
     @OptionGroup var writing: InPlaceOptions
+    @OptionGroup var recovery: RecoveryKeyOptions
     @OptionGroup var service: KeyServiceOptions
     @Flag(help: "Accept a private folder on disk when neither /dev/shm nor TMPDIR is on tmpfs or ramfs.")
     var allowDisk = false
+
+    func validate() throws { try recovery.validate(with: service) }
 
     func run() async throws {
         disableCoreDumpsOrWarn()
@@ -43,7 +46,8 @@ struct EditCommand: AsyncParsableCommand {
         // The private folder first: no key-service call when there is nowhere safe to edit.
         let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent, allowDisk: allowDisk)
         defer { workspace.destroy() }
-        let connection = try await service.connect(for: file)
+        let connection = try await recovery.connect(or: service, for: file)
+        try connection.requireRecipientSlot(in: sealed, file: file)
         let plain = try await connection.run(file: file) { try await connection.sealer.decrypt(sealed) }
         var original = plain.render()
         defer { original.withUnsafeMutableBytes { SecureMemory.zero($0) } }

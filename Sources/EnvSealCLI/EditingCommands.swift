@@ -53,13 +53,17 @@ struct GetCommand: AsyncParsableCommand {
     @Argument(help: "The sealed file.") var file: String
     @Argument(help: "The variable.") var name: String
     @Flag(help: "Print the value without a trailing newline.") var noNewline = false
+    @OptionGroup var recovery: RecoveryKeyOptions
     @OptionGroup var service: KeyServiceOptions
+
+    func validate() throws { try recovery.validate(with: service) }
 
     func run() async throws {
         TerminalProgress.startIfWanted()
         disableCoreDumpsOrWarn()
         let sealed = try FileIO.readDotenv(file)
-        let connection = try await service.connect(for: file)
+        let connection = try await recovery.connect(or: service, for: file)
+        try connection.requireRecipientSlot(in: sealed, file: file)
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         if let value = opened.values[name] {
             try value.withUnsafeBytes { try FileIO.writeStandardOutput(Array($0)) }
@@ -176,13 +180,17 @@ struct VerifyCommand: AsyncParsableCommand {
 
     @Argument(help: "The sealed file.") var file: String
     @Option(help: "Output format: text or json.") var output: OutputFormat = .text
+    @OptionGroup var recovery: RecoveryKeyOptions
     @OptionGroup var service: KeyServiceOptions
+
+    func validate() throws { try recovery.validate(with: service) }
 
     func run() async throws {
         disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         let sealed = try FileIO.readDotenv(file)
-        let connection = try await service.connect(for: file)
+        let connection = try await recovery.connect(or: service, for: file)
+        try connection.requireRecipientSlot(in: sealed, file: file)
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         switch output {
         case .text:

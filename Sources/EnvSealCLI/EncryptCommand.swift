@@ -19,7 +19,9 @@ struct EncryptCommand: AsyncParsableCommand {
 
         With several --key, the header holds one slot per key, any of which opens the file: the data key \
         is made under the first (GenerateDataKey) and wrapped under the others (Encrypt), each at the first \
-        --endpoint that knows it, all with the same --context.
+        --endpoint that knows it, all with the same --context. Each --recipient (esr1:…, from `envseal \
+        recovery keygen`) adds a slot with the data key sealed to that offline recovery key, which opens \
+        the file with no key service (`--recovery-key`); with recipients only, no key service is used.
 
         The sealed file goes to standard output unless -o/--out or --in-place is given. A report of its \
         size goes to standard error, with a warning above Lambda's 4 KB limit.
@@ -28,6 +30,7 @@ struct EncryptCommand: AsyncParsableCommand {
           envseal encrypt .env --key alias/billing -o .env.sealed
           envseal encrypt .env --key alias/billing --context app=billing --only 'PASSWORD|SECRET|KEY$' --in-place
           envseal encrypt .env --key alias/billing --key alias/billing-dr -o .env.sealed
+          envseal encrypt .env --key alias/billing --recipient "$(envseal recovery recipient recovery.key)" -o .env.sealed
           envseal encrypt .env --key alias/billing --mode lambda --function billing-fn -o lambda.env
         """
     )
@@ -54,8 +57,14 @@ struct EncryptCommand: AsyncParsableCommand {
         if report == .json, output == nil || output == "-", !inPlace { throw ValidationError("--report json needs -o OUT (a file) or --in-place") }
         if writing.lockTimeout != nil, !inPlace { throw ValidationError("--lock-timeout applies to --in-place") }
         if mode.mode == .lambda, !creation.context.isEmpty { throw ValidationError("--context does not apply to --mode lambda (its context is the function name)") }
-        if mode.mode == .lambda, creation.key.count > 1 { throw ValidationError("--mode lambda takes one --key (each value is its own Encrypt)") }
-        if creation.key.count > SealedFileHeader.maxSlotCount { throw ValidationError("at most \(SealedFileHeader.maxSlotCount) keys") }
+        if mode.mode == .lambda, creation.key.count > 1 || !creation.recipient.isEmpty {
+            throw ValidationError("--mode lambda takes one --key (each value is its own Encrypt) and no --recipient")
+        }
+        if creation.key.count + creation.recipient.count > SealedFileHeader.maxSlotCount {
+            throw ValidationError("at most \(SealedFileHeader.maxSlotCount) keys and recipients")
+        }
+        // A mistyped recipient is refused before anything is sealed.
+        _ = try RecoveryRecipientArgument.parse(creation.recipient)
     }
 
     func run() async throws {
@@ -66,11 +75,16 @@ struct EncryptCommand: AsyncParsableCommand {
         let environment = ProcessEnvironment.variables()
         let settings = try CreationSettings.resolve(file: file, flags: creation.flags, endpointFlags: service.endpoint,
                                                     keystoreFlag: service.store.keystoreFlag, environment: environment)
-        let keyIDs = try settings.keyIDs(for: file)
-        guard keyIDs.count <= SealedFileHeader.maxSlotCount else {
-            throw CLIError("\(keyIDs.count) keys apply (\(settings.keys.source)); a file has at most \(SealedFileHeader.maxSlotCount)", exitCode: EnvSealExit.usage)
+        let recipients = try settings.recoveryRecipients()
+        let keyIDs = recipients.isEmpty ? try settings.keyIDs(for: file) : settings.keys.value
+        guard keyIDs.count + recipients.count <= SealedFileHeader.maxSlotCount else {
+            throw CLIError("\(keyIDs.count) keys and \(recipients.count) recipients apply (\(settings.keys.source), \(settings.recipients.source)); "
+                           + "a file has at most \(SealedFileHeader.maxSlotCount) slots", exitCode: EnvSealExit.usage)
         }
-        try settings.refuseRecipients(for: file)
+        if keyIDs.isEmpty, !settings.context.value.isEmpty {
+            throw CLIError("the context (\(settings.context.source)) binds a key's wrapped data key, and no key applies; give --key with it",
+                           exitCode: EnvSealExit.usage)
+        }
         let chosen = try SelectionOptions.selection(only: settings.only.value, except: settings.except.value)
         let encryptionContext = try settings.encryptionContext()
         if mode.mode == .lambda, !settings.context.value.isEmpty {
@@ -79,14 +93,18 @@ struct EncryptCommand: AsyncParsableCommand {
         let target = try OutputTarget(output ?? "-", force: writing.force, input: file, sameFileHint: "give --in-place to replace FILE")
         let inPlaceFile = inPlace ? try writing.open(file) : nil
         let plain = try inPlaceFile?.readDotenv() ?? FileIO.readDotenv(file)
-        let connection = try await service.connect(settings.service, environment: environment)
+        // Recipients only: the data key is made here and sealed to them; no key service at all.
+        let connection = keyIDs.isEmpty ? KeyServiceConnection.offline([]) : try await service.connect(settings.service, environment: environment)
+        let targets = keyIDs.map { SealedFile.SlotTarget.kms(keyID: $0, context: encryptionContext) }
+            + recipients.map { .recipient(publicKey: $0.publicKey) }
         let sealed: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope:
-                return try await connection.sealer.seal(plain, for: keyIDs.map { .kms(keyID: $0, context: encryptionContext) }, selection: chosen)
+                return try await connection.sealer.seal(plain, for: targets, selection: chosen)
             case .lambda:
-                guard keyIDs.count == 1 else {
-                    throw CLIError("--mode lambda takes one key, and \(keyIDs.count) apply (\(settings.keys.source))", exitCode: EnvSealExit.usage)
+                guard keyIDs.count == 1, recipients.isEmpty else {
+                    throw CLIError("--mode lambda takes one key and no recipient, and \(keyIDs.count) keys and \(recipients.count) recipients apply",
+                                   exitCode: EnvSealExit.usage)
                 }
                 return try await connection.sealer.sealForLambda(plain, keyID: keyIDs[0], functionName: mode.function!, selection: chosen)
             }
@@ -145,10 +163,13 @@ struct DecryptCommand: AsyncParsableCommand {
     @Flag(help: "Replace OUT even when it is read-only.") var force = false
     @OptionGroup var selection: DecryptSelectionOptions
     @OptionGroup var mode: ModeOptions
+    @OptionGroup var recovery: RecoveryKeyOptions
     @OptionGroup var service: KeyServiceOptions
 
     func validate() throws {
         try OutputFileArgument.validate(out: out, legacyOutput: legacyOutput)
+        try recovery.validate(with: service)
+        if recovery.recoveryKey != nil, mode.mode == .lambda { throw ValidationError("--recovery-key opens envelope-mode files; lambda mode needs the key service") }
     }
 
     func run() async throws {
@@ -164,7 +185,8 @@ struct DecryptCommand: AsyncParsableCommand {
         }) {
             throw ErrorReport.cliError(SealedFileError(.nothingSelected), file: file)
         }
-        let connection = try await service.connect(for: file)
+        let connection = try await recovery.connect(or: service, for: file)
+        try connection.requireRecipientSlot(in: sealed, file: file)
         var plain: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope: return try await connection.sealer.decrypt(sealed)

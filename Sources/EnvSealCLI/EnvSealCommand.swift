@@ -22,7 +22,7 @@ package struct EnvSealCommand: AsyncParsableCommand {
         subcommands: [
             EncryptCommand.self, DecryptCommand.self, SetCommand.self, GetCommand.self, UnsetCommand.self, ExecCommand.self, KeysCommand.self,
             EditCommand.self, RotateCommand.self, RewrapCommand.self, VerifyCommand.self, InspectCommand.self,
-            ServerCommand.self, PrincipalsCommand.self, AuditCommand.self, GitCommand.self, ScanCommand.self, ConfigCommand.self,
+            ServerCommand.self, PrincipalsCommand.self, AuditCommand.self, GitCommand.self, ScanCommand.self, ConfigCommand.self, RecoveryCommand.self,
         ]
     )
 

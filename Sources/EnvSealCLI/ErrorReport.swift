@@ -62,6 +62,7 @@ enum ErrorReport {
         case .keyUnavailable where type == .notFound: "`envseal keys list` shows the keys and aliases there are"
         case .keyUnavailable: "the key is disabled or pending deletion; `envseal keys describe` tells which"
         case .accessDenied: "check the credentials and the key policy"
+        case .wrongRecoveryKey: "`envseal recovery recipient KEYFILE` prints a recovery key's recipient; the file must be sealed for it"
         default: nil
         }
     }

@@ -89,6 +89,7 @@ struct ExecCommand: AsyncParsableCommand {
     @Option(help: "Lambda-helper mode: the function name bound into each value (default: AWS_LAMBDA_FUNCTION_NAME).")
     var function: String?
 
+    @OptionGroup var recovery: RecoveryKeyOptions
     @OptionGroup var service: KeyServiceOptions
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
@@ -107,11 +108,12 @@ struct ExecCommand: AsyncParsableCommand {
         if let expectKey, expectKey.isEmpty { throw ValidationError("--expect-key needs a key ID, ARN or alias") }
         if let asFiles, asFiles.isEmpty { throw ValidationError("--as-files needs a folder, e.g. /dev/shm") }
         if allowDisk, asFiles == nil { throw ValidationError("--allow-disk goes with --as-files") }
+        try recovery.validate(with: service)
     }
 
     func run() async throws {
         let environment = ProcessEnvironment.variables()
-        try await options.run(environment: environment) { try await service.connect(for: file, environment: environment) }
+        try await options.run(environment: environment) { try await recovery.connect(or: service, for: file, environment: environment) }
     }
 
     /// The parsed options as plain values.

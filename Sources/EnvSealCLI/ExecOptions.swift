@@ -48,10 +48,14 @@ struct ExecOptions: Equatable, Sendable {
             let connection = try await connect()
             let opened: SealedEnvironment
             do {
+                var loading = SealedEnvironment.Options(
+                    maxAge: .zero, lambdaVariables: lambdaVariables, functionName: function, allowUnsealed: allowUnsealed,
+                    expectedContext: expectedContext, expectedKey: expectKey)
+                // `--recovery-key`: opened from the recipient slot, with no key service.
+                loading.recoveryIdentities = connection.recoveryIdentities
                 opened = try await SealedEnvironment.load(
                     from: dotenv.map { .dotenv($0) } ?? .variables(sources), provider: KMSDataKeyProvider(client: connection.client),
-                    options: .init(maxAge: .zero, lambdaVariables: lambdaVariables, functionName: function, allowUnsealed: allowUnsealed,
-                                   expectedContext: expectedContext, expectedKey: expectKey))
+                    options: loading)
             } catch {
                 throw Self.cliError(error, place: file)
             }

@@ -36,7 +36,7 @@ extension EnvSealExit {
         case .tampered: tampered
         case .invalidSelection: usage
         case .unreadable: cannotRead
-        case .wrongKey: wrongKey
+        case .wrongKey, .wrongRecoveryKey: wrongKey
         case .keyUnavailable: keyUnavailable
         case .accessDenied: accessDenied
         case .keyServiceBusy, .unreachable, .invalidResponse: unavailable

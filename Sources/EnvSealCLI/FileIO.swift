@@ -66,7 +66,11 @@ enum FileIO {
     /// the link and the rename leaves the complete new file under its temporary name,
     /// `.NAME.envseal-…`, with the target's mode. The next write to the same path removes such
     /// leftovers first.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, isPrivate: Bool = false) throws {
+    ///
+    /// With `replacing` false an existing `path` is never replaced: the complete file is linked to
+    /// `path` (which fails with `EEXIST` when something is there, atomically) instead of renamed
+    /// over it, and the error says so (73).
+    static func writeAtomically(_ bytes: [UInt8], to path: String, isPrivate: Bool = false, replacing: Bool = true) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         removeLeftovers(of: url.lastPathComponent, in: directory)
@@ -82,9 +86,10 @@ enum FileIO {
             var template = Array("\(directory)/.\(url.lastPathComponent).envseal-XXXXXX".utf8CString)
             fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
             guard fd >= 0 else { throw cannotWrite(path, errno) }
-            return try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, named: String(cString: template))
+            return try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, named: String(cString: template),
+                              replacing: replacing)
         }
-        try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, unnamedLinkName: temporaryName)
+        try finish(fd: fd, bytes: bytes, mode: mode, path: path, directory: directory, unnamedLinkName: temporaryName, replacing: replacing)
     }
 
     /// The path `path` leads to once every symlink on the way is followed, each relative one
@@ -168,7 +173,7 @@ enum FileIO {
 
     private static func finish(
         fd: Int32, bytes: [UInt8], mode: mode_t, path: String, directory: String,
-        named: String? = nil, unnamedLinkName: String? = nil
+        named: String? = nil, unnamedLinkName: String? = nil, replacing: Bool = true
     ) throws {
         var linked: String? = named
         defer {
@@ -189,8 +194,19 @@ enum FileIO {
             linked = unnamedLinkName
         }
         close(fd)
-        guard let source = linked, rename(source, path) == 0 else { throw cannotWrite(path, errno) }
-        linked = nil
+        if replacing {
+            guard let source = linked, rename(source, path) == 0 else { throw cannotWrite(path, errno) }
+            linked = nil
+        } else {
+            // The temporary name is removed by the `defer` either way.
+            guard let source = linked, link(source, path) == 0 else {
+                let code = errno
+                if code == EEXIST {
+                    throw CLIError("\(path) already exists; it was left unchanged", hint: "give --force to replace it", exitCode: EnvSealExit.cannotWrite)
+                }
+                throw cannotWrite(path, code)
+            }
+        }
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)

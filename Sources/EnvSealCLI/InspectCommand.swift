@@ -61,7 +61,8 @@ struct FileInspection: Encodable {
                 (wrappedDataKeyBytes, wrappedDataKey) = (kms.wrappedDataKey.count, FileInspection.describeWrappedKey(kms.wrappedDataKey))
             case .recipient(let recipient):
                 (kind, keyARN, context, wrappedDataKeyBytes, wrappedDataKey) = ("recipient", nil, nil, nil, nil)
-                self.recipient = Base64URL.encode(recipient.publicKey)
+                // The recipient as `envseal recovery keygen` printed it (esr1:…, with its checksum).
+                self.recipient = (try? RecoveryRecipient(publicKey: recipient.publicKey).text) ?? Base64URL.encode(recipient.publicKey)
             }
         }
 

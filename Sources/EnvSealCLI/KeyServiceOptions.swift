@@ -104,24 +104,29 @@ struct KeyServiceConnection {
     let home: KeyStoreHome?
     /// What it is, for messages.
     let name: String
+    /// Recovery key pairs (`--recovery-key`): when there are any, no key service is used at all.
+    var recoveryIdentities: [RecoveryIdentity] = []
 
-    init(client: KMSClient, home: KeyStoreHome?, name: String) {
-        self.init(clients: [client], home: home, name: name)
+    init(client: KMSClient, home: KeyStoreHome?, name: String, recoveryIdentities: [RecoveryIdentity] = []) {
+        self.init(clients: [client], home: home, name: name, recoveryIdentities: recoveryIdentities)
     }
 
-    init(clients: [KMSClient], home: KeyStoreHome?, name: String) {
+    init(clients: [KMSClient], home: KeyStoreHome?, name: String, recoveryIdentities: [RecoveryIdentity] = []) {
         precondition(!clients.isEmpty, "a connection needs a client")
         self.clients = clients
         self.home = home
         self.name = name
+        self.recoveryIdentities = recoveryIdentities
     }
 
     /// The first endpoint's client: the one master-key management goes to.
     var client: KMSClient { clients[0] }
 
-    /// The sealed-file operations over these key services, tried in order.
+    /// The sealed-file operations over these key services, tried in order, or over the recovery
+    /// keys alone (`--recovery-key`), with no key service at all.
     var sealer: SealedFile {
-        SealedFile(providers: clients.map { KMSDataKeyProvider(client: $0) }, progress: TerminalProgress.shared.handler)
+        guard recoveryIdentities.isEmpty else { return .offline(recoveryIdentities, progress: TerminalProgress.shared.handler) }
+        return SealedFile(providers: clients.map { KMSDataKeyProvider(client: $0) }, progress: TerminalProgress.shared.handler)
     }
 }
 

@@ -11,26 +11,34 @@ extension KeysCommand {
     struct AddSlot: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add",
-            abstract: "Let another master key open a sealed file: a new key slot in its header; values do not change.",
+            abstract: "Let another master key or recovery recipient open a sealed file: a new slot in its header; values do not change.",
             discussion: """
-            Opens the file through one of its slots (one Decrypt), then wraps its data key under each \
-            --key (Encrypt) at the first --endpoint that knows the key. Only the ENVSEAL line changes.
+            Opens the file through one of its slots (one Decrypt, or --recovery-key with no key service), \
+            then wraps its data key under each --key (Encrypt) at the first --endpoint that knows the key, \
+            and seals it to each --recipient. Only the ENVSEAL line changes.
 
             Examples:
               envseal keys add .env.sealed --key alias/billing-dr
+              envseal keys add .env.sealed --recipient esr1:…
               envseal keys add .env.sealed --key dr@https://kms.dr.example --endpoint https://kms.example --endpoint dr@https://kms.dr.example
             """
         )
 
         @Argument(help: "The sealed file, changed in place.") var file: String
         @Option(help: "A master key to add: key ID, ARN, alias name or alias ARN. Repeat for more.") var key: [String] = []
+        @Option(help: ArgumentHelp("A recovery recipient to add (esr1:…, from `envseal recovery keygen`). Repeat for more.", valueName: "esr1:…"))
+        var recipient: [String] = []
         @Option(help: "The encryption context of the new slots, key=value, repeated (default: the first key slot's).")
         var context: [String] = []
         @OptionGroup var writing: InPlaceOptions
+        @OptionGroup var recovery: RecoveryKeyOptions
         @OptionGroup var service: KeyServiceOptions
 
         func validate() throws {
-            if key.isEmpty { throw ValidationError("give the key to add with --key") }
+            if key.isEmpty, recipient.isEmpty { throw ValidationError("give the key to add with --key, or the recipient with --recipient") }
+            if recovery.recoveryKey != nil, !key.isEmpty { throw ValidationError("--recovery-key uses no key service, so it can add recipients only, not --key") }
+            try recovery.validate(with: service)
+            _ = try RecoveryRecipientArgument.parse(recipient)
         }
 
         func run() async throws {
@@ -40,9 +48,12 @@ extension KeysCommand {
             let given = context.isEmpty ? nil : try ContextArgument.parse(context)
             let header = try KeySlotsList.header(of: sealed, file: file)
             let slotContext = given ?? header.kmsSlots.first?.context ?? .empty
-            let connection = try await service.connect(for: file)
+            let connection = try await recovery.connect(or: service, for: file)
+            try connection.requireRecipientSlot(in: sealed, file: file)
+            let targets = key.map { SealedFile.SlotTarget.kms(keyID: $0, context: slotContext) }
+                + (try RecoveryRecipientArgument.parse(recipient)).map { .recipient(publicKey: $0.publicKey) }
             let edited = try await connection.run(file: file) {
-                try await connection.sealer.addSlots(to: sealed, for: key.map { .kms(keyID: $0, context: slotContext) })
+                try await connection.sealer.addSlots(to: sealed, for: targets)
             }
             try target.replace(with: edited.render())
         }
@@ -51,33 +62,53 @@ extension KeysCommand {
     struct RemoveSlot: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "remove",
-            abstract: "Stop a master key from opening a sealed file: its slot leaves the header; values do not change.",
+            abstract: "Stop a master key or recovery recipient from opening a sealed file: its slot leaves the header; values do not change.",
             discussion: """
             The key is resolved to its ARN (DescribeKey, at the first --endpoint that knows it) and every \
-            slot of that key is removed; the last slot cannot be. Whoever could use the key may have kept \
-            the file's data key: `envseal rotate FILE` seals every value under a new one.
+            slot of that key is removed; --recipient removes that recipient's slot. The last slot cannot \
+            be removed. Whoever could use the key may have kept the file's data key: `envseal rotate \
+            FILE` seals every value under a new one.
 
-            Example:
+            Examples:
               envseal keys remove .env.sealed --key alias/billing-old
+              envseal keys remove .env.sealed --recipient esr1:…
             """
         )
 
         @Argument(help: "The sealed file, changed in place.") var file: String
-        @Option(help: "The master key whose slot to remove: key ID, ARN, alias name or alias ARN.") var key: String
+        @Option(help: "The master key whose slot to remove: key ID, ARN, alias name or alias ARN.") var key: String?
+        @Option(help: ArgumentHelp("The recovery recipient whose slot to remove (esr1:…).", valueName: "esr1:…")) var recipient: String?
         @OptionGroup var writing: InPlaceOptions
+        @OptionGroup var recovery: RecoveryKeyOptions
         @OptionGroup var service: KeyServiceOptions
+
+        func validate() throws {
+            if (key == nil) == (recipient == nil) { throw ValidationError("give the slot to remove with --key or --recipient (one of them)") }
+            try recovery.validate(with: service)
+            _ = try RecoveryRecipientArgument.parse(recipient.map { [$0] } ?? [])
+        }
 
         func run() async throws {
             disableCoreDumpsOrWarn()
             let target = try writing.open(file)
             let sealed = try target.readDotenv()
-            let connection = try await service.connect(for: file)
-            let arn = try await connection.run(file: file) { try await Self.resolve(key, with: connection.clients) }
+            let connection = try await recovery.connect(or: service, for: file)
+            try connection.requireRecipientSlot(in: sealed, file: file)
+            let selector: SealedFile.SlotSelector
+            let what: String
+            if let recipient {
+                selector = .recipient(publicKey: try RecoveryRecipientArgument.parse([recipient])[0].publicKey)
+                what = "recipient \(recipient)"
+            } else {
+                let arn = try await connection.run(file: file) { try await Self.resolve(key!, with: connection.clients) }
+                selector = .keyARN(arn)
+                what = arn
+            }
             let result = try await connection.run(file: file) {
-                try await connection.sealer.removeSlots(from: sealed, matching: .keyARN(arn))
+                try await connection.sealer.removeSlots(from: sealed, matching: selector)
             }
             try target.replace(with: result.file.render())
-            warn("\(file): removed \(result.removed == 1 ? "the slot" : "\(result.removed) slots") of \(arn); whoever could use that key may have kept the file's data key")
+            warn("\(file): removed \(result.removed == 1 ? "the slot" : "\(result.removed) slots") of \(what); whoever could use it may have kept the file's data key")
             if !MessageOptions.isQuiet {
                 FileHandle.standardError.write(Data("envseal: hint: run `envseal rotate \(file)` to seal every value under a new data key\n".utf8))
             }

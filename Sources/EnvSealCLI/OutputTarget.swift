@@ -56,13 +56,14 @@ struct OutputTarget {
         }
     }
 
-    /// Writes `bytes` there; `isPrivate` makes a new or replaced file 0600.
-    func write(_ bytes: [UInt8], isPrivate: Bool = false) throws {
+    /// Writes `bytes` there; `isPrivate` makes a new or replaced file 0600; without `replacing`, an
+    /// existing regular file is refused (73) rather than replaced, atomically.
+    func write(_ bytes: [UInt8], isPrivate: Bool = false, replacing: Bool = true) throws {
         switch destination {
         case .standardOutput:
             try FileIO.writeStandardOutput(bytes)
         case .file(let path):
-            try FileIO.writeAtomically(bytes, to: path, isPrivate: isPrivate)
+            try FileIO.writeAtomically(bytes, to: path, isPrivate: isPrivate, replacing: replacing)
         case .stream(let path):
             try FileIO.writeStream(bytes, to: path, name: name)
         }

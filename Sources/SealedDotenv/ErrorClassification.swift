@@ -24,6 +24,9 @@ package struct ErrorClassification: Sendable, Equatable {
         /// The key service refused because the data key does not unwrap with this key and
         /// encryption context (`InvalidCiphertextException`, `IncorrectKeyException`).
         case wrongKey
+        /// A recovery key does not open the file: its passphrase is wrong, or the file has no slot
+        /// for its recipient.
+        case wrongRecoveryKey
         /// The key service refused because the key is disabled, pending deletion or does not exist.
         case keyUnavailable
         /// The key service refused the caller: credentials, signature, or the key policy.
@@ -58,6 +61,12 @@ package struct ErrorClassification: Sendable, Equatable {
             self.init(Self.kind(of: error), variable: Self.variable(in: error))
         case is DotenvError, is DotenvFile.EditError:
             self.init(.malformed)
+        case let error as RecoveryKeyError:
+            if error.isWrongKey {
+                self.init(.wrongRecoveryKey)
+            } else {
+                self.init(error.reason == .passphraseRequired ? .notConfigured : .malformed)
+            }
         case let error as LambdaValueError:
             let inner = ErrorClassification(error.underlying)
             self.init(inner.kind, variable: error.name, keyServiceErrorType: inner.keyServiceErrorType)

@@ -167,7 +167,7 @@ extension SealedFile {
             if let blob = try? CiphertextBlob(parsing: kms.wrappedDataKey) { return "key \(blob.keyID.uuidString.lowercased())" }
             return "key not recorded"
         case .recipient(let recipient):
-            return "recipient " + Base64URL.encode(recipient.publicKey)
+            return "recipient " + ((try? RecoveryRecipient(publicKey: recipient.publicKey).text) ?? Base64URL.encode(recipient.publicKey))
         }
     }
 }

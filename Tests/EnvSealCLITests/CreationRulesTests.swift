@@ -152,8 +152,9 @@ import Testing
         let settings = try resolve(prod)
         #expect(try settings.keyIDs(for: "secrets/prod.env")
             == ["alias/app-prod", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
-        let recipients = #expect(throws: CLIError.self) { try settings.refuseRecipients(for: "secrets/prod.env") }
-        #expect(recipients?.message.contains("recovery recipients apply (\(configPath):5)") == true)
+        // The rule's recipient is checked when used: a mistyped one names the rule's line.
+        let recipients = #expect(throws: CLIError.self) { try settings.recoveryRecipients() }
+        #expect(recipients?.message.contains("(\(configPath):5)") == true)
         #expect(settings.service.endpointSpecs()
             == [EndpointSpec(profile: nil, endpoint: "http://127.0.0.1:8417"), EndpointSpec(profile: "west", endpoint: "https://kms.example")])
         let one = try resolve(prod, endpoint: "west@http://127.0.0.1:9").service

@@ -58,6 +58,11 @@ struct ErrorClassificationTests {
         Row(SealedFileError(.invalidPattern(pattern: "(", reason: "unbalanced")), .invalidSelection, .malformed, 64),
         Row(SealedFileError(.nothingSelected), .invalidSelection, .malformed, 64),
         Row(SealedFileError(.alreadySealed), .malformed, .malformed, 65),
+        Row(RecoveryKeyError(.wrongPassphrase), .wrongRecoveryKey, .recoveryKey, 52),
+        Row(RecoveryKeyError(.noSlotForRecipient("esr1:x")), .wrongRecoveryKey, .recoveryKey, 52),
+        Row(RecoveryKeyError(.passphraseRequired), .notConfigured, .notConfigured, 78),
+        Row(RecoveryKeyError(.damagedKeyFile("its checksum does not match")), .malformed, .malformed, 65),
+        Row(RecoveryKeyError(.malformedKeyFile("no key line")), .malformed, .malformed, 65),
         Row(SealedFileError(.duplicateVariable(name: "A")), .malformed, variable: "A", .malformed, 65),
         Row(SealedFileError(.invalidValue(name: "A", reason: "it contains a NUL byte")), .malformed, variable: "A", .malformed, 65),
         Row(SealedFileError(.notLambdaCiphertext(name: "A")), .malformed, variable: "A", .malformed, 65),
@@ -117,7 +122,7 @@ struct ErrorClassificationTests {
             .invalidSelection: (.malformed, 64), .unreadable: (.unreadable, 66), .wrongKey: (.keyService, 52),
             .keyUnavailable: (.keyService, 53), .accessDenied: (.keyService, 77), .keyServiceBusy: (.keyService, 69),
             .keyServiceRefused: (.keyService, 1), .unreachable: (.unreachable, 69), .invalidResponse: (.unreachable, 69),
-            .notConfigured: (.notConfigured, 78), .unclassified: (.malformed, 1),
+            .notConfigured: (.notConfigured, 78), .unclassified: (.malformed, 1), .wrongRecoveryKey: (.recoveryKey, 52),
         ]
         #expect(Set(table.keys) == Set(Kind.allCases))
         for kind in Kind.allCases {

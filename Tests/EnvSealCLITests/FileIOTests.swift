@@ -26,6 +26,16 @@ struct FileIOTests {
         }
     }
 
+    @Test func aWriteThatMustNotReplaceRefusesAnExistingFileAndLeavesNothingBehind() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileIO.writeAtomically(Array("first\n".utf8), to: "\(dir)/key", isPrivate: true, replacing: false)
+        #expect(try FileManager.default.attributesOfItem(atPath: "\(dir)/key")[.posixPermissions] as? Int == 0o600)
+        #expect(Self.exitCode { try FileIO.writeAtomically(Array("second\n".utf8), to: "\(dir)/key", isPrivate: true, replacing: false) } == 73)
+        #expect(try String(contentsOfFile: "\(dir)/key", encoding: .utf8) == "first\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["key"])
+    }
+
     @Test func symlinkChainsAreFollowedEachAgainstItsOwnFolder() throws {
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
