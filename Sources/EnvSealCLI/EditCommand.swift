@@ -46,8 +46,7 @@ struct EditCommand: AsyncParsableCommand {
         // The private folder first: no key-service call when there is nowhere safe to edit.
         let workspace = try PrivateWorkspace(name: URL(fileURLWithPath: file).lastPathComponent, allowDisk: allowDisk)
         defer { workspace.destroy() }
-        let connection = try await recovery.connect(or: service, for: file)
-        try connection.requireRecipientSlot(in: sealed, file: file)
+        let connection = try await recovery.connect(or: service, toOpen: sealed, file: file)
         let plain = try await connection.run(file: file) { try await connection.sealer.decrypt(sealed) }
         var original = plain.render()
         defer { original.withUnsafeMutableBytes { SecureMemory.zero($0) } }

@@ -62,8 +62,7 @@ struct GetCommand: AsyncParsableCommand {
         TerminalProgress.startIfWanted()
         disableCoreDumpsOrWarn()
         let sealed = try FileIO.readDotenv(file)
-        let connection = try await recovery.connect(or: service, for: file)
-        try connection.requireRecipientSlot(in: sealed, file: file)
+        let connection = try await recovery.connect(or: service, toOpen: sealed, file: file)
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         if let value = opened.values[name] {
             try value.withUnsafeBytes { try FileIO.writeStandardOutput(Array($0)) }
@@ -189,8 +188,7 @@ struct VerifyCommand: AsyncParsableCommand {
         disableCoreDumpsOrWarn()
         TerminalProgress.startIfWanted()
         let sealed = try FileIO.readDotenv(file)
-        let connection = try await recovery.connect(or: service, for: file)
-        try connection.requireRecipientSlot(in: sealed, file: file)
+        let connection = try await recovery.connect(or: service, toOpen: sealed, file: file)
         let opened = try await connection.run(file: file) { try await connection.sealer.open(sealed) }
         switch output {
         case .text:

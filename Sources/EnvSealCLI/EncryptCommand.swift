@@ -185,8 +185,7 @@ struct DecryptCommand: AsyncParsableCommand {
         }) {
             throw ErrorReport.cliError(SealedFileError(.nothingSelected), file: file)
         }
-        let connection = try await recovery.connect(or: service, for: file)
-        try connection.requireRecipientSlot(in: sealed, file: file)
+        let connection = try await recovery.connect(or: service, toOpen: sealed, file: file)
         var plain: DotenvFile = try await connection.run(file: file) {
             switch mode.mode {
             case .envelope: return try await connection.sealer.decrypt(sealed)

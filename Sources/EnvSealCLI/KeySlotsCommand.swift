@@ -48,8 +48,7 @@ extension KeysCommand {
             let given = context.isEmpty ? nil : try ContextArgument.parse(context)
             let header = try KeySlotsList.header(of: sealed, file: file)
             let slotContext = given ?? header.kmsSlots.first?.context ?? .empty
-            let connection = try await recovery.connect(or: service, for: file)
-            try connection.requireRecipientSlot(in: sealed, file: file)
+            let connection = try await recovery.connect(or: service, toOpen: sealed, file: file)
             let targets = key.map { SealedFile.SlotTarget.kms(keyID: $0, context: slotContext) }
                 + (try RecoveryRecipientArgument.parse(recipient)).map { .recipient(publicKey: $0.publicKey) }
             let edited = try await connection.run(file: file) {
@@ -92,8 +91,7 @@ extension KeysCommand {
             disableCoreDumpsOrWarn()
             let target = try writing.open(file)
             let sealed = try target.readDotenv()
-            let connection = try await recovery.connect(or: service, for: file)
-            try connection.requireRecipientSlot(in: sealed, file: file)
+            let connection = try await recovery.connect(or: service, toOpen: sealed, file: file)
             let selector: SealedFile.SlotSelector
             let what: String
             if let recipient {

@@ -216,6 +216,22 @@ struct RecoveryKeyOptions: ParsableArguments {
         }
     }
 
+    /// The connection that opens `sealed`: offline through the recovery key, which must have a
+    /// slot in it; else the key service the other options name, which cannot open a file sealed
+    /// for recovery recipients only (refused before any connection, with a hint).
+    func connect(
+        or service: KeyServiceOptions, toOpen sealed: DotenvFile, file: String
+    ) async throws -> KeyServiceConnection {
+        if recoveryKey == nil, let text = sealed.value(of: SealedFileHeader.variableName),
+           let header = try? SealedFileHeader(parsing: text), header.kmsSlots.isEmpty {
+            throw CLIError("\(file) is sealed for recovery recipients only, and no key service can open it",
+                           hint: "give --recovery-key FILE (`envseal keys list \(file)` shows its recipients)", exitCode: EnvSealExit.usage)
+        }
+        let connection = try await connect(or: service, for: file)
+        try connection.requireRecipientSlot(in: sealed, file: file)
+        return connection
+    }
+
     /// The recovery key's offline connection, or the key service the other options name.
     func connect(
         or service: KeyServiceOptions, for file: String? = nil, environment: [String: String] = ProcessEnvironment.variables()

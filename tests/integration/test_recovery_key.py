@@ -150,9 +150,10 @@ def test_a_recipient_only_file_needs_no_key_service_and_refuses_another_key(work
     assert wrong.returncode == 52, wrong.stderr
     assert b"not sealed for this recovery key" in wrong.stderr
     assert wrong.stdout == b""
-    # Without any key: the file names what it needs.
+    # Without any key: refused before any connection, naming what it needs.
     none = work.run("decrypt", "app.sealed", check=False, env=offline)
-    assert none.returncode != 0 and none.stdout == b""
+    assert none.returncode == 64 and none.stdout == b"", none.stderr
+    assert b"recovery recipients only" in none.stderr and b"--recovery-key" in none.stderr, none.stderr
     # A mistyped recipient is refused before anything is sealed.
     typo = recipient[:20] + ("A" if recipient[20] != "A" else "B") + recipient[21:]
     refused = work.run("encrypt", "app.env", "--recipient", typo, "-o", "typo.sealed", env=offline, check=False)
