@@ -125,15 +125,22 @@ struct GitCommand: AsyncParsableCommand {
                 try await connection.sealer.merge(base: baseFile, current: currentFile, other: otherFile)
             }
             var bytes = result.file.render()
-            if !result.conflicts.isEmpty {
+            if !result.isClean {
                 let comments = result.conflicts.map {
                     "# envseal merge conflict: \($0) was changed differently on both sides; this side's value is kept here\n"
-                }.joined()
+                }.joined() + (result.slotConflict.map { "# envseal merge conflict: key slots: \($0); this side's slots are kept here\n" } ?? "")
                 let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
                 let start = bytes.starts(with: bom) ? bom.count : 0
                 bytes.insert(contentsOf: Array(comments.utf8), at: start)
             }
             try FileIO.writeAtomically(bytes, to: current)
+            if let slotConflict = result.slotConflict {
+                throw CLIError(
+                    "\(name): merge conflict: key slots: \(slotConflict); the file keeps this side's slots and is left unmerged",
+                    hint: "see the other side's slots with `git show MERGE_HEAD:\(name) > other.sealed; envseal keys list other.sealed`, "
+                        + "apply them with `envseal keys add/remove \(name)` (remove the conflict comment), then `git add \(name)`",
+                    exitCode: EnvSealExit.failure)
+            }
             guard result.conflicts.isEmpty else {
                 let names = result.conflicts.joined(separator: ", ")
                 throw CLIError(

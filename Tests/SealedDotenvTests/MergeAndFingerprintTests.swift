@@ -1,5 +1,7 @@
 import EnvSealFormat
 import Foundation
+import KMSWire
+import KeyService
 import SealedDotenv
 import SodiumKit
 import Testing
@@ -63,6 +65,39 @@ import Testing
         #expect(plaintexts(opened)["B"] == "bravo-rotated")
         // Every value the rotation changed in ciphertext only is ours, unchanged.
         #expect(result.file.value(of: "C") == ours.value(of: "C"))
+    }
+
+    @Test("a key slot the other side added is kept, and one it removed (a revoked key) is removed")
+    func keySlotsMergeAsASet() async throws {
+        let v = try await Versions()
+        let second = try await v.f.newKey(), third = try await v.f.newKey()
+        func arns(_ file: DotenvFile) throws -> [String?] { try SealedFileHeader(parsing: file.value(of: "ENVSEAL")!).kmsSlots.map(\.keyARN) }
+        // Added on the other side, a value changed on this one.
+        let theirs = try await v.f.sealer.addSlots(to: v.base, for: [.kms(keyID: second, context: .empty)])
+        let ours = try await v.set(v.base, "A", "alpha-ours")
+        let added = try await v.f.sealer.merge(base: v.base, current: ours, other: theirs)
+        #expect(added.isClean)
+        #expect(try arns(added.file) == [v.f.keyARN, second])
+        // The added key alone opens the merged file.
+        try await v.f.engine.disableKey(.init(keyId: v.f.keyARN), by: v.f.admin)
+        #expect(plaintexts(try await v.f.sealer.open(added.file))["A"] == "alpha-ours")
+        try await v.f.engine.enableKey(.init(keyId: v.f.keyARN), by: v.f.admin)
+
+        // Removed on the other side: the revoked key does not come back with this side's edit.
+        let both = try await v.f.sealer.addSlots(to: v.base, for: [.kms(keyID: second, context: .empty), .kms(keyID: third, context: .empty)])
+        let revoked = try await v.f.sealer.removeSlots(from: both, matching: .keyARN(second)).file
+        let edited = try await v.set(both, "B", "bravo-ours")
+        let removed = try await v.f.sealer.merge(base: both, current: edited, other: revoked)
+        #expect(removed.isClean)
+        #expect(try arns(removed.file) == [v.f.keyARN, third])
+
+        // The other side rotated and added a slot: its slots wrap another data key, so this side's
+        // slots stay and the merge says why.
+        let rotated = try await v.f.sealer.addSlots(to: try await v.f.sealer.rotate(v.base), for: [.kms(keyID: third, context: .empty)])
+        let refused = try await v.f.sealer.merge(base: v.base, current: ours, other: rotated)
+        #expect(refused.slotConflict?.contains("different data keys") == true)
+        #expect(!refused.isClean && refused.conflicts.isEmpty)
+        #expect(try arns(refused.file) == [nil])
     }
 
     @Test func conflictsAreNamedAndKeepTheCurrentSide() async throws {

@@ -9,6 +9,7 @@ values are random and never shown."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 import shutil
@@ -145,6 +146,32 @@ def test_merge_across_a_data_key_rotation(repo: Repo) -> None:
     # The current side's data key: the wrapped key (the header's start) is main's.
     header_after = [line for line in (repo.path / "app.env").read_text().splitlines() if line.startswith("ENVSEAL=")]
     assert header_after[0][:120] == header_before[0][:120]
+
+
+def test_key_slots_merge_and_a_revoked_key_stays_revoked(repo: Repo) -> None:
+    keystore = ["--keystore", str(repo.keystore)]
+    for alias in ("alias/dr", "alias/old"):
+        repo.envseal("keys", "create", "--alias", alias, *keystore)
+    repo.envseal("keys", "add", "app.env", "--key", "alias/old", *keystore)
+    repo.commit("a second key")
+
+    # One branch adds a disaster-recovery key and revokes the old one; the other edits a value.
+    repo.git("checkout", "-q", "-b", "keys")
+    repo.envseal("keys", "add", "app.env", "--key", "alias/dr", *keystore)
+    repo.envseal("keys", "remove", "app.env", "--key", "alias/old", *keystore)
+    repo.commit("dr key in, old key out")
+    repo.git("checkout", "-q", "main")
+    repo.set("TOKEN", "main-token")
+    repo.commit("main edit")
+
+    assert repo.git("merge", "-q", "--no-edit", "keys").returncode == 0
+    listed = json.loads(repo.envseal("keys", "list", "app.env", "--output", "json").stdout)
+    described = {alias: json.loads(repo.envseal("keys", "describe", alias, "--output", "json", *keystore).stdout)["KeyMetadata"]["Arn"]
+                 for alias in ("alias/git", "alias/dr", "alias/old")}
+    text = json.dumps(listed)
+    assert described["alias/git"] in text and described["alias/dr"] in text, text
+    assert described["alias/old"] not in text, "the key revoked on the other branch came back"
+    assert repo.values()["TOKEN"] == "main-token"
 
 
 def test_conflict_is_left_unmerged_with_nothing_secret(repo: Repo) -> None:
