@@ -60,15 +60,14 @@ func checkSealedValue(_ text: String, name: String, keys: SealedFileKeys) {
 func checkHeader(_ text: String, environment: [String: String], keys: SealedFileKeys) {
     guard let header = try? SealedFileHeader(parsing: text) else { return }
     check(header.text == text, "a parsed header writes different text")
-    check(!header.wrappedDataKey.isEmpty, "empty wrapped data key parsed")
+    check(!header.slots.isEmpty, "a header with no slot parsed")
+    check(header.kmsSlots.allSatisfy { !$0.wrappedDataKey.isEmpty }, "empty wrapped data key parsed")
     check(Set(header.sealedNames).isDisjoint(with: header.coveredNames), "a name is both sealed and covered")
     // What SealedFile gives verify.
     let variables = SealedFileHeader.Variables(environment: environment, header: header)
     guard (try? header.verify(variables, keys: keys)) != nil else { return }
     // A header that verifies is one make() would build again, byte for byte.
-    let remade = try? SealedFileHeader.make(
-        keyARN: header.keyARN, context: header.context, wrappedDataKey: header.wrappedDataKey,
-        variables: variables, keys: keys)
+    let remade = try? SealedFileHeader.make(slots: header.slots, variables: variables, keys: keys, version: header.version)
     check(remade?.text == text, "a verified header is not what make() builds from the same variables")
     guard let opened = try? header.open(variables, keys: keys) else { return }
     check(Set(opened.keys) == Set(header.sealedNames), "open returned other names than the header lists")
