@@ -37,7 +37,7 @@ struct KMSEndpoint: Sendable {
     /// - Parameter peer: The connection's remote address, the request's `aws:SourceIp`.
     func respond(to incoming: Request, from peer: SocketAddress?) async -> Response {
         let started = ContinuousClock.now
-        let requestID = Self.requestID()
+        let requestID = RequestID.make()
         var operationName = "Unknown"
         var principalARN = "-"
         let outcome: String
@@ -149,27 +149,6 @@ struct KMSEndpoint: Sendable {
         headers[.init("x-amzn-RequestId")!] = requestID
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
-
-    /// A request id shaped like AWS's (a UUID: 8-4-4-4-12 lowercase hex digits), from libsodium's
-    /// CSPRNG, written into one 36-byte string (cheaper than `UUID()` or joining substrings).
-    static func requestID() -> String {
-        let random = SecureRandom.bytes(count: 16)
-        return String(unsafeUninitializedCapacity: 36) { out in
-            var index = 0
-            for (position, byte) in random.enumerated() {
-                if position == 4 || position == 6 || position == 8 || position == 10 {
-                    out[index] = UInt8(ascii: "-")
-                    index += 1
-                }
-                out[index] = hexDigits[Int(byte >> 4)]
-                out[index + 1] = hexDigits[Int(byte & 0x0F)]
-                index += 2
-            }
-            return index
-        }
-    }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 /// A KMS error with a status other than its type's (413 for an oversized body).

@@ -1,4 +1,5 @@
 @testable import KeyServer
+import KeyService
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -99,7 +100,7 @@ struct RequestLogTests {
     }
 
     @Test func requestIDsAreUUIDShapedAndDiffer() {
-        let ids = (0..<100).map { _ in KMSEndpoint.requestID() }
+        let ids = (0..<100).map { _ in RequestID.make() }
         let shape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
         #expect(ids.allSatisfy { $0.wholeMatch(of: shape) != nil })
         #expect(Set(ids).count == ids.count)

@@ -119,7 +119,7 @@ package final class KeyServiceEngine: Sendable {
         do {
             try await audit.append(
                 to: store, time: now, principal: principal.arn, operation: operation.rawValue, keyARN: note.keyARN,
-                context: note.context, outcome: outcome, requestID: requestID ?? UUID().uuidString.lowercased())
+                context: note.context, outcome: outcome, requestID: requestID ?? RequestID.make())
         } catch {
             // An operation that cannot be audited is not acknowledged.
             throw KMSError(.kmsInternal, "the audit log could not be written: \(Self.storeMessage(error))")
