@@ -3,7 +3,6 @@ import Hummingbird
 import KMSWire
 import KeyService
 import Logging
-import Metrics
 import NIOCore
 import SodiumKit
 
@@ -19,6 +18,8 @@ struct KMSEndpoint: Sendable {
     let rateLimiter: PrincipalRateLimiter?
     /// Whether the server serves TLS: `aws:SecureTransport` of every request.
     let secureTransport: Bool
+    /// Each operation's request counter and duration timer.
+    let metrics = RequestMetrics()
 
     init(
         engine: KeyServiceEngine, principals: PrincipalDirectory, maxBodyBytes: Int, logger: Logger, secureTransport: Bool,
@@ -134,10 +135,10 @@ struct KMSEndpoint: Sendable {
     }
 
     func record(_ operation: String, outcome: String, started: ContinuousClock.Instant) {
-        Counter(label: "envseal_requests_total", dimensions: [("operation", operation), ("outcome", outcome)]).increment()
         let elapsed = ContinuousClock.now - started
-        Timer(label: "envseal_request_duration_seconds", dimensions: [("operation", operation)])
-            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        metrics.record(
+            operation: operation, outcome: outcome,
+            nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 
     static func status(_ error: KMSError) -> HTTPResponse.Status {
