@@ -253,3 +253,38 @@ def test_aws_cli_sign_verifies_with_openssl(aws, spec, algorithm, openssl_option
     refused = aws("kms", "verify", "--key-id", created["Arn"], "--message", f"fileb://{message}", "--signing-algorithm", algorithm,
                   "--signature", f"fileb://{signature}", check=False)
     assert refused.returncode in (254, 255) and b"KMSInvalidSignatureException" in refused.stderr
+
+
+def test_rsa_key_generation_does_not_hold_up_other_requests(server, kms):
+    """An RSA_4096 key takes up to seconds to make. The server answers each connection on its event
+    loop, so the key is made on a thread of its own: requests on every other connection, those on
+    the creating connection's event loop included, are answered meanwhile."""
+    import http.client
+    import threading
+    import time
+    from urllib.parse import urlparse
+
+    address = urlparse(server.url)
+    # Enough connections that several share an event loop with boto3's.
+    connections = [http.client.HTTPConnection(address.hostname, address.port, timeout=30) for _ in range(8)]
+    for connection in connections:
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read() == b"ok\n"
+    made: list[str] = []
+    creating = threading.Thread(target=lambda: made.extend(
+        kms.create_key(KeySpec="RSA_4096", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"] for _ in range(3)))
+    creating.start()
+    slowest, answered = 0.0, 0
+    while creating.is_alive():
+        for connection in connections:
+            started = time.monotonic()
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().read() == b"ok\n"
+            slowest = max(slowest, time.monotonic() - started)
+            answered += 1
+    creating.join()
+    for connection in connections:
+        connection.close()
+    assert len(made) == 3
+    assert answered > len(connections), "the keys were made before any request could be timed"
+    assert slowest < 0.5, f"a request waited {slowest:.2f} s while RSA keys were being made"

@@ -42,8 +42,13 @@ enum ImportWrapping {
     }
 
     /// A new key pair: the private key's DER in guarded memory, and the public key as DER
-    /// SubjectPublicKeyInfo (what AWS returns as PublicKey).
-    static func newKeyPair(_ size: _RSA.Signing.KeySize) throws(KMSError) -> (privateKey: SecureBytes, publicKey: Data) {
+    /// SubjectPublicKeyInfo (what AWS returns as PublicKey). Made off the caller's executor
+    /// (``OffThread``): an RSA key takes up to seconds.
+    static func newKeyPair(_ size: _RSA.Signing.KeySize) async throws(KMSError) -> (privateKey: SecureBytes, publicKey: Data) {
+        try await OffThread.run { () throws(KMSError) in try newKeyPairHere(size) }
+    }
+
+    private static func newKeyPairHere(_ size: _RSA.Signing.KeySize) throws(KMSError) -> (privateKey: SecureBytes, publicKey: Data) {
         do {
             let key = try _RSA.Encryption.PrivateKey(keySize: size)
             // The DER passes through one unguarded `Data` on its way into guarded memory.

@@ -26,7 +26,7 @@ extension KeyServiceEngine {
             try Self.requireExternal(key, .getParametersForImport)
             let algorithm = try ImportWrapping.Algorithm(request.wrappingAlgorithm)
             let size = try ImportWrapping.keySize(request.wrappingKeySpec)
-            let pair = try ImportWrapping.newKeyPair(size)
+            let pair = try await ImportWrapping.newKeyPair(size)
             let when = now
             let record: WrappingKeyRecord
             do {

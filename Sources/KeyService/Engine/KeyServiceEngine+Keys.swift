@@ -44,7 +44,7 @@ extension KeyServiceEngine {
             } else if spec.isHMAC {
                 version = try newHMACVersion(keyID: id, spec: spec)
             } else if spec.isSigning {
-                version = try newSigningVersion(keyID: id, spec: spec)
+                version = try await newSigningVersion(keyID: id, spec: spec)
             } else {
                 let made = try newVersion(keyID: id, version: 1, type: .initial)
                 (version, material) = (made.0, made.1)

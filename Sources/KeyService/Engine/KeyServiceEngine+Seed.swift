@@ -201,7 +201,7 @@ extension KeyServiceEngine {
                 if let material = seed.material {
                     bytes = material
                 } else if seed.spec.isSigning {
-                    bytes = try SigningKey.generate(seed.spec)
+                    bytes = try await SigningKey.generate(seed.spec)
                 } else {
                     bytes = seed.material ?? (try? SecureRandom.secureBytes(count: seed.spec.materialByteCount))
                 }

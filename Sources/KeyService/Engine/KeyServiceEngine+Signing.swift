@@ -105,8 +105,8 @@ extension KeyServiceEngine {
 
     /// A new private key for a signing key, made by swift-crypto and wrapped under the root key,
     /// as its only version: asymmetric keys do not rotate.
-    func newSigningVersion(keyID: UUID, spec: KeySpecKind) throws(KMSError) -> KeyVersionRecord {
-        let material = try SigningKey.generate(spec)
+    func newSigningVersion(keyID: UUID, spec: KeySpecKind) async throws(KMSError) -> KeyVersionRecord {
+        let material = try await SigningKey.generate(spec)
         do {
             let wrapped = try root.wrap(material, id: keyID, version: 1, purpose: Self.signingMaterialPurpose)
             return KeyVersionRecord(keyID: keyID, version: 1, wrappedMaterial: wrapped, materialID: try Self.materialID(root: root, keyID: keyID, version: 1),

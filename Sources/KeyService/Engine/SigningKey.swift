@@ -41,9 +41,15 @@ struct SigningKey {
         }
     }
 
-    /// New private key material for `spec`, in guarded memory; the encoding swift-crypto hands
-    /// out is zeroed once copied.
-    static func generate(_ spec: KeySpecKind) throws(KMSError) -> SecureBytes {
+    /// New private key material for `spec`, in guarded memory, made off the caller's executor
+    /// (``OffThread``): an RSA key takes up to seconds.
+    static func generate(_ spec: KeySpecKind) async throws(KMSError) -> SecureBytes {
+        try await OffThread.run { () throws(KMSError) in try generateHere(spec) }
+    }
+
+    /// New private key material for `spec`, made on the calling thread; the encoding swift-crypto
+    /// hands out is zeroed once copied.
+    private static func generateHere(_ spec: KeySpecKind) throws(KMSError) -> SecureBytes {
         do {
             var encoded: Data
             switch spec {
