@@ -202,8 +202,28 @@ struct DeadlineHTTP1Channel: ServerChildChannel {
         }
     }
 
+    /// Serves the connection's requests with its event loop as their task executor: the handler
+    /// then runs on the thread that reads and writes the socket, so a request's bytes, its
+    /// handler and its answer do not hop between the event loop and the global executor's
+    /// threads (a wake-up and a context switch each way).
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+            await base.handle(value: value, logger: logger)
+        }
+    }
+}
+
+/// An event loop as a task executor: jobs run on the loop's thread, in the order enqueued.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 
