@@ -94,12 +94,16 @@ def targets(results):
                        f"against {memory:.0f} µs in memory (reading the key and a SQLite write transaction for its audit "
                        f"record; under load the group commit shares one transaction among the waiting requests); "
                        if sqlite and memory else "")
+        server_cpu = ""
+        if decrypt64["envseal"].get("cpu_us") and healthz.get("cpu_us"):
+            server_cpu = (f"The server itself spent {decrypt64['envseal']['cpu_us']:.0f} µs of CPU per Decrypt and "
+                          f"{healthz['cpu_us']:.0f} µs per /healthz (/proc/PID/stat around each run). ")
         rows.append(("throughput: signed Decrypts at 64 connections ≥ ½ the same run's GET /healthz rate",
                      f"{share:.2f} ({rps:,.0f}/s against {ceiling:,.0f}/s)", share >= 0.5,
                      f"half the /healthz rate leaves each Decrypt {cpu_left_us(results, healthz, ceiling / 2):.0f} µs "
                      f"of CPU (on all {results['machine']['cores']} cores, wrk's share included) beyond what the HTTP "
                      f"stack spends; this run's Decrypts took {cpu_left_us(results, healthz, rps):.0f} µs beyond it. "
-                     f"{engine_note}{'t' if engine_note else 'T'}he rest is SigV4, JSON, the principal look-up and the audit append "
+                     f"{server_cpu}{engine_note}{'t' if engine_note else 'T'}he rest is SigV4, JSON, the principal look-up and the audit append "
                      f"(docs/SERVER.md has the profile)"))
         rows.append(("throughput: Decrypt p99 ≤ 10 ms at 64 connections", f"{ms(p99)} ms (p50 "
                      f"{ms(decrypt64['envseal']['p50_ms'])} ms)", p99 <= 10,
@@ -358,6 +362,13 @@ def throughput_markdown(results):
         add(f"The ceiling of the HTTP stack on this machine: envseal's server answering `GET /healthz` (no "
             f"signature, no JSON, no store) to wrk at {h['connections']} connections serves "
             f"{spread(h['rps'], number)} requests/s (p50 {ms(h['p50_ms'])} ms).\n")
+        decrypt64 = next((r for r in tp["rows"] if r["operation"] == "Decrypt" and r["connections"] == h["connections"]), None)
+        if h.get("cpu_us") and decrypt64 and decrypt64["envseal"].get("cpu_us"):
+            spent = decrypt64["envseal"]["cpu_us"]
+            add(f"The server's own CPU time per request (user and system, from /proc/PID/stat around each run; "
+                f"medians), which other load on the machine moves far less than the rates: a signed Decrypt "
+                f"{spent:.0f} µs, a GET /healthz {h['cpu_us']:.0f} µs, so a Decrypt costs the server "
+                f"{spent - h['cpu_us']:.0f} µs beyond the HTTP stack.\n")
     nodes = tp.get("two_nodes")
     if nodes and tp.get("healthz"):
         ceiling = tp["healthz"]["rps"]["median"]

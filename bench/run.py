@@ -115,8 +115,9 @@ class Bench:
         store = self.tmp / "server-store"
         port = free_port()
         self.es_url = f"http://127.0.0.1:{port}"
-        self.services.start("envseal server", [self.envseal, "server", "--keystore", str(store), "--listen",
-                                               f"127.0.0.1:{port}"], self.base_env, self.tmp / "envseal-server.log")
+        self.es_process = self.services.start(
+            "envseal server", [self.envseal, "server", "--keystore", str(store), "--listen", f"127.0.0.1:{port}"],
+            self.base_env, self.tmp / "envseal-server.log")
         moto_port = free_port()
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         self.services.start("moto", [self.python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
@@ -313,11 +314,14 @@ class Bench:
                         "p99_ms": statistics.median(r["p99_ms"] for r in runs),
                         "errors": sum(r["errors"] for r in runs),
                     }
+                    if all("cpu_us" in r for r in runs):
+                        row[server]["cpu_us"] = statistics.median(r["cpu_us"] for r in runs)
                 rows.append(row)
         self.results["throughput"] = {
             "seconds": self.p["tp_seconds"], "repetitions": self.p["tp_reps"], "rows": rows,
             "healthz": {"connections": most, "rps": summary([r["rps"] for r in ceiling]),
-                        "p50_ms": statistics.median(r["p50_ms"] for r in ceiling)},
+                        "p50_ms": statistics.median(r["p50_ms"] for r in ceiling),
+                        "cpu_us": statistics.median(r.get("cpu_us", 0) for r in ceiling)},
             "two_nodes": self.two_nodes(most),
         }
 
@@ -413,13 +417,20 @@ class Bench:
         return out
 
     def wrk_run(self, server, script, connections, seconds, path="/"):
+        """One wrk run; for envseal's server also its CPU time per request (`cpu_us`, user and system,
+        from /proc/PID/stat around the run), which the machine's other load moves far less than the
+        rate."""
         threads = min(2, connections)
         script_arguments = ["-s", str(script)] if script else []
+        pid = self.es_process.pid if server == "envseal" else None
+        before = process_cpu_seconds(pid) if pid else None
         text = run([self.wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
                     "--latency", *script_arguments, self.keys[server]["url"] + path], self.base_env, "wrk")
         parsed = parse_wrk(text)
         if parsed["non2xx"]:
             raise BenchError(f"wrk against {server}: {parsed['non2xx']} answers were not 2xx (a bad signature?)")
+        if before is not None and parsed["requests"]:
+            parsed["cpu_us"] = (process_cpu_seconds(pid) - before) * 1e6 / parsed["requests"]
         return parsed
 
     # 3. Redaction --------------------------------------------------------------------------------
@@ -618,6 +629,12 @@ def kms_client(url, credentials_file):
                         aws_secret_access_key=section["aws_secret_access_key"])
 
 
+def process_cpu_seconds(pid):
+    """User and system CPU time a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def parse_wrk(text):
     def milliseconds(percent):
         match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
@@ -628,10 +645,12 @@ def parse_wrk(text):
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     if not rps:
         raise BenchError(f"wrk printed no Requests/sec:\n{text}")
+    requests = re.search(r"^\s*(\d+) requests in ", text, re.M)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     return {
         "rps": float(rps.group(1)), "p50_ms": milliseconds(50), "p99_ms": milliseconds(99),
+        "requests": int(requests.group(1)) if requests else 0,
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "errors": sum(int(g) for g in errors.groups()) if errors else 0,
     }
