@@ -3,21 +3,21 @@ package import KeyService
 import PostgresNIO
 
 extension PostgresKeyStore {
-    /// Appends the records `body` makes from the last one, in one transaction that first locks
-    /// the audit table against other appenders.
+    /// Appends the records `body` makes from the chain's head, in one transaction that first
+    /// locks the audit table against other appenders.
     ///
     /// `SHARE ROW EXCLUSIVE` conflicts with itself and with writes, not with `SELECT`: appenders
-    /// on every server wait for this one, each then reads the record the previous one appended,
-    /// and the chain never forks; readers are not held up. Records whose sequence does not
-    /// continue the last one's are refused with `.alreadyExists`, as by the reference store.
-    package func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord] {
+    /// on every server wait for this one, each then reads the head the previous one left (only
+    /// the last row's sequence and hash), and the chain never forks; readers are not held up.
+    /// Records whose sequence does not continue the head's are refused with `.alreadyExists`.
+    package func appendAudit(batch body: @Sendable (AuditChainHead?) throws -> [AuditRecord]) async throws -> [AuditRecord] {
         try await transaction(conflict: "audit record exists") { connection, logger in
             try await connection.query("LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE", logger: logger)
-            let last = try await connection.rows(
-                "SELECT \(unescaped: AuditRecord.columns) FROM audit ORDER BY sequence DESC LIMIT 1", logger: logger
-            ).first.map(AuditRecord.init(row:))
-            let records = try body(last)
-            var expected = (last?.sequence ?? 0) + 1
+            let head = try await connection.rows(
+                "SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1", logger: logger
+            ).first.map(AuditChainHead.init(row:))
+            let records = try body(head)
+            var expected = (head?.sequence ?? 0) + 1
             for record in records {
                 guard record.sequence == expected else {
                     throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")

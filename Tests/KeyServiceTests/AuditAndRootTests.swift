@@ -164,5 +164,5 @@ actor ReplayStore: KeyStore {
     func setPrincipalEnabled(accessKeyID: String, _ enabled: Bool) {}
     func setPrincipalPolicy(accessKeyID: String, _ policy: String?) {}
     func deletePrincipal(accessKeyID: String) -> Bool { false }
-    func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) throws -> [AuditRecord] { throw KeyStoreError(.notFound, "replay") }
+    func appendAudit(batch body: @Sendable (AuditChainHead?) throws -> [AuditRecord]) throws -> [AuditRecord] { throw KeyStoreError(.notFound, "replay") }
 }

@@ -50,8 +50,8 @@ package struct AuditChain: Sendable {
         let requestID: String
     }
 
-    /// Links entries after `previous`, in order.
-    func link(_ entries: [Entry], after previous: AuditRecord?) throws -> [AuditRecord] {
+    /// Links entries after the chain's head `previous` (`nil` for an empty log), in order.
+    func link(_ entries: [Entry], after previous: AuditChainHead?) throws -> [AuditRecord] {
         var last = previous
         var records: [AuditRecord] = []
         records.reserveCapacity(entries.count)
@@ -61,8 +61,8 @@ package struct AuditChain: Sendable {
                 keyARN: entry.keyARN, encryptionContext: entry.context, outcome: entry.outcome, requestID: entry.requestID,
                 previousHash: last?.hash ?? Self.genesis, hash: [])
             record.hash = try hash(of: record)
+            last = record.head
             records.append(record)
-            last = record
         }
         return records
     }
