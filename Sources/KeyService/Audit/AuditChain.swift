@@ -21,7 +21,7 @@ package struct AuditChain: Sendable {
     func hash(of record: AuditRecord) throws -> [UInt8] {
         // The parts are fed in place, none copied into an array of its own; the context's pairs
         // in the byte order of their keys.
-        let context = (record.encryptionContext ?? [:]).sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        let context = record.encryptionContext ?? [:]
         return try BLAKE2b.mac(key: key, outputByteCount: 32) { feed in
             record.previousHash.withUnsafeBytes { feed.part($0) }
             feed.part(String(record.sequence))
@@ -32,9 +32,17 @@ package struct AuditChain: Sendable {
             feed.part(record.outcome)
             feed.part(record.requestID)
             feed.part(String(context.count))
-            for (key, value) in context {
-                feed.part(key)
-                feed.part(value)
+            if context.count < 2 {
+                // No order to establish (a Decrypt's context usually has one pair): no sorted copy.
+                for (key, value) in context {
+                    feed.part(key)
+                    feed.part(value)
+                }
+            } else {
+                for (key, value) in context.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                    feed.part(key)
+                    feed.part(value)
+                }
             }
         }.bytes
     }
