@@ -21,6 +21,9 @@ extension SQLiteKeyStore {
                 guard record.sequence == expected else {
                     throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")
                 }
+                // GRDB binds up to 20 arguments of execute(arguments:) in place (SQLITE_STATIC),
+                // copying no text or blob: cheaper, measured, than setUncheckedArguments (which
+                // has SQLite copy each) or a prebuilt [DatabaseValue].
                 try insert.execute(arguments: try record.rowArguments())
                 expected += 1
             }
