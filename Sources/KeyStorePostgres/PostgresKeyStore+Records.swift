@@ -140,6 +140,15 @@ extension AuditRecord {
     }
 }
 
+extension AuditChainHead {
+    /// Decodes the head from a row of `sequence, hash`.
+    init(row: PostgresRow) throws {
+        self = try StoredRow.decode(row, table: "audit") { row in
+            AuditChainHead(sequence: try row.int64("sequence"), hash: try row.bytes("hash"))
+        }
+    }
+}
+
 extension PostgresConnection {
     /// Every row of `query`, collected.
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {

@@ -18,8 +18,9 @@ import Synchronization
 ///   commit and then reads what it wrote. Two concurrent rotations get two distinct versions and
 ///   one newest version; the primary key `(key_id, version)` refuses a duplicate besides.
 /// - ``appendAudit(batch:)`` takes `LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE` before reading
-///   the last record. That mode conflicts with itself and not with readers, so appends from every
+///   the chain's head. That mode conflicts with itself and not with readers, so appends from every
 ///   server are serialized and the hash chain never forks, while `envseal audit verify` reads on.
+///   The batch is written by one multi-row `INSERT`, to keep the lock's hold short.
 /// - Key versions are never updated once written, except by ``destroyKey(id:_:)``, which empties
 ///   their material.
 ///

@@ -197,3 +197,12 @@ extension AuditRecord {
         }
     }
 }
+
+extension AuditChainHead {
+    /// Decodes the head from a row of `sequence, hash`.
+    init(row: Row) throws {
+        self = try row.decodeRecord(table: "audit") { row in
+            AuditChainHead(sequence: try row.decode(Int64.self, forColumn: "sequence"), hash: try row.bytes("hash"))
+        }
+    }
+}

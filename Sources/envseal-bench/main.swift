@@ -171,6 +171,9 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
         try await stage("audit record hash (chain link)") {
             _ = try kms.stageAuditHash(record)
         }
+        try await stage("audit record's stored context (JSON text)") {
+            _ = try record.storedContext()
+        }
         try await stage("audit append (link and commit)", storeBound: true) {
             try await kms.stageAuditAppend(function, keyARN: keyARN, context: context, requestID: "bench-request")
         }

@@ -32,7 +32,7 @@ extension KeyStoreConformance {
                 let brokenBatch = await #expect(throws: KeyStoreError.self) {
                     try await store.appendAudit(batch: { last in
                         let first = Fixtures.nextAudit(after: last)
-                        var second = Fixtures.nextAudit(after: first)
+                        var second = Fixtures.nextAudit(after: first.head)
                         second.sequence += 1
                         return [first, second]
                     })
@@ -43,8 +43,8 @@ extension KeyStoreConformance {
                 // A batch appends its records in order, in one go.
                 let batch = try await store.appendAudit(batch: { last in
                     let first = Fixtures.nextAudit(after: last)
-                    let second = Fixtures.nextAudit(after: first)
-                    return [first, second, Fixtures.nextAudit(after: second)]
+                    let second = Fixtures.nextAudit(after: first.head)
+                    return [first, second, Fixtures.nextAudit(after: second.head)]
                 })
                 #expect(batch.map(\.sequence) == [6, 7, 8])
                 #expect(try await store.auditRecords(after: 5, limit: 100) == batch)

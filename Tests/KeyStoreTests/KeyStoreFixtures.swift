@@ -70,8 +70,8 @@ enum Fixtures {
             wrappedSecret: randomBytes(48), createdAt: Date())
     }
 
-    /// The record after `last`, chained to it by ``chainHash(_:_:)``.
-    static func nextAudit(after last: AuditRecord?) -> AuditRecord {
+    /// The record after the chain's head `last`, chained to it by ``chainHash(_:_:)``.
+    static func nextAudit(after last: AuditChainHead?) -> AuditRecord {
         let sequence = (last?.sequence ?? 0) + 1
         let previous = last?.hash ?? [UInt8](repeating: 0, count: 32)
         return AuditRecord(

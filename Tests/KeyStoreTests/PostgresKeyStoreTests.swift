@@ -162,6 +162,48 @@ struct PostgresKeyStoreTests {
         }
     }
 
+    @Test("a batch lands in one append (one transaction, split past 6,000 rows); the chain verifies across nodes")
+    func auditBatchInOneAppend() async throws {
+        try await PostgresTestDatabase.withStores(2) { (stores) async throws in
+            let chain = AuditChain(root: RootKey(material: KeyMaterial.random()))
+            @Sendable func entries(_ count: Int) -> [AuditChain.Entry] {
+                (0..<count).map { index in
+                    AuditChain.Entry(
+                        time: Date(timeIntervalSince1970: 1_800_000_000.125 + Double(index)), principal: "arn:aws:iam::111122223333:user/fn",
+                        operation: "Decrypt", keyARN: index.isMultiple(of: 2) ? nil : "arn:aws:kms:us-east-1:111122223333:key/k",
+                        context: index.isMultiple(of: 3) ? nil : ["k\(index % 11)": "v/\"\\\u{1}é", "LambdaFunctionName": "billing"],
+                        outcome: "Allowed", requestID: "r-\(index)")
+                }
+            }
+            let first = try await stores[0].appendAudit(batch: { try chain.link(entries(1), after: $0) })
+            let batch = try await stores[1].appendAudit(batch: { try chain.link(entries(7), after: $0) })
+            #expect(batch.map(\.sequence) == Array(2...8))
+            // More rows than one statement's parameters can carry: split, still one transaction.
+            let large = try await stores[0].appendAudit(batch: { try chain.link(entries(6_500), after: $0) })
+            #expect(large.map(\.sequence) == Array(9...6_508))
+
+            #expect(try await stores[1].auditRecords(after: 0, limit: 10) == first + batch + large.prefix(2))
+            #expect(try await stores[1].auditRecords(after: 6_500, limit: 10) == Array(large.suffix(8)))
+            for range in ["2 AND 8", "9 AND 6508"] {
+                let transactions = try await stores[1].inspect("SELECT count(DISTINCT xmin::text)::text FROM audit WHERE sequence BETWEEN \(range)")
+                #expect(transactions == ["1"], "records \(range)")
+            }
+            let verification = try await chain.verify(stores[1])
+            #expect(verification.checked == 6_508 && verification.problem == nil)
+
+            // A batch that does not continue the head writes nothing, not even its good first rows.
+            let refused = await #expect(throws: KeyStoreError.self) {
+                try await stores[1].appendAudit(batch: { head in
+                    var records = try chain.link(entries(3), after: head)
+                    records[2].sequence += 1
+                    return records
+                })
+            }
+            #expect(refused?.kind == .alreadyExists)
+            #expect(try await stores[0].auditRecords(after: 6_508, limit: 10) == [])
+        }
+    }
+
     @Test("a node with another root key is refused; one with the same key is let in")
     func oneRootOfTrust() async throws {
         let directory = try TemporaryDirectory()

@@ -21,7 +21,7 @@ package struct AuditChain: Sendable {
     func hash(of record: AuditRecord) throws -> [UInt8] {
         // The parts are fed in place, none copied into an array of its own; the context's pairs
         // in the byte order of their keys.
-        let context = (record.encryptionContext ?? [:]).sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        let context = record.encryptionContext ?? [:]
         return try BLAKE2b.mac(key: key, outputByteCount: 32) { feed in
             record.previousHash.withUnsafeBytes { feed.part($0) }
             feed.part(String(record.sequence))
@@ -32,9 +32,17 @@ package struct AuditChain: Sendable {
             feed.part(record.outcome)
             feed.part(record.requestID)
             feed.part(String(context.count))
-            for (key, value) in context {
-                feed.part(key)
-                feed.part(value)
+            if context.count < 2 {
+                // No order to establish (a Decrypt's context usually has one pair): no sorted copy.
+                for (key, value) in context {
+                    feed.part(key)
+                    feed.part(value)
+                }
+            } else {
+                for (key, value) in context.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                    feed.part(key)
+                    feed.part(value)
+                }
             }
         }.bytes
     }
@@ -50,8 +58,8 @@ package struct AuditChain: Sendable {
         let requestID: String
     }
 
-    /// Links entries after `previous`, in order.
-    func link(_ entries: [Entry], after previous: AuditRecord?) throws -> [AuditRecord] {
+    /// Links entries after the chain's head `previous` (`nil` for an empty log), in order.
+    func link(_ entries: [Entry], after previous: AuditChainHead?) throws -> [AuditRecord] {
         var last = previous
         var records: [AuditRecord] = []
         records.reserveCapacity(entries.count)
@@ -61,8 +69,8 @@ package struct AuditChain: Sendable {
                 keyARN: entry.keyARN, encryptionContext: entry.context, outcome: entry.outcome, requestID: entry.requestID,
                 previousHash: last?.hash ?? Self.genesis, hash: [])
             record.hash = try hash(of: record)
+            last = record.head
             records.append(record)
-            last = record
         }
         return records
     }

@@ -278,3 +278,24 @@ package struct AuditRecord: Sendable, Codable, Equatable {
         self.hash = hash
     }
 }
+
+/// The end of the audit chain: all the next record needs from the last one.
+///
+/// A store reads only these two columns of its last row before an append, never the whole
+/// record (its encryption context would have to be decoded for nothing).
+package struct AuditChainHead: Sendable, Equatable {
+    /// The last record's sequence.
+    package var sequence: Int64
+    /// The last record's hash, which the next record links to.
+    package var hash: [UInt8]
+
+    package init(sequence: Int64, hash: [UInt8]) {
+        self.sequence = sequence
+        self.hash = hash
+    }
+}
+
+extension AuditRecord {
+    /// The chain's head once this record is the last one.
+    package var head: AuditChainHead { AuditChainHead(sequence: sequence, hash: hash) }
+}

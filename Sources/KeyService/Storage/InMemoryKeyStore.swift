@@ -174,8 +174,8 @@ package actor InMemoryKeyStore: KeyStore {
         return true
     }
 
-    package func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) throws -> [AuditRecord] {
-        let records = try body(audit.last)
+    package func appendAudit(batch body: @Sendable (AuditChainHead?) throws -> [AuditRecord]) throws -> [AuditRecord] {
+        let records = try body(audit.last?.head)
         var expected = (audit.last?.sequence ?? 0) + 1
         for record in records {
             guard record.sequence == expected else {

@@ -110,17 +110,19 @@ package protocol KeyStore: Sendable {
     /// principal (as AWS shows a deleted principal). `false` when there was none.
     func deletePrincipal(accessKeyID: String) async throws -> Bool
 
-    /// Appends audit records: `body` gets the last record (or `nil`) and returns the next ones,
-    /// in order, in one transaction, so the chain has no fork even with several writers, and a
-    /// busy server commits many records at once.
-    func appendAudit(batch body: @Sendable (AuditRecord?) throws -> [AuditRecord]) async throws -> [AuditRecord]
+    /// Appends audit records: `body` gets the chain's head (the last record's sequence and hash,
+    /// or `nil` for an empty log) and returns the next records, in order, in one transaction, so
+    /// the chain has no fork even with several writers, and a busy server commits many records
+    /// at once. The store locks the log against other appenders before it reads the head, and
+    /// refuses with `.alreadyExists`, writing nothing, a batch whose sequences do not continue it.
+    func appendAudit(batch body: @Sendable (AuditChainHead?) throws -> [AuditRecord]) async throws -> [AuditRecord]
     /// Audit records in sequence order, after `sequence`, at most `limit`.
     func auditRecords(after sequence: Int64, limit: Int) async throws -> [AuditRecord]
 }
 
 extension KeyStore {
-    /// Appends one audit record: `body` gets the last record (or `nil`) and returns the next.
-    package func appendAudit(_ body: @Sendable (AuditRecord?) throws -> AuditRecord) async throws -> AuditRecord {
+    /// Appends one audit record: `body` gets the chain's head (or `nil`) and returns the next.
+    package func appendAudit(_ body: @Sendable (AuditChainHead?) throws -> AuditRecord) async throws -> AuditRecord {
         let records = try await appendAudit(batch: { [try body($0)] })
         return records[0]
     }

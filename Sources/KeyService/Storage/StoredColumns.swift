@@ -56,9 +56,95 @@ package enum StoredJSON {
         try text.map { try decode(type, from: $0) }
     }
 
+    /// The stored text of a map of strings (an audit record's encryption context), written
+    /// directly: byte for byte what ``encode(_:)`` gives, without a `JSONEncoder` per call.
+    ///
+    /// swift-foundation's `JSONWriter` (Linux) sorts `.sortedKeys` by the keys' UTF-8 bytes and
+    /// escapes only the quote, the backslash and bytes below 0x20 (`\b \f \n \r \t`, the others
+    /// as `\u00xx` in lowercase hex); with `.withoutEscapingSlashes` every other byte, non-ASCII
+    /// included, is copied as is. That is all this writer does; a test holds it to `JSONEncoder`
+    /// over random maps. Apple's Foundation may sort as `NSString` does (numeric,
+    /// case-insensitive), so there this is ``encode(_:)`` itself.
+    package static func encodeMap(_ map: [String: String]) throws -> String {
+        #if canImport(Darwin)
+        return try encode(map)
+        #else
+        if map.count < 2 {
+            return MapWriter.write(map)  // nothing to sort
+        }
+        return MapWriter.write(map.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
+        #endif
+    }
+
     /// A stored `tags` column: most keys have none, so the decoder is skipped for them.
     package static func tags(from text: String) throws -> [KeyTag] {
         text == "[]" ? [] : try decode([KeyTag].self, from: text)
+    }
+}
+
+/// Writes a JSON object of string pairs, in the order given, as swift-foundation does.
+private enum MapWriter {
+    static func write(_ pairs: some Collection<(key: String, value: String)>) -> String {
+        // Measured first, so the text is written once into a string of exactly its size:
+        // "{}", and per pair four quotes, a colon and (but for the first) a comma.
+        var count = 2 + 6 * pairs.count - (pairs.isEmpty ? 0 : 1)
+        for (key, value) in pairs {
+            count += escapedCount(key.utf8) + escapedCount(value.utf8)
+        }
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var at = 0
+            func put(_ byte: UInt8) {
+                buffer[at] = byte
+                at += 1
+            }
+            func putString(_ utf8: String.UTF8View) {
+                put(UInt8(ascii: "\""))
+                for byte in utf8 {
+                    switch byte {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"): put(UInt8(ascii: "\\")); put(byte)
+                    case 0x08: put(UInt8(ascii: "\\")); put(UInt8(ascii: "b"))
+                    case 0x0C: put(UInt8(ascii: "\\")); put(UInt8(ascii: "f"))
+                    case 0x0A: put(UInt8(ascii: "\\")); put(UInt8(ascii: "n"))
+                    case 0x0D: put(UInt8(ascii: "\\")); put(UInt8(ascii: "r"))
+                    case 0x09: put(UInt8(ascii: "\\")); put(UInt8(ascii: "t"))
+                    case 0x00..<0x20:
+                        for ascii in "\\u00".utf8 { put(ascii) }
+                        put(hexDigit(byte >> 4))
+                        put(hexDigit(byte & 0x0F))
+                    default: put(byte)
+                    }
+                }
+                put(UInt8(ascii: "\""))
+            }
+            put(UInt8(ascii: "{"))
+            var first = true
+            for (key, value) in pairs {
+                if !first { put(UInt8(ascii: ",")) }
+                first = false
+                putString(key.utf8)
+                put(UInt8(ascii: ":"))
+                putString(value.utf8)
+            }
+            put(UInt8(ascii: "}"))
+            return at
+        }
+    }
+
+    /// The length of `utf8` once escaped, without its quotes.
+    private static func escapedCount(_ utf8: String.UTF8View) -> Int {
+        var count = 0
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x0C, 0x0A, 0x0D, 0x09: count += 2
+            case 0x00..<0x20: count += 6
+            default: count += 1
+            }
+        }
+        return count
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 }
 
@@ -123,7 +209,7 @@ extension AuditRecord {
     /// The encryption context's stored JSON.
     package func storedContext() throws -> String? {
         do {
-            return try StoredJSON.encodeIfPresent(encryptionContext)
+            return try encryptionContext.map(StoredJSON.encodeMap)
         } catch {
             throw KeyStoreError(.unavailable, "audit record \(sequence) cannot be encoded")
         }
