@@ -100,7 +100,8 @@ struct RequestLogTests {
     }
 
     @Test func requestIDsAreUUIDShapedAndDiffer() {
-        let ids = (0..<100).map { _ in RequestID.make() }
+        // More than one pool of random bytes (256 ids) is drawn.
+        let ids = (0..<1000).map { _ in RequestID.make() }
         let shape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
         #expect(ids.allSatisfy { $0.wholeMatch(of: shape) != nil })
         #expect(Set(ids).count == ids.count)
