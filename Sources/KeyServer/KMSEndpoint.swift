@@ -53,10 +53,10 @@ struct KMSEndpoint: Sendable {
             }
             let bytes = Data(body.readableBytesView)
             // Read before verification, so a repeated one is refused here, not joined into one value.
-            guard request.headers[values: .init("X-Amz-Target")!].count < 2 else {
+            guard request.headers[values: Self.targetField].count < 2 else {
                 throw RequestFailure(SigV4Verifier.repeatedHeaderError("X-Amz-Target"))
             }
-            guard let target = request.headers[.init("X-Amz-Target")!] else {
+            guard let target = request.headers[Self.targetField] else {
                 throw RequestFailure(KMSError(.unknownOperation, "the request has no X-Amz-Target header"))
             }
             guard let operation = KMSOperation(target: target) else {
@@ -141,13 +141,18 @@ struct KMSEndpoint: Sendable {
             nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 
+    /// The header names of every request and response, made once (a name is validated and
+    /// lowercased when made).
+    private static let targetField = HTTPFields.Element.Name("X-Amz-Target")!
+    private static let requestIDField = HTTPFields.Element.Name("x-amzn-RequestId")!
+
     static func status(_ error: KMSError) -> HTTPResponse.Status {
         HTTPResponse.Status(code: error.httpStatus)
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: Data, requestID: String) -> Response {
         var headers: HTTPFields = [.contentType: KMSJSON.contentType]
-        headers[.init("x-amzn-RequestId")!] = requestID
+        headers[Self.requestIDField] = requestID
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
