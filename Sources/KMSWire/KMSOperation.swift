@@ -33,10 +33,18 @@ package protocol KMSRequest: Codable, Sendable, Equatable {
     /// Checks the model's constraints on every member; throws a `ValidationException` naming each
     /// violating member, in AWS's wording.
     func validate() throws(KMSError)
+
+    /// The request read from a body inside ``KMSJSONReader``'s subset, or `nil` to let
+    /// `JSONDecoder` read it (generated; see ``KMSJSON/fastDecodeRequest(_:from:)``).
+    static func fastDecoded(from reader: inout KMSJSONReader) -> Self?
 }
 
 /// The output structure of a ``KMSOperation``; the conformances are generated.
-package protocol KMSResponse: Codable, Sendable, Equatable {}
+package protocol KMSResponse: Codable, Sendable, Equatable {
+    /// The body exactly as ``KMSJSON/encoder()`` writes it, or `nil` for shapes that
+    /// ``KMSJSONWriter`` cannot write (generated; see ``KMSJSON/encodeResponse(_:)``).
+    func fastEncoded() -> Data?
+}
 
 /// The response of the operations that the model gives no output (`EnableKey`, `CreateAlias`, …).
 ///
@@ -45,6 +53,11 @@ package protocol KMSResponse: Codable, Sendable, Equatable {}
 package struct KMSEmptyResponse: KMSResponse {
     /// The empty response.
     package init() {}
+
+    /// `{}`, as `JSONEncoder` writes an empty structure.
+    package func fastEncoded() -> Data? {
+        Data("{}".utf8)
+    }
 }
 
 // MARK: - JSON
@@ -82,12 +95,41 @@ package enum KMSJSON {
     /// - constraint violations: `ValidationException` from ``KMSRequest/validate()``.
     ///
     /// An empty body is read as `{}`. Unknown members are ignored.
+    ///
+    /// Bodies as clients send them (known members, plain strings, canonical base64) are read by
+    /// the generated fast decoder (``fastDecodeRequest(_:from:)``); it gives up on anything else,
+    /// valid or not, and `JSONDecoder` reads the body as before, so answers never depend on which
+    /// path ran.
     package static func decodeRequest<Request: KMSRequest>(
         _ type: Request.Type, from body: Data
     ) throws(KMSError) -> Request {
-        let request: Request = try decode(type, from: body)
+        let request: Request
+        if let fast = fastDecodeRequest(type, from: body) {
+            request = fast
+        } else {
+            request = try decode(type, from: body)
+        }
         try request.validate()
         return request
+    }
+
+    /// The request read by its generated decoder over ``KMSJSONReader``, or `nil` when the body
+    /// leaves the reader's subset; never a value other than the one `JSONDecoder` reads. Not
+    /// validated.
+    package static func fastDecodeRequest<Request: KMSRequest>(_ type: Request.Type, from body: Data) -> Request? {
+        body.withUnsafeBytes { bytes in
+            var reader = KMSJSONReader(bytes)
+            guard let request = Request.fastDecoded(from: &reader), reader.isAtEnd() else { return nil }
+            return request
+        }
+    }
+
+    /// The request as `JSONDecoder` alone reads it, errors included; not validated. For tests
+    /// and the fuzz target that compare it with ``fastDecodeRequest(_:from:)``.
+    package static func foundationDecodeRequest<Request: KMSRequest>(
+        _ type: Request.Type, from body: Data
+    ) throws(KMSError) -> Request {
+        try decode(type, from: body)
     }
 
     /// Decodes and validates the request body of `operation`; see ``decodeRequest(_:from:)``.
@@ -97,7 +139,20 @@ package enum KMSJSON {
 
     /// Encodes a response body. Fails only for values JSON cannot carry (a non-finite date), as
     /// `KMSInternalException`.
+    ///
+    /// Shapes of strings, blobs, numbers, booleans and lists of strings (Decrypt's, Encrypt's, …)
+    /// are written by their generated encoder over ``KMSJSONWriter``, byte for byte what the
+    /// encoder writes; the others go through the encoder.
     package static func encodeResponse(_ response: some KMSResponse) throws(KMSError) -> Data {
+        if let body = response.fastEncoded() {
+            return body
+        }
+        return try foundationEncodeResponse(response)
+    }
+
+    /// The response as the shared `JSONEncoder` writes it; for tests that compare it with the
+    /// fast encoders.
+    package static func foundationEncodeResponse(_ response: some KMSResponse) throws(KMSError) -> Data {
         do {
             return try sharedEncoder.encode(response)
         } catch {
