@@ -27,7 +27,8 @@ package struct KMSJSONWriter {
         return Data(bytes)
     }
 
-    /// Writes the separator and `"name":`; `name` is ASCII letters only (the generator checks).
+    /// Writes the separator and `"name":`; `name` needs no escaping (member names are ASCII letters,
+    /// the generator checks; KMSError adds `__type`).
     private mutating func name(_ name: StaticString) {
         if first {
             first = false
