@@ -15,6 +15,9 @@ package-level but the KMSErrorType members, which the EnvSeal library re-exports
   * one Codable struct per structure shape reached from the operations in OPERATIONS;
   * one RawRepresentable struct per string-enum shape reached (open set: unknown values decode);
   * `validate()` for every structure reached from an operation's input (min/max/pattern/enum);
+  * `fastDecoded(from:)` on every request and `fastEncoded()` on every response: the strict fast
+    JSON path over KMSJSONReader/KMSJSONWriter, which gives up (nil) wherever Foundation's coders
+    must answer (see KMSJSON.decodeRequest and encodeResponse);
   * the `KMSOperation` enum, one case per entry of OPERATION_LIST, and its
     request/response/error tables; KMSRequest/KMSResponse conformances;
   * a KMSErrorType static member and HTTP status for every exception shape in the model.
