@@ -15,9 +15,9 @@ package-level but the KMSErrorType members, which the EnvSeal library re-exports
   * one Codable struct per structure shape reached from the operations in OPERATIONS;
   * one RawRepresentable struct per string-enum shape reached (open set: unknown values decode);
   * `validate()` for every structure reached from an operation's input (min/max/pattern/enum);
-  * `fastDecoded(from:)` on every request and `fastEncoded()` on every response: the strict fast
-    JSON path over KMSJSONReader/KMSJSONWriter, which gives up (nil) wherever Foundation's coders
-    must answer (see KMSJSON.decodeRequest and encodeResponse);
+  * `fastDecoded(from:)` on every request and response and `fastEncoded()` on every response: the
+    strict fast JSON path over KMSJSONReader/KMSJSONWriter, which gives up (nil) wherever
+    Foundation's coders must answer (see KMSJSON.decodeRequest, encodeResponse, decodeResponse);
   * the `KMSOperation` enum, one case per entry of OPERATION_LIST, and its
     request/response/error tables; KMSRequest/KMSResponse conformances;
   * a KMSErrorType static member and HTTP status for every exception shape in the model.
@@ -555,7 +555,7 @@ class Emitter:
                 out.append(f"            case {f['swift']} = {swift_string(f['wire'])}\n")
             out.append("        }\n")
         out.append(self.coding(name, fields))
-        if name in self.request_of.values():
+        if name in self.request_of.values() or name in self.response_of.values():
             out.append(self.fast_decoder(name, fields))
         if name in self.response_of.values():
             out.append(self.fast_encoder(name, fields))
@@ -589,7 +589,7 @@ class Emitter:
         return None
 
     def fast_decoder(self, name, fields):
-        """`fastDecoded(from:)`: the request read by KMSJSONReader, or nil to leave the body to
+        """`fastDecoded(from:)`: the request or response read by KMSJSONReader, or nil to leave the body to
         JSONDecoder. A member the reader does not handle is simply not matched, so a body that
         holds it goes to JSONDecoder like an unknown member does."""
         reads = {
@@ -599,7 +599,7 @@ class Emitter:
             "map": "reader.readStringMap()",
         }
         out = ["\n"]
-        out.append("        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else\n")
+        out.append("        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else\n")
         out.append("        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.\n")
         out.append("        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {\n")
         out.append("            guard reader.beginObject() else { return nil }\n")

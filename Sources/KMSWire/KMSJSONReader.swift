@@ -1,7 +1,7 @@
 package import Foundation
 
-/// A strict reader of the simple JSON that KMS clients send, for the generated fast request
-/// decoders (`fastDecoded(from:)` in KMSShapes.swift).
+/// A strict reader of the simple JSON of KMS bodies (what clients send, what the service
+/// answers), for the generated fast decoders (`fastDecoded(from:)` in KMSShapes.swift).
 ///
 /// It understands only a subset: one object of known members whose values are strings (with the
 /// escapes `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, no `\u`), canonical padded base64,

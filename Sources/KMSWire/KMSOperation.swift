@@ -44,6 +44,10 @@ package protocol KMSResponse: Codable, Sendable, Equatable {
     /// The body exactly as ``KMSJSON/encoder()`` writes it, or `nil` for shapes that
     /// ``KMSJSONWriter`` cannot write (generated; see ``KMSJSON/encodeResponse(_:)``).
     func fastEncoded() -> Data?
+
+    /// The response read from a body inside ``KMSJSONReader``'s subset, or `nil` to let
+    /// `JSONDecoder` read it (generated; see ``KMSJSON/decodeResponse(_:from:)``).
+    static func fastDecoded(from reader: inout KMSJSONReader) -> Self?
 }
 
 /// The response of the operations that the model gives no output (`EnableKey`, `CreateAlias`, …).
@@ -57,6 +61,13 @@ package struct KMSEmptyResponse: KMSResponse {
     /// `{}`, as `JSONEncoder` writes an empty structure.
     package func fastEncoded() -> Data? {
         Data("{}".utf8)
+    }
+
+    /// The empty response from `{}`; `nil` (JSONDecoder decides) for anything else.
+    package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+        var first = true
+        guard reader.beginObject(), reader.nextElement(&first, closing: UInt8(ascii: "}")) == false else { return nil }
+        return Self()
     }
 }
 
@@ -162,7 +173,30 @@ package enum KMSJSON {
 
     /// Decodes a response body (for clients and tests), reading an empty body as `{}`; errors are
     /// reported as for requests (``decodeRequest(_:from:)``), without validation.
+    ///
+    /// Like requests, the usual bodies are read by the generated fast decoder and the rest by
+    /// `JSONDecoder` (``fastDecodeResponse(_:from:)``).
     package static func decodeResponse<Response: KMSResponse>(
+        _ type: Response.Type, from body: Data
+    ) throws(KMSError) -> Response {
+        if let response = fastDecodeResponse(type, from: body) {
+            return response
+        }
+        return try decode(type, from: body)
+    }
+
+    /// The response read by its generated decoder over ``KMSJSONReader``, or `nil` when the body
+    /// leaves the reader's subset; never a value other than the one `JSONDecoder` reads.
+    package static func fastDecodeResponse<Response: KMSResponse>(_ type: Response.Type, from body: Data) -> Response? {
+        body.withUnsafeBytes { bytes in
+            var reader = KMSJSONReader(bytes)
+            guard let response = Response.fastDecoded(from: &reader), reader.isAtEnd() else { return nil }
+            return response
+        }
+    }
+
+    /// The response as `JSONDecoder` alone reads it, errors included; for tests.
+    package static func foundationDecodeResponse<Response: KMSResponse>(
         _ type: Response.Type, from body: Data
     ) throws(KMSError) -> Response {
         try decode(type, from: body)

@@ -641,7 +641,7 @@ extension KMS {
             case keyId = "KeyId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -697,6 +697,26 @@ extension KMS {
             case keyId = "KeyId"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -731,7 +751,7 @@ extension KMS {
             case targetKeyId = "TargetKeyId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -828,7 +848,7 @@ extension KMS {
             case dryRun = "DryRun"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -931,6 +951,30 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case grantToken = "GrantToken"
             case grantId = "GrantId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "GrantToken") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "GrantId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(grantToken: v0, grantId: v1)
         }
 
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
@@ -1045,7 +1089,7 @@ extension KMS {
             try container.encodeIfPresent(self.xksKeyId, forKey: .xksKeyId)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1167,6 +1211,20 @@ extension KMS {
             case keyMetadata = "KeyMetadata"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: KeyMetadata? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                return nil
+            }
+            return Self(keyMetadata: v0)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -1255,7 +1313,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRunModifiers, forKey: .dryRunModifiers)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1397,6 +1455,42 @@ extension KMS {
             try container.encodeIfPresent(self.keyMaterialId, forKey: .keyMaterialId)
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: EncryptionAlgorithmSpec?
+            var v3: Data?
+            var v4: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Plaintext") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "EncryptionAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "CiphertextForRecipient") {
+                    guard v3 == nil, let value = reader.readData() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, plaintext: v1, encryptionAlgorithm: v2, ciphertextForRecipient: v3, keyMaterialId: v4)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -1430,7 +1524,7 @@ extension KMS {
             case aliasName = "AliasName"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1492,7 +1586,7 @@ extension KMS {
             case keyMaterialId = "KeyMaterialId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1561,6 +1655,30 @@ extension KMS {
             case keyMaterialId = "KeyMaterialId"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, keyMaterialId: v1)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -1596,7 +1714,7 @@ extension KMS {
             case grantTokens = "GrantTokens"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1662,6 +1780,20 @@ extension KMS {
             case keyMetadata = "KeyMetadata"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: KeyMetadata? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                return nil
+            }
+            return Self(keyMetadata: v0)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -1689,7 +1821,7 @@ extension KMS {
             case keyId = "KeyId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1745,7 +1877,7 @@ extension KMS {
             case keyId = "KeyId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1801,7 +1933,7 @@ extension KMS {
             case keyId = "KeyId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1862,7 +1994,7 @@ extension KMS {
             case rotationPeriodInDays = "RotationPeriodInDays"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -1972,7 +2104,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -2084,6 +2216,34 @@ extension KMS {
             try container.encodeIfPresent(self.encryptionAlgorithm?.rawValue, forKey: .encryptionAlgorithm)
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: String?
+            var v2: EncryptionAlgorithmSpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "EncryptionAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = EncryptionAlgorithmSpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, keyId: v1, encryptionAlgorithm: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -2169,7 +2329,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -2281,6 +2441,42 @@ extension KMS {
             case keyMaterialId = "KeyMaterialId"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: Data?
+            var v2: String?
+            var v3: Data?
+            var v4: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Plaintext") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "CiphertextForRecipient") {
+                    guard v3 == nil, let value = reader.readData() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, plaintext: v1, keyId: v2, ciphertextForRecipient: v3, keyMaterialId: v4)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -2361,7 +2557,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -2459,6 +2655,34 @@ extension KMS {
             case keyMaterialId = "KeyMaterialId"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: String?
+            var v2: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, keyId: v1, keyMaterialId: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -2530,7 +2754,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -2636,6 +2860,34 @@ extension KMS {
             try container.encodeIfPresent(self.keyId, forKey: .keyId)
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: MacAlgorithmSpec?
+            var v2: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Mac") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "MacAlgorithm") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = MacAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "KeyId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(mac: v0, macAlgorithm: v1, keyId: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -2677,7 +2929,7 @@ extension KMS {
             case recipient = "Recipient"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -2750,6 +3002,30 @@ extension KMS {
             case ciphertextForRecipient = "CiphertextForRecipient"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: Data?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Plaintext") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "CiphertextForRecipient") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(plaintext: v0, ciphertextForRecipient: v1)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -2785,7 +3061,7 @@ extension KMS {
             case policyName = "PolicyName"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -2854,6 +3130,30 @@ extension KMS {
             case policyName = "PolicyName"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Policy") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "PolicyName") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(policy: v0, policyName: v1)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -2884,7 +3184,7 @@ extension KMS {
             case keyId = "KeyId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -2960,6 +3260,36 @@ extension KMS {
             case onDemandRotationStartDate = "OnDemandRotationStartDate"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Bool?
+            var v1: String?
+            var v2: Int?
+            let v3: Date? = nil
+            let v4: Date? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyRotationEnabled") {
+                    guard v0 == nil, let value = reader.readBool() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "RotationPeriodInDays") {
+                    guard v2 == nil, let value = reader.readInt() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyRotationEnabled: v0, keyId: v1, rotationPeriodInDays: v2, nextRotationDate: v3, onDemandRotationStartDate: v4)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -3013,7 +3343,7 @@ extension KMS {
             try container.encode(self.wrappingKeySpec.rawValue, forKey: .wrappingKeySpec)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -3094,6 +3424,35 @@ extension KMS {
             case parametersValidTo = "ParametersValidTo"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: Data?
+            let v3: Date? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "ImportToken") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "PublicKey") {
+                    guard v2 == nil, let value = reader.readData() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, importToken: v1, publicKey: v2, parametersValidTo: v3)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -3126,7 +3485,7 @@ extension KMS {
             case grantTokens = "GrantTokens"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -3251,6 +3610,54 @@ extension KMS {
             try container.encodeIfPresent(self.encryptionAlgorithms, forKey: .encryptionAlgorithms)
             try container.encodeIfPresent(self.signingAlgorithms, forKey: .signingAlgorithms)
             try container.encodeIfPresent(self.keyAgreementAlgorithms, forKey: .keyAgreementAlgorithms)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: CustomerMasterKeySpec?
+            var v3: KeySpec?
+            var v4: KeyUsageType?
+            var v5: [EncryptionAlgorithmSpec]?
+            var v6: [SigningAlgorithmSpec]?
+            var v7: [KeyAgreementAlgorithmSpec]?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "PublicKey") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "CustomerMasterKeySpec") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = CustomerMasterKeySpec(rawValue: value)
+                } else if reader.key(key, is: "KeySpec") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = KeySpec(rawValue: value)
+                } else if reader.key(key, is: "KeyUsage") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = KeyUsageType(rawValue: value)
+                } else if reader.key(key, is: "EncryptionAlgorithms") {
+                    guard v5 == nil, let value = reader.readStringArray() else { return nil }
+                    v5 = value.map(EncryptionAlgorithmSpec.init(rawValue:))
+                } else if reader.key(key, is: "SigningAlgorithms") {
+                    guard v6 == nil, let value = reader.readStringArray() else { return nil }
+                    v6 = value.map(SigningAlgorithmSpec.init(rawValue:))
+                } else if reader.key(key, is: "KeyAgreementAlgorithms") {
+                    guard v7 == nil, let value = reader.readStringArray() else { return nil }
+                    v7 = value.map(KeyAgreementAlgorithmSpec.init(rawValue:))
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, publicKey: v1, customerMasterKeySpec: v2, keySpec: v3, keyUsage: v4, encryptionAlgorithms: v5, signingAlgorithms: v6, keyAgreementAlgorithms: v7)
         }
 
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
@@ -3464,7 +3871,7 @@ extension KMS {
             try container.encodeIfPresent(self.keyMaterialId, forKey: .keyMaterialId)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -3564,6 +3971,30 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case keyMaterialId = "KeyMaterialId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, keyMaterialId: v1)
         }
 
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
@@ -3840,7 +4271,7 @@ extension KMS {
             case marker = "Marker"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -3922,6 +4353,31 @@ extension KMS {
             case truncated = "Truncated"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [AliasListEntry]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(aliases: v0, nextMarker: v1, truncated: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -3969,7 +4425,7 @@ extension KMS {
             case granteePrincipal = "GranteePrincipal"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -4065,6 +4521,31 @@ extension KMS {
             case truncated = "Truncated"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [GrantListEntry]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(grants: v0, nextMarker: v1, truncated: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -4102,7 +4583,7 @@ extension KMS {
             case marker = "Marker"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -4183,6 +4664,34 @@ extension KMS {
             case truncated = "Truncated"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: [String]?
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "PolicyNames") {
+                    guard v0 == nil, let value = reader.readStringArray() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(policyNames: v0, nextMarker: v1, truncated: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -4247,7 +4756,7 @@ extension KMS {
             try container.encodeIfPresent(self.marker, forKey: .marker)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -4335,6 +4844,31 @@ extension KMS {
             case truncated = "Truncated"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [RotationsListEntry]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(rotations: v0, nextMarker: v1, truncated: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -4367,7 +4901,7 @@ extension KMS {
             case marker = "Marker"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -4442,6 +4976,31 @@ extension KMS {
             case truncated = "Truncated"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [KeyListEntry]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keys: v0, nextMarker: v1, truncated: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -4479,7 +5038,7 @@ extension KMS {
             case marker = "Marker"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -4560,6 +5119,31 @@ extension KMS {
             case truncated = "Truncated"
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [Tag]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(tags: v0, nextMarker: v1, truncated: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -4597,7 +5181,7 @@ extension KMS {
             case retiringPrincipal = "RetiringPrincipal"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -4757,7 +5341,7 @@ extension KMS {
             case bypassPolicyLockoutSafetyCheck = "BypassPolicyLockoutSafetyCheck"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -4906,7 +5490,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRunModifiers, forKey: .dryRunModifiers)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -5075,6 +5659,50 @@ extension KMS {
             try container.encodeIfPresent(self.destinationKeyMaterialId, forKey: .destinationKeyMaterialId)
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: String?
+            var v2: String?
+            var v3: EncryptionAlgorithmSpec?
+            var v4: EncryptionAlgorithmSpec?
+            var v5: String?
+            var v6: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "SourceKeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "SourceEncryptionAlgorithm") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "DestinationEncryptionAlgorithm") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "SourceKeyMaterialId") {
+                    guard v5 == nil, let value = reader.readString() else { return nil }
+                    v5 = value
+                } else if reader.key(key, is: "DestinationKeyMaterialId") {
+                    guard v6 == nil, let value = reader.readString() else { return nil }
+                    v6 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, sourceKeyId: v1, keyId: v2, sourceEncryptionAlgorithm: v3, destinationEncryptionAlgorithm: v4, sourceKeyMaterialId: v5, destinationKeyMaterialId: v6)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -5184,7 +5812,7 @@ extension KMS {
             case dryRun = "DryRun"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -5269,7 +5897,7 @@ extension KMS {
             case dryRun = "DryRun"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -5334,7 +5962,7 @@ extension KMS {
             case keyId = "KeyId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -5388,6 +6016,26 @@ extension KMS {
 
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0)
         }
 
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
@@ -5513,7 +6161,7 @@ extension KMS {
             case pendingWindowInDays = "PendingWindowInDays"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -5609,6 +6257,35 @@ extension KMS {
             try container.encodeIfPresent(self.pendingWindowInDays, forKey: .pendingWindowInDays)
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            let v1: Date? = nil
+            var v2: KeyState?
+            var v3: Int?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyState") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = KeyState(rawValue: value)
+                } else if reader.key(key, is: "PendingWindowInDays") {
+                    guard v3 == nil, let value = reader.readInt() else { return nil }
+                    v3 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, deletionDate: v1, keyState: v2, pendingWindowInDays: v3)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -5683,7 +6360,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -5796,6 +6473,34 @@ extension KMS {
             try container.encodeIfPresent(self.signingAlgorithm?.rawValue, forKey: .signingAlgorithm)
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: SigningAlgorithmSpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Signature") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "SigningAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = SigningAlgorithmSpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, signature: v1, signingAlgorithm: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -5873,7 +6578,7 @@ extension KMS {
             case tags = "Tags"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -5938,7 +6643,7 @@ extension KMS {
             case tagKeys = "TagKeys"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -6006,7 +6711,7 @@ extension KMS {
             case targetKeyId = "TargetKeyId"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -6073,7 +6778,7 @@ extension KMS {
             case description = "Description"
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -6181,7 +6886,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -6292,6 +6997,34 @@ extension KMS {
             try container.encodeIfPresent(self.macAlgorithm?.rawValue, forKey: .macAlgorithm)
         }
 
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Bool?
+            var v2: MacAlgorithmSpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "MacValid") {
+                    guard v1 == nil, let value = reader.readBool() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "MacAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = MacAlgorithmSpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, macValid: v1, macAlgorithm: v2)
+        }
+
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
         /// shape has members the writer does not handle.
         package func fastEncoded() -> Data? {
@@ -6377,7 +7110,7 @@ extension KMS {
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
 
-        /// The request read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
         /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
         package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
             guard reader.beginObject() else { return nil }
@@ -6493,6 +7226,34 @@ extension KMS {
             try container.encodeIfPresent(self.keyId, forKey: .keyId)
             try container.encodeIfPresent(self.signatureValid, forKey: .signatureValid)
             try container.encodeIfPresent(self.signingAlgorithm?.rawValue, forKey: .signingAlgorithm)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Bool?
+            var v2: SigningAlgorithmSpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "SignatureValid") {
+                    guard v1 == nil, let value = reader.readBool() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "SigningAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = SigningAlgorithmSpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, signatureValid: v1, signingAlgorithm: v2)
         }
 
         /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this

@@ -45,8 +45,13 @@ struct KMSJSONEncodeTests {
     static let characters: [String] = (0..<0x80).map { String(UnicodeScalar(UInt8($0))) }
         + ["é", "日", "😀", "\u{2028}", "\u{2029}", "\u{FEFF}", "e\u{301}", "\u{80}", "\u{9F}", "\u{FFFD}"]
 
-    static func randomString(_ random: inout SplitMix64) -> String {
-        (0..<random.int(0...12)).map { _ in random.pick(characters) }.joined()
+    /// The characters that JSONEncoder writes without a `\u` escape.
+    static let plainCharacters = characters.filter { character in
+        character.unicodeScalars.allSatisfy { $0.value >= 0x20 || [0x08, 0x09, 0x0A, 0x0C, 0x0D].contains($0.value) }
+    }
+
+    static func randomString(_ random: inout SplitMix64, plain: Bool = false) -> String {
+        (0..<random.int(0...12)).map { _ in random.pick(plain ? plainCharacters : characters) }.joined()
     }
 
     static func randomBlob(_ random: inout SplitMix64) -> Data {
@@ -54,14 +59,16 @@ struct KMSJSONEncodeTests {
         return Data(random.bytes(count))
     }
 
-    static func randomBody(_ random: inout SplitMix64) throws -> Data {
+    /// A random body of response members; `plain` keeps out the characters JSONEncoder writes
+    /// as `\u` escapes. Members in sorted order, so that a seed gives the same bodies every run.
+    static func randomBody(_ random: inout SplitMix64, plain: Bool = false) throws -> Data {
         var object: [String: Value] = [:]
-        for (name, kind) in members where random.chance(0.7) {
+        for (name, kind) in members.sorted(by: { $0.key < $1.key }) where random.chance(0.7) {
             switch kind {
-            case .string: object[name] = .string(randomString(&random))
+            case .string: object[name] = .string(randomString(&random, plain: plain))
             case .blob: object[name] = .blob(randomBlob(&random))
             case .bool: object[name] = .bool(random.chance(0.5))
-            case .strings: object[name] = .strings((0..<random.int(0...4)).map { _ in randomString(&random) })
+            case .strings: object[name] = .strings((0..<random.int(0...4)).map { _ in randomString(&random, plain: plain) })
             }
         }
         return try KMSJSON.encoder().encode(object)
