@@ -15,6 +15,9 @@ package-level but the KMSErrorType members, which the EnvSeal library re-exports
   * one Codable struct per structure shape reached from the operations in OPERATIONS;
   * one RawRepresentable struct per string-enum shape reached (open set: unknown values decode);
   * `validate()` for every structure reached from an operation's input (min/max/pattern/enum);
+  * `fastDecoded(from:)` on every request and response and `fastEncoded()` on every response: the
+    strict fast JSON path over KMSJSONReader/KMSJSONWriter, which gives up (nil) wherever
+    Foundation's coders must answer (see KMSJSON.decodeRequest, encodeResponse, decodeResponse);
   * the `KMSOperation` enum, one case per entry of OPERATION_LIST, and its
     request/response/error tables; KMSRequest/KMSResponse conformances;
   * a KMSErrorType static member and HTTP status for every exception shape in the model.
@@ -552,9 +555,126 @@ class Emitter:
                 out.append(f"            case {f['swift']} = {swift_string(f['wire'])}\n")
             out.append("        }\n")
         out.append(self.coding(name, fields))
+        if name in self.request_of.values() or name in self.response_of.values():
+            out.append(self.fast_decoder(name, fields))
+        if name in self.response_of.values():
+            out.append(self.fast_encoder(name, fields))
         out.append("    }\n}\n\n")
         if name in self.m.input_shapes:
             out.append(self.validator(name, fields))
+        return "".join(out)
+
+    # -- fast JSON -----------------------------------------------------------------------------
+
+    def fast_kind(self, f):
+        """How the fast JSON coders read and write a member, or None when they leave the whole
+        body to Foundation's coders (structures, lists of structures, timestamps, other maps)."""
+        shape = self.m.shapes[f["shape"]]
+        kind = shape["type"]
+        if kind == "string":
+            return "enum" if "enum" in shape else "string"
+        if kind == "blob":
+            return "blob"
+        if kind in ("integer", "long"):
+            return "int"
+        if kind == "boolean":
+            return "bool"
+        if kind == "list":
+            element = self.m.shapes[shape["member"]["shape"]]
+            if element["type"] == "string":
+                return "enums" if "enum" in element else "strings"
+            return None
+        if kind == "map" and f["type"] == "[String: String]":
+            return "map"
+        return None
+
+    def fast_decoder(self, name, fields):
+        """`fastDecoded(from:)`: the request or response read by KMSJSONReader, or nil to leave the body to
+        JSONDecoder. A member the reader does not handle is simply not matched, so a body that
+        holds it goes to JSONDecoder like an unknown member does."""
+        reads = {
+            "string": "reader.readString()", "enum": "reader.readString()",
+            "blob": "reader.readData()", "int": "reader.readInt()", "bool": "reader.readBool()",
+            "strings": "reader.readStringArray()", "enums": "reader.readStringArray()",
+            "map": "reader.readStringMap()",
+        }
+        out = ["\n"]
+        out.append("        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else\n")
+        out.append("        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.\n")
+        out.append("        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {\n")
+        out.append("            guard reader.beginObject() else { return nil }\n")
+        for i, f in enumerate(fields):
+            if self.fast_kind(f) is None:
+                out.append(f"            let v{i}: {f['type']}? = nil\n")
+            else:
+                out.append(f"            var v{i}: {f['type']}?\n")
+        readable = any(self.fast_kind(f) is not None for f in fields)
+        out.append("            var first = true\n")
+        out.append("            while true {\n")
+        out.append("                guard let more = reader.nextElement(&first, closing: UInt8(ascii: \"}\")) else { return nil }\n")
+        out.append("                if !more { break }\n")
+        if readable:
+            out.append("                guard let key = reader.readKey() else { return nil }\n")
+        branch = "if"
+        for i, f in enumerate(fields):
+            kind = self.fast_kind(f)
+            if kind is None:
+                continue
+            if not re.match(r"^[A-Za-z0-9_]+$", f["wire"]):
+                raise GenError(f"member name {f['wire']} needs escaping in JSON")
+            out.append(f"                {branch} reader.key(key, is: {swift_string(f['wire'])}) {{\n")
+            out.append(f"                    guard v{i} == nil, let value = {reads[kind]} else {{ return nil }}\n")
+            if kind == "enum":
+                value = f"{f['type']}(rawValue: value)"
+            elif kind == "enums":
+                value = f"value.map({f['type'][1:-1]}.init(rawValue:))"
+            else:
+                value = "value"
+            out.append(f"                    v{i} = {value}\n")
+            branch = "} else if"
+        if branch == "if":
+            out.append("                return nil\n")
+        else:
+            out.append("                } else {\n                    return nil\n                }\n")
+        out.append("            }\n")
+        required = [(i, f) for i, f in enumerate(fields) if f["required"]]
+        if required:
+            names = ", ".join(f"let v{i}" for i, _ in required)
+            out.append(f"            guard {names} else {{ return nil }}\n")
+        if fields:
+            args = ", ".join(f"{f['swift']}: v{i}" for i, f in enumerate(fields))
+            out.append(f"            return Self({args})\n")
+        else:
+            out.append("            return Self()\n")
+        out.append("        }\n")
+        return "".join(out)
+
+    def fast_encoder(self, name, fields):
+        """`fastEncoded()`: the response written by KMSJSONWriter, byte for byte what
+        KMSJSON.encoder() writes, or nil (always, for a shape it cannot write) to use the encoder."""
+        out = ["\n"]
+        out.append("        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this\n")
+        out.append("        /// shape has members the writer does not handle.\n")
+        out.append("        package func fastEncoded() -> Data? {\n")
+        wires = [f["wire"] for f in fields]
+        by_bytes = sorted(wires, key=lambda w: w.encode("utf-8"))
+        by_case = sorted(wires, key=lambda w: (w.lower(), w))
+        writable = (all(self.fast_kind(f) not in (None, "map") for f in fields)
+                    and all(re.match(r"^[A-Za-z]+$", w) for w in wires)
+                    and by_bytes == by_case and len({w.lower() for w in wires}) == len(wires))
+        if not writable:
+            out.append("            nil\n        }\n")
+            return "".join(out)
+        out.append("            var writer = KMSJSONWriter()\n")
+        for wire in by_bytes:
+            f = next(f for f in fields if f["wire"] == wire)
+            kind = self.fast_kind(f)
+            expr = {"enum": "value.rawValue", "enums": "value.map(\\.rawValue)"}.get(kind, "value")
+            if f["required"]:
+                out.append(f"            do {{ let value = self.{f['swift']}; writer.member({swift_string(wire)}, {expr}) }}\n")
+            else:
+                out.append(f"            if let value = self.{f['swift']} {{ writer.member({swift_string(wire)}, {expr}) }}\n")
+        out.append("            return writer.finish()\n        }\n")
         return "".join(out)
 
     # -- coding ------------------------------------------------------------------------------

@@ -142,14 +142,12 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The response body: `{"__type":"<Name>","message":"…"}`, UTF-8 JSON.
     public func jsonBody() -> Data {
-        let encoder = JSONEncoder()
-        // Sorted keys put `__type` first; slashes in ARNs stay as they are.
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return try encoder.encode(WireBody(type: type.rawValue, message: message))
-        } catch {
-            preconditionFailure("two strings always encode as JSON: \(error)")
-        }
+        // Byte for byte what JSONEncoder writes with `.sortedKeys` (`__type` first) and
+        // `.withoutEscapingSlashes` (slashes in ARNs stay as they are), without an encoder per error.
+        var writer = KMSJSONWriter(capacity: 32 + type.rawValue.utf8.count + message.utf8.count)
+        writer.member("__type", type.rawValue)
+        writer.member("message", message)
+        return writer.finish()
     }
 
     /// Parses an error body as botocore does: the type from `__type` (namespace prefix and `:`
@@ -160,16 +158,6 @@ public struct KMSError: Error, Sendable, Equatable, CustomStringConvertible {
               let type = wire.type
         else { return nil }
         self.init(KMSErrorType(wireValue: type), wire.message ?? wire.capitalMessage ?? "")
-    }
-
-    private struct WireBody: Encodable {
-        let type: String
-        let message: String
-
-        enum CodingKeys: String, CodingKey {
-            case type = "__type"
-            case message
-        }
     }
 
     private struct WireError: Decodable {

@@ -33,10 +33,22 @@ package protocol KMSRequest: Codable, Sendable, Equatable {
     /// Checks the model's constraints on every member; throws a `ValidationException` naming each
     /// violating member, in AWS's wording.
     func validate() throws(KMSError)
+
+    /// The request read from a body inside ``KMSJSONReader``'s subset, or `nil` to let
+    /// `JSONDecoder` read it (generated; see ``KMSJSON/fastDecodeRequest(_:from:)``).
+    static func fastDecoded(from reader: inout KMSJSONReader) -> Self?
 }
 
 /// The output structure of a ``KMSOperation``; the conformances are generated.
-package protocol KMSResponse: Codable, Sendable, Equatable {}
+package protocol KMSResponse: Codable, Sendable, Equatable {
+    /// The body exactly as ``KMSJSON/encoder()`` writes it, or `nil` for shapes that
+    /// ``KMSJSONWriter`` cannot write (generated; see ``KMSJSON/encodeResponse(_:)``).
+    func fastEncoded() -> Data?
+
+    /// The response read from a body inside ``KMSJSONReader``'s subset, or `nil` to let
+    /// `JSONDecoder` read it (generated; see ``KMSJSON/decodeResponse(_:from:)``).
+    static func fastDecoded(from reader: inout KMSJSONReader) -> Self?
+}
 
 /// The response of the operations that the model gives no output (`EnableKey`, `CreateAlias`, …).
 ///
@@ -45,6 +57,18 @@ package protocol KMSResponse: Codable, Sendable, Equatable {}
 package struct KMSEmptyResponse: KMSResponse {
     /// The empty response.
     package init() {}
+
+    /// `{}`, as `JSONEncoder` writes an empty structure.
+    package func fastEncoded() -> Data? {
+        Data("{}".utf8)
+    }
+
+    /// The empty response from `{}`; `nil` (JSONDecoder decides) for anything else.
+    package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+        var first = true
+        guard reader.beginObject(), reader.nextElement(&first, closing: UInt8(ascii: "}")) == false else { return nil }
+        return Self()
+    }
 }
 
 // MARK: - JSON
@@ -82,12 +106,41 @@ package enum KMSJSON {
     /// - constraint violations: `ValidationException` from ``KMSRequest/validate()``.
     ///
     /// An empty body is read as `{}`. Unknown members are ignored.
+    ///
+    /// Bodies as clients send them (known members, plain strings, canonical base64) are read by
+    /// the generated fast decoder (``fastDecodeRequest(_:from:)``); it gives up on anything else,
+    /// valid or not, and `JSONDecoder` reads the body as before, so answers never depend on which
+    /// path ran.
     package static func decodeRequest<Request: KMSRequest>(
         _ type: Request.Type, from body: Data
     ) throws(KMSError) -> Request {
-        let request: Request = try decode(type, from: body)
+        let request: Request
+        if let fast = fastDecodeRequest(type, from: body) {
+            request = fast
+        } else {
+            request = try decode(type, from: body)
+        }
         try request.validate()
         return request
+    }
+
+    /// The request read by its generated decoder over ``KMSJSONReader``, or `nil` when the body
+    /// leaves the reader's subset; never a value other than the one `JSONDecoder` reads. Not
+    /// validated.
+    package static func fastDecodeRequest<Request: KMSRequest>(_ type: Request.Type, from body: Data) -> Request? {
+        body.withUnsafeBytes { bytes in
+            var reader = KMSJSONReader(bytes)
+            guard let request = Request.fastDecoded(from: &reader), reader.isAtEnd() else { return nil }
+            return request
+        }
+    }
+
+    /// The request as `JSONDecoder` alone reads it, errors included; not validated. For tests
+    /// and the fuzz target that compare it with ``fastDecodeRequest(_:from:)``.
+    package static func foundationDecodeRequest<Request: KMSRequest>(
+        _ type: Request.Type, from body: Data
+    ) throws(KMSError) -> Request {
+        try decode(type, from: body)
     }
 
     /// Decodes and validates the request body of `operation`; see ``decodeRequest(_:from:)``.
@@ -97,7 +150,20 @@ package enum KMSJSON {
 
     /// Encodes a response body. Fails only for values JSON cannot carry (a non-finite date), as
     /// `KMSInternalException`.
+    ///
+    /// Shapes of strings, blobs, numbers, booleans and lists of strings (Decrypt's, Encrypt's, …)
+    /// are written by their generated encoder over ``KMSJSONWriter``, byte for byte what the
+    /// encoder writes; the others go through the encoder.
     package static func encodeResponse(_ response: some KMSResponse) throws(KMSError) -> Data {
+        if let body = response.fastEncoded() {
+            return body
+        }
+        return try foundationEncodeResponse(response)
+    }
+
+    /// The response as the shared `JSONEncoder` writes it; for tests that compare it with the
+    /// fast encoders.
+    package static func foundationEncodeResponse(_ response: some KMSResponse) throws(KMSError) -> Data {
         do {
             return try sharedEncoder.encode(response)
         } catch {
@@ -107,7 +173,30 @@ package enum KMSJSON {
 
     /// Decodes a response body (for clients and tests), reading an empty body as `{}`; errors are
     /// reported as for requests (``decodeRequest(_:from:)``), without validation.
+    ///
+    /// Like requests, the usual bodies are read by the generated fast decoder and the rest by
+    /// `JSONDecoder` (``fastDecodeResponse(_:from:)``).
     package static func decodeResponse<Response: KMSResponse>(
+        _ type: Response.Type, from body: Data
+    ) throws(KMSError) -> Response {
+        if let response = fastDecodeResponse(type, from: body) {
+            return response
+        }
+        return try decode(type, from: body)
+    }
+
+    /// The response read by its generated decoder over ``KMSJSONReader``, or `nil` when the body
+    /// leaves the reader's subset; never a value other than the one `JSONDecoder` reads.
+    package static func fastDecodeResponse<Response: KMSResponse>(_ type: Response.Type, from body: Data) -> Response? {
+        body.withUnsafeBytes { bytes in
+            var reader = KMSJSONReader(bytes)
+            guard let response = Response.fastDecoded(from: &reader), reader.isAtEnd() else { return nil }
+            return response
+        }
+    }
+
+    /// The response as `JSONDecoder` alone reads it, errors included; for tests.
+    package static func foundationDecodeResponse<Response: KMSResponse>(
         _ type: Response.Type, from body: Data
     ) throws(KMSError) -> Response {
         try decode(type, from: body)

@@ -640,6 +640,27 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0)
+        }
     }
 }
 
@@ -675,6 +696,34 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.keyId { writer.member("KeyId", value) }
+            return writer.finish()
+        }
     }
 }
 
@@ -700,6 +749,31 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case aliasName = "AliasName"
             case targetKeyId = "TargetKeyId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "AliasName") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "TargetKeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1 else { return nil }
+            return Self(aliasName: v0, targetKeyId: v1)
         }
     }
 }
@@ -773,6 +847,52 @@ extension KMS {
             case name = "Name"
             case dryRun = "DryRun"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var v2: String?
+            var v3: [GrantOperation]?
+            let v4: GrantConstraints? = nil
+            var v5: [String]?
+            var v6: String?
+            var v7: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "GranteePrincipal") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "RetiringPrincipal") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "Operations") {
+                    guard v3 == nil, let value = reader.readStringArray() else { return nil }
+                    v3 = value.map(GrantOperation.init(rawValue:))
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v5 == nil, let value = reader.readStringArray() else { return nil }
+                    v5 = value
+                } else if reader.key(key, is: "Name") {
+                    guard v6 == nil, let value = reader.readString() else { return nil }
+                    v6 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v7 == nil, let value = reader.readBool() else { return nil }
+                    v7 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1, let v3 else { return nil }
+            return Self(keyId: v0, granteePrincipal: v1, retiringPrincipal: v2, operations: v3, constraints: v4, grantTokens: v5, name: v6, dryRun: v7)
+        }
     }
 }
 
@@ -831,6 +951,39 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case grantToken = "GrantToken"
             case grantId = "GrantId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "GrantToken") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "GrantId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(grantToken: v0, grantId: v1)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.grantId { writer.member("GrantId", value) }
+            if let value = self.grantToken { writer.member("GrantToken", value) }
+            return writer.finish()
         }
     }
 }
@@ -935,6 +1088,63 @@ extension KMS {
             try container.encodeIfPresent(self.multiRegion, forKey: .multiRegion)
             try container.encodeIfPresent(self.xksKeyId, forKey: .xksKeyId)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var v2: KeyUsageType?
+            var v3: CustomerMasterKeySpec?
+            var v4: KeySpec?
+            var v5: OriginType?
+            var v6: String?
+            var v7: Bool?
+            let v8: [Tag]? = nil
+            var v9: Bool?
+            var v10: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Policy") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Description") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeyUsage") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = KeyUsageType(rawValue: value)
+                } else if reader.key(key, is: "CustomerMasterKeySpec") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = CustomerMasterKeySpec(rawValue: value)
+                } else if reader.key(key, is: "KeySpec") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = KeySpec(rawValue: value)
+                } else if reader.key(key, is: "Origin") {
+                    guard v5 == nil, let value = reader.readString() else { return nil }
+                    v5 = OriginType(rawValue: value)
+                } else if reader.key(key, is: "CustomKeyStoreId") {
+                    guard v6 == nil, let value = reader.readString() else { return nil }
+                    v6 = value
+                } else if reader.key(key, is: "BypassPolicyLockoutSafetyCheck") {
+                    guard v7 == nil, let value = reader.readBool() else { return nil }
+                    v7 = value
+                } else if reader.key(key, is: "MultiRegion") {
+                    guard v9 == nil, let value = reader.readBool() else { return nil }
+                    v9 = value
+                } else if reader.key(key, is: "XksKeyId") {
+                    guard v10 == nil, let value = reader.readString() else { return nil }
+                    v10 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(policy: v0, description: v1, keyUsage: v2, customerMasterKeySpec: v3, keySpec: v4, origin: v5, customKeyStoreId: v6, bypassPolicyLockoutSafetyCheck: v7, tags: v8, multiRegion: v9, xksKeyId: v10)
+        }
     }
 }
 
@@ -999,6 +1209,26 @@ extension KMS {
 
         enum CodingKeys: String, CodingKey {
             case keyMetadata = "KeyMetadata"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: KeyMetadata? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                return nil
+            }
+            return Self(keyMetadata: v0)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
         }
     }
 }
@@ -1081,6 +1311,51 @@ extension KMS {
             try container.encodeIfPresent(self.recipient, forKey: .recipient)
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
             try container.encodeIfPresent(self.dryRunModifiers, forKey: .dryRunModifiers)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: [String: String]?
+            var v2: [String]?
+            var v3: String?
+            var v4: EncryptionAlgorithmSpec?
+            let v5: RecipientInfo? = nil
+            var v6: Bool?
+            var v7: [DryRunModifierType]?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "EncryptionContext") {
+                    guard v1 == nil, let value = reader.readStringMap() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v2 == nil, let value = reader.readStringArray() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "EncryptionAlgorithm") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "DryRun") {
+                    guard v6 == nil, let value = reader.readBool() else { return nil }
+                    v6 = value
+                } else if reader.key(key, is: "DryRunModifiers") {
+                    guard v7 == nil, let value = reader.readStringArray() else { return nil }
+                    v7 = value.map(DryRunModifierType.init(rawValue:))
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, encryptionContext: v1, grantTokens: v2, keyId: v3, encryptionAlgorithm: v4, recipient: v5, dryRun: v6, dryRunModifiers: v7)
         }
     }
 }
@@ -1179,6 +1454,54 @@ extension KMS {
             try container.encodeIfPresent(self.ciphertextForRecipient, forKey: .ciphertextForRecipient)
             try container.encodeIfPresent(self.keyMaterialId, forKey: .keyMaterialId)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: EncryptionAlgorithmSpec?
+            var v3: Data?
+            var v4: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Plaintext") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "EncryptionAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "CiphertextForRecipient") {
+                    guard v3 == nil, let value = reader.readData() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, plaintext: v1, encryptionAlgorithm: v2, ciphertextForRecipient: v3, keyMaterialId: v4)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.ciphertextForRecipient { writer.member("CiphertextForRecipient", value) }
+            if let value = self.encryptionAlgorithm { writer.member("EncryptionAlgorithm", value.rawValue) }
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.keyMaterialId { writer.member("KeyMaterialId", value) }
+            if let value = self.plaintext { writer.member("Plaintext", value) }
+            return writer.finish()
+        }
     }
 }
 
@@ -1199,6 +1522,27 @@ extension KMS {
 
         enum CodingKeys: String, CodingKey {
             case aliasName = "AliasName"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "AliasName") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(aliasName: v0)
         }
     }
 }
@@ -1240,6 +1584,31 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case keyMaterialId = "KeyMaterialId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, keyMaterialId: v1)
         }
     }
 }
@@ -1285,6 +1654,39 @@ extension KMS {
             case keyId = "KeyId"
             case keyMaterialId = "KeyMaterialId"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, keyMaterialId: v1)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.keyMaterialId { writer.member("KeyMaterialId", value) }
+            return writer.finish()
+        }
     }
 }
 
@@ -1310,6 +1712,31 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case grantTokens = "GrantTokens"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: [String]?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v1 == nil, let value = reader.readStringArray() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, grantTokens: v1)
         }
     }
 }
@@ -1352,6 +1779,26 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyMetadata = "KeyMetadata"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: KeyMetadata? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                return nil
+            }
+            return Self(keyMetadata: v0)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -1372,6 +1819,27 @@ extension KMS {
 
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0)
         }
     }
 }
@@ -1408,6 +1876,27 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0)
+        }
     }
 }
 
@@ -1442,6 +1931,27 @@ extension KMS {
 
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0)
         }
     }
 }
@@ -1482,6 +1992,31 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case rotationPeriodInDays = "RotationPeriodInDays"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Int?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "RotationPeriodInDays") {
+                    guard v1 == nil, let value = reader.readInt() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, rotationPeriodInDays: v1)
         }
     }
 }
@@ -1568,6 +2103,47 @@ extension KMS {
             try container.encodeIfPresent(self.encryptionAlgorithm?.rawValue, forKey: .encryptionAlgorithm)
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: [String: String]?
+            var v3: [String]?
+            var v4: EncryptionAlgorithmSpec?
+            var v5: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Plaintext") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "EncryptionContext") {
+                    guard v2 == nil, let value = reader.readStringMap() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v3 == nil, let value = reader.readStringArray() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "EncryptionAlgorithm") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "DryRun") {
+                    guard v5 == nil, let value = reader.readBool() else { return nil }
+                    v5 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1 else { return nil }
+            return Self(keyId: v0, plaintext: v1, encryptionContext: v2, grantTokens: v3, encryptionAlgorithm: v4, dryRun: v5)
+        }
     }
 }
 
@@ -1638,6 +2214,44 @@ extension KMS {
             try container.encodeIfPresent(self.ciphertextBlob, forKey: .ciphertextBlob)
             try container.encodeIfPresent(self.keyId, forKey: .keyId)
             try container.encodeIfPresent(self.encryptionAlgorithm?.rawValue, forKey: .encryptionAlgorithm)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: String?
+            var v2: EncryptionAlgorithmSpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "EncryptionAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = EncryptionAlgorithmSpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, keyId: v1, encryptionAlgorithm: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.ciphertextBlob { writer.member("CiphertextBlob", value) }
+            if let value = self.encryptionAlgorithm { writer.member("EncryptionAlgorithm", value.rawValue) }
+            if let value = self.keyId { writer.member("KeyId", value) }
+            return writer.finish()
         }
     }
 }
@@ -1714,6 +2328,48 @@ extension KMS {
             try container.encodeIfPresent(self.recipient, forKey: .recipient)
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: [String: String]?
+            var v2: Int?
+            var v3: DataKeySpec?
+            var v4: [String]?
+            let v5: RecipientInfo? = nil
+            var v6: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "EncryptionContext") {
+                    guard v1 == nil, let value = reader.readStringMap() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "NumberOfBytes") {
+                    guard v2 == nil, let value = reader.readInt() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "KeySpec") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = DataKeySpec(rawValue: value)
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v4 == nil, let value = reader.readStringArray() else { return nil }
+                    v4 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v6 == nil, let value = reader.readBool() else { return nil }
+                    v6 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, encryptionContext: v1, numberOfBytes: v2, keySpec: v3, grantTokens: v4, recipient: v5, dryRun: v6)
+        }
     }
 }
 
@@ -1784,6 +2440,54 @@ extension KMS {
             case ciphertextForRecipient = "CiphertextForRecipient"
             case keyMaterialId = "KeyMaterialId"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: Data?
+            var v2: String?
+            var v3: Data?
+            var v4: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Plaintext") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "CiphertextForRecipient") {
+                    guard v3 == nil, let value = reader.readData() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, plaintext: v1, keyId: v2, ciphertextForRecipient: v3, keyMaterialId: v4)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.ciphertextBlob { writer.member("CiphertextBlob", value) }
+            if let value = self.ciphertextForRecipient { writer.member("CiphertextForRecipient", value) }
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.keyMaterialId { writer.member("KeyMaterialId", value) }
+            if let value = self.plaintext { writer.member("Plaintext", value) }
+            return writer.finish()
+        }
     }
 }
 
@@ -1852,6 +2556,47 @@ extension KMS {
             try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: [String: String]?
+            var v2: DataKeySpec?
+            var v3: Int?
+            var v4: [String]?
+            var v5: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "EncryptionContext") {
+                    guard v1 == nil, let value = reader.readStringMap() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeySpec") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = DataKeySpec(rawValue: value)
+                } else if reader.key(key, is: "NumberOfBytes") {
+                    guard v3 == nil, let value = reader.readInt() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v4 == nil, let value = reader.readStringArray() else { return nil }
+                    v4 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v5 == nil, let value = reader.readBool() else { return nil }
+                    v5 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, encryptionContext: v1, keySpec: v2, numberOfBytes: v3, grantTokens: v4, dryRun: v5)
+        }
     }
 }
 
@@ -1908,6 +2653,44 @@ extension KMS {
             case ciphertextBlob = "CiphertextBlob"
             case keyId = "KeyId"
             case keyMaterialId = "KeyMaterialId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: String?
+            var v2: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, keyId: v1, keyMaterialId: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.ciphertextBlob { writer.member("CiphertextBlob", value) }
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.keyMaterialId { writer.member("KeyMaterialId", value) }
+            return writer.finish()
         }
     }
 }
@@ -1969,6 +2752,43 @@ extension KMS {
             try container.encode(self.macAlgorithm.rawValue, forKey: .macAlgorithm)
             try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: String?
+            var v2: MacAlgorithmSpec?
+            var v3: [String]?
+            var v4: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Message") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "MacAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = MacAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v3 == nil, let value = reader.readStringArray() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v4 == nil, let value = reader.readBool() else { return nil }
+                    v4 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1, let v2 else { return nil }
+            return Self(message: v0, keyId: v1, macAlgorithm: v2, grantTokens: v3, dryRun: v4)
         }
     }
 }
@@ -2039,6 +2859,44 @@ extension KMS {
             try container.encodeIfPresent(self.macAlgorithm?.rawValue, forKey: .macAlgorithm)
             try container.encodeIfPresent(self.keyId, forKey: .keyId)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: MacAlgorithmSpec?
+            var v2: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Mac") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "MacAlgorithm") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = MacAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "KeyId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(mac: v0, macAlgorithm: v1, keyId: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.mac { writer.member("Mac", value) }
+            if let value = self.macAlgorithm { writer.member("MacAlgorithm", value.rawValue) }
+            return writer.finish()
+        }
     }
 }
 
@@ -2069,6 +2927,31 @@ extension KMS {
             case numberOfBytes = "NumberOfBytes"
             case customKeyStoreId = "CustomKeyStoreId"
             case recipient = "Recipient"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Int?
+            var v1: String?
+            let v2: RecipientInfo? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NumberOfBytes") {
+                    guard v0 == nil, let value = reader.readInt() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "CustomKeyStoreId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(numberOfBytes: v0, customKeyStoreId: v1, recipient: v2)
         }
     }
 }
@@ -2118,6 +3001,39 @@ extension KMS {
             case plaintext = "Plaintext"
             case ciphertextForRecipient = "CiphertextForRecipient"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: Data?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Plaintext") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "CiphertextForRecipient") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(plaintext: v0, ciphertextForRecipient: v1)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.ciphertextForRecipient { writer.member("CiphertextForRecipient", value) }
+            if let value = self.plaintext { writer.member("Plaintext", value) }
+            return writer.finish()
+        }
     }
 }
 
@@ -2143,6 +3059,31 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case policyName = "PolicyName"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "PolicyName") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, policyName: v1)
         }
     }
 }
@@ -2188,6 +3129,39 @@ extension KMS {
             case policy = "Policy"
             case policyName = "PolicyName"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Policy") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "PolicyName") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(policy: v0, policyName: v1)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.policy { writer.member("Policy", value) }
+            if let value = self.policyName { writer.member("PolicyName", value) }
+            return writer.finish()
+        }
     }
 }
 
@@ -2208,6 +3182,27 @@ extension KMS {
 
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0)
         }
     }
 }
@@ -2264,6 +3259,42 @@ extension KMS {
             case nextRotationDate = "NextRotationDate"
             case onDemandRotationStartDate = "OnDemandRotationStartDate"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Bool?
+            var v1: String?
+            var v2: Int?
+            let v3: Date? = nil
+            let v4: Date? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyRotationEnabled") {
+                    guard v0 == nil, let value = reader.readBool() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "RotationPeriodInDays") {
+                    guard v2 == nil, let value = reader.readInt() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyRotationEnabled: v0, keyId: v1, rotationPeriodInDays: v2, nextRotationDate: v3, onDemandRotationStartDate: v4)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -2310,6 +3341,35 @@ extension KMS {
             try container.encode(self.keyId, forKey: .keyId)
             try container.encode(self.wrappingAlgorithm.rawValue, forKey: .wrappingAlgorithm)
             try container.encode(self.wrappingKeySpec.rawValue, forKey: .wrappingKeySpec)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: AlgorithmSpec?
+            var v2: WrappingKeySpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "WrappingAlgorithm") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = AlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "WrappingKeySpec") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = WrappingKeySpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1, let v2 else { return nil }
+            return Self(keyId: v0, wrappingAlgorithm: v1, wrappingKeySpec: v2)
         }
     }
 }
@@ -2363,6 +3423,41 @@ extension KMS {
             case publicKey = "PublicKey"
             case parametersValidTo = "ParametersValidTo"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: Data?
+            let v3: Date? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "ImportToken") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "PublicKey") {
+                    guard v2 == nil, let value = reader.readData() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, importToken: v1, publicKey: v2, parametersValidTo: v3)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -2388,6 +3483,31 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case grantTokens = "GrantTokens"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: [String]?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v1 == nil, let value = reader.readStringArray() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, grantTokens: v1)
         }
     }
 }
@@ -2490,6 +3610,69 @@ extension KMS {
             try container.encodeIfPresent(self.encryptionAlgorithms, forKey: .encryptionAlgorithms)
             try container.encodeIfPresent(self.signingAlgorithms, forKey: .signingAlgorithms)
             try container.encodeIfPresent(self.keyAgreementAlgorithms, forKey: .keyAgreementAlgorithms)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: CustomerMasterKeySpec?
+            var v3: KeySpec?
+            var v4: KeyUsageType?
+            var v5: [EncryptionAlgorithmSpec]?
+            var v6: [SigningAlgorithmSpec]?
+            var v7: [KeyAgreementAlgorithmSpec]?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "PublicKey") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "CustomerMasterKeySpec") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = CustomerMasterKeySpec(rawValue: value)
+                } else if reader.key(key, is: "KeySpec") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = KeySpec(rawValue: value)
+                } else if reader.key(key, is: "KeyUsage") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = KeyUsageType(rawValue: value)
+                } else if reader.key(key, is: "EncryptionAlgorithms") {
+                    guard v5 == nil, let value = reader.readStringArray() else { return nil }
+                    v5 = value.map(EncryptionAlgorithmSpec.init(rawValue:))
+                } else if reader.key(key, is: "SigningAlgorithms") {
+                    guard v6 == nil, let value = reader.readStringArray() else { return nil }
+                    v6 = value.map(SigningAlgorithmSpec.init(rawValue:))
+                } else if reader.key(key, is: "KeyAgreementAlgorithms") {
+                    guard v7 == nil, let value = reader.readStringArray() else { return nil }
+                    v7 = value.map(KeyAgreementAlgorithmSpec.init(rawValue:))
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, publicKey: v1, customerMasterKeySpec: v2, keySpec: v3, keyUsage: v4, encryptionAlgorithms: v5, signingAlgorithms: v6, keyAgreementAlgorithms: v7)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.customerMasterKeySpec { writer.member("CustomerMasterKeySpec", value.rawValue) }
+            if let value = self.encryptionAlgorithms { writer.member("EncryptionAlgorithms", value.map(\.rawValue)) }
+            if let value = self.keyAgreementAlgorithms { writer.member("KeyAgreementAlgorithms", value.map(\.rawValue)) }
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.keySpec { writer.member("KeySpec", value.rawValue) }
+            if let value = self.keyUsage { writer.member("KeyUsage", value.rawValue) }
+            if let value = self.publicKey { writer.member("PublicKey", value) }
+            if let value = self.signingAlgorithms { writer.member("SigningAlgorithms", value.map(\.rawValue)) }
+            return writer.finish()
         }
     }
 }
@@ -2687,6 +3870,52 @@ extension KMS {
             try container.encodeIfPresent(self.keyMaterialDescription, forKey: .keyMaterialDescription)
             try container.encodeIfPresent(self.keyMaterialId, forKey: .keyMaterialId)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: Data?
+            let v3: Date? = nil
+            var v4: ExpirationModelType?
+            var v5: ImportType?
+            var v6: String?
+            var v7: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "ImportToken") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "EncryptedKeyMaterial") {
+                    guard v2 == nil, let value = reader.readData() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "ExpirationModel") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = ExpirationModelType(rawValue: value)
+                } else if reader.key(key, is: "ImportType") {
+                    guard v5 == nil, let value = reader.readString() else { return nil }
+                    v5 = ImportType(rawValue: value)
+                } else if reader.key(key, is: "KeyMaterialDescription") {
+                    guard v6 == nil, let value = reader.readString() else { return nil }
+                    v6 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v7 == nil, let value = reader.readString() else { return nil }
+                    v7 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1, let v2 else { return nil }
+            return Self(keyId: v0, importToken: v1, encryptedKeyMaterial: v2, validTo: v3, expirationModel: v4, importType: v5, keyMaterialDescription: v6, keyMaterialId: v7)
+        }
     }
 }
 
@@ -2742,6 +3971,39 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case keyMaterialId = "KeyMaterialId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyMaterialId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, keyMaterialId: v1)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.keyMaterialId { writer.member("KeyMaterialId", value) }
+            return writer.finish()
         }
     }
 }
@@ -3008,6 +4270,34 @@ extension KMS {
             case limit = "Limit"
             case marker = "Marker"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Int?
+            var v2: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Limit") {
+                    guard v1 == nil, let value = reader.readInt() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Marker") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, limit: v1, marker: v2)
+        }
     }
 }
 
@@ -3062,6 +4352,37 @@ extension KMS {
             case nextMarker = "NextMarker"
             case truncated = "Truncated"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [AliasListEntry]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(aliases: v0, nextMarker: v1, truncated: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -3102,6 +4423,43 @@ extension KMS {
             case keyId = "KeyId"
             case grantId = "GrantId"
             case granteePrincipal = "GranteePrincipal"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Int?
+            var v1: String?
+            var v2: String?
+            var v3: String?
+            var v4: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Limit") {
+                    guard v0 == nil, let value = reader.readInt() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Marker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "GrantId") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "GranteePrincipal") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v2 else { return nil }
+            return Self(limit: v0, marker: v1, keyId: v2, grantId: v3, granteePrincipal: v4)
         }
     }
 }
@@ -3162,6 +4520,37 @@ extension KMS {
             case nextMarker = "NextMarker"
             case truncated = "Truncated"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [GrantListEntry]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(grants: v0, nextMarker: v1, truncated: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -3192,6 +4581,35 @@ extension KMS {
             case keyId = "KeyId"
             case limit = "Limit"
             case marker = "Marker"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Int?
+            var v2: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Limit") {
+                    guard v1 == nil, let value = reader.readInt() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Marker") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, limit: v1, marker: v2)
         }
     }
 }
@@ -3244,6 +4662,44 @@ extension KMS {
             case policyNames = "PolicyNames"
             case nextMarker = "NextMarker"
             case truncated = "Truncated"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: [String]?
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "PolicyNames") {
+                    guard v0 == nil, let value = reader.readStringArray() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(policyNames: v0, nextMarker: v1, truncated: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.nextMarker { writer.member("NextMarker", value) }
+            if let value = self.policyNames { writer.member("PolicyNames", value) }
+            if let value = self.truncated { writer.member("Truncated", value) }
+            return writer.finish()
         }
     }
 }
@@ -3298,6 +4754,39 @@ extension KMS {
             try container.encodeIfPresent(self.includeKeyMaterial?.rawValue, forKey: .includeKeyMaterial)
             try container.encodeIfPresent(self.limit, forKey: .limit)
             try container.encodeIfPresent(self.marker, forKey: .marker)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: IncludeKeyMaterial?
+            var v2: Int?
+            var v3: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "IncludeKeyMaterial") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = IncludeKeyMaterial(rawValue: value)
+                } else if reader.key(key, is: "Limit") {
+                    guard v2 == nil, let value = reader.readInt() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "Marker") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, includeKeyMaterial: v1, limit: v2, marker: v3)
         }
     }
 }
@@ -3354,6 +4843,37 @@ extension KMS {
             case nextMarker = "NextMarker"
             case truncated = "Truncated"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [RotationsListEntry]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(rotations: v0, nextMarker: v1, truncated: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -3379,6 +4899,30 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case limit = "Limit"
             case marker = "Marker"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Int?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Limit") {
+                    guard v0 == nil, let value = reader.readInt() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Marker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(limit: v0, marker: v1)
         }
     }
 }
@@ -3431,6 +4975,37 @@ extension KMS {
             case nextMarker = "NextMarker"
             case truncated = "Truncated"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [KeyListEntry]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keys: v0, nextMarker: v1, truncated: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -3461,6 +5036,35 @@ extension KMS {
             case keyId = "KeyId"
             case limit = "Limit"
             case marker = "Marker"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Int?
+            var v2: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Limit") {
+                    guard v1 == nil, let value = reader.readInt() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Marker") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, limit: v1, marker: v2)
         }
     }
 }
@@ -3514,6 +5118,37 @@ extension KMS {
             case nextMarker = "NextMarker"
             case truncated = "Truncated"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            let v0: [Tag]? = nil
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "NextMarker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Truncated") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(tags: v0, nextMarker: v1, truncated: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -3544,6 +5179,35 @@ extension KMS {
             case limit = "Limit"
             case marker = "Marker"
             case retiringPrincipal = "RetiringPrincipal"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Int?
+            var v1: String?
+            var v2: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Limit") {
+                    guard v0 == nil, let value = reader.readInt() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Marker") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "RetiringPrincipal") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v2 else { return nil }
+            return Self(limit: v0, marker: v1, retiringPrincipal: v2)
         }
     }
 }
@@ -3676,6 +5340,39 @@ extension KMS {
             case policy = "Policy"
             case bypassPolicyLockoutSafetyCheck = "BypassPolicyLockoutSafetyCheck"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var v2: String?
+            var v3: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "PolicyName") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "Policy") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "BypassPolicyLockoutSafetyCheck") {
+                    guard v3 == nil, let value = reader.readBool() else { return nil }
+                    v3 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v2 else { return nil }
+            return Self(keyId: v0, policyName: v1, policy: v2, bypassPolicyLockoutSafetyCheck: v3)
+        }
     }
 }
 
@@ -3792,6 +5489,63 @@ extension KMS {
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
             try container.encodeIfPresent(self.dryRunModifiers, forKey: .dryRunModifiers)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: [String: String]?
+            var v2: String?
+            var v3: String?
+            var v4: [String: String]?
+            var v5: EncryptionAlgorithmSpec?
+            var v6: EncryptionAlgorithmSpec?
+            var v7: [String]?
+            var v8: Bool?
+            var v9: [DryRunModifierType]?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "SourceEncryptionContext") {
+                    guard v1 == nil, let value = reader.readStringMap() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "SourceKeyId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "DestinationKeyId") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "DestinationEncryptionContext") {
+                    guard v4 == nil, let value = reader.readStringMap() else { return nil }
+                    v4 = value
+                } else if reader.key(key, is: "SourceEncryptionAlgorithm") {
+                    guard v5 == nil, let value = reader.readString() else { return nil }
+                    v5 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "DestinationEncryptionAlgorithm") {
+                    guard v6 == nil, let value = reader.readString() else { return nil }
+                    v6 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v7 == nil, let value = reader.readStringArray() else { return nil }
+                    v7 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v8 == nil, let value = reader.readBool() else { return nil }
+                    v8 = value
+                } else if reader.key(key, is: "DryRunModifiers") {
+                    guard v9 == nil, let value = reader.readStringArray() else { return nil }
+                    v9 = value.map(DryRunModifierType.init(rawValue:))
+                } else {
+                    return nil
+                }
+            }
+            guard let v3 else { return nil }
+            return Self(ciphertextBlob: v0, sourceEncryptionContext: v1, sourceKeyId: v2, destinationKeyId: v3, destinationEncryptionContext: v4, sourceEncryptionAlgorithm: v5, destinationEncryptionAlgorithm: v6, grantTokens: v7, dryRun: v8, dryRunModifiers: v9)
+        }
     }
 }
 
@@ -3904,6 +5658,64 @@ extension KMS {
             try container.encodeIfPresent(self.sourceKeyMaterialId, forKey: .sourceKeyMaterialId)
             try container.encodeIfPresent(self.destinationKeyMaterialId, forKey: .destinationKeyMaterialId)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: String?
+            var v2: String?
+            var v3: EncryptionAlgorithmSpec?
+            var v4: EncryptionAlgorithmSpec?
+            var v5: String?
+            var v6: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "CiphertextBlob") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "SourceKeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "SourceEncryptionAlgorithm") {
+                    guard v3 == nil, let value = reader.readString() else { return nil }
+                    v3 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "DestinationEncryptionAlgorithm") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = EncryptionAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "SourceKeyMaterialId") {
+                    guard v5 == nil, let value = reader.readString() else { return nil }
+                    v5 = value
+                } else if reader.key(key, is: "DestinationKeyMaterialId") {
+                    guard v6 == nil, let value = reader.readString() else { return nil }
+                    v6 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(ciphertextBlob: v0, sourceKeyId: v1, keyId: v2, sourceEncryptionAlgorithm: v3, destinationEncryptionAlgorithm: v4, sourceKeyMaterialId: v5, destinationKeyMaterialId: v6)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.ciphertextBlob { writer.member("CiphertextBlob", value) }
+            if let value = self.destinationEncryptionAlgorithm { writer.member("DestinationEncryptionAlgorithm", value.rawValue) }
+            if let value = self.destinationKeyMaterialId { writer.member("DestinationKeyMaterialId", value) }
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.sourceEncryptionAlgorithm { writer.member("SourceEncryptionAlgorithm", value.rawValue) }
+            if let value = self.sourceKeyId { writer.member("SourceKeyId", value) }
+            if let value = self.sourceKeyMaterialId { writer.member("SourceKeyMaterialId", value) }
+            return writer.finish()
+        }
     }
 }
 
@@ -3999,6 +5811,38 @@ extension KMS {
             case grantId = "GrantId"
             case dryRun = "DryRun"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var v2: String?
+            var v3: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "GrantToken") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "GrantId") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v3 == nil, let value = reader.readBool() else { return nil }
+                    v3 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(grantToken: v0, keyId: v1, grantId: v2, dryRun: v3)
+        }
     }
 }
 
@@ -4052,6 +5896,35 @@ extension KMS {
             case grantId = "GrantId"
             case dryRun = "DryRun"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var v2: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "GrantId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v2 == nil, let value = reader.readBool() else { return nil }
+                    v2 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1 else { return nil }
+            return Self(keyId: v0, grantId: v1, dryRun: v2)
+        }
     }
 }
 
@@ -4088,6 +5961,27 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0)
+        }
     }
 }
 
@@ -4122,6 +6016,34 @@ extension KMS {
 
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.keyId { writer.member("KeyId", value) }
+            return writer.finish()
         }
     }
 }
@@ -4238,6 +6160,31 @@ extension KMS {
             case keyId = "KeyId"
             case pendingWindowInDays = "PendingWindowInDays"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Int?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "PendingWindowInDays") {
+                    guard v1 == nil, let value = reader.readInt() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0 else { return nil }
+            return Self(keyId: v0, pendingWindowInDays: v1)
+        }
     }
 }
 
@@ -4309,6 +6256,41 @@ extension KMS {
             try container.encodeIfPresent(self.keyState?.rawValue, forKey: .keyState)
             try container.encodeIfPresent(self.pendingWindowInDays, forKey: .pendingWindowInDays)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            let v1: Date? = nil
+            var v2: KeyState?
+            var v3: Int?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyState") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = KeyState(rawValue: value)
+                } else if reader.key(key, is: "PendingWindowInDays") {
+                    guard v3 == nil, let value = reader.readInt() else { return nil }
+                    v3 = value
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, deletionDate: v1, keyState: v2, pendingWindowInDays: v3)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            nil
+        }
     }
 }
 
@@ -4376,6 +6358,47 @@ extension KMS {
             try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
             try container.encode(self.signingAlgorithm.rawValue, forKey: .signingAlgorithm)
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: MessageType?
+            var v3: [String]?
+            var v4: SigningAlgorithmSpec?
+            var v5: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Message") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "MessageType") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = MessageType(rawValue: value)
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v3 == nil, let value = reader.readStringArray() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "SigningAlgorithm") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = SigningAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "DryRun") {
+                    guard v5 == nil, let value = reader.readBool() else { return nil }
+                    v5 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1, let v4 else { return nil }
+            return Self(keyId: v0, message: v1, messageType: v2, grantTokens: v3, signingAlgorithm: v4, dryRun: v5)
         }
     }
 }
@@ -4449,6 +6472,44 @@ extension KMS {
             try container.encodeIfPresent(self.signature, forKey: .signature)
             try container.encodeIfPresent(self.signingAlgorithm?.rawValue, forKey: .signingAlgorithm)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: SigningAlgorithmSpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Signature") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "SigningAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = SigningAlgorithmSpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, signature: v1, signingAlgorithm: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.signature { writer.member("Signature", value) }
+            if let value = self.signingAlgorithm { writer.member("SigningAlgorithm", value.rawValue) }
+            return writer.finish()
+        }
     }
 }
 
@@ -4516,6 +6577,28 @@ extension KMS {
             case keyId = "KeyId"
             case tags = "Tags"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            let v1: [Tag]? = nil
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1 else { return nil }
+            return Self(keyId: v0, tags: v1)
+        }
     }
 }
 
@@ -4558,6 +6641,31 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case tagKeys = "TagKeys"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: [String]?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "TagKeys") {
+                    guard v1 == nil, let value = reader.readStringArray() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1 else { return nil }
+            return Self(keyId: v0, tagKeys: v1)
         }
     }
 }
@@ -4602,6 +6710,31 @@ extension KMS {
             case aliasName = "AliasName"
             case targetKeyId = "TargetKeyId"
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "AliasName") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "TargetKeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1 else { return nil }
+            return Self(aliasName: v0, targetKeyId: v1)
+        }
     }
 }
 
@@ -4643,6 +6776,31 @@ extension KMS {
         enum CodingKeys: String, CodingKey {
             case keyId = "KeyId"
             case description = "Description"
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: String?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Description") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1 else { return nil }
+            return Self(keyId: v0, description: v1)
         }
     }
 }
@@ -4727,6 +6885,47 @@ extension KMS {
             try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: Data?
+            var v1: String?
+            var v2: MacAlgorithmSpec?
+            var v3: Data?
+            var v4: [String]?
+            var v5: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "Message") {
+                    guard v0 == nil, let value = reader.readData() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "KeyId") {
+                    guard v1 == nil, let value = reader.readString() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "MacAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = MacAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "Mac") {
+                    guard v3 == nil, let value = reader.readData() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v4 == nil, let value = reader.readStringArray() else { return nil }
+                    v4 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v5 == nil, let value = reader.readBool() else { return nil }
+                    v5 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1, let v2, let v3 else { return nil }
+            return Self(message: v0, keyId: v1, macAlgorithm: v2, mac: v3, grantTokens: v4, dryRun: v5)
+        }
     }
 }
 
@@ -4796,6 +6995,44 @@ extension KMS {
             try container.encodeIfPresent(self.keyId, forKey: .keyId)
             try container.encodeIfPresent(self.macValid, forKey: .macValid)
             try container.encodeIfPresent(self.macAlgorithm?.rawValue, forKey: .macAlgorithm)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Bool?
+            var v2: MacAlgorithmSpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "MacValid") {
+                    guard v1 == nil, let value = reader.readBool() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "MacAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = MacAlgorithmSpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, macValid: v1, macAlgorithm: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.macAlgorithm { writer.member("MacAlgorithm", value.rawValue) }
+            if let value = self.macValid { writer.member("MacValid", value) }
+            return writer.finish()
         }
     }
 }
@@ -4872,6 +7109,51 @@ extension KMS {
             try container.encodeIfPresent(self.grantTokens, forKey: .grantTokens)
             try container.encodeIfPresent(self.dryRun, forKey: .dryRun)
         }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Data?
+            var v2: MessageType?
+            var v3: Data?
+            var v4: SigningAlgorithmSpec?
+            var v5: [String]?
+            var v6: Bool?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "Message") {
+                    guard v1 == nil, let value = reader.readData() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "MessageType") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = MessageType(rawValue: value)
+                } else if reader.key(key, is: "Signature") {
+                    guard v3 == nil, let value = reader.readData() else { return nil }
+                    v3 = value
+                } else if reader.key(key, is: "SigningAlgorithm") {
+                    guard v4 == nil, let value = reader.readString() else { return nil }
+                    v4 = SigningAlgorithmSpec(rawValue: value)
+                } else if reader.key(key, is: "GrantTokens") {
+                    guard v5 == nil, let value = reader.readStringArray() else { return nil }
+                    v5 = value
+                } else if reader.key(key, is: "DryRun") {
+                    guard v6 == nil, let value = reader.readBool() else { return nil }
+                    v6 = value
+                } else {
+                    return nil
+                }
+            }
+            guard let v0, let v1, let v3, let v4 else { return nil }
+            return Self(keyId: v0, message: v1, messageType: v2, signature: v3, signingAlgorithm: v4, grantTokens: v5, dryRun: v6)
+        }
     }
 }
 
@@ -4944,6 +7226,44 @@ extension KMS {
             try container.encodeIfPresent(self.keyId, forKey: .keyId)
             try container.encodeIfPresent(self.signatureValid, forKey: .signatureValid)
             try container.encodeIfPresent(self.signingAlgorithm?.rawValue, forKey: .signingAlgorithm)
+        }
+
+        /// The value read from `reader` if the body stays inside ``KMSJSONReader``'s subset, else
+        /// `nil`, and JSONDecoder reads it; never a value JSONDecoder would not decode the same way.
+        package static func fastDecoded(from reader: inout KMSJSONReader) -> Self? {
+            guard reader.beginObject() else { return nil }
+            var v0: String?
+            var v1: Bool?
+            var v2: SigningAlgorithmSpec?
+            var first = true
+            while true {
+                guard let more = reader.nextElement(&first, closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+                guard let key = reader.readKey() else { return nil }
+                if reader.key(key, is: "KeyId") {
+                    guard v0 == nil, let value = reader.readString() else { return nil }
+                    v0 = value
+                } else if reader.key(key, is: "SignatureValid") {
+                    guard v1 == nil, let value = reader.readBool() else { return nil }
+                    v1 = value
+                } else if reader.key(key, is: "SigningAlgorithm") {
+                    guard v2 == nil, let value = reader.readString() else { return nil }
+                    v2 = SigningAlgorithmSpec(rawValue: value)
+                } else {
+                    return nil
+                }
+            }
+            return Self(keyId: v0, signatureValid: v1, signingAlgorithm: v2)
+        }
+
+        /// The response as ``KMSJSON/encoder()`` writes it, without the encoder; `nil` when this
+        /// shape has members the writer does not handle.
+        package func fastEncoded() -> Data? {
+            var writer = KMSJSONWriter()
+            if let value = self.keyId { writer.member("KeyId", value) }
+            if let value = self.signatureValid { writer.member("SignatureValid", value) }
+            if let value = self.signingAlgorithm { writer.member("SigningAlgorithm", value.rawValue) }
+            return writer.finish()
         }
     }
 }

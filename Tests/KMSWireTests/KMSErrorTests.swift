@@ -1,5 +1,6 @@
 import Foundation
 import KMSWire
+import TestSupport
 import Testing
 
 @Suite("KMS errors on the wire")
@@ -81,6 +82,30 @@ struct KMSErrorTests {
         let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: String])
         #expect(object["message"] == message)
         #expect(KMSError(jsonBody: body) == KMSError(.kmsInvalidState, message))
+    }
+
+    /// What `jsonBody()` wrote with a JSONEncoder before it used KMSJSONWriter.
+    private struct EncodedBody: Encodable {
+        let type: String
+        let message: String
+
+        enum CodingKeys: String, CodingKey {
+            case type = "__type"
+            case message
+        }
+    }
+
+    @Test func jsonBodyIsWhatJSONEncoderWrites() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let characters = (0 ..< 0x80).map { String(UnicodeScalar(UInt8($0))) } + ["é", "\u{2028}", "\u{2029}", "🔑", "e\u{301}"]
+        var random = SplitMix64(seed: 0xE440_0001)
+        for round in 0 ..< 300 {
+            let message = round < characters.count ? "a\(characters[round])/" : (0 ..< random.int(0 ... 30)).map { _ in random.pick(characters) }.joined()
+            let type = round % 3 == 0 ? "Bad\"Type\\/\n" : KMSErrorType.modeledExceptions[round % KMSErrorType.modeledExceptions.count].rawValue
+            let error = KMSError(KMSErrorType(rawValue: type), message)
+            #expect(error.jsonBody() == (try encoder.encode(EncodedBody(type: type, message: message))))
+        }
     }
 
     @Test func jsonBodyCarriesEveryControlCharacterAndSlash() throws {
