@@ -113,7 +113,7 @@ struct ServerCommand: AsyncParsableCommand {
         // dumps (RLIMIT_CORE 0, not dumpable, which also bars ptrace by other users' processes).
         let hardening = Result { () throws(ChildProcessError) in try ProcessHardening.disableCoreDumps() }
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = ServerLogHandler(wrapping: StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }
