@@ -228,11 +228,11 @@ package final class KeyServiceEngine: Sendable {
 
     /// A key record, from the short-lived cache or the store.
     func loadKey(_ id: UUID) async throws(KMSError) -> KeyRecord? {
-        let clock = ContinuousClock()
-        if let cached = keyCache.withLock({ $0[id] }), clock.now - cached.read < configuration.keyCacheLifetime {
+        // One reading of the clock: the cache's age test, and the read time of a record stored.
+        let read = ContinuousClock.now
+        if let cached = keyCache.withLock({ $0[id] }), read - cached.read < configuration.keyCacheLifetime {
             return cached.record
         }
-        let read = clock.now
         let record = try await storeCall { try await store.key(id: id) }
         if let record {
             keyCache.withLock { cache in
@@ -249,7 +249,7 @@ package final class KeyServiceEngine: Sendable {
     }
 
     /// Performs a deletion that has come due, and refuses a deleted key.
-    func checkNotDeleted(_ record: KeyRecord) async throws(KMSError) -> KeyRecord {
+    func checkNotDeleted(_ record: consuming KeyRecord) async throws(KMSError) -> KeyRecord {
         var key = record
         if key.state == .pendingDeletion, let due = key.deletionDate, due <= now {
             try await destroy(key)
@@ -419,7 +419,7 @@ package final class KeyServiceEngine: Sendable {
         _ json: String, for owner: Owner, cache: borrowing Mutex<[Owner: (json: String, policy: Policy)]>,
         what: @autoclosure () -> String, parse: (String) throws(PolicyError) -> Policy
     ) throws(KMSError) -> Policy {
-        if let cached = cache.withLock({ $0[owner] }), cached.json == json { return cached.policy }
+        if let cached = cache.withLock({ $0[owner].flatMap { $0.json == json ? $0.policy : nil } }) { return cached }
         do {
             let policy = try parse(json)
             cache.withLock { cache in
