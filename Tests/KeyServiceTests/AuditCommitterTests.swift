@@ -55,6 +55,26 @@ struct AuditCommitterTests {
         #expect(try await store.auditRecords(after: 0, limit: 10).map(\.requestID) == ["after"])
     }
 
+    @Test("the in-memory log reads across its chunks: every record once, in order")
+    func inMemoryLogChunks() async throws {
+        let chain = AuditChain(root: RootKey(material: KeyMaterial.random()))
+        let store = InMemoryKeyStore()
+        let entries = (0..<5000).map {
+            AuditChain.Entry(time: Date(timeIntervalSince1970: 1_800_000_000), principal: "p", operation: "Decrypt", keyARN: nil,
+                             context: nil, outcome: "Allowed", requestID: "r-\($0)")
+        }
+        _ = try await store.appendAudit(batch: { previous in try chain.link(entries, after: previous) })
+        try await chain.append(to: store, time: Date(), principal: "p", operation: "Decrypt", keyARN: nil, context: nil,
+                               outcome: "Allowed", requestID: "last")
+        #expect(try await store.auditRecords(after: 4094, limit: 3).map(\.sequence) == [4095, 4096, 4097])
+        #expect(try await store.auditRecords(after: 5000, limit: 10).map(\.requestID) == ["last"])
+        #expect(try await store.auditRecords(after: 5001, limit: 10).isEmpty)
+        #expect(try await store.auditRecords(after: -3, limit: 2).map(\.sequence) == [1, 2])
+        #expect(try await store.auditRecords(after: 0, limit: 0).isEmpty)
+        let verification = try await chain.verify(store)
+        #expect(verification.checked == 5001 && verification.problem == nil)
+    }
+
     @Test("request ids are lowercase 8-4-4-4-12 hex and do not repeat across pool refills")
     func requestIDs() {
         let ids = (0..<1000).map { _ in RequestID.make() }
