@@ -1,7 +1,6 @@
 import Foundation
 package import KMSWire
 import SodiumKit
-import Synchronization
 
 /// The audit log's hash chain.
 ///
@@ -152,42 +151,19 @@ package struct AuditChain: Sendable {
 /// wait for the next one, which takes them all. Each caller still returns only after its own
 /// record has committed, but a busy server pays one transaction for many records.
 ///
-/// An idle log costs no hop at all: the first caller takes the writer's turn under a lock and
-/// writes its own record directly (an actor here cost two task switches per request). Whoever
+/// An idle log costs one actor hop: the first caller writes its own record directly. Whoever
 /// finds records queued behind its own hands them to a new task, so no caller's latency grows
 /// with the load of others.
-final class AuditCommitter: Sendable {
-    private struct State {
-        /// Records waiting for the next transaction; each continuation is resumed with `true`
-        /// once its record committed, or with `false` when the writer's turn passed to it.
-        var pending: [(AuditChain.Entry, CheckedContinuation<Bool, any Error>)] = []
-        /// Whether a caller or a task is writing.
-        var flushing = false
-    }
-
-    private let state = Mutex(State())
+actor AuditCommitter {
+    private var pending: [(AuditChain.Entry, CheckedContinuation<Void, any Error>)] = []
+    private var flushing = false
 
     func submit(_ entry: AuditChain.Entry, chain: AuditChain, store: some KeyStore) async throws {
-        let writes = state.withLock { state in
-            guard !state.flushing else { return false }
-            state.flushing = true
-            return true
+        if flushing {
+            try await withCheckedThrowingContinuation { pending.append((entry, $0)) }
+            return
         }
-        if !writes {
-            // Queue behind the writer; if its turn ended meanwhile, take the turn instead.
-            let committed = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
-                let writesNow = state.withLock { state in
-                    guard !state.flushing else {
-                        state.pending.append((entry, continuation))
-                        return false
-                    }
-                    state.flushing = true
-                    return true
-                }
-                if writesNow { continuation.resume(returning: false) }
-            }
-            if committed { return }
-        }
+        flushing = true
         let result: Result<Void, any Error>
         do {
             _ = try await store.appendAudit(batch: { previous in [try chain.link(entry, after: previous)] })
@@ -195,36 +171,27 @@ final class AuditCommitter: Sendable {
         } catch {
             result = .failure(error)
         }
-        let handOff = state.withLock { state in
-            guard state.pending.isEmpty else { return true }
-            state.flushing = false
-            return false
-        }
-        if handOff {
+        if pending.isEmpty {
+            flushing = false
+        } else {
             Task { await self.flushPending(chain: chain, store: store) }
         }
         try result.get()
     }
 
     private func flushPending(chain: AuditChain, store: some KeyStore) async {
-        while true {
-            let batch = state.withLock { state -> [(AuditChain.Entry, CheckedContinuation<Bool, any Error>)]? in
-                guard !state.pending.isEmpty else {
-                    state.flushing = false
-                    return nil
-                }
-                defer { state.pending = [] }
-                return state.pending
-            }
-            guard let batch else { return }
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
             let entries = batch.map(\.0)
             do {
                 _ = try await store.appendAudit(batch: { previous in try chain.link(entries, after: previous) })
-                for (_, continuation) in batch { continuation.resume(returning: true) }
+                for (_, continuation) in batch { continuation.resume() }
             } catch {
                 for (_, continuation) in batch { continuation.resume(throwing: error) }
             }
         }
+        flushing = false
     }
 }
 
