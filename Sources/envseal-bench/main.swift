@@ -96,6 +96,9 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
     let defaultKey = try await kms.stageKeyLookup(
         try CiphertextBlob(parsing: try await kms.encrypt(.init(keyId: grantedARN, plaintext: plaintext), by: admin).ciphertextBlob!).keyID)
     let key = try await kms.stageKeyLookup(parsed.keyID)
+    // The engine table's Decrypt: an admin on a key of its own with the default policy.
+    let adminARN = try await kms.createKey(.init(description: "bench admin"), by: admin).keyMetadata!.arn!
+    let adminBlob = try await kms.encrypt(.init(keyId: adminARN, plaintext: plaintext, encryptionContext: context), by: admin).ciphertextBlob!
     let macARN = try await kms.createKey(.init(keyUsage: .generateVerifyMac, keySpec: .hmac256), by: admin).keyMetadata!.arn!
     let macKey = try await kms.stageKeyLookup(UUID(uuidString: String(macARN.split(separator: "/").last!))!)
 
@@ -179,6 +182,9 @@ func stages(storeName: String, store: any KeyStore, directory: URL, repetitions:
         }
         try await stage("engine Decrypt (typed)", storeBound: true) {
             _ = try await kms.decrypt(.init(ciphertextBlob: blob, encryptionContext: context), by: function, requestID: "bench-request")
+        }
+        try await stage("engine Decrypt (typed), admin, default policy", storeBound: true) {
+            _ = try await kms.decrypt(.init(ciphertextBlob: adminBlob, encryptionContext: context), by: admin)
         }
         try await stage("engine Decrypt (JSON in, JSON out)", storeBound: true) {
             _ = try await kms.handle(.decrypt, body: body, by: function, requestID: "bench-request")

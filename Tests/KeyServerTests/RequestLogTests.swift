@@ -1,5 +1,4 @@
 @testable import KeyServer
-import KeyService
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -97,13 +96,5 @@ struct RequestLogTests {
         log.finish()
         log.record(requestID: "late", operation: "Decrypt", principal: "p", status: 200, outcome: "Allowed")
         #expect(captured.lines.withLock { $0.last?.metadata["request_id"]?.description } == "late")
-    }
-
-    @Test func requestIDsAreUUIDShapedAndDiffer() {
-        // More than one pool of random bytes (256 ids) is drawn.
-        let ids = (0..<1000).map { _ in RequestID.make() }
-        let shape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-        #expect(ids.allSatisfy { $0.wholeMatch(of: shape) != nil })
-        #expect(Set(ids).count == ids.count)
     }
 }

@@ -64,15 +64,22 @@ package struct AuditChain: Sendable {
         var records: [AuditRecord] = []
         records.reserveCapacity(entries.count)
         for entry in entries {
-            var record = AuditRecord(
-                sequence: (last?.sequence ?? 0) + 1, time: entry.time, principal: entry.principal, operation: entry.operation,
-                keyARN: entry.keyARN, encryptionContext: entry.context, outcome: entry.outcome, requestID: entry.requestID,
-                previousHash: last?.hash ?? Self.genesis, hash: [])
-            record.hash = try hash(of: record)
+            let record = try link(entry, after: last)
             last = record.head
             records.append(record)
         }
         return records
+    }
+
+    /// Links one entry after the chain's head `previous`: what an idle log's append does, with
+    /// no array of entries made for it.
+    func link(_ entry: Entry, after previous: AuditChainHead?) throws -> AuditRecord {
+        var record = AuditRecord(
+            sequence: (previous?.sequence ?? 0) + 1, time: entry.time, principal: entry.principal, operation: entry.operation,
+            keyARN: entry.keyARN, encryptionContext: entry.context, outcome: entry.outcome, requestID: entry.requestID,
+            previousHash: previous?.hash ?? Self.genesis, hash: [])
+        record.hash = try hash(of: record)
+        return record
     }
 
     /// Appends one record, linked to the last one, through the group-commit queue: it returns
@@ -159,7 +166,7 @@ actor AuditCommitter {
         flushing = true
         let result: Result<Void, any Error>
         do {
-            _ = try await store.appendAudit(batch: { previous in try chain.link([entry], after: previous) })
+            _ = try await store.appendAudit(batch: { previous in [try chain.link(entry, after: previous)] })
             result = .success(())
         } catch {
             result = .failure(error)

@@ -35,7 +35,7 @@ extension KeyServiceEngine {
                 throw KMSError(.validation, "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null")
             }
             let opening = try await authorizeOpening(
-                ciphertext, context: request.encryptionContext, keyId: request.keyId, action: KeyAction(.decrypt),
+                ciphertext, context: request.encryptionContext, keyId: request.keyId, action: .decrypt,
                 principal: principal, grantTokens: request.grantTokens, dryRun: request.dryRun,
                 conditionKeys: Self.cryptoConditionKeys(keyReference: request.keyId), note: &note)
             // The plaintext goes straight into the response: no guarded copy on the way.
@@ -201,7 +201,7 @@ extension KeyServiceEngine {
         }
         try await authorize(principal, action, key: key, context: context, grantTokens: grantTokens, conditionKeys: conditionKeys)
         try requireEnabled(key)
-        try Self.requireEncryptionKey(key, action.name == KeyAction(.decrypt).name ? .decrypt : .reEncrypt)
+        try Self.requireEncryptionKey(key, action == .decrypt ? .decrypt : .reEncrypt)
         try Self.dryRun(dryRun)
         guard blob.keyVersion <= key.currentVersion else {
             throw KMSError(.invalidCiphertext, "the ciphertext names a key version that does not exist")
@@ -258,4 +258,9 @@ extension KeyServiceEngine {
             throw KMSError(.kmsInternal, "out of guarded memory")
         }
     }
+}
+
+extension KeyAction {
+    /// Decrypt's action, made once: a Decrypt compares against it on every call.
+    static let decrypt = KeyAction(.decrypt)
 }

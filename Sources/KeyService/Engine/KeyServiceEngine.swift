@@ -57,9 +57,9 @@ package final class KeyServiceEngine: Sendable {
     let root: RootKey
     let materials: MaterialCache
     /// Parsed key policies by key, with the document each was parsed from.
-    let policies = Mutex<[UUID: (json: String, policy: KeyPolicy)]>([:])
+    let policies = Mutex<[UUID: ParsedPolicy<KeyPolicy>]>([:])
     /// Parsed identity policies by principal ARN, with the document each was parsed from.
-    let identityPolicies = Mutex<[String: (json: String, policy: IdentityPolicy)]>([:])
+    let identityPolicies = Mutex<[String: ParsedPolicy<IdentityPolicy>]>([:])
     let audit: AuditChain
     /// Key records recently read, with when they were read.
     let keyCache = Mutex<[UUID: (record: KeyRecord, read: ContinuousClock.Instant)]>([:])
@@ -228,11 +228,11 @@ package final class KeyServiceEngine: Sendable {
 
     /// A key record, from the short-lived cache or the store.
     func loadKey(_ id: UUID) async throws(KMSError) -> KeyRecord? {
-        let clock = ContinuousClock()
-        if let cached = keyCache.withLock({ $0[id] }), clock.now - cached.read < configuration.keyCacheLifetime {
+        // One reading of the clock: the cache's age test, and the read time of a record stored.
+        let read = ContinuousClock.now
+        if let cached = keyCache.withLock({ $0[id] }), read - cached.read < configuration.keyCacheLifetime {
             return cached.record
         }
-        let read = clock.now
         let record = try await storeCall { try await store.key(id: id) }
         if let record {
             keyCache.withLock { cache in
@@ -249,7 +249,7 @@ package final class KeyServiceEngine: Sendable {
     }
 
     /// Performs a deletion that has come due, and refuses a deleted key.
-    func checkNotDeleted(_ record: KeyRecord) async throws(KMSError) -> KeyRecord {
+    func checkNotDeleted(_ record: consuming KeyRecord) async throws(KMSError) -> KeyRecord {
         var key = record
         if key.state == .pendingDeletion, let due = key.deletionDate, due <= now {
             try await destroy(key)
@@ -348,12 +348,13 @@ package final class KeyServiceEngine: Sendable {
         _ principal: Principal, _ action: KeyAction, key: KeyRecord, context: [String: String]? = nil, grantTokens: [String]? = nil,
         conditionKeys: [String: [String]] = [:], grantLimit: ((GrantRecord) -> String?)? = nil
     ) async throws(KMSError) {
+        // Both read in place from the caches: nothing of either policy is copied per request.
         let policy = try cachedPolicy(key.policy, keyID: key.id, keyARN: key.arn)
         let identityPolicy = try cachedIdentityPolicy(of: principal)
         // Condition keys are read by conditions alone: when neither policy has one, none is made.
         var extraConditionKeys: [String: [String]] = [:]
-        if !policy.testedConditionKeys.isEmpty || identityPolicy?.policy.testedConditionKeys.isEmpty == false {
-            extraConditionKeys = try await baseConditionKeys(principal, keyID: key.id, policy: policy, identityPolicy: identityPolicy,
+        if !policy.value.testedConditionKeys.isEmpty || identityPolicy?.value.policy.testedConditionKeys.isEmpty == false {
+            extraConditionKeys = try await baseConditionKeys(principal, keyID: key.id, policy: policy.value, identityPolicy: identityPolicy?.value,
                                                           keySpec: key.keySpec, origin: key.origin)
                 .merging(conditionKeys) { _, operation in operation }
         }
@@ -368,7 +369,7 @@ package final class KeyServiceEngine: Sendable {
                 throw KMSError(.invalidGrantToken, "a grant token is not valid for \(key.arn)")
             }
         }
-        switch policy.evaluate(request, identityPolicy: identityPolicy) {
+        switch policy.value.evaluate(request, identityPolicy: identityPolicy?.value) {
         case .allow:
             return
         case .explicitDeny:
@@ -397,14 +398,14 @@ package final class KeyServiceEngine: Sendable {
 
     /// The caller's identity policy, parsed once per document. A stored policy that no longer
     /// parses fails the request rather than being skipped, since it may hold a `Deny`.
-    func cachedIdentityPolicy(of principal: Principal) throws(KMSError) -> IdentityPolicy? {
+    func cachedIdentityPolicy(of principal: Principal) throws(KMSError) -> ParsedPolicy<IdentityPolicy>? {
         guard let json = principal.identityPolicy else { return nil }
         return try Self.parsed(json, for: principal.arn, cache: identityPolicies, what: "the identity policy of \(principal.arn)") { json throws(PolicyError) in
             try IdentityPolicy(json: json)
         }
     }
 
-    func cachedPolicy(_ json: String, keyID: UUID, keyARN: String) throws(KMSError) -> KeyPolicy {
+    func cachedPolicy(_ json: String, keyID: UUID, keyARN: String) throws(KMSError) -> ParsedPolicy<KeyPolicy> {
         try Self.parsed(json, for: keyID, cache: policies, what: "the stored policy of \(keyARN)") { json throws(PolicyError) in
             try KeyPolicy(json: json, storedBefore: true)
         }
@@ -416,17 +417,17 @@ package final class KeyServiceEngine: Sendable {
     /// compared without reading it). Up to 1,024 owners; then the cache starts over. A document
     /// that no longer parses is an internal error, never a missing policy: it may hold a Deny.
     private static func parsed<Owner: Hashable & Sendable, Policy: Sendable>(
-        _ json: String, for owner: Owner, cache: borrowing Mutex<[Owner: (json: String, policy: Policy)]>,
+        _ json: String, for owner: Owner, cache: borrowing Mutex<[Owner: ParsedPolicy<Policy>]>,
         what: @autoclosure () -> String, parse: (String) throws(PolicyError) -> Policy
-    ) throws(KMSError) -> Policy {
-        if let cached = cache.withLock({ $0[owner] }), cached.json == json { return cached.policy }
+    ) throws(KMSError) -> ParsedPolicy<Policy> {
+        if let cached = cache.withLock({ $0[owner] }), cached.json == json { return cached }
         do {
-            let policy = try parse(json)
+            let parsed = ParsedPolicy(json: json, value: try parse(json))
             cache.withLock { cache in
                 if cache.count > 1024 { cache.removeAll() }
-                cache[owner] = (json, policy)
+                cache[owner] = parsed
             }
-            return policy
+            return parsed
         } catch {
             throw KMSError(.kmsInternal, "\(what()) does not parse: \(error)")
         }

@@ -8,7 +8,7 @@ package actor InMemoryKeyStore: KeyStore {
     private var aliasRecords: [String: AliasRecord] = [:]
     private var grantRecords: [GrantRecord] = []
     private var principalRecords: [String: PrincipalRecord] = [:]
-    private var audit: [AuditRecord] = []
+    private var audit = AuditLog()
     private var wrappingKeys: [UUID: WrappingKeyRecord] = [:]
 
     /// Creates an empty store.
@@ -175,19 +175,51 @@ package actor InMemoryKeyStore: KeyStore {
     }
 
     package func appendAudit(batch body: @Sendable (AuditChainHead?) throws -> [AuditRecord]) throws -> [AuditRecord] {
-        let records = try body(audit.last?.head)
-        var expected = (audit.last?.sequence ?? 0) + 1
+        let last = audit.last
+        let records = try body(last?.head)
+        var expected = (last?.sequence ?? 0) + 1
         for record in records {
             guard record.sequence == expected else {
                 throw KeyStoreError(.alreadyExists, "audit record \(record.sequence) is not the next one")
             }
             expected += 1
         }
-        audit += records
+        for record in records { audit.append(record) }
         return records
     }
 
     package func auditRecords(after sequence: Int64, limit: Int) -> [AuditRecord] {
-        Array(audit.filter { $0.sequence > sequence }.prefix(limit))
+        audit.records(after: sequence, limit: limit)
+    }
+}
+
+/// The in-memory audit log, in fixed-size chunks: appending never moves the records already
+/// held (one growing array copied the whole log, and touched fresh pages for it, each time it
+/// doubled). Sequence numbers run from 1 without a gap, so record `n` is at index `n - 1`.
+private struct AuditLog {
+    static let chunkSize = 4096
+    private var chunks: [[AuditRecord]] = []
+    private(set) var count = 0
+
+    var last: AuditRecord? { chunks.last?.last }
+
+    mutating func append(_ record: AuditRecord) {
+        if count % Self.chunkSize == 0 {
+            var chunk: [AuditRecord] = []
+            chunk.reserveCapacity(Self.chunkSize)
+            chunks.append(chunk)
+        }
+        chunks[chunks.count - 1].append(record)
+        count += 1
+    }
+
+    func records(after sequence: Int64, limit: Int) -> [AuditRecord] {
+        var out: [AuditRecord] = []
+        var index = Int(clamping: max(sequence, 0))
+        while out.count < max(limit, 0), index < count {
+            out.append(chunks[index / Self.chunkSize][index % Self.chunkSize])
+            index += 1
+        }
+        return out
     }
 }
