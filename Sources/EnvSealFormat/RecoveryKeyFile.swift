@@ -11,7 +11,8 @@ package import SodiumKit
 /// ```
 ///
 /// `esk1:` is base64url(secret key ‖ public key); the public key is computed again from the secret
-/// key on reading, so a changed byte in either is refused. `esk1p:` is base64url(salt ‖ u32
+/// key on reading, so a change to either is refused (but for the secret key's bits that X25519's
+/// clamping ignores: they leave the key what it was). `esk1p:` is base64url(salt ‖ u32
 /// opslimit ‖ u32 memlimit in KiB ‖ nonce ‖ AEAD(k, nonce, aad = public key, secret key) ‖ public
 /// key ‖ checksum) with k = Argon2id(passphrase, salt, opslimit, memlimit): the checksum (first 4
 /// bytes of unkeyed BLAKE2b-16 over `[everything before it]`) catches a damaged file before the
