@@ -196,13 +196,18 @@ enum FolderEraser {
     private static let getdents64: GetDents64? = dlsym(nil, "getdents64").map { unsafeBitCast($0, to: GetDents64.self) }
     private static let maximumDepth = 4
     private static let listingSize = 8192
+    private static let memorySize = maximumDepth * listingSize + 4096
     /// One listing buffer per depth, then a page of zeros to overwrite with.
-    // Safe unsynchronized: one eraser at a time (PlaintextGuard's state, or before it is armed).
-    nonisolated(unsafe) private static let memory: UnsafeMutableRawPointer = {
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: maximumDepth * listingSize + 4096, alignment: 16)
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: maximumDepth * listingSize + 4096)
+    // Safe unsynchronized: only PlaintextGuard erases with it, one eraser at a time (its state
+    // machine: disarm and the signal handler exclude each other). Every other caller brings
+    // memory of its own (``eraseWithOwnMemory(_:)``).
+    nonisolated(unsafe) private static let memory: UnsafeMutableRawPointer = makeMemory()
+
+    private static func makeMemory() -> UnsafeMutableRawPointer {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: memorySize, alignment: 16)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: memorySize)
         return memory
-    }()
+    }
 
     /// Whether erasing can work here; also prepares the memory, so that the handler never runs
     /// a lazy initializer.
@@ -211,17 +216,31 @@ enum FolderEraser {
         return getdents64 != nil
     }
 
-    /// Erases the folder at `path`; what cannot be removed is left (and found again by the next
-    /// edit's sweep, if the folder remains).
+    /// Erases the folder at `path` with the memory allocated in advance: for PlaintextGuard only
+    /// (its signal handler may not allocate). What cannot be removed is left (and found again by
+    /// the next edit's sweep, if the folder remains).
     static func erase(_ path: UnsafePointer<CChar>) {
+        erase(path, memory: memory)
+    }
+
+    /// Erases the folder at `path` with memory of its own, so that it may run beside
+    /// PlaintextGuard's eraser or another one: for every caller but PlaintextGuard (never from a
+    /// signal handler).
+    static func eraseWithOwnMemory(_ path: UnsafePointer<CChar>) {
+        let own = makeMemory()
+        defer { own.deallocate() }
+        erase(path, memory: own)
+    }
+
+    private static func erase(_ path: UnsafePointer<CChar>, memory: UnsafeMutableRawPointer) {
         let directory = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard directory >= 0 else { return }
-        eraseContents(of: directory, depth: 0)
+        eraseContents(of: directory, depth: 0, memory: memory)
         close(directory)
         rmdir(path)
     }
 
-    private static func eraseContents(of directory: Int32, depth: Int) {
+    private static func eraseContents(of directory: Int32, depth: Int, memory: UnsafeMutableRawPointer) {
         guard let getdents64 else { return }
         let buffer = memory + depth * listingSize
         // Entries removed during a listing may make the rest of it skip some: list again from the
@@ -236,26 +255,29 @@ enum FolderEraser {
                 while offset < count {
                     // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
                     let entry = buffer + offset
-                    offset += Int(entry.load(fromByteOffset: 16, as: UInt16.self))
+                    let length = Int(entry.load(fromByteOffset: 16, as: UInt16.self))
+                    // A record is never empty; one that says so ends the listing, not loops on it.
+                    guard length > 0 else { break }
+                    offset += length
                     let type = entry.load(fromByteOffset: 18, as: UInt8.self)
                     let name = (entry + 19).assumingMemoryBound(to: CChar.self)
                     if name[0] == 0x2E, name[1] == 0 || (name[1] == 0x2E && name[2] == 0) { continue }
                     found = true
-                    remove(name, in: directory, type: type, depth: depth)
+                    remove(name, in: directory, type: type, depth: depth, memory: memory)
                 }
             }
             if !found { return }
         }
     }
 
-    private static func remove(_ name: UnsafePointer<CChar>, in directory: Int32, type: UInt8, depth: Int) {
+    private static func remove(_ name: UnsafePointer<CChar>, in directory: Int32, type: UInt8, depth: Int, memory: UnsafeMutableRawPointer) {
         let isDirectory = UInt8(DT_DIR), isRegular = UInt8(DT_REG), isUnknown = UInt8(DT_UNKNOWN)
-        if type == isRegular || type == isUnknown { overwrite(name, in: directory) }
+        if type == isRegular || type == isUnknown { overwrite(name, in: directory, zeros: memory + maximumDepth * listingSize) }
         if type != isDirectory, unlinkat(directory, name, 0) == 0 || errno != EISDIR { return }
         if depth + 1 < maximumDepth {
             let child = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if child >= 0 {
-                eraseContents(of: child, depth: depth + 1)
+                eraseContents(of: child, depth: depth + 1, memory: memory)
                 close(child)
             }
         }
@@ -263,13 +285,12 @@ enum FolderEraser {
     }
 
     /// Overwrites a regular file with zeros (a symlink or FIFO is not followed or waited on).
-    private static func overwrite(_ name: UnsafePointer<CChar>, in directory: Int32) {
+    private static func overwrite(_ name: UnsafePointer<CChar>, in directory: Int32, zeros: UnsafeMutableRawPointer) {
         let fd = openat(directory, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return }
-        let zeros = memory + maximumDepth * listingSize
         var remaining = Int(info.st_size)
         while remaining > 0 {
             let written = write(fd, zeros, min(remaining, 4096))

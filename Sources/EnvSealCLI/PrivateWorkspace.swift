@@ -183,7 +183,7 @@ final class PrivateWorkspace {
                 // No lock file yet: its process is between making the folder and locking it.
                 continue
             }
-            FolderEraser.erase(folder)
+            FolderEraser.eraseWithOwnMemory(folder)
             warn("removed \(folder), the plaintext an interrupted \(leftBy) left")
         }
     }

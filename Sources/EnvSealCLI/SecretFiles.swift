@@ -64,7 +64,7 @@ final class SecretFiles {
     func destroy() {
         // The eraser overwrites only what it can open for writing.
         for path in written { chmod(path, 0o600) }
-        FolderEraser.erase(directory)
+        FolderEraser.eraseWithOwnMemory(directory)
         close(lock)
     }
 }

@@ -35,6 +35,29 @@ struct SecretFilesTests {
         #expect(!FileManager.default.fileExists(atPath: files.directory))
     }
 
+    @Test("folders erased at the same time, each with its own listing memory, are all removed")
+    func concurrentErasers() async throws {
+        let base = try parent()
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let folders = try (0..<8).map { index in
+            let folder = base + "/folder-\(index)"
+            try FileManager.default.createDirectory(atPath: folder + "/nested", withIntermediateDirectories: true)
+            // Long names, so each listing takes several getdents64 calls' worth of records.
+            for file in 0..<300 {
+                let name = String(repeating: "n", count: 120) + "-\(file)"
+                try Data("value \(file)".utf8).write(to: URL(fileURLWithPath: folder + "/" + name))
+                try Data("nested \(file)".utf8).write(to: URL(fileURLWithPath: folder + "/nested/" + name))
+            }
+            return folder
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for folder in folders {
+                group.addTask { folder.withCString { FolderEraser.eraseWithOwnMemory($0) } }
+            }
+        }
+        for folder in folders { #expect(!FileManager.default.fileExists(atPath: folder)) }
+    }
+
     @Test("a name that is not a plain file name is refused", arguments: ["", ".lock", "../x", "a/b"])
     func badNames(name: String) throws {
         let base = try parent()
