@@ -22,8 +22,16 @@ extension KMSOperation {
 
 // MARK: - Request and response protocols
 
+/// A body shape with a generated decoder over ``KMSJSONReader``: every request and response.
+package protocol KMSFastDecodable {
+    /// The value read from a body inside ``KMSJSONReader``'s subset, or `nil` to let
+    /// `JSONDecoder` read it (generated; see ``KMSJSON/fastDecodeRequest(_:from:)`` and
+    /// ``KMSJSON/fastDecodeResponse(_:from:)``).
+    static func fastDecoded(from reader: inout KMSJSONReader) -> Self?
+}
+
 /// The input structure of a ``KMSOperation``; the conformances are generated.
-package protocol KMSRequest: Codable, Sendable, Equatable {
+package protocol KMSRequest: Codable, Sendable, Equatable, KMSFastDecodable {
     /// The operation's output structure (``KMSEmptyResponse`` where the model has none).
     associatedtype Response: KMSResponse
 
@@ -33,21 +41,13 @@ package protocol KMSRequest: Codable, Sendable, Equatable {
     /// Checks the model's constraints on every member; throws a `ValidationException` naming each
     /// violating member, in AWS's wording.
     func validate() throws(KMSError)
-
-    /// The request read from a body inside ``KMSJSONReader``'s subset, or `nil` to let
-    /// `JSONDecoder` read it (generated; see ``KMSJSON/fastDecodeRequest(_:from:)``).
-    static func fastDecoded(from reader: inout KMSJSONReader) -> Self?
 }
 
 /// The output structure of a ``KMSOperation``; the conformances are generated.
-package protocol KMSResponse: Codable, Sendable, Equatable {
+package protocol KMSResponse: Codable, Sendable, Equatable, KMSFastDecodable {
     /// The body exactly as ``KMSJSON/encoder()`` writes it, or `nil` for shapes that
     /// ``KMSJSONWriter`` cannot write (generated; see ``KMSJSON/encodeResponse(_:)``).
     func fastEncoded() -> Data?
-
-    /// The response read from a body inside ``KMSJSONReader``'s subset, or `nil` to let
-    /// `JSONDecoder` read it (generated; see ``KMSJSON/decodeResponse(_:from:)``).
-    static func fastDecoded(from reader: inout KMSJSONReader) -> Self?
 }
 
 /// The response of the operations that the model gives no output (`EnableKey`, `CreateAlias`, …).
@@ -128,11 +128,7 @@ package enum KMSJSON {
     /// leaves the reader's subset; never a value other than the one `JSONDecoder` reads. Not
     /// validated.
     package static func fastDecodeRequest<Request: KMSRequest>(_ type: Request.Type, from body: Data) -> Request? {
-        body.withUnsafeBytes { bytes in
-            var reader = KMSJSONReader(bytes)
-            guard let request = Request.fastDecoded(from: &reader), reader.isAtEnd() else { return nil }
-            return request
-        }
+        fastDecode(type, from: body)
     }
 
     /// The request as `JSONDecoder` alone reads it, errors included; not validated. For tests
@@ -188,10 +184,15 @@ package enum KMSJSON {
     /// The response read by its generated decoder over ``KMSJSONReader``, or `nil` when the body
     /// leaves the reader's subset; never a value other than the one `JSONDecoder` reads.
     package static func fastDecodeResponse<Response: KMSResponse>(_ type: Response.Type, from body: Data) -> Response? {
+        fastDecode(type, from: body)
+    }
+
+    /// The whole body read by `Value`'s generated decoder, or `nil`.
+    private static func fastDecode<Value: KMSFastDecodable>(_ type: Value.Type, from body: Data) -> Value? {
         body.withUnsafeBytes { bytes in
             var reader = KMSJSONReader(bytes)
-            guard let response = Response.fastDecoded(from: &reader), reader.isAtEnd() else { return nil }
-            return response
+            guard let value = Value.fastDecoded(from: &reader), reader.isAtEnd() else { return nil }
+            return value
         }
     }
 
