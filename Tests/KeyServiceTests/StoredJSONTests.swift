@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import KeyService
 
@@ -15,31 +16,19 @@ struct StoredJSONTests {
         "aws:", "LambdaFunctionName", "k9", "k10",
     ]
 
-    /// A fixed-seed generator (SplitMix64), so a failure reproduces.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func reference(_ map: [String: String]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(map), as: UTF8.self)
     }
 
-    static func randomString(_ random: inout SplitMix) -> String {
+    static func randomString(_ random: inout SplitMix64) -> String {
         (0..<Int.random(in: 0...4, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
     }
 
     @Test("is byte for byte JSONEncoder's (sortedKeys, withoutEscapingSlashes) over 5,000 random maps")
     func matchesJSONEncoderOnRandomMaps() throws {
-        var random = SplitMix(state: 0x656E_7673_6561_6C)
+        var random = SplitMix64(seed: 0x656E_7673_6561_6C)
         for _ in 0..<5_000 {
             var map: [String: String] = [:]
             for _ in 0..<Int.random(in: 0...8, using: &random) {
